@@ -1,0 +1,72 @@
+"""The treatment-center directory: a Flask app for finding addiction treatment near a person."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from directory.config import from_environment
+from directory.extensions import csrf, db
+from directory.search.geocoding import make_geocoder
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings from the environment, then `config` (tests pass a mapping)."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(from_environment(app.instance_path))
+    if config:
+        app.config.update(config)
+    app.config["SQLALCHEMY_ENGINES"] = {"default": app.config["DATABASE_URL"]}
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    csrf.init_app(app)
+    app.extensions["geocoder"] = make_geocoder(
+        app.config["GEOCODER"],
+        user_agent=app.config["NOMINATIM_USER_AGENT"],
+        domain=app.config["NOMINATIM_DOMAIN"],
+    )
+
+
+def register_blueprints(app: Flask) -> None:
+    from directory.api import bp as api_bp
+    from directory.public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    csrf.exempt(api_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from directory.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from directory.cli import centers_cli, init_db_command
+
+    app.cli.add_command(init_db_command)
+    app.cli.add_command(centers_cli)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Enforce foreign keys and allow concurrent readers on SQLite."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()

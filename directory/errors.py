@@ -1,0 +1,44 @@
+"""Error pages and JSON errors: say what went wrong, never a bare 500 trace."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+MESSAGES = {
+    400: "The request was not understood.",
+    404: "There is no page at this address.",
+    405: "This address does not accept that kind of request.",
+    413: "The request is too large.",
+    500: (
+        "Something went wrong on our side. Please try again; if it keeps happening, "
+        "call 988 or SAMHSA's helpline at 1-800-662-4357."
+    ),
+}
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _http_error(error: HTTPException) -> ResponseReturnValue:
+    status = error.code or 500
+    message = MESSAGES.get(status, error.description or "Error.")
+    if _wants_json():
+        return jsonify({"error": message, "fields": {}}), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def _unexpected_error(error: Exception) -> ResponseReturnValue:
+    from flask import current_app
+
+    current_app.logger.exception("Unhandled error on %s", request.path)
+    if _wants_json():
+        return jsonify({"error": MESSAGES[500], "fields": {}}), 500
+    return render_template("error.html", status=500, message=MESSAGES[500]), 500

@@ -1,0 +1,7 @@
+"""Public pages: search, results, center profiles and the naltrexone explainer."""
+
+from flask import Blueprint
+
+bp = Blueprint("public", __name__)
+
+from directory.public import views  # noqa: E402,F401

@@ -1,0 +1,45 @@
+"""Public pages: thin views over the search code."""
+
+from __future__ import annotations
+
+from flask import abort, render_template, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from directory.extensions import db
+from directory.models import Center
+from directory.models.base import utcnow
+from directory.public import bp
+from directory.public.forms import SearchForm
+from directory.search.engine import find_centers_near
+
+
+@bp.get("/")
+def home() -> ResponseReturnValue:
+    """The search box."""
+    return render_template("public/home.html", form=SearchForm(formdata=None))
+
+
+@bp.get("/search")
+def search() -> ResponseReturnValue:
+    """Results for a place and filters; the form again with messages if something was wrong."""
+    form = SearchForm(formdata=request.args)
+    if not form.validate():
+        return render_template("public/home.html", form=form), 400
+    result = find_centers_near(db.session, form.to_query())
+    return render_template("public/results.html", form=form, result=result)
+
+
+@bp.get("/centers/<slug>")
+def center_profile(slug: str) -> ResponseReturnValue:
+    """One center's profile, in plain words."""
+    center = db.session.scalar(select(Center).where(Center.slug == slug))
+    if center is None:
+        abort(404)
+    return render_template("public/center.html", center=center, now=utcnow())
+
+
+@bp.get("/naltrexone")
+def naltrexone() -> ResponseReturnValue:
+    """What naltrexone treatment is, in the project's own words."""
+    return render_template("public/naltrexone.html")

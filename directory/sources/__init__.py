@@ -1,0 +1,66 @@
+"""Importers: each source format's reader, and the loader that writes records."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy.orm import Session
+
+from directory.sources.centers_csv import read_centers_csv
+from directory.sources.findtreatment import read_findtreatment
+from directory.sources.loader import ImportReport, import_rows
+from directory.sources.nssats import read_nssats
+from directory.sources.records import ImportIssue, ParsedRow
+
+Reader = Callable[[TextIO, str], Iterator[ParsedRow]]
+
+FORMATS: dict[str, Reader] = {
+    "centers": read_centers_csv,
+    "nssats": read_nssats,
+    "findtreatment": read_findtreatment,
+}
+
+
+def import_file(
+    session: Session,
+    path: str | Path,
+    file_format: str = "centers",
+    *,
+    skip_invalid: bool = False,
+    dry_run: bool = False,
+    overwrite_center_edits: bool = False,
+) -> ImportReport:
+    """Import one CSV file of the given format (see `FORMATS`) into the database."""
+    name = str(path)
+    reader = FORMATS[file_format]
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as stream:
+            return import_rows(
+                session,
+                reader(stream, name),
+                name,
+                skip_invalid=skip_invalid,
+                dry_run=dry_run,
+                overwrite_center_edits=overwrite_center_edits,
+            )
+    except UnicodeDecodeError as error:
+        report = ImportReport()
+        report.issues.append(
+            ImportIssue(
+                name,
+                0,
+                "(file)",
+                repr(error.object[error.start : error.end]),
+                f"is not UTF-8 text at byte {error.start}; save the file as UTF-8",
+            )
+        )
+        report.invalid_rows = 1
+        return report
+    except csv.Error as error:
+        report = ImportReport()
+        report.issues.append(ImportIssue(name, 0, "(file)", "", f"is not a readable CSV file: {error}"))
+        report.invalid_rows = 1
+        return report

@@ -1,0 +1,232 @@
+"""A validated center record, and the field checks every importer shares.
+
+Importers turn one row of their source into a `CenterRecord` through a `RowChecker`,
+which collects every problem of the row (column, bad value, what is accepted) instead
+of stopping at the first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from urllib.parse import urlsplit
+
+import phonenumbers
+
+from directory.vocabulary import ATTRIBUTE_VOCABULARIES, STATES
+
+#: The project's CSV columns, in order; multi-valued columns are separated by ";".
+CSV_COLUMNS = (
+    "external_id", "name", "alt_name", "street1", "street2", "city", "state", "zip",
+    "phone", "intake_phone", "website", "latitude", "longitude", "levels_of_care",
+    "payment_options", "medications", "populations", "languages", "accepting_referrals",
+    "beds_available", "detox_stay_days", "source", "source_vintage", "last_verified_at",
+)  # fmt: skip
+
+MULTI_VALUED = tuple(ATTRIBUTE_VOCABULARIES)
+
+SCALAR_FIELDS = (
+    "name", "alt_name", "street1", "street2", "city", "state", "zip", "phone",
+    "intake_phone", "website", "latitude", "longitude", "accepting_referrals",
+    "beds_available", "detox_stay_days", "source", "source_vintage", "last_verified_at",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ImportIssue:
+    """One problem found in an input file, precise enough to fix by hand."""
+
+    path: str
+    line: int
+    column: str
+    value: str
+    message: str
+
+    def __str__(self) -> str:
+        shown = self.value if len(self.value) <= 80 else self.value[:77] + "..."
+        return f"{self.path}:{self.line}: column {self.column!r}: {self.message} (got {shown!r})"
+
+
+@dataclass
+class CenterRecord:
+    """A center as read from any source, already in the public vocabulary."""
+
+    external_id: str
+    name: str
+    city: str
+    state: str
+    zip: str
+    latitude: float
+    longitude: float
+    source: str
+    alt_name: str | None = None
+    street1: str | None = None
+    street2: str | None = None
+    phone: str | None = None
+    intake_phone: str | None = None
+    website: str | None = None
+    accepting_referrals: bool = True
+    beds_available: int | None = None
+    detox_stay_days: int | None = None
+    source_vintage: int | None = None
+    last_verified_at: datetime | None = None
+    levels_of_care: list[str] = field(default_factory=list)
+    payment_options: list[str] = field(default_factory=list)
+    medications: list[str] = field(default_factory=list)
+    populations: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    line: int = 0
+
+
+@dataclass
+class ParsedRow:
+    """One input row: a record, or the issues that kept it from being one."""
+
+    line: int
+    record: CenterRecord | None
+    issues: list[ImportIssue]
+
+
+_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
+_EXTERNAL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*:[A-Za-z0-9][A-Za-z0-9._:-]*$")
+_TRUE = {"true", "yes", "y", "1"}
+_FALSE = {"false", "no", "n", "0"}
+
+
+class RowChecker:
+    """Checks the fields of one row, collecting every issue with its column and value."""
+
+    def __init__(self, path: str, line: int) -> None:
+        self.path = path
+        self.line = line
+        self.issues: list[ImportIssue] = []
+
+    def fail(self, column: str, value: object, message: str) -> None:
+        self.issues.append(ImportIssue(self.path, self.line, column, str(value), message))
+
+    def text(self, column: str, value: str | None, *, required: bool = False, max_len: int = 200) -> str | None:
+        value = " ".join((value or "").split())
+        if not value:
+            if required:
+                self.fail(column, "", "is required")
+            return None
+        if len(value) > max_len:
+            self.fail(column, value, f"is longer than {max_len} characters")
+            return None
+        return value
+
+    def external_id(self, column: str, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not _EXTERNAL_ID.match(value) or len(value) > 200:
+            self.fail(column, value, 'must be "<source>:<id>", e.g. "samhsa-nssats-2015:7363AL36310"')
+            return None
+        return value
+
+    def state(self, column: str, value: str | None) -> str | None:
+        code = (value or "").strip().upper()
+        if code not in STATES:
+            self.fail(column, value or "", "is not a US state or territory code (two letters, e.g. AL, DC, PR)")
+            return None
+        return code
+
+    def zip_code(self, column: str, value: str | None, *, pad: bool = False) -> str | None:
+        raw = (value or "").strip()
+        if pad and raw.isdigit() and 3 <= len(raw) < 5:
+            raw = raw.zfill(5)
+        if not _ZIP.match(raw):
+            self.fail(column, value or "", "is not a ZIP code (5 digits, e.g. 02139)")
+            return None
+        return raw[:5]
+
+    def coordinate(self, column: str, value: str | None, limit: float, *, digits: int | None = None) -> float | None:
+        try:
+            number = float((value or "").strip())
+        except ValueError:
+            self.fail(column, value or "", f"is not a number (decimal degrees, -{limit:g} to {limit:g})")
+            return None
+        if not -limit <= number <= limit or number != number:
+            self.fail(column, value or "", f"is out of range (decimal degrees, -{limit:g} to {limit:g})")
+            return None
+        return round(number, digits) if digits is not None else number
+
+    def phone(self, column: str, value: str | None) -> str | None:
+        """A North American phone number, formatted "(555) 123-4567" with " ext. N" if any."""
+        raw = (value or "").strip()
+        if not raw:
+            return None
+        try:
+            number = phonenumbers.parse(raw, "US")
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or number.country_code != 1 or not phonenumbers.is_possible_number(number):
+            self.fail(column, raw, "is not a 10-digit US phone number, e.g. (334) 673-2143 or 334-673-2143 x114")
+            return None
+        return format_phone(number)
+
+    def website(self, column: str, value: str | None) -> str | None:
+        raw = (value or "").strip()
+        if not raw:
+            return None
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https") or "." not in parts.netloc or " " in raw or len(raw) > 300:
+            self.fail(column, raw, "is not a web address starting with http:// or https://")
+            return None
+        return raw
+
+    def codes(self, column: str, value: str | None, kind: str) -> list[str]:
+        vocabulary = ATTRIBUTE_VOCABULARIES[kind]
+        codes = [c.strip() for c in (value or "").split(";") if c.strip()]
+        unknown = [c for c in codes if c not in vocabulary]
+        if unknown:
+            self.fail(column, ";".join(unknown), f"has unknown codes; accepted: {', '.join(vocabulary)}")
+        return sorted({c for c in codes if c in vocabulary})
+
+    def boolean(self, column: str, value: str | None, *, default: bool) -> bool:
+        raw = (value or "").strip().lower()
+        if not raw:
+            return default
+        if raw in _TRUE:
+            return True
+        if raw in _FALSE:
+            return False
+        self.fail(column, value or "", "must be true or false")
+        return default
+
+    def integer(self, column: str, value: str | None, *, low: int, high: int) -> int | None:
+        raw = (value or "").strip()
+        if not raw:
+            return None
+        if not re.fullmatch(r"\d+", raw) or not low <= int(raw) <= high:
+            self.fail(column, raw, f"must be a whole number from {low} to {high}")
+            return None
+        return int(raw)
+
+    def timestamp(self, column: str, value: str | None) -> datetime | None:
+        raw = (value or "").strip()
+        if not raw:
+            return None
+        try:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                moment = datetime.combine(date.fromisoformat(raw), datetime.min.time())
+            except ValueError:
+                self.fail(column, raw, "is not an ISO 8601 date or time, e.g. 2026-03-01T14:30:00Z")
+                return None
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return moment
+
+
+def format_phone(number: phonenumbers.PhoneNumber) -> str:
+    """Format a parsed number the one way the directory shows phone numbers."""
+    text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    if number.extension:
+        text = text.split(" ext.")[0] + f" ext. {number.extension}"
+    return text
+
+
+def format_timestamp(moment: datetime | None) -> str:
+    """A stored (naive UTC) timestamp as ISO 8601 with a Z, or "" for none."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""

@@ -1,0 +1,105 @@
+"""Shared fixtures: an app on a real database (a fresh SQLite file per test by default).
+
+Set TEST_DATABASE_URL to run against another database.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy.orm import Session
+
+from directory import create_app, schema
+from directory.extensions import db
+from directory.sources import import_file
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_FILE = ROOT / "seeds" / "centers.csv"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+NSSATS_FILE = SHARED_DATA / "samhsa-nssats-2015" / "directory.csv"
+FINDTREATMENT_FILE = SHARED_DATA / "findtreatment-2025-ca" / "residential.csv"
+
+
+def make_app(database_url: str, **config: object) -> Flask:
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "DATABASE_URL": database_url,
+            "GEOCODER": "offline",
+            **config,
+        }
+    )
+    with app.app_context():
+        schema.upgrade(db.engine)
+    return app
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    """An app with an empty, migrated database of its own."""
+    app = make_app(f"sqlite:///{tmp_path / 'test.sqlite3'}")
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    """A database session inside the app context."""
+    with app.app_context():
+        yield db.session
+
+
+@pytest.fixture(scope="session")
+def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database file holding the whole nationwide seed directory, built once per run."""
+    path = tmp_path_factory.mktemp("seeded") / "seeded.sqlite3"
+    app = make_app(f"sqlite:///{path}")
+    with app.app_context():
+        report = import_file(db.session, SEED_FILE, "centers")
+        assert report.written and report.invalid_rows == 0, report.issues[:5]
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def seeded_app(seeded_database: Path, tmp_path: Path) -> Iterator[Flask]:
+    """An app on a private copy of the seeded database (tests may change it)."""
+    path = tmp_path / "seeded.sqlite3"
+    shutil.copy(seeded_database, path)
+    app = make_app(f"sqlite:///{path}")
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def seeded_client(seeded_app: Flask) -> FlaskClient:
+    return seeded_app.test_client()
+
+
+@pytest.fixture
+def seeded_session(seeded_app: Flask) -> Iterator[Session]:
+    with seeded_app.app_context():
+        yield db.session
+
+
+def pytest_report_header() -> str:
+    return f"database: {os.environ.get('TEST_DATABASE_URL', 'SQLite (a fresh file per test)')}"
