@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
 from directory import schema
@@ -18,6 +18,7 @@ from directory.sources.loader import ImportReport, center_to_record, iter_center
 
 
 @click.command("init-db")
+@with_appcontext
 @click.option("--seed", is_flag=True, help="Load the seed directory (SEED_FILE) if there are no centers yet.")
 def init_db_command(seed: bool) -> None:
     """Create or upgrade the database schema (safe to run again)."""
@@ -37,6 +38,13 @@ def init_db_command(seed: bool) -> None:
 
 
 centers_cli = AppGroup("centers", help="Import and export treatment-center listings.")
+
+
+def _require_current_schema() -> None:
+    if not schema.is_current(db.engine):
+        raise click.ClickException(
+            "The database schema is missing or out of date: run `flask --app directory init-db` first."
+        )
 
 
 @centers_cli.command("import")
@@ -60,6 +68,7 @@ def import_command(
     path: str, file_format: str, skip_invalid: bool, dry_run: bool, overwrite_center_edits: bool
 ) -> None:
     """Import centers from a CSV file; by default a file with any invalid row changes nothing."""
+    _require_current_schema()
     report = import_file(
         db.session,
         path,
@@ -77,6 +86,7 @@ def import_command(
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
 def export_command(path: str) -> None:
     """Write every center to PATH in the project's CSV format (re-importable as is)."""
+    _require_current_schema()
     with open(path, "w", encoding="utf-8", newline="") as stream:
         count = write_centers_csv(stream, (center_to_record(c) for c in iter_centers(db.session)))
     click.echo(f"Exported {count} centers to {path}.")

@@ -39,7 +39,7 @@ def _parameter(field: Any) -> dict[str, Any]:
     parameter = {
         "name": field.name,
         "in": "query",
-        "required": field.flags.required,
+        "required": bool(field.flags.required),
         "description": field.description or field.label.text,
         "schema": schema,
     }

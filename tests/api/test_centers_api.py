@@ -1,0 +1,145 @@
+"""The JSON API: search, one center, errors, and the OpenAPI document that describes them."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+from openapi_spec_validator import validate
+
+from tests.factories import add_centers, center_record
+
+
+@pytest.fixture
+def openapi(client):
+    return client.get("/api/v1/openapi.json").get_json()
+
+
+def response_schema(openapi, path, status):
+    """The JSON schema of one documented response, with components resolvable."""
+    content = openapi["paths"][path]["get"]["responses"][str(status)]["content"]["application/json"]
+    return {**content["schema"], "components": openapi["components"]}
+
+
+def test_openapi_document_is_valid(openapi):
+    validate(openapi)
+    assert openapi["openapi"].startswith("3.")
+
+
+def test_every_api_route_is_documented(app, openapi):
+    documented = {path.replace("{", "<int:").replace("}", ">") for path in openapi["paths"]}
+    routes = {rule.rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")}
+    assert routes - {"/api/v1/openapi.json"} == documented
+
+
+def test_every_search_parameter_is_documented(client, openapi):
+    params = {p["name"]: p for p in openapi["paths"]["/api/v1/centers/search"]["get"]["parameters"]}
+    expected = {
+        "near", "radius_miles", "level_of_care", "payment", "medication", "population",
+        "language", "accepting_referrals", "verified_only", "pathway", "page", "per_page",
+    }  # fmt: skip
+    assert set(params) == expected
+    assert params["near"]["required"] is True
+    assert "naltrexone" in params["medication"]["schema"]["items"]["enum"]
+    assert params["per_page"]["schema"]["maximum"] == 100
+    assert params["radius_miles"]["schema"]["maximum"] == 500
+
+
+def test_search_returns_nearest_first_in_the_documented_shape(client, session, openapi):
+    add_centers(
+        session,
+        center_record(name="Near", latitude=41.886, longitude=-87.622, medications=["naltrexone_injectable"]),
+        center_record(name="Farther", latitude=41.95, longitude=-87.65),
+        center_record(name="Too far", latitude=43.0, longitude=-89.0),
+    )
+    response = client.get("/api/v1/centers/search?near=60601&radius_miles=10")
+    assert response.status_code == 200
+    body = response.get_json()
+    jsonschema.validate(body, response_schema(openapi, "/api/v1/centers/search", 200))
+    assert [r["name"] for r in body["results"]] == ["Near", "Farther"]
+    assert body["total"] == 2
+    assert body["origin"]["label"].startswith("60601")
+    assert body["radius_miles"] == 10
+    assert body["results"][0]["medications"] == ["naltrexone_injectable"]
+    assert body["results"][1]["distance_miles"] == round(body["results"][1]["distance_miles"], 1)
+
+
+def test_filters_accept_repeated_and_comma_separated_values(client, session):
+    add_centers(
+        session,
+        center_record(name="Medicaid", payment_options=["medicaid"]),
+        center_record(name="Self-pay", payment_options=["self_pay"]),
+        center_record(name="Private", payment_options=["private_insurance"]),
+    )
+    repeated = client.get("/api/v1/centers/search?near=60601&payment=medicaid&payment=self_pay").get_json()
+    commas = client.get("/api/v1/centers/search?near=60601&payment=medicaid,self_pay").get_json()
+    assert repeated["total"] == commas["total"] == 2
+
+
+def test_pagination(client, session):
+    add_centers(session, *(center_record(name=f"Center {i:02}", latitude=41.88 + i / 1000) for i in range(25)))
+    first = client.get("/api/v1/centers/search?near=60601&per_page=10").get_json()
+    third = client.get("/api/v1/centers/search?near=60601&per_page=10&page=3").get_json()
+    assert first["total"] == third["total"] == 25
+    assert len(first["results"]) == 10 and len(third["results"]) == 5
+    assert (first["page"], first["per_page"], third["page"]) == (1, 10, 3)
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("", "near", "Enter a ZIP code"),
+        ("near=pizza", "near", "could not understand"),
+        ("near=00000", "near", "not a US ZIP code"),
+        ("near=60601&radius_miles=0", "radius_miles", "0.1 to 500"),
+        ("near=60601&radius_miles=501", "radius_miles", "0.1 to 500"),
+        ("near=60601&radius_miles=far", "radius_miles", "Not a valid float"),
+        ("near=60601&medication=aspirin", "medication", "Unknown code 'aspirin'; accepted: naltrexone"),
+        ("near=60601&level_of_care=detox", "level_of_care", "accepted: medical_detox"),
+        ("near=60601&per_page=101", "per_page", "1 to 100"),
+        ("near=60601&page=0", "page", "Pages start at 1"),
+        ("near=60601&pathway=magic", "pathway", "Not a valid choice"),
+        ("near=60601&accepting_referrals=maybe", "accepting_referrals", "Not a valid choice"),
+    ],
+)
+def test_bad_parameters_get_400_naming_the_field(client, openapi, query, field, message):
+    response = client.get(f"/api/v1/centers/search?{query}")
+    assert response.status_code == 400
+    body = response.get_json()
+    jsonschema.validate(body, response_schema(openapi, "/api/v1/centers/search", 400))
+    assert field in body["fields"]
+    assert message in " ".join(body["fields"][field])
+    assert field in body["error"]
+
+
+def test_get_center_by_id_and_unknown_id(client, session, openapi):
+    add_centers(session, center_record(name="Profiled", intake_phone="(312) 555-0199", beds_available=4))
+    search = client.get("/api/v1/centers/search?near=60601").get_json()
+    center_id = search["results"][0]["id"]
+    body = client.get(f"/api/v1/centers/{center_id}").get_json()
+    jsonschema.validate(body, response_schema(openapi, "/api/v1/centers/{center_id}", 200))
+    assert body["name"] == "Profiled"
+    assert body["intake_phone"] == "(312) 555-0199"
+    assert body["beds_available"] == 4
+    assert body["verified"] is False
+    missing = client.get("/api/v1/centers/999999")
+    assert missing.status_code == 404
+    assert "999999" in missing.get_json()["error"]
+
+
+def test_unknown_api_path_and_method_are_json_errors(client):
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.get_json()["error"]
+    response = client.post("/api/v1/centers/search")
+    assert response.status_code == 405
+    assert response.get_json()["error"]
+
+
+def test_search_on_the_nationwide_seed(seeded_client):
+    body = seeded_client.get("/api/v1/centers/search?near=Boston,MA&medication=naltrexone&language=es").get_json()
+    assert body["total"] > 0
+    for result in body["results"]:
+        assert {"naltrexone_oral", "naltrexone_injectable"} & set(result["medications"])
+        assert "es" in result["languages"]
+        assert result["distance_miles"] <= 25
+        assert result["source"] == "samhsa-nssats-2015"

@@ -1,0 +1,148 @@
+"""The place parser and the geocoders: what a person types, turned into a point or a clear error."""
+
+from __future__ import annotations
+
+import pytest
+
+from directory.search.geocoding import (
+    NominatimGeocoder,
+    OfflineGeocoder,
+    PlaceNotFound,
+    make_geocoder,
+    normalize_town,
+    parse_place,
+)
+
+geocoder = OfflineGeocoder()
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("02139", "zip"),
+        (" 60601-1234 ", "zip"),
+        ("Chicago, IL", "town"),
+        ("chicago il", "town"),
+        ("Salt Lake City Utah", "town"),
+        ("Santa Fe, New Mexico", "town"),
+        ("41.88,-87.63", "point"),
+        ("41.88, -87.63", "point"),
+        ("-14.27 -170.70", "point"),
+    ],
+)
+def test_parse_place_recognises_each_kind(text, kind):
+    assert parse_place(text).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "Enter a place"),
+        ("   ", "Enter a place"),
+        ("pizza", "could not understand"),
+        ("1234", "could not understand"),
+        ("Springfield", "could not understand"),
+        ("Springfield, ZZ", "could not understand"),
+        ("91.0,10.0", "out of range"),
+        ("45.0,181.0", "out of range"),
+        ("x" * 200, "too long"),
+    ],
+)
+def test_parse_place_explains_what_it_did_not_understand(text, message):
+    with pytest.raises(PlaceNotFound, match=message) as caught:
+        parse_place(text)
+    assert "e.g." in str(caught.value) or "out of range" in str(caught.value)
+
+
+def test_zip_is_located_at_its_point():
+    place = geocoder.locate("02139")
+    assert place.label.startswith("02139 (Cambridge, MA")
+    assert place.latitude == pytest.approx(42.36, abs=0.05)
+    assert place.longitude == pytest.approx(-71.10, abs=0.05)
+
+
+def test_zip_plus_four_uses_the_zip():
+    assert geocoder.locate("02139-4307") == geocoder.locate("02139")
+
+
+@pytest.mark.parametrize(
+    ("spellings", "state"),
+    [
+        (["St. Louis, MO", "Saint Louis, MO", "st louis mo", "ST. LOUIS, Missouri"], "MO"),
+        (["Ft. Lauderdale, FL", "Fort Lauderdale, FL", "ft lauderdale fl"], "FL"),
+        (["Mt. Vernon, NY", "Mount Vernon, NY"], "NY"),
+        (["St. Thomas, VI", "Saint Thomas, VI"], "VI"),
+    ],
+)
+def test_town_abbreviations_are_normalised(spellings, state):
+    places = {geocoder.locate(text) for text in spellings}
+    assert len(places) == 1
+    assert places.pop().label.endswith(f", {state}")
+
+
+def test_town_is_located_near_its_centre():
+    place = geocoder.locate("Denver, CO")
+    assert place.latitude == pytest.approx(39.74, abs=0.15)
+    assert place.longitude == pytest.approx(-104.99, abs=0.15)
+
+
+def test_point_passes_through():
+    place = geocoder.locate("41.88,-87.63")
+    assert (place.latitude, place.longitude) == (41.88, -87.63)
+
+
+def test_unknown_zip_and_town_get_specific_messages():
+    with pytest.raises(PlaceNotFound, match="00000 is not a US ZIP code we know"):
+        geocoder.locate("00000")
+    with pytest.raises(PlaceNotFound, match='could not find a town called "Nowhereville" in Ohio'):
+        geocoder.locate("Nowhereville, OH")
+
+
+def test_normalize_town_folds_case_punctuation_and_abbreviations():
+    assert normalize_town("St. Mary's") == normalize_town("SAINT MARYS") == "saint marys"
+    assert normalize_town("Winston-Salem") == "winston salem"
+
+
+class FakeNominatim:
+    """Stands in for the online service only: answers like geopy's Nominatim client."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.calls = []
+
+    def geocode(self, query):
+        self.calls.append(query)
+        return self.answers.get(tuple(sorted(query.items())))
+
+
+class Location:
+    def __init__(self, address, latitude, longitude):
+        self.address, self.latitude, self.longitude = address, latitude, longitude
+
+
+def test_nominatim_geocoder_queries_structured_and_caches():
+    client = FakeNominatim(
+        {(("country", "us"), ("postalcode", "02139")): Location("Cambridge, MA 02139", 42.36, -71.1)}
+    )
+    nominatim = NominatimGeocoder("test-agent", client=client)
+    first = nominatim.locate("02139")
+    second = nominatim.locate("02139")
+    assert first == second
+    assert first.label == "Cambridge, MA 02139"
+    assert len(client.calls) == 1
+
+
+def test_nominatim_geocoder_reports_unknown_places_and_parses_points_locally():
+    client = FakeNominatim({})
+    nominatim = NominatimGeocoder("test-agent", client=client)
+    with pytest.raises(PlaceNotFound, match="could not find"):
+        nominatim.locate("Nowhereville, OH")
+    assert client.calls == [{"city": "Nowhereville", "state": "Ohio", "country": "us"}]
+    assert nominatim.locate("40.0,-75.0").latitude == 40.0
+    assert len(client.calls) == 1
+
+
+def test_make_geocoder_rejects_unknown_kind():
+    assert isinstance(make_geocoder("offline"), OfflineGeocoder)
+    with pytest.raises(ValueError, match="GEOCODER must be"):
+        make_geocoder("magic")
