@@ -18,9 +18,9 @@ def _parameter(field: Any) -> dict[str, Any]:
     """An OpenAPI query parameter for one form field."""
     schema: dict[str, Any]
     if isinstance(field, SelectMultipleField):
-        schema = {"type": "array", "items": {"type": "string", "enum": [value for value, _ in field.choices]}}
+        schema = {"type": "array", "items": {"type": "string", "enum": [c.value for c in field.choices]}}
     elif isinstance(field, SelectField):
-        schema = {"type": "string", "enum": [value for value, _ in field.choices]}
+        schema = {"type": "string", "enum": [c.value for c in field.choices]}
     elif isinstance(field, BooleanField):
         schema = {"type": "boolean"}
     elif isinstance(field, IntegerField):

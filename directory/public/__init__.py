@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__)
 
-from directory.public import views  # noqa: E402,F401
+from directory.public import helpers, views  # noqa: E402,F401

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, FloatField, IntegerField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
+from wtforms import (
+    BooleanField,
+    Field,
+    FloatField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import InputRequired, StopValidation, ValidationError
 
 from directory.search.engine import (
     DEFAULT_RADIUS_MILES,
@@ -18,7 +27,13 @@ from directory.search.engine import (
 from directory.search.geocoding import Place, PlaceNotFound
 from directory.vocabulary import LANGUAGES, LEVELS_OF_CARE, MEDICATIONS, PAYMENT_OPTIONS, POPULATIONS
 
-MEDICATION_CHOICES = [("naltrexone", "Naltrexone (oral or injection)"), *MEDICATIONS.items()]
+
+def choices(options: dict[str, str]) -> list[SelectChoice]:
+    """Form choices from a code -> label mapping."""
+    return [SelectChoice(value, label) for value, label in options.items()]
+
+
+MEDICATION_CHOICES = choices({"naltrexone": "Naltrexone (oral or injection)", **MEDICATIONS})
 
 
 class CodeListField(SelectMultipleField):
@@ -28,10 +43,37 @@ class CodeListField(SelectMultipleField):
         self.data = [code.strip() for value in valuelist for code in value.split(",") if code.strip()]
 
     def pre_validate(self, form: object) -> None:
-        accepted = [value for value, _ in self.choices]
+        accepted = [choice.value for choice in self.choices]
         unknown = [code for code in self.data or [] if code not in accepted]
         if unknown:
             raise ValidationError(f"Unknown code {', '.join(map(repr, unknown))}; accepted: {', '.join(accepted)}.")
+
+
+class ChoiceField(SelectField):
+    """One of a few values; an unknown one is named, with the accepted values."""
+
+    def pre_validate(self, form: object) -> None:
+        accepted = [choice.value for choice in self.choices]
+        if self.data not in accepted:
+            shown = ", ".join(repr(value) if value else "empty" for value in accepted)
+            raise ValidationError(f"Unknown value {self.data!r}; accepted: {shown}.")
+
+
+class Between:
+    """A number within bounds; says once what is accepted, whether the input was a number or not."""
+
+    def __init__(self, low: float, high: float, message: str) -> None:
+        self.min, self.max, self.message = low, high, message
+        self.field_flags = {"min": low, "max": high}
+
+    def __call__(self, form: object, field: Field) -> None:
+        if not field.raw_data or not field.raw_data[0].strip():
+            field.errors[:] = []
+            field.data = field.default
+            raise StopValidation()
+        if field.process_errors or not self.min <= field.data <= self.max:
+            field.errors[:] = []
+            raise StopValidation(self.message)
 
 
 class SearchForm(FlaskForm):
@@ -48,31 +90,23 @@ class SearchForm(FlaskForm):
     radius_miles = FloatField(
         "Within (miles)",
         default=DEFAULT_RADIUS_MILES,
-        validators=[
-            Optional(),
-            NumberRange(
-                min=0.1, max=MAX_RADIUS_MILES, message=f"Choose a distance from 0.1 to {MAX_RADIUS_MILES} miles."
-            ),
-        ],
+        validators=[Between(0.1, MAX_RADIUS_MILES, f"Choose a distance from 0.1 to {MAX_RADIUS_MILES} miles.")],
     )
-    level_of_care = CodeListField("Level of care", choices=list(LEVELS_OF_CARE.items()))
-    payment = CodeListField("Payment", choices=list(PAYMENT_OPTIONS.items()))
+    level_of_care = CodeListField("Level of care", choices=choices(LEVELS_OF_CARE))
+    payment = CodeListField("Payment", choices=choices(PAYMENT_OPTIONS))
     medication = CodeListField("Medication", choices=MEDICATION_CHOICES)
-    population = CodeListField("Serves", choices=list(POPULATIONS.items()))
-    language = CodeListField("Language", choices=list(LANGUAGES.items()))
-    accepting_referrals = SelectField(
-        "Accepting referrals", choices=[("", "Any"), ("true", "Yes"), ("false", "No")], default="", validate_choice=True
+    population = CodeListField("Serves", choices=choices(POPULATIONS))
+    language = CodeListField("Language", choices=choices(LANGUAGES))
+    accepting_referrals = ChoiceField(
+        "Accepting referrals", choices=choices({"": "Any", "true": "Yes", "false": "No"}), default=""
     )
     verified_only = BooleanField("Only listings confirmed by the center", false_values=("false", "0", "no", ""))
-    pathway = SelectField("Care pathway", choices=[("", "Any"), *PATHWAYS.items()], default="")
-    page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(min=1, message="Pages start at 1.")])
+    pathway = ChoiceField("Care pathway", choices=choices({"": "Any", **PATHWAYS}), default="")
+    page = IntegerField("Page", default=1, validators=[Between(1, 1_000_000, "Pages start at 1.")])
     per_page = IntegerField(
         "Results per page",
         default=20,
-        validators=[
-            Optional(),
-            NumberRange(min=1, max=MAX_PER_PAGE, message=f"Choose 1 to {MAX_PER_PAGE} results per page."),
-        ],
+        validators=[Between(1, MAX_PER_PAGE, f"Choose 1 to {MAX_PER_PAGE} results per page.")],
     )
 
     origin: Place | None = None

@@ -16,8 +16,8 @@ from directory.search.engine import find_centers_near
 
 @bp.get("/")
 def home() -> ResponseReturnValue:
-    """The search box."""
-    return render_template("public/home.html", form=SearchForm(formdata=None))
+    """The search box, with any place and filters in the query string already filled in."""
+    return render_template("public/home.html", form=SearchForm(formdata=request.args or None))
 
 
 @bp.get("/search")
@@ -26,8 +26,9 @@ def search() -> ResponseReturnValue:
     form = SearchForm(formdata=request.args)
     if not form.validate():
         return render_template("public/home.html", form=form), 400
-    result = find_centers_near(db.session, form.to_query())
-    return render_template("public/results.html", form=form, result=result)
+    now = utcnow()
+    result = find_centers_near(db.session, form.to_query(), now=now)
+    return render_template("public/results.html", form=form, result=result, now=now)
 
 
 @bp.get("/centers/<slug>")

@@ -92,13 +92,14 @@ def test_pagination(client, session):
         ("near=00000", "near", "not a US ZIP code"),
         ("near=60601&radius_miles=0", "radius_miles", "0.1 to 500"),
         ("near=60601&radius_miles=501", "radius_miles", "0.1 to 500"),
-        ("near=60601&radius_miles=far", "radius_miles", "Not a valid float"),
+        ("near=60601&radius_miles=far", "radius_miles", "0.1 to 500"),
         ("near=60601&medication=aspirin", "medication", "Unknown code 'aspirin'; accepted: naltrexone"),
         ("near=60601&level_of_care=detox", "level_of_care", "accepted: medical_detox"),
         ("near=60601&per_page=101", "per_page", "1 to 100"),
         ("near=60601&page=0", "page", "Pages start at 1"),
-        ("near=60601&pathway=magic", "pathway", "Not a valid choice"),
-        ("near=60601&accepting_referrals=maybe", "accepting_referrals", "Not a valid choice"),
+        ("near=60601&pathway=magic", "pathway", "accepted: empty, 'detox_naltrexone'"),
+        ("near=60601&page=x", "page", "Pages start at 1"),
+        ("near=60601&accepting_referrals=maybe", "accepting_referrals", "Unknown value 'maybe'"),
     ],
 )
 def test_bad_parameters_get_400_naming_the_field(client, openapi, query, field, message):
@@ -108,6 +109,7 @@ def test_bad_parameters_get_400_naming_the_field(client, openapi, query, field, 
     jsonschema.validate(body, response_schema(openapi, "/api/v1/centers/search", 400))
     assert field in body["fields"]
     assert message in " ".join(body["fields"][field])
+    assert len(body["fields"][field]) == 1, "one clear message per field"
     assert field in body["error"]
 
 

@@ -1,0 +1,225 @@
+"""Template helpers for the public pages: plain-words labels, phone and map links, listing
+statements, and search links that keep a person's place and filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode, urlsplit
+
+import phonenumbers
+from flask import url_for
+from wtforms import Field
+
+from directory.models import Center
+from directory.public import bp
+from directory.public.forms import SearchForm
+from directory.search.engine import DEFAULT_RADIUS_MILES, MAX_RADIUS_MILES
+from directory.vocabulary import ATTRIBUTE_VOCABULARIES, MEDICATION_GROUPS, label
+
+
+@dataclass(frozen=True)
+class SourceName:
+    """How a listing's source is named to a person, with and without its year."""
+
+    name: str
+    dated: str  # with "{year}" where the source_vintage goes
+
+
+#: The one place that names each source code for people.
+SOURCES: dict[str, SourceName] = {
+    "samhsa-nssats-2015": SourceName("SAMHSA's national directory", "SAMHSA's {year} national directory"),
+    "findtreatment-gov-2025": SourceName("FindTreatment.gov", "FindTreatment.gov ({year})"),
+}
+
+#: Multi-valued search filters, in the order they are shown.
+CODE_FILTERS = ("level_of_care", "payment", "medication", "population", "language")
+#: Radius choices offered on the search form, in miles.
+RADIUS_CHOICES = (5, 10, 25, 50, 100, 250, 500)
+#: Radii suggested when a search finds nothing.
+WIDER_RADII = (50, 100, 250, 500)
+#: The medication codes that mean a center offers naltrexone in some form.
+NALTREXONE_CODES = frozenset(MEDICATION_GROUPS["naltrexone"])
+
+
+@bp.app_template_filter("miles")
+def format_miles(value: float) -> str:
+    """A radius without trailing zeros: 25.0 -> "25", 7.5 -> "7.5"."""
+    return f"{value:g}"
+
+
+def format_long_date(moment: datetime) -> str:
+    """A date as people write it: "March 3, 2026"."""
+    return f"{moment:%B} {moment.day}, {moment.year}"
+
+
+@bp.app_template_global()
+def choice_labels(field: Field) -> dict[str, str]:
+    """A choice field's options, value -> label, in order."""
+    return {choice.value: choice.label for choice in field.iter_choices()}
+
+
+@bp.app_template_global()
+def labels(kind: str, codes: list[str]) -> list[str]:
+    """The labels of several codes, in the vocabulary's order (e.g. most intensive care first)."""
+    order = {code: i for i, code in enumerate(ATTRIBUTE_VOCABULARIES[kind])}
+    return [label(kind, code) for code in sorted(codes, key=lambda code: order.get(code, len(order)))]
+
+
+@bp.app_template_global()
+def tel_href(phone: str) -> str:
+    """A `tel:` link for a phone number as the directory stores it, extension included."""
+    try:
+        number = phonenumbers.parse(phone, "US")
+    except phonenumbers.NumberParseException:
+        return "tel:" + "".join(ch for ch in phone if ch.isdigit() or ch == "+")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.RFC3966)
+
+
+@bp.app_template_global()
+def web_href(url: str | None) -> str | None:
+    """The address if it is an ordinary web link (never `javascript:` or the like), else None."""
+    return url if url and urlsplit(url).scheme in ("http", "https") else None
+
+
+@bp.app_template_global()
+def directions_url(center: Center) -> str:
+    """Directions to the center on OpenStreetMap (the person's device fills in the start)."""
+    return f"https://www.openstreetmap.org/directions?to={center.latitude},{center.longitude}"
+
+
+@bp.app_template_global()
+def offers_naltrexone(center: Center) -> bool:
+    """Whether the center offers naltrexone, by pill or by injection."""
+    return not NALTREXONE_CODES.isdisjoint(center.medications)
+
+
+def source_name(center: Center) -> str:
+    """Where the listing comes from, in words, with its year when known."""
+    known = SOURCES.get(center.source)
+    if known is None:
+        return f"{center.source} ({center.source_vintage})" if center.source_vintage else center.source
+    return known.dated.format(year=center.source_vintage) if center.source_vintage else known.name
+
+
+@bp.app_template_global()
+def listing_statement(center: Center, now: datetime) -> str:
+    """Where the listing comes from and whether the center has confirmed it, for the profile."""
+    confirmed = center.last_verified_at
+    if confirmed is not None and center.is_verified(now):
+        return f"Confirmed by the center on {format_long_date(confirmed)}."
+    if confirmed is not None:
+        return (
+            f"Listed in {source_name(center)}. Last confirmed by the center on "
+            f"{format_long_date(confirmed)}, more than six months ago: call to confirm."
+        )
+    return f"Listed in {source_name(center)}, not yet confirmed by the center: call to confirm."
+
+
+@bp.app_template_global()
+def listing_note(center: Center, now: datetime) -> str:
+    """The short form of `listing_statement`, for a line in the search results."""
+    confirmed = center.last_verified_at
+    if confirmed is not None and center.is_verified(now):
+        return f"Confirmed by the center on {format_long_date(confirmed)}"
+    if center.source_vintage:
+        return f"{center.source_vintage} listing – call to confirm"
+    return "Not confirmed by the center – call to confirm"
+
+
+def search_params(form: SearchForm) -> list[tuple[str, str]]:
+    """The search as query parameters: the place, the radius and every chosen filter."""
+    params = [
+        ("near", form.near.data or ""),
+        ("radius_miles", format_miles(form.radius_miles.data or DEFAULT_RADIUS_MILES)),
+    ]
+    for name in CODE_FILTERS:
+        params.extend((name, code) for code in form[name].data or ())
+    if form.accepting_referrals.data:
+        params.append(("accepting_referrals", form.accepting_referrals.data))
+    if form.verified_only.data:
+        params.append(("verified_only", "true"))
+    if form.pathway.data:
+        params.append(("pathway", form.pathway.data))
+    if form.per_page.data and form.per_page.data != form.per_page.default:
+        params.append(("per_page", str(form.per_page.data)))
+    return params
+
+
+@bp.app_template_global()
+def search_url(
+    form: SearchForm, *, page: int = 1, radius_miles: float | None = None, without: tuple[str, str] | None = None
+) -> str:
+    """The same search on another page, with another radius, or without one filter value."""
+    params = [param for param in search_params(form) if param != without]
+    if radius_miles is not None:
+        params = [(k, format_miles(radius_miles) if k == "radius_miles" else v) for k, v in params]
+    if page > 1:
+        params.append(("page", str(page)))
+    return url_for("public.search") + "?" + urlencode(params)
+
+
+@bp.app_template_global()
+def change_search_url(form: SearchForm) -> str:
+    """The search form again, filled in with this search."""
+    return url_for("public.home") + "?" + urlencode(search_params(form))
+
+
+@dataclass(frozen=True)
+class ActiveFilter:
+    """A filter the person chose, and the same search without it."""
+
+    description: str
+    remove_url: str
+
+
+@bp.app_template_global()
+def active_filters(form: SearchForm) -> list[ActiveFilter]:
+    """Every chosen filter value, each with a link to the search without it."""
+    found = []
+    for name in CODE_FILTERS:
+        field = form[name]
+        options = choice_labels(field)
+        for code in field.data or ():
+            found.append(ActiveFilter(f"{field.label.text}: {options[code]}", search_url(form, without=(name, code))))
+    if form.accepting_referrals.data:
+        answer = choice_labels(form.accepting_referrals)[form.accepting_referrals.data]
+        without = ("accepting_referrals", form.accepting_referrals.data)
+        found.append(ActiveFilter(f"Accepting referrals: {answer}", search_url(form, without=without)))
+    if form.verified_only.data:
+        found.append(
+            ActiveFilter("Only listings confirmed by the center", search_url(form, without=("verified_only", "true")))
+        )
+    if form.pathway.data:
+        description = choice_labels(form.pathway)[form.pathway.data]
+        found.append(ActiveFilter(description, search_url(form, without=("pathway", form.pathway.data))))
+    return found
+
+
+@bp.app_template_global()
+def wider_radii(radius_miles: float) -> list[int]:
+    """Up to two larger radii worth trying when a search finds nothing."""
+    return [r for r in WIDER_RADII if radius_miles < r <= MAX_RADIUS_MILES][:2]
+
+
+@bp.app_template_global()
+def radius_choices(current: float | None) -> list[float]:
+    """The radii offered on the form, including the one asked for if it is not among them."""
+    choices = [float(r) for r in RADIUS_CHOICES]
+    if current and current not in choices:
+        choices = sorted([*choices, current])
+    return choices
+
+
+@bp.app_template_global()
+def page_numbers(page: int, pages: int) -> list[int | None]:
+    """The page numbers to link: the first, the last and two either side of this one; None for a gap."""
+    shown = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
+    numbers: list[int | None] = []
+    previous = 0
+    for number in shown:
+        if number - previous > 1:
+            numbers.append(None)
+        numbers.append(number)
+        previous = number
+    return numbers

@@ -1,0 +1,108 @@
+"""The home page: the search form, its filters, and messages when a search can't run."""
+
+import pytest
+
+from tests.public.pages import Page
+
+FORM_CONTROLS = ("input", "select")
+
+
+def test_home_renders_a_search_form_with_a_label_on_every_field(client):
+    response = client.get("/")
+    page = Page(response.data)
+
+    assert response.status_code == 200
+    form = page.find("form", class_="search-form")
+    assert form.attrs["action"] == "/search" and form.attrs["method"] == "get"
+    label_for = {e.attrs["for"] for e in page.find_all("label")}
+    controls = [e for e in page.elements if e.tag in FORM_CONTROLS]
+    assert controls
+    for control in controls:
+        assert control.attrs.get("id") in label_for, f"no label for {control.attrs}"
+    assert page.find("input", id="near").attrs["type"] == "text"
+    assert "ZIP code or town" in page.text
+    assert page.find("select", id="radius_miles")
+
+
+def test_home_offers_the_filters_in_labelled_groups(client):
+    page = Page(client.get("/").data)
+
+    legends = [e for e in page.elements if e.tag == "legend"]
+    assert len(legends) == len(page.find_all("fieldset"))
+    for name, value in [
+        ("medication", "naltrexone"),
+        ("language", "es"),
+        ("language", "asl"),
+        ("level_of_care", "medical_detox"),
+        ("payment", "medicaid"),
+        ("population", "veterans"),
+        ("accepting_referrals", "true"),
+        ("verified_only", "true"),
+        ("pathway", "detox_naltrexone"),
+    ]:
+        assert page.find_all("input", type="checkbox", name=name, value=value), (name, value)
+    assert "Naltrexone (oral or injection)" in page.text
+    assert "Spanish" in page.text and "deaf and hard of hearing" in page.text
+    # Spanish and deaf/hard-of-hearing services come before the long list of other languages.
+    assert page.html.index('value="asl"') < page.html.index("More languages") < page.html.index('value="fr"')
+    assert page.checked("medication") == page.checked("language") == []
+
+
+def test_use_my_location_is_a_hidden_button_driven_by_a_static_script(client):
+    page = Page(client.get("/").data)
+
+    assert "hidden" in page.find("div", id="locate").attrs
+    assert page.find("button", id="use-location").attrs["type"] == "button"
+    [(attrs, body)] = page.scripts
+    assert attrs["src"] == "/static/locate.js" and body.strip() == ""
+
+
+def test_home_prechecks_the_filters_in_the_query_string(client):
+    page = Page(client.get("/?medication=naltrexone&language=es,lkt&pathway=detox_naltrexone&near=60601").data)
+
+    assert page.checked("medication") == ["naltrexone"]
+    assert page.checked("language") == ["es", "lkt"]
+    assert page.checked("pathway") == ["detox_naltrexone"]
+    assert page.checked("verified_only") == []
+    assert page.find("input", id="near").attrs["value"] == "60601"
+    # The list holding a pre-checked language other than Spanish or ASL is shown open.
+    assert "<details open>" in page.html
+
+
+@pytest.mark.parametrize(
+    ("near", "message"),
+    [
+        ("Atlantis, IL", 'We could not find a town called "Atlantis" in Illinois'),
+        ("00000", "00000 is not a US ZIP code we know"),
+        ("somewhere nice", 'We could not understand "somewhere nice"'),
+        ("", "Enter a ZIP code or a town and state."),
+    ],
+)
+def test_a_place_that_cannot_be_found_shows_the_form_again_with_the_reason(client, near, message):
+    response = client.get("/search", query_string={"near": near, "medication": "naltrexone"})
+    page = Page(response.data)
+
+    assert response.status_code == 400
+    assert message in page.text_of("near-error"), "the reason is shown beside the field"
+    assert page.find("a", href="#near"), "the error summary links to the field"
+    near_input = page.find("input", id="near")
+    assert near_input.attrs["aria-invalid"] == "true"
+    assert "near-error" in (near_input.attrs["aria-describedby"] or "")
+    assert near_input.attrs["value"] == near
+    assert page.checked("medication") == ["naltrexone"], "the person's filters are kept"
+
+
+def test_an_unknown_place_message_gives_examples(client):
+    page = Page(client.get("/search?near=Nowhere+at+all").data)
+
+    assert "5-digit ZIP code (e.g. 02139)" in page.text
+    assert '"Springfield, IL"' in page.text
+
+
+def test_a_bad_radius_is_reported_beside_the_radius(client):
+    response = client.get("/search?near=60601&radius_miles=9000")
+    page = Page(response.data)
+
+    assert response.status_code == 400
+    assert "Choose a distance from 0.1 to 500 miles." in page.text_of("radius_miles-error")
+    assert page.find("select", id="radius_miles").attrs["aria-invalid"] == "true"
