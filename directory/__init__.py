@@ -11,8 +11,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from directory.config import from_environment
-from directory.extensions import csrf, db
+from directory.extensions import csrf, db, limiter
+from directory.mail import make_mailer
 from directory.search.geocoding import make_geocoder
+from directory.security import init_security
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -33,6 +35,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
+    init_security(app)
+    app.extensions["mailer"] = make_mailer(app.config)
     app.extensions["geocoder"] = make_geocoder(
         app.config["GEOCODER"],
         user_agent=app.config["NOMINATIM_USER_AGENT"],
@@ -41,10 +46,16 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from directory.admin import bp as admin_bp
     from directory.api import bp as api_bp
+    from directory.auth import bp as auth_bp
+    from directory.portal import bp as portal_bp
     from directory.public import bp as public_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(portal_bp, url_prefix="/portal")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)
 

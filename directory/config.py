@@ -22,4 +22,23 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         ),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 1024 * 1024)),
         "WTF_CSRF_ENABLED": True,
+        "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Sessions: signed cookies that carry the user's session version (see directory/security.py).
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _flag(env.get("SESSION_COOKIE_SECURE", "false")),
+        "IDLE_TIMEOUT_MINUTES": int(env.get("IDLE_TIMEOUT_MINUTES", 30)),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or env.get("REDIS_URL") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "MAIL_FROM": env.get("MAIL_FROM", "Treatment directory <no-reply@localhost>"),
+        "MAIL_OUTBOX": env.get("MAIL_OUTBOX", os.path.join(instance_path, "outbox")),
+        "MAIL_SMTP_HOST": env.get("MAIL_SMTP_HOST", ""),
+        "MAIL_SMTP_PORT": int(env.get("MAIL_SMTP_PORT", 587)),
+        "MAIL_SMTP_USERNAME": env.get("MAIL_SMTP_USERNAME", ""),
+        "MAIL_SMTP_PASSWORD": env.get("MAIL_SMTP_PASSWORD", ""),
+        "MAIL_SMTP_TLS": _flag(env.get("MAIL_SMTP_TLS", "true")),
     }
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")

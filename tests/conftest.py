@@ -33,6 +33,10 @@ def make_app(database_url: str, **config: object) -> Flask:
             "SECRET_KEY": "test",
             "DATABASE_URL": database_url,
             "GEOCODER": "offline",
+            # Form posts in tests carry no CSRF token and sign in often; tests of CSRF
+            # protection and rate limits switch these back on (see tests/security/).
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
             **config,
         }
     )
@@ -44,7 +48,7 @@ def make_app(database_url: str, **config: object) -> Flask:
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     """An app with an empty, migrated database of its own."""
-    app = make_app(f"sqlite:///{tmp_path / 'test.sqlite3'}")
+    app = make_app(f"sqlite:///{tmp_path / 'test.sqlite3'}", MAIL_OUTBOX=str(tmp_path / "outbox"))
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -84,7 +88,7 @@ def seeded_app(seeded_database: Path, tmp_path: Path) -> Iterator[Flask]:
     """An app on a private copy of the seeded database (tests may change it)."""
     path = tmp_path / "seeded.sqlite3"
     shutil.copy(seeded_database, path)
-    app = make_app(f"sqlite:///{path}")
+    app = make_app(f"sqlite:///{path}", MAIL_OUTBOX=str(tmp_path / "outbox"))
     yield app
     with app.app_context():
         db.engine.dispose()

@@ -39,3 +39,26 @@ def add_centers(session: Session, *records: CenterRecord) -> None:
     """Write records through the real loader, as an import would."""
     report = import_rows(session, (ParsedRow(i + 2, r, []) for i, r in enumerate(records)), "test")
     assert report.written, report.issues
+
+
+PASSWORD = "correct horse battery staple"
+_emails = count(1)
+
+
+def make_user(session: Session, role: str = "referral_staff", centers: Any = (), *, email: str | None = None,
+              password: str | None = PASSWORD) -> Any:  # fmt: skip
+    """A committed account (center staff get the given centers or center ids)."""
+    from directory.accounts.service import create_user
+
+    center_ids = [c if isinstance(c, int) else c.id for c in centers]
+    user = create_user(session, email or f"user{next(_emails)}@example.org", role, center_ids, password=password)
+    session.commit()
+    return user
+
+
+def login(client: Any, email: str, password: str = PASSWORD, next_url: str | None = None) -> Any:
+    """Sign in through the real login form; returns the response."""
+    data = {"email": email, "password": password}
+    if next_url is not None:
+        data["next"] = next_url
+    return client.post("/login", data=data)

@@ -1,6 +1,30 @@
 """SQLAlchemy 2 models, one module per aggregate."""
 
+from directory.models.accounts import (
+    ApiToken,
+    ClaimStatus,
+    Invitation,
+    ListingClaim,
+    PasswordReset,
+    Role,
+    User,
+    center_staff,
+)
+from directory.models.audit import AuditEvent
 from directory.models.base import Base
 from directory.models.centers import Center, CenterAttribute
 
-__all__ = ["Base", "Center", "CenterAttribute"]
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Base",
+    "Center",
+    "CenterAttribute",
+    "ClaimStatus",
+    "Invitation",
+    "ListingClaim",
+    "PasswordReset",
+    "Role",
+    "User",
+    "center_staff",
+]

@@ -1,0 +1,54 @@
+"""Writing to the audit log: every change with who, when, which field, old and new value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from directory.models import AuditEvent, User
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list | tuple | set):
+        return ";".join(str(v) for v in value)
+    return str(value)
+
+
+def record(
+    session: Session,
+    actor: User | None,
+    action: str,
+    entity_type: str,
+    entity_id: object = None,
+    *,
+    changes: Mapping[str, tuple[Any, Any]] | None = None,
+    detail: str | None = None,
+) -> None:
+    """Add audit events to the session (committed with the change they describe).
+
+    With `changes` ({field: (old, new)}), one event per changed field; otherwise one event.
+    """
+    actor_id = actor.id if actor is not None else None
+    entity = None if entity_id is None else str(entity_id)
+    if changes:
+        for field, (old, new) in changes.items():
+            session.add(
+                AuditEvent(
+                    actor_id=actor_id,
+                    action=action,
+                    entity_type=entity_type,
+                    entity_id=entity,
+                    field=field,
+                    old_value=_text(old),
+                    new_value=_text(new),
+                    detail=detail,
+                )
+            )
+    else:
+        session.add(
+            AuditEvent(actor_id=actor_id, action=action, entity_type=entity_type, entity_id=entity, detail=detail)
+        )

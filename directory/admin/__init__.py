@@ -1,0 +1,7 @@
+"""Administration: users and invitations, listing claims, the audit log."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__)
+
+from directory.admin import views  # noqa: E402,F401

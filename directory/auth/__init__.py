@@ -1,0 +1,7 @@
+"""Signing in and out, password resets, invitations and the account page."""
+
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)
+
+from directory.auth import views  # noqa: E402,F401

@@ -1,0 +1,3 @@
+"""Views of the auth blueprint."""
+
+from directory.auth import bp  # noqa: F401

@@ -1,0 +1,168 @@
+"""Sign-in sessions, API bearer tokens, access checks and security headers for the whole app.
+
+Sessions are signed cookies whose user id carries the user's session version
+("42:7"): signing out bumps the version, so every copy of the cookie stops working.
+Sessions also end after IDLE_TIMEOUT_MINUTES without a request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, abort, current_app, jsonify, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+
+from directory.accounts import audit
+from directory.accounts.service import user_for_api_token
+from directory.extensions import db, login_manager
+from directory.models import Center, User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def init_security(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.session_protection = None  # the session version does this job, across devices too
+    login_manager.user_loader(_load_user)
+    login_manager.request_loader(_load_user_from_bearer_token)
+    login_manager.unauthorized_handler(_unauthorized)
+    app.before_request(_end_idle_session)
+    app.after_request(_security_headers)
+
+
+def _load_user(user_id: str) -> User | None:
+    """The user of a session cookie, if the cookie's session version is still current."""
+    raw_id, _, version = user_id.partition(":")
+    if not raw_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(raw_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+def _load_user_from_bearer_token(req: Any) -> User | None:
+    """`Authorization: Bearer <token>` on API requests."""
+    if not req.path.startswith("/api/"):
+        return None
+    scheme, _, token = req.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    user = user_for_api_token(db.session, token.strip())
+    if user is not None:
+        db.session.commit()  # last_used_at
+    return user
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _unauthorized() -> Any:
+    if is_api_request():
+        response = jsonify({"error": "Sign in first: send an API token as 'Authorization: Bearer <token>'.", "fields": {}})
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _end_idle_session() -> Any:
+    if "_user_id" not in session:
+        return None
+    now = time.time()
+    last_seen = session.get("last_seen", now)
+    if now - last_seen > current_app.config["IDLE_TIMEOUT_MINUTES"] * 60:
+        logout_user()
+        session.clear()
+        if not is_api_request() and request.method == "GET":
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?"), idle=1))
+        return None
+    session["last_seen"] = now
+    return None
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=()")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    if "_user_id" in session or request.headers.get("Authorization"):
+        headers["Cache-Control"] = "no-store"
+        headers["Vary"] = ", ".join(filter(None, [headers.get("Vary"), "Cookie, Authorization"]))
+    return response
+
+
+def record_denied(reason: str, entity_type: str = "route", entity_id: object = None) -> None:
+    """Write a refused access attempt to the audit log (committed at once)."""
+    actor = current_user if current_user.is_authenticated else None
+    audit.record(
+        db.session, actor, "access.denied", entity_type, entity_id, detail=f"{request.method} {request.path}: {reason}"
+    )
+    db.session.commit()
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Only signed-in users with one of these roles; others are sent to sign in, or refused (403)."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.has_role(*roles):
+                record_denied(f"role {current_user.role} is not one of {', '.join(roles)}")
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_roles = roles  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def managed_center_or_404(center_id: int) -> Center:
+    """The center, if the signed-in user manages it; otherwise 404 (and the attempt is logged)."""
+    center = db.session.get(Center, center_id)
+    if center is None:
+        abort(404)
+    if not current_user.manages(center):
+        record_denied("not staff of this center", "center", center_id)
+        abort(404)
+    return center
+
+
+def safe_next_url(target: str | None, default: str) -> str:
+    """A redirect target on this site only (no open redirect): a local path, or the default."""
+    if not target:
+        return default
+    target = target.strip().replace("\\", "/")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if any(ord(ch) < 32 for ch in target):
+        return default
+    return target
