@@ -79,7 +79,8 @@ def is_api_request() -> bool:
 
 def _unauthorized() -> Any:
     if is_api_request():
-        response = jsonify({"error": "Sign in first: send an API token as 'Authorization: Bearer <token>'.", "fields": {}})
+        message = "Sign in first: send an API token as 'Authorization: Bearer <token>'."
+        response = jsonify({"error": message, "fields": {}})
         response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
