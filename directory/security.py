@@ -45,6 +45,7 @@ def init_security(app: Flask) -> None:
     login_manager.user_loader(_load_user)
     login_manager.request_loader(_load_user_from_bearer_token)
     login_manager.unauthorized_handler(_unauthorized)
+    app.before_request(_refuse_oversized_body)
     app.before_request(_end_idle_session)
     app.after_request(_security_headers)
 
@@ -85,6 +86,13 @@ def _unauthorized() -> Any:
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _refuse_oversized_body() -> None:
+    """Refuse a body over MAX_CONTENT_LENGTH before routing, whatever the endpoint."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and request.content_length and request.content_length > limit:
+        abort(413)
 
 
 def _end_idle_session() -> Any:
