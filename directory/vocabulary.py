@@ -131,6 +131,7 @@ LANGUAGES: dict[str, str] = {
     "haw": "Hawaiian",
     "he": "Hebrew",
     "hi": "Hindi",
+    "hmn": "Hmong",
     "hu": "Hungarian",
     "ig": "Igbo",
     "ilo": "Ilocano",

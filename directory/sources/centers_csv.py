@@ -13,6 +13,7 @@ from directory.sources.records import (
     ImportIssue,
     ParsedRow,
     RowChecker,
+    field_count_issue,
     format_timestamp,
 )
 
@@ -42,8 +43,7 @@ def read_centers_csv(stream: TextIO, path: str) -> Iterator[ParsedRow]:
     line = 1
     for row in reader:
         start, line = line + 1, reader.line_num
-        if None in row:
-            issue = ImportIssue(path, start, "(row)", ",".join(row[None]), f"has more than {len(CSV_COLUMNS)} fields")
+        if issue := field_count_issue(row, header, path, start):
             yield ParsedRow(start, None, [issue])
             continue
         yield parse_center_row(row, path, start)

@@ -17,7 +17,14 @@ from typing import TextIO
 import phonenumbers
 from slugify import slugify
 
-from directory.sources.records import CenterRecord, ImportIssue, ParsedRow, RowChecker, format_phone
+from directory.sources.records import (
+    CenterRecord,
+    ImportIssue,
+    ParsedRow,
+    RowChecker,
+    field_count_issue,
+    format_phone,
+)
 
 SOURCE = "samhsa-nssats-2015"
 VINTAGE = 2015
@@ -167,7 +174,8 @@ def read_nssats(stream: TextIO, path: str) -> Iterator[ParsedRow]:
                     1,
                     "(header)",
                     ",".join(header),
-                    f"missing columns {', '.join(missing)}; is this the N-SSATS directory CSV?",
+                    f"missing columns {', '.join(missing)}; "
+                    f"expected the N-SSATS directory CSV with: {','.join(COLUMNS)}",
                 )
             ],
         )
@@ -176,6 +184,9 @@ def read_nssats(stream: TextIO, path: str) -> Iterator[ParsedRow]:
     line = 1
     for row in reader:
         start, line = line + 1, reader.line_num
+        if issue := field_count_issue(row, header, path, start):
+            yield ParsedRow(start, None, [issue])
+            continue
         key = (row["Name1"].strip().casefold(), row["Address1"].strip().casefold(), row["ZIP_Code"].strip().zfill(5))
         site = sites.setdefault(key, _Site(first_line=start))
         site.rows.append(row)

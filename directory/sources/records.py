@@ -8,8 +8,10 @@ of stopping at the first.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -88,7 +90,21 @@ class ParsedRow:
     issues: list[ImportIssue]
 
 
-_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
+def field_count_issue(row: Mapping[Any, Any], header: Sequence[str], path: str, line: int) -> ImportIssue | None:
+    """The issue of a `csv.DictReader` row with more or fewer fields than its header, if any."""
+    extra = row.get(None) or []
+    missing = sum(1 for column in header if row.get(column) is None)
+    if not extra and not missing:
+        return None
+    count = len(header) + len(extra) - missing
+    shown = extra if extra else [row[c] for c in header if row.get(c) is not None]
+    return ImportIssue(
+        path, line, "(row)", ",".join(map(str, shown)), f"has {count} fields; expected {len(header)}, one per column"
+    )
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_ZIP = re.compile(r"^[0-9]{5}(-[0-9]{4})?$")
 _EXTERNAL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*:[A-Za-z0-9][A-Za-z0-9._:-]*$")
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
@@ -111,6 +127,9 @@ class RowChecker:
             if required:
                 self.fail(column, "", "is required")
             return None
+        if _CONTROL.search(value):
+            self.fail(column, value, "contains control characters")
+            return None
         if len(value) > max_len:
             self.fail(column, value, f"is longer than {max_len} characters")
             return None
@@ -132,7 +151,7 @@ class RowChecker:
 
     def zip_code(self, column: str, value: str | None, *, pad: bool = False) -> str | None:
         raw = (value or "").strip()
-        if pad and raw.isdigit() and 3 <= len(raw) < 5:
+        if pad and raw.isascii() and raw.isdigit() and 3 <= len(raw) < 5:
             raw = raw.zfill(5)
         if not _ZIP.match(raw):
             self.fail(column, value or "", "is not a ZIP code (5 digits, e.g. 02139)")
@@ -159,7 +178,7 @@ class RowChecker:
             number = phonenumbers.parse(raw, "US")
         except phonenumbers.NumberParseException:
             number = None
-        if number is None or number.country_code != 1 or not phonenumbers.is_possible_number(number):
+        if number is None or number.country_code != 1 or not _has_area_code(number):
             self.fail(column, raw, "is not a 10-digit US phone number, e.g. (334) 673-2143 or 334-673-2143 x114")
             return None
         return format_phone(number)
@@ -168,8 +187,12 @@ class RowChecker:
         raw = (value or "").strip()
         if not raw:
             return None
-        parts = urlsplit(raw)
-        if parts.scheme not in ("http", "https") or "." not in parts.netloc or " " in raw or len(raw) > 300:
+        try:
+            parts = urlsplit(raw)
+        except ValueError:  # e.g. an unclosed "[" read as an IPv6 host
+            parts = urlsplit("")
+        bad_characters = " " in raw or not raw.isprintable()
+        if parts.scheme not in ("http", "https") or "." not in parts.netloc or bad_characters or len(raw) > 300:
             self.fail(column, raw, "is not a web address starting with http:// or https://")
             return None
         return raw
@@ -197,7 +220,7 @@ class RowChecker:
         raw = (value or "").strip()
         if not raw:
             return None
-        if not re.fullmatch(r"\d+", raw) or not low <= int(raw) <= high:
+        if not re.fullmatch(r"[0-9]+", raw) or not low <= int(raw) <= high:
             self.fail(column, raw, f"must be a whole number from {low} to {high}")
             return None
         return int(raw)
@@ -215,8 +238,17 @@ class RowChecker:
                 self.fail(column, raw, "is not an ISO 8601 date or time, e.g. 2026-03-01T14:30:00Z")
                 return None
         if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
+            try:
+                moment = moment.astimezone(UTC).replace(tzinfo=None)
+            except OverflowError:
+                self.fail(column, raw, "is out of range once converted to UTC")
+                return None
         return moment
+
+
+def _has_area_code(number: phonenumbers.PhoneNumber) -> bool:
+    # Not is_possible_number(): it also accepts 7-digit local numbers, useless without an area code.
+    return phonenumbers.is_possible_number_with_reason(number) == phonenumbers.ValidationResult.IS_POSSIBLE
 
 
 def format_phone(number: phonenumbers.PhoneNumber) -> str:
