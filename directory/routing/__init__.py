@@ -1,0 +1,1 @@
+"""The referral router: clinical rules and candidate ranking, pure functions over plain data."""

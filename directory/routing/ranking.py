@@ -1,0 +1,170 @@
+"""Which centers can take each step of the pathway, and in what order to offer them.
+
+Detox step: centers offering medical detox, accepting referrals, taking the person's
+payment, within the distance limit, not reporting zero beds. Naltrexone step: programs
+offering naltrexone (oral or injectable) that take the payment, near the person's home.
+
+Order, deterministic and explained on the plan: continuity first (one center for both
+steps), then nearness in 10-mile bands (so that, among centers about as near, the
+following can count), then beds reported available, a listing the center has confirmed,
+the person's language, populations served; then exact distance, name and id. For the
+naltrexone step, programs that also offer outpatient or residential treatment (counseling
+alongside the medication) come before those that do not, right after continuity.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+NALTREXONE_CODES = frozenset({"naltrexone_oral", "naltrexone_injectable"})
+#: Levels of care that give counseling and support alongside naltrexone.
+SUPPORTING_CARE = frozenset(
+    {
+        "outpatient",
+        "intensive_outpatient",
+        "partial_hospitalization",
+        "residential",
+        "residential_short",
+        "residential_long",
+    }
+)
+DISTANCE_BAND_MILES = 10
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A center as the router sees it: plain data, distance from the person already measured."""
+
+    center_id: int
+    name: str
+    distance_miles: float
+    phone: str | None = None
+    levels_of_care: frozenset[str] = frozenset()
+    payment_options: frozenset[str] = frozenset()
+    medications: frozenset[str] = frozenset()
+    languages: frozenset[str] = frozenset()
+    populations: frozenset[str] = frozenset()
+    accepting_referrals: bool = True
+    beds_available: int | None = None
+    verified: bool = False
+    detox_stay_days: int | None = None
+
+    @property
+    def offers_medical_detox(self) -> bool:
+        return "medical_detox" in self.levels_of_care
+
+    @property
+    def offers_naltrexone(self) -> bool:
+        return bool(self.medications & NALTREXONE_CODES)
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What the person needs from a center, from the intake."""
+
+    payment: str
+    max_distance_miles: float
+    language: str | None = None
+    populations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ranked:
+    candidate: Candidate
+    why: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _common_reasons(c: Candidate, needs: Needs) -> list[str]:
+    reasons = [f"{c.distance_miles:.1f} miles away", f"takes {needs.payment.replace('_', ' ')}"]
+    if c.beds_available:
+        reasons.append(f"{c.beds_available} beds reported available")
+    if c.verified:
+        reasons.append("listing confirmed by the center")
+    if needs.language:
+        reasons.append(
+            f"serves in language '{needs.language}'"
+            if needs.language in c.languages
+            else f"no '{needs.language}' listed"
+        )
+    matched = [p for p in needs.populations if p in c.populations]
+    if matched:
+        reasons.append("serves " + ", ".join(p.replace("_", " ") for p in matched))
+    return reasons
+
+
+def _fit_key(c: Candidate, needs: Needs) -> tuple:
+    beds_rank = 0 if c.beds_available else 1  # reported free beds first, unknown after
+    return (
+        math.ceil(c.distance_miles / DISTANCE_BAND_MILES),
+        beds_rank,
+        not c.verified,
+        bool(needs.language) and needs.language not in c.languages,
+        -sum(p in c.populations for p in needs.populations),
+        c.distance_miles,
+        c.name,
+        c.center_id,
+    )
+
+
+def _basic_fit(c: Candidate, needs: Needs) -> bool:
+    return c.accepting_referrals and needs.payment in c.payment_options and c.distance_miles <= needs.max_distance_miles
+
+
+def rank_detox(candidates: list[Candidate], needs: Needs) -> list[Ranked]:
+    """Detox candidates in offer order, each with the reasons it is there."""
+    eligible = [c for c in candidates if c.offers_medical_detox and _basic_fit(c, needs) and c.beds_available != 0]
+    eligible.sort(key=lambda c: (not c.offers_naltrexone, *_fit_key(c, needs)))
+    ranked = []
+    for c in eligible:
+        why = ["offers medical detox"]
+        if c.offers_naltrexone:
+            why.append("also offers naltrexone: one center for both steps")
+        ranked.append(Ranked(c, tuple(why + _common_reasons(c, needs))))
+    return ranked
+
+
+def rank_naltrexone(candidates: list[Candidate], needs: Needs, detox_center_id: int | None = None) -> list[Ranked]:
+    """Naltrexone programs in offer order (the detox center itself first, if it offers naltrexone)."""
+    eligible = [c for c in candidates if c.offers_naltrexone and _basic_fit(c, needs)]
+    eligible.sort(
+        key=lambda c: (c.center_id != detox_center_id, not (c.levels_of_care & SUPPORTING_CARE), *_fit_key(c, needs))
+    )
+    ranked = []
+    for c in eligible:
+        forms = " and ".join(
+            label
+            for code, label in (("naltrexone_oral", "oral"), ("naltrexone_injectable", "injectable"))
+            if code in c.medications
+        )
+        why = [f"offers naltrexone ({forms})"]
+        if c.center_id == detox_center_id:
+            why.append("same center as the detox step")
+        if c.levels_of_care & SUPPORTING_CARE:
+            why.append("offers counseling alongside (outpatient or residential)")
+        ranked.append(Ranked(c, tuple(why + _common_reasons(c, needs))))
+    return ranked
+
+
+def partial_matches(candidates: list[Candidate], needs: Needs, limit: int = 5) -> list[Ranked]:
+    """The nearest centers that offer detox or naltrexone but miss something, saying what."""
+    near = sorted(
+        (c for c in candidates if c.offers_medical_detox or c.offers_naltrexone),
+        key=lambda c: (c.distance_miles, c.name),
+    )
+    result = []
+    for c in near:
+        missing = []
+        if not c.accepting_referrals:
+            missing.append("not accepting referrals")
+        if needs.payment not in c.payment_options:
+            missing.append(f"does not list {needs.payment.replace('_', ' ')}")
+        if c.distance_miles > needs.max_distance_miles:
+            missing.append(f"{c.distance_miles:.1f} miles away, beyond {needs.max_distance_miles:g}")
+        if c.beds_available == 0:
+            missing.append("no beds available")
+        if missing:
+            result.append(Ranked(c, tuple(missing)))
+        if len(result) == limit:
+            break
+    return result
