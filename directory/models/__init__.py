@@ -13,6 +13,14 @@ from directory.models.accounts import (
 from directory.models.audit import AuditEvent
 from directory.models.base import Base
 from directory.models.centers import Center, CenterAttribute
+from directory.models.referrals import (
+    Offer,
+    OfferStatus,
+    OutboxMessage,
+    Referral,
+    ReferralStatus,
+    TimelineEntry,
+)
 
 __all__ = [
     "ApiToken",
@@ -23,8 +31,14 @@ __all__ = [
     "ClaimStatus",
     "Invitation",
     "ListingClaim",
+    "Offer",
+    "OfferStatus",
+    "OutboxMessage",
     "PasswordReset",
+    "Referral",
+    "ReferralStatus",
     "Role",
+    "TimelineEntry",
     "User",
     "center_staff",
 ]

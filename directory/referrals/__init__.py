@@ -1,0 +1,1 @@
+"""Referrals: intake validation and the lifecycle from submission to admission (no Flask)."""

@@ -1,0 +1,220 @@
+"""Validating a referral intake: the same rules for the web form and the API.
+
+Minimum necessary data only: the referrer's own reference for the person (no name, no
+date of birth), where they are, how they pay, and the facts the clinical rules need, plus
+consent to share with the receiving centers (42 CFR Part 2 style).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from directory.routing.rules import INTERACTING_MEDICATIONS, LIVER_DISEASE_ANSWERS, PRIMARY_OPIOIDS
+from directory.search.geocoding import Geocoder, PlaceNotFound
+from directory.sources.records import RowChecker
+from directory.vocabulary import LANGUAGES, PAYMENT_OPTIONS, POPULATIONS
+
+DEFAULT_MAX_DISTANCE_MILES = 50
+MAX_DISTANCE_LIMIT_MILES = 500
+#: A last use this far in the future is taken as clock skew, not an error.
+CLOCK_SKEW = timedelta(minutes=5)
+
+FIELDS = (
+    "client_reference", "contact_phone", "location", "max_distance_miles", "payment", "primary_opioid",
+    "last_opioid_use", "liver_disease", "on_opioid_pain_therapy", "interacting_medications",
+    "alcohol_use_disorder", "language", "populations", "consent",
+)  # fmt: skip
+CONSENT_FIELDS = ("granted", "recipients", "purpose", "expires_on")
+
+
+class IntakeInvalid(ValueError):
+    """The intake has problems; `fields` maps each field to its messages."""
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        self.fields = fields
+        super().__init__("; ".join(f"{name}: {' '.join(messages)}" for name, messages in fields.items()))
+
+
+@dataclass(frozen=True)
+class Intake:
+    client_reference: str
+    contact_phone: str | None
+    location: str
+    latitude: float
+    longitude: float
+    max_distance_miles: float
+    payment: str
+    primary_opioid: str
+    last_opioid_use: datetime  # naive UTC
+    liver_disease: str
+    on_opioid_pain_therapy: bool
+    interacting_medications: tuple[str, ...]
+    alcohol_use_disorder: bool
+    language: str | None
+    populations: tuple[str, ...]
+    consent_recipients: str
+    consent_purpose: str
+    consent_expires_on: date
+    location_label: str = field(default="")
+
+
+def _one_of(value: Any, accepted: tuple[str, ...] | list[str], errors: list[str]) -> str | None:
+    if isinstance(value, str) and value in accepted:
+        return value
+    errors.append(f"Unknown value {value!r}; accepted: {', '.join(accepted)}.")
+    return None
+
+
+def _boolean(value: Any, errors: list[str], *, default: bool | None = None) -> bool | None:
+    if value is None or value == "":
+        if default is None:
+            errors.append("Required: true or false.")
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0", "on"):
+        return value.lower() in ("true", "yes", "1", "on")
+    errors.append("Must be true or false.")
+    return default
+
+
+def _codes(value: Any, accepted: Mapping[str, str] | tuple[str, ...], errors: list[str]) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
+        errors.append("Must be a list of codes.")
+        return ()
+    codes = [v.strip() for v in items if v.strip()]
+    unknown = [c for c in codes if c not in accepted]
+    if unknown:
+        errors.append(f"Unknown {', '.join(map(repr, unknown))}; accepted: {', '.join(accepted)}.")
+    return tuple(dict.fromkeys(c for c in codes if c in accepted))
+
+
+def _datetime(value: Any, errors: list[str]) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        errors.append("Required: a date and time, e.g. 2026-03-01T14:30:00Z.")
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        errors.append(f"{value!r} is not a date and time; use ISO 8601, e.g. 2026-03-01T14:30:00Z.")
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) -> Intake:
+    """Check every field and locate the place; raises IntakeInvalid listing every problem."""
+    problems: dict[str, list[str]] = {}
+
+    def errors_for(name: str) -> list[str]:
+        return problems.setdefault(name, [])
+
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        errors_for("(body)").append(f"Unknown fields {', '.join(unknown)}; accepted: {', '.join(FIELDS)}.")
+
+    reference = data.get("client_reference")
+    if not isinstance(reference, str) or not reference.strip():
+        errors_for("client_reference").append("Required: your own reference for this person (not their name).")
+    elif len(reference.strip()) > 64:
+        errors_for("client_reference").append("At most 64 characters.")
+    elif any(ord(ch) < 32 for ch in reference):
+        errors_for("client_reference").append("Must not contain control characters.")
+
+    check = RowChecker("intake", 0)
+    phone = check.phone(
+        "contact_phone", data.get("contact_phone") if isinstance(data.get("contact_phone"), str) else ""
+    )
+    for issue in check.issues:
+        errors_for("contact_phone").append(issue.message[0].upper() + issue.message[1:] + ".")
+
+    place = None
+    location = data.get("location")
+    try:
+        place = geocoder.locate(location if isinstance(location, str) else "")
+    except PlaceNotFound as error:
+        errors_for("location").append(str(error))
+
+    distance = data.get("max_distance_miles", DEFAULT_MAX_DISTANCE_MILES)
+    if distance in (None, ""):
+        distance = DEFAULT_MAX_DISTANCE_MILES
+    try:
+        distance = float(distance)
+        if not 1 <= distance <= MAX_DISTANCE_LIMIT_MILES:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors_for("max_distance_miles").append(f"A number of miles from 1 to {MAX_DISTANCE_LIMIT_MILES}.")
+
+    payment = _one_of(data.get("payment"), list(PAYMENT_OPTIONS), errors_for("payment"))
+    opioid = _one_of(data.get("primary_opioid"), PRIMARY_OPIOIDS, errors_for("primary_opioid"))
+    last_use = _datetime(data.get("last_opioid_use"), errors_for("last_opioid_use"))
+    if last_use is not None and last_use > now + CLOCK_SKEW:
+        errors_for("last_opioid_use").append("Is in the future; give the date and time of the last use.")
+    liver = _one_of(data.get("liver_disease"), LIVER_DISEASE_ANSWERS, errors_for("liver_disease"))
+    pain = _boolean(data.get("on_opioid_pain_therapy"), errors_for("on_opioid_pain_therapy"))
+    interactions = _codes(
+        data.get("interacting_medications"), INTERACTING_MEDICATIONS, errors_for("interacting_medications")
+    )
+    alcohol = _boolean(data.get("alcohol_use_disorder"), errors_for("alcohol_use_disorder"), default=False)
+    language = data.get("language") or None
+    if language is not None:
+        language = _one_of(language, list(LANGUAGES), errors_for("language"))
+    populations = _codes(data.get("populations"), POPULATIONS, errors_for("populations"))
+
+    consent = data.get("consent")
+    consent_errors = errors_for("consent")
+    recipients = purpose = ""
+    expires_on = None
+    if not isinstance(consent, Mapping):
+        consent_errors.append(
+            "Required: the person's consent to share this referral with receiving centers, as "
+            '{"granted": true, "recipients": "...", "purpose": "...", "expires_on": "YYYY-MM-DD"}.'
+        )
+    else:
+        if consent.get("granted") is not True and str(consent.get("granted")).lower() not in ("true", "on", "yes"):
+            consent_errors.append("Consent must be granted to share the referral with centers.")
+        recipients = str(consent.get("recipients") or "").strip()
+        purpose = str(consent.get("purpose") or "").strip()
+        if not recipients:
+            consent_errors.append("Say who may receive the referral (recipients).")
+        if not purpose:
+            consent_errors.append("Say for what purpose it may be shared (purpose).")
+        try:
+            expires_on = date.fromisoformat(str(consent.get("expires_on") or ""))
+            if expires_on < now.date():
+                consent_errors.append(f"Consent expired on {expires_on.isoformat()}; ask the person to renew it.")
+        except ValueError:
+            consent_errors.append("Give the date the consent ends (expires_on, YYYY-MM-DD).")
+
+    problems = {name: messages for name, messages in problems.items() if messages}
+    if problems:
+        raise IntakeInvalid(problems)
+    assert place is not None and payment and opioid and last_use and liver and pain is not None and expires_on
+    return Intake(
+        client_reference=str(reference).strip(),
+        contact_phone=phone,
+        location=str(location).strip(),
+        latitude=place.latitude,
+        longitude=place.longitude,
+        max_distance_miles=float(distance),
+        payment=payment,
+        primary_opioid=opioid,
+        last_opioid_use=last_use,
+        liver_disease=liver,
+        on_opioid_pain_therapy=pain,
+        interacting_medications=interactions,
+        alcohol_use_disorder=bool(alcohol),
+        language=language,
+        populations=populations,
+        consent_recipients=recipients[:2000],
+        consent_purpose=purpose[:2000],
+        consent_expires_on=expires_on,
+        location_label=place.label,
+    )

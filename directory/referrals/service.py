@@ -1,0 +1,546 @@
+"""Referral lifecycle: submit, route, offer, accept or decline, expire, cancel, follow up.
+
+Plain functions over a SQLAlchemy session. Every status change is written to the
+referral's timeline with who, when and why. State changes on offers are conditional
+updates (`UPDATE ... WHERE status = 'offered'`), so of two concurrent accepts exactly one
+wins, and an expired or withdrawn offer cannot be accepted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from directory.models import (
+    Center,
+    CenterAttribute,
+    Offer,
+    OfferStatus,
+    OutboxMessage,
+    Referral,
+    ReferralStatus,
+    TimelineEntry,
+    User,
+)
+from directory.models.base import utcnow
+from directory.referrals.intake import Intake
+from directory.routing.ranking import Candidate, Needs, Ranked, partial_matches, rank_detox, rank_naltrexone
+from directory.routing.rules import ClinicalFacts, assess, target_naltrexone_start
+from directory.search.engine import SearchQuery, matching_center_distances
+from directory.search.geocoding import Place
+
+ROUTER = "router"
+DEFAULT_OFFER_TTL = timedelta(hours=4)
+PLAN_DISCLAIMER = (
+    "This plan is a proposal for the receiving clinicians, not medical advice. "
+    "Clinicians decide on detox, naltrexone and its timing."
+)
+STEPS = ("detox", "naltrexone")
+
+
+class ReferralError(ValueError):
+    """An action that cannot be done in the referral's or offer's current state."""
+
+
+def _timeline(session: Session, referral: Referral, status: str, actor: User | None, reason: str | None, now: datetime):
+    session.add(
+        TimelineEntry(
+            referral_id=referral.id,
+            at=now,
+            status=status,
+            by_id=actor.id if actor else None,
+            by_label=actor.email if actor else ROUTER,
+            reason=reason,
+        )
+    )
+
+
+def _set_status(session: Session, referral: Referral, status: ReferralStatus, actor: User | None, reason: str | None,
+                now: datetime) -> None:  # fmt: skip
+    referral.status = status.value
+    referral.status_reason = reason
+    referral.updated_at = now
+    _timeline(session, referral, f"referral:{status.value}", actor, reason, now)
+
+
+def submit_referral(session: Session, intake: Intake, actor: User | None, now: datetime | None = None) -> Referral:
+    """Write the referral and its routing outbox row in one transaction (commits; never waits on the broker)."""
+    now = now or utcnow()
+    referral = Referral(
+        created_by_id=actor.id if actor else None,
+        client_reference=intake.client_reference,
+        contact_phone=intake.contact_phone,
+        location=intake.location,
+        latitude=intake.latitude,
+        longitude=intake.longitude,
+        max_distance_miles=intake.max_distance_miles,
+        payment=intake.payment,
+        primary_opioid=intake.primary_opioid,
+        last_opioid_use=intake.last_opioid_use,
+        liver_disease=intake.liver_disease,
+        on_opioid_pain_therapy=intake.on_opioid_pain_therapy,
+        interacting_medications=list(intake.interacting_medications),
+        alcohol_use_disorder=intake.alcohol_use_disorder,
+        language=intake.language,
+        populations=list(intake.populations),
+        consent_recipients=intake.consent_recipients,
+        consent_purpose=intake.consent_purpose,
+        consent_expires_on=intake.consent_expires_on,
+        status=ReferralStatus.RECEIVED.value,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(referral)
+    session.flush()
+    _timeline(session, referral, "referral:received", actor, None, now)
+    session.add(OutboxMessage(task="route_referral", referral_id=referral.id, created_at=now))
+    session.commit()
+    return referral
+
+
+# Routing ----------------------------------------------------------------------------------
+
+
+def _lock_referral(session: Session, referral_id: str) -> Referral | None:
+    """Load the referral for a state change, locking its row where the database can."""
+    stmt = select(Referral).where(Referral.id == referral_id)
+    if session.get_bind().dialect.name != "sqlite":
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def load_candidates(session: Session, referral: Referral, now: datetime) -> list[Candidate]:
+    """Every center within the referral's distance limit, as plain router data."""
+    origin = Place(referral.location, referral.latitude, referral.longitude)
+    radius = min(referral.max_distance_miles, 500)
+    ids, distances = matching_center_distances(session, SearchQuery(origin=origin, radius_miles=radius), now=now)
+    if not ids:
+        return []
+    distance_of = dict(zip(ids, distances, strict=True))
+    codes: dict[int, dict[str, set[str]]] = {i: {} for i in ids}
+    centers = {c.id: c for c in session.scalars(select(Center).where(Center.id.in_(ids)))}
+    for center_id, kind, code in session.execute(
+        select(CenterAttribute.center_id, CenterAttribute.kind, CenterAttribute.code).where(
+            CenterAttribute.center_id.in_(ids)
+        )
+    ):
+        codes[center_id].setdefault(kind, set()).add(code)
+    return [
+        Candidate(
+            center_id=i,
+            name=centers[i].name,
+            distance_miles=distance_of[i],
+            phone=centers[i].intake_phone or centers[i].phone,
+            levels_of_care=frozenset(codes[i].get("levels_of_care", ())),
+            payment_options=frozenset(codes[i].get("payment_options", ())),
+            medications=frozenset(codes[i].get("medications", ())),
+            languages=frozenset(codes[i].get("languages", ())),
+            populations=frozenset(codes[i].get("populations", ())),
+            accepting_referrals=centers[i].accepting_referrals,
+            beds_available=centers[i].beds_available,
+            verified=centers[i].is_verified(now),
+            detox_stay_days=centers[i].detox_stay_days,
+        )
+        for i in ids
+    ]
+
+
+def _needs(referral: Referral) -> Needs:
+    return Needs(
+        payment=referral.payment,
+        max_distance_miles=referral.max_distance_miles,
+        language=referral.language,
+        populations=tuple(referral.populations or ()),
+    )
+
+
+def _facts(referral: Referral) -> ClinicalFacts:
+    return ClinicalFacts(
+        primary_opioid=referral.primary_opioid,
+        last_opioid_use=referral.last_opioid_use,
+        liver_disease=referral.liver_disease,
+        on_opioid_pain_therapy=referral.on_opioid_pain_therapy,
+        interacting_medications=tuple(referral.interacting_medications or ()),
+        alcohol_use_disorder=referral.alcohol_use_disorder,
+    )
+
+
+def _step_view(ranked: Ranked | None, offer: Offer | None = None) -> dict[str, Any] | None:
+    if ranked is None:
+        return None
+    c = ranked.candidate
+    return {
+        "center_id": c.center_id,
+        "center_name": c.name,
+        "distance_miles": round(c.distance_miles, 1),
+        "phone": c.phone,
+        "offer_status": offer.status if offer else "planned",
+        "why": list(ranked.why),
+    }
+
+
+def route_referral(session: Session, referral_id: str, *, now: datetime | None = None,
+                   offer_ttl: timedelta = DEFAULT_OFFER_TTL) -> str:  # fmt: skip
+    """Plan the pathway and offer the detox step to the best candidate. Safe to run twice.
+
+    Returns the referral's status afterwards ("missing" if there is no such referral).
+    """
+    now = now or utcnow()
+    referral = _lock_referral(session, referral_id)
+    if referral is None:
+        return "missing"
+    if referral.status not in (ReferralStatus.RECEIVED, ReferralStatus.ROUTING):
+        session.rollback()
+        return referral.status  # already routed (a repeated delivery), or cancelled
+    if referral.consent_revoked_at is not None or referral.consent_expires_on < now.date():
+        _set_status(session, referral, ReferralStatus.CANCELLED, None, "Consent revoked or expired.", now)
+        session.commit()
+        return referral.status
+    assessment = assess(_facts(referral))
+    plan: dict[str, Any] = {
+        "detox": None,
+        "naltrexone_program": None,
+        "flags": list(assessment.flags),
+        "earliest_naltrexone_start": assessment.earliest_start.isoformat() if assessment.earliest_start else None,
+        "disclaimer": PLAN_DISCLAIMER,
+        "partial_matches": [],
+    }
+    if not assessment.routable:
+        referral.plan = plan
+        _set_status(session, referral, ReferralStatus.NEEDS_REVIEW, None, assessment.review_reason, now)
+        session.commit()
+        return referral.status
+    if referral.status == ReferralStatus.RECEIVED:
+        _set_status(session, referral, ReferralStatus.ROUTING, None, None, now)
+    candidates = load_candidates(session, referral, now)
+    needs = _needs(referral)
+    detox = rank_detox(candidates, needs)
+    if not detox:
+        plan["partial_matches"] = [_partial_view(r) for r in partial_matches(candidates, needs)]
+        referral.plan = plan
+        _set_status(session, referral, ReferralStatus.UNPLACED, None, "No medical detox center fits.", now)
+        session.commit()
+        return referral.status
+    top = detox[0]
+    naltrexone = rank_naltrexone(candidates, needs, detox_center_id=top.candidate.center_id)
+    offer = _make_offer(session, referral, "detox", top, rank=1, now=now, ttl=offer_ttl)
+    plan["detox"] = _step_view(top, offer)
+    plan["naltrexone_program"] = _naltrexone_view(naltrexone[0] if naltrexone else None, assessment.earliest_start)
+    referral.plan = plan
+    _set_status(session, referral, ReferralStatus.OFFERED, None, f"Offered to {top.candidate.name} (detox).", now)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # another delivery of the same task made this offer first
+        return session.get(Referral, referral_id).status  # type: ignore[union-attr]
+    return referral.status
+
+
+def _naltrexone_view(ranked: Ranked | None, earliest: date | None, offer: Offer | None = None,
+                     target: date | None = None) -> dict[str, Any] | None:  # fmt: skip
+    view = _step_view(ranked, offer)
+    if view is None:
+        return None
+    view["earliest_start"] = earliest.isoformat() if earliest else None
+    view["target_start"] = target.isoformat() if target else None
+    return view
+
+
+def _partial_view(ranked: Ranked) -> dict[str, Any]:
+    c = ranked.candidate
+    return {
+        "center_id": c.center_id,
+        "center_name": c.name,
+        "distance_miles": round(c.distance_miles, 1),
+        "phone": c.phone,
+        "missing": list(ranked.why),
+    }
+
+
+def _make_offer(session: Session, referral: Referral, step: str, ranked: Ranked, *, rank: int, now: datetime,
+                ttl: timedelta, target_start: date | None = None) -> Offer:  # fmt: skip
+    offer = Offer(
+        referral_id=referral.id,
+        center_id=ranked.candidate.center_id,
+        step=step,
+        rank=rank,
+        status=OfferStatus.OFFERED.value,
+        why=list(ranked.why),
+        distance_miles=round(ranked.candidate.distance_miles, 1),
+        created_at=now,
+        expires_at=now + ttl,
+        target_start=target_start,
+    )
+    session.add(offer)
+    session.flush()
+    _timeline(session, referral, f"offer:{step}:offered", None, f"Offered to {ranked.candidate.name}.", now)
+    return offer
+
+
+def offer_next(session: Session, referral: Referral, step: str, *, now: datetime,
+               offer_ttl: timedelta = DEFAULT_OFFER_TTL) -> Offer | None:  # fmt: skip
+    """Offer the step to the best candidate not yet asked; None (and the referral unplaced) if none is left."""
+    asked = {o.center_id for o in referral.offers if o.step == step}
+    candidates = load_candidates(session, referral, now)
+    needs = _needs(referral)
+    detox_offer = _accepted_offer(referral, "detox")
+    if step == "detox":
+        ranked = rank_detox(candidates, needs)
+    else:
+        ranked = rank_naltrexone(candidates, needs, detox_center_id=detox_offer.center_id if detox_offer else None)
+    remaining = [r for r in ranked if r.candidate.center_id not in asked]
+    plan = dict(referral.plan or {})
+    if not remaining:
+        plan["partial_matches"] = [_partial_view(r) for r in partial_matches(candidates, needs)]
+        referral.plan = plan
+        reason = (
+            "No medical detox center accepted."
+            if step == "detox"
+            else ("No naltrexone program accepted; the detox placement stands.")
+        )
+        _set_status(session, referral, ReferralStatus.UNPLACED, None, reason, now)
+        return None
+    target = None
+    if step == "naltrexone":
+        target = _target_start(referral, detox_offer, candidates)
+    offer = _make_offer(session, referral, step, remaining[0], rank=len(asked) + 1, now=now, ttl=offer_ttl,
+                        target_start=target)  # fmt: skip
+    earliest = _earliest(referral)
+    if step == "detox":
+        plan["detox"] = _step_view(remaining[0], offer)
+    else:
+        plan["naltrexone_program"] = _naltrexone_view(remaining[0], earliest, offer, target)
+    referral.plan = plan
+    if step == "detox":
+        _set_status(
+            session, referral, ReferralStatus.OFFERED, None, f"Offered to {remaining[0].candidate.name} (detox).", now
+        )
+    return offer
+
+
+def _earliest(referral: Referral) -> date | None:
+    value = (referral.plan or {}).get("earliest_naltrexone_start")
+    return date.fromisoformat(value) if value else None
+
+
+def _accepted_offer(referral: Referral, step: str) -> Offer | None:
+    for offer in referral.offers:
+        if offer.step == step and offer.status in (OfferStatus.ACCEPTED, OfferStatus.ADMITTED, OfferStatus.COMPLETED):
+            return offer
+    return None
+
+
+def _target_start(referral: Referral, detox_offer: Offer | None, candidates: list[Candidate]) -> date | None:
+    earliest = _earliest(referral)
+    if earliest is None or detox_offer is None or detox_offer.admission_date is None:
+        return earliest
+    stay = next((c.detox_stay_days for c in candidates if c.center_id == detox_offer.center_id), None)
+    return target_naltrexone_start(earliest, detox_offer.admission_date, stay)
+
+
+# Answers from centers -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfferOutcome:
+    offer: Offer
+    referral: Referral
+
+
+def _transition(session: Session, offer_id: int, from_statuses: tuple[str, ...], to: OfferStatus,
+                now: datetime, **values: Any) -> bool:  # fmt: skip
+    """Move an offer between statuses only if it is still in one of `from_statuses` (atomic).
+
+    An open offer can be answered only before it expires, and expired only after.
+    """
+    conditions = [Offer.id == offer_id, Offer.status.in_(from_statuses)]
+    if from_statuses == (OfferStatus.OFFERED.value,):
+        conditions.append(Offer.expires_at <= now if to == OfferStatus.EXPIRED else Offer.expires_at > now)
+    result = session.execute(update(Offer).where(*conditions).values(status=to.value, **values))
+    return result.rowcount == 1
+
+
+def accept_offer(session: Session, offer_id: int, actor: User, admission_date: date, *, now: datetime | None = None,
+                 offer_ttl: timedelta = DEFAULT_OFFER_TTL) -> OfferOutcome:  # fmt: skip
+    """A center says yes. Exactly one of concurrent accepts wins; expired or withdrawn offers cannot be accepted."""
+    now = now or utcnow()
+    won = _transition(
+        session, offer_id, (OfferStatus.OFFERED.value,), OfferStatus.ACCEPTED, now,
+        responded_at=now, responded_by_id=actor.id, admission_date=admission_date,
+    )  # fmt: skip
+    if not won:
+        session.rollback()
+        offer = session.get(Offer, offer_id)
+        state = "expired" if offer and offer.status == OfferStatus.OFFERED else (offer.status if offer else "missing")
+        raise ReferralError(f"This offer can no longer be accepted (it is {state}).")
+    session.expire_all()
+    offer = session.get(Offer, offer_id)
+    assert offer is not None
+    referral = offer.referral
+    _timeline(
+        session, referral, f"offer:{offer.step}:accepted", actor, f"Admission on {admission_date.isoformat()}.", now
+    )
+    if offer.step == "detox":
+        plan = dict(referral.plan or {})
+        if plan.get("detox"):
+            plan["detox"] = {**plan["detox"], "offer_status": OfferStatus.ACCEPTED.value}
+        referral.plan = plan
+        _set_status(
+            session, referral, ReferralStatus.ACCEPTED, actor, f"{offer.center.name} accepted the detox referral.", now
+        )
+        offer_next(session, referral, "naltrexone", now=now, offer_ttl=offer_ttl)
+    else:
+        _update_plan_status(referral, "naltrexone_program", OfferStatus.ACCEPTED.value)
+    session.commit()
+    return OfferOutcome(offer, referral)
+
+
+def _update_plan_status(referral: Referral, key: str, status: str) -> None:
+    plan = dict(referral.plan or {})
+    if plan.get(key):
+        plan[key] = {**plan[key], "offer_status": status}
+    referral.plan = plan
+
+
+def decline_offer(session: Session, offer_id: int, actor: User, reason: str, *, now: datetime | None = None,
+                  offer_ttl: timedelta = DEFAULT_OFFER_TTL) -> OfferOutcome:  # fmt: skip
+    """A center says no (with a reason); the next candidate gets the offer."""
+    now = now or utcnow()
+    reason = reason.strip()
+    if not reason:
+        raise ReferralError("Give a reason for declining (it helps the referral staff find another place).")
+    if not _transition(session, offer_id, (OfferStatus.OFFERED.value,), OfferStatus.DECLINED, now,
+                       responded_at=now, responded_by_id=actor.id, decline_reason=reason[:2000]):  # fmt: skip
+        session.rollback()
+        raise ReferralError("This offer is no longer open.")
+    session.expire_all()
+    offer = session.get(Offer, offer_id)
+    assert offer is not None
+    _timeline(session, offer.referral, f"offer:{offer.step}:declined", actor, reason[:2000], now)
+    offer_next(session, offer.referral, offer.step, now=now, offer_ttl=offer_ttl)
+    session.commit()
+    return OfferOutcome(offer, offer.referral)
+
+
+def expire_offers(session: Session, *, now: datetime | None = None, offer_ttl: timedelta = DEFAULT_OFFER_TTL) -> int:
+    """Expire offers past their time and offer the step to the next candidate; returns how many expired."""
+    now = now or utcnow()
+    due = session.scalars(
+        select(Offer.id).where(Offer.status == OfferStatus.OFFERED.value, Offer.expires_at <= now).order_by(Offer.id)
+    ).all()
+    count = 0
+    for offer_id in due:
+        if not _transition(session, offer_id, (OfferStatus.OFFERED.value,), OfferStatus.EXPIRED, now):
+            continue
+        session.expire_all()
+        offer = session.get(Offer, offer_id)
+        assert offer is not None
+        _timeline(session, offer.referral, f"offer:{offer.step}:expired", None, "No answer in time.", now)
+        offer_next(session, offer.referral, offer.step, now=now, offer_ttl=offer_ttl)
+        session.commit()
+        count += 1
+    return count
+
+
+def _withdraw_open_offers(session: Session, referral: Referral, actor: User | None, reason: str, now: datetime) -> None:
+    for offer in referral.offers:
+        if offer.status == OfferStatus.OFFERED:
+            offer.status = OfferStatus.WITHDRAWN.value
+            offer.responded_at = now
+            _timeline(session, referral, f"offer:{offer.step}:withdrawn", actor, reason, now)
+
+
+def cancel_referral(
+    session: Session, referral_id: str, actor: User, reason: str, *, now: datetime | None = None
+) -> Referral:
+    """Referral staff cancel: routing stops and open offers are withdrawn."""
+    now = now or utcnow()
+    referral = _lock_referral(session, referral_id)
+    if referral is None:
+        raise ReferralError("No such referral.")
+    if referral.status in (ReferralStatus.CANCELLED, ReferralStatus.COMPLETED):
+        raise ReferralError(f"This referral is already {referral.status}.")
+    reason = reason.strip() or "Cancelled by referral staff."
+    _withdraw_open_offers(session, referral, actor, reason, now)
+    _set_status(session, referral, ReferralStatus.CANCELLED, actor, reason, now)
+    session.commit()
+    return referral
+
+
+def revoke_consent(session: Session, referral_id: str, actor: User, *, now: datetime | None = None) -> Referral:
+    """The person withdraws consent: routing stops, open offers are withdrawn."""
+    now = now or utcnow()
+    referral = _lock_referral(session, referral_id)
+    if referral is None:
+        raise ReferralError("No such referral.")
+    referral.consent_revoked_at = now
+    _withdraw_open_offers(session, referral, actor, "Consent revoked.", now)
+    if referral.status not in (ReferralStatus.CANCELLED, ReferralStatus.COMPLETED):
+        _set_status(session, referral, ReferralStatus.CANCELLED, actor, "Consent revoked.", now)
+    session.commit()
+    return referral
+
+
+FOLLOW_UP = {
+    OfferStatus.ADMITTED: ((OfferStatus.ACCEPTED.value,), ReferralStatus.IN_PROGRESS),
+    OfferStatus.NO_SHOW: ((OfferStatus.ACCEPTED.value,), None),
+    OfferStatus.COMPLETED: ((OfferStatus.ADMITTED.value,), None),
+}
+
+
+def record_follow_up(session: Session, offer_id: int, actor: User, outcome: OfferStatus, *,
+                     now: datetime | None = None) -> OfferOutcome:  # fmt: skip
+    """Center staff mark an accepted offer admitted or no-show, and an admitted one completed."""
+    now = now or utcnow()
+    if outcome not in FOLLOW_UP:
+        raise ReferralError("Mark an offer admitted, no_show or completed.")
+    allowed, referral_status = FOLLOW_UP[outcome]
+    if not _transition(session, offer_id, allowed, outcome, now, responded_by_id=actor.id):
+        session.rollback()
+        raise ReferralError(f"Only an offer that is {' or '.join(allowed)} can be marked {outcome.value}.")
+    session.expire_all()
+    offer = session.get(Offer, offer_id)
+    assert offer is not None
+    referral = offer.referral
+    _timeline(session, referral, f"offer:{offer.step}:{outcome.value}", actor, None, now)
+    if referral_status is not None and referral.status == ReferralStatus.ACCEPTED:
+        _set_status(session, referral, referral_status, actor, f"Admitted at {offer.center.name}.", now)
+    if outcome == OfferStatus.COMPLETED and offer.step == "naltrexone":
+        _set_status(session, referral, ReferralStatus.COMPLETED, actor, "Naltrexone program completed.", now)
+    if outcome == OfferStatus.NO_SHOW:
+        _set_status(
+            session, referral, ReferralStatus.NEEDS_REVIEW, actor, f"Did not arrive at {offer.center.name}.", now
+        )
+    session.commit()
+    return OfferOutcome(offer, referral)
+
+
+# Outbox -------------------------------------------------------------------------------------
+
+
+def pending_outbox(session: Session, *, older_than: timedelta = timedelta(0), now: datetime | None = None,
+                   limit: int = 500) -> list[OutboxMessage]:  # fmt: skip
+    """Outbox rows not yet sent (or sent and never confirmed), older than the given age."""
+    now = now or utcnow()
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.dispatched_at.is_(None), OutboxMessage.created_at <= now - older_than)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+    )
+
+
+def mark_dispatched(session: Session, message_id: int, now: datetime | None = None) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(dispatched_at=now or utcnow(), attempts=OutboxMessage.attempts + 1)
+    )
+    session.commit()
