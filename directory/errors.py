@@ -8,9 +8,11 @@ from werkzeug.exceptions import HTTPException
 
 MESSAGES = {
     400: "The request was not understood.",
+    403: "You do not have access to this page.",
     404: "There is no page at this address.",
     405: "This address does not accept that kind of request.",
     413: "The request is too large.",
+    429: "Too many attempts in a short time. Please wait a minute, then try again.",
     500: (
         "Something went wrong on our side. Please try again; if it keeps happening, "
         "call 988 or SAMHSA's helpline at 1-800-662-4357."

@@ -51,7 +51,12 @@ def init_security(app: Flask) -> None:
 
 
 def _load_user(user_id: str) -> User | None:
-    """The user of a session cookie, if the cookie's session version is still current."""
+    """The user of a session cookie, if the cookie's session version is still current.
+
+    The API (exempt from CSRF tokens) accepts bearer tokens only, never the cookie.
+    """
+    if is_api_request():
+        return None
     raw_id, _, version = user_id.partition(":")
     if not raw_id.isdigit() or not version.isdigit():
         return None

@@ -188,12 +188,18 @@ def start_password_reset(session: Session, email: str, now: datetime | None = No
     return user, token
 
 
+def find_password_reset(session: Session, token: str, now: datetime | None = None) -> PasswordReset:
+    """The open reset for a link; raises AccountError if unknown, used or expired."""
+    reset = session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(token)))
+    if reset is None or reset.used_at is not None or reset.expires_at <= (now or utcnow()):
+        raise AccountError("This password reset link is not valid any more. Ask for a new one.")
+    return reset
+
+
 def reset_password(session: Session, token: str, password: str, now: datetime | None = None) -> User:
     """Set a new password from a reset link (single use); signs the user out everywhere."""
     now = now or utcnow()
-    reset = session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(token)))
-    if reset is None or reset.used_at is not None or reset.expires_at <= now:
-        raise AccountError("This password reset link is not valid any more. Ask for a new one.")
+    reset = find_password_reset(session, token, now)
     if problem := password_problem(password):
         raise AccountError(problem, "password")
     reset.used_at = now
@@ -213,14 +219,25 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     audit.record(session, user, "password.change", "user", user.id)
 
 
-def issue_api_token(session: Session, user: User, name: str, actor: User | None = None) -> tuple[ApiToken, str]:
-    """A new API token for the user; the clear token is returned once and never stored."""
+#: Passed as `actor` when the system (the command line) acts, not a signed-in person.
+SYSTEM = None
+_SELF = object()
+
+
+def issue_api_token(
+    session: Session, user: User, name: str, actor: User | None | object = _SELF
+) -> tuple[ApiToken, str]:
+    """A new API token for the user; the clear token is returned once and never stored.
+
+    `actor` is who asked for it: the user themself by default, another user, or SYSTEM.
+    """
     name = name.strip() or "API token"
     token = new_token(API_TOKEN_PREFIX)
     api_token = ApiToken(user_id=user.id, name=name[:100], prefix=token[:10], token_hash=hash_token(token))
     session.add(api_token)
     session.flush()
-    audit.record(session, actor or user, "api_token.create", "api_token", api_token.id, detail=name[:100])
+    by = user if actor is _SELF else actor
+    audit.record(session, by, "api_token.create", "api_token", api_token.id, detail=name[:100])  # type: ignore[arg-type]
     return api_token, token
 
 
