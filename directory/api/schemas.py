@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from directory.centers_editing import MAX_BEDS, HistoryEntry
 from directory.models import Center
 from directory.search.engine import SearchResult
 from directory.sources.records import format_timestamp
@@ -46,6 +47,7 @@ class SearchResponse(BaseModel):
     total: int = Field(description="Every matching center within the radius.")
     page: int
     per_page: int
+    sort: str = Field(description="The order of the results: distance or confirmed_first.")
     results: list[CenterSummary]
 
 
@@ -78,6 +80,58 @@ class CenterDetail(BaseModel):
     last_verified_at: str | None
     verified: bool = Field(description="Confirmed by the center within the last 180 days.")
     updated_at: str
+
+
+_CODES = "Vocabulary codes (see the search parameter of the same kind); the whole list is replaced."
+
+
+class CenterEdit(BaseModel):
+    """The editable fields of a listing; send only those to change. Values are checked with the
+    same rules as imports. A changed street, city, state or ZIP moves the center to its ZIP
+    code's point, unless latitude and longitude are sent (together)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    name: str | None = Field(None, max_length=200, description="Required; cannot be emptied.")
+    alt_name: str | None = Field(None, max_length=200, description='null or "" to remove.')
+    phone: str | None = Field(None, description="A 10-digit US number, e.g. (312) 555-0100 or 312-555-0100 x12.")
+    intake_phone: str | None = None
+    website: str | None = Field(None, description="Starting with http:// or https://.")
+    street1: str | None = Field(None, max_length=200)
+    street2: str | None = Field(None, max_length=200, description="Suite or floor; changing it keeps the map point.")
+    city: str | None = Field(None, max_length=100, description="Required; cannot be emptied.")
+    state: str | None = Field(None, description="Two-letter US state or territory code, e.g. IL.")
+    zip: str | None = Field(None, description="5 digits (ZIP+4 is cut to 5).")
+    latitude: float | None = Field(None, ge=-90, le=90, description="Send with longitude to set the map point.")
+    longitude: float | None = Field(None, ge=-180, le=180, description="Send with latitude to set the map point.")
+    levels_of_care: list[str] | None = Field(None, description=_CODES)
+    payment_options: list[str] | None = Field(None, description=_CODES)
+    medications: list[str] | None = Field(None, description=_CODES)
+    populations: list[str] | None = Field(None, description=_CODES)
+    languages: list[str] | None = Field(None, description=_CODES)
+    detox_stay_days: int | None = Field(None, ge=1, le=365, description="Typical detox stay; null if not known.")
+
+
+class CapacityUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accepting_referrals: bool
+    beds_available: int | None = Field(None, ge=0, le=MAX_BEDS, description="null when not known.")
+
+
+class HistoryEvent(BaseModel):
+    at: str = Field(description="When (ISO 8601, UTC).")
+    actor_email: str | None = Field(description="Who; null for imports and the command line.")
+    action: str = Field(description="center.edit, center.capacity or center.confirm.")
+    field: str | None
+    old_value: str | None = Field(description="Multi-valued fields as codes joined with ';'.")
+    new_value: str | None
+    detail: str | None
+
+
+class CenterHistory(BaseModel):
+    center_id: int
+    events: list[HistoryEvent] = Field(description="Newest first.")
 
 
 class Error(BaseModel):
@@ -122,6 +176,7 @@ def search_response(result: SearchResult) -> SearchResponse:
         total=result.total,
         page=query.page,
         per_page=query.per_page,
+        sort=query.sort,
         results=[center_summary(hit.center, hit.distance_miles) for hit in result.hits],
     )
 
@@ -156,4 +211,22 @@ def center_detail(center: Center, now: datetime) -> CenterDetail:
         last_verified_at=_timestamp(center.last_verified_at),
         verified=center.is_verified(now),
         updated_at=format_timestamp(center.updated_at),
+    )
+
+
+def center_history(center_id: int, entries: list[HistoryEntry]) -> CenterHistory:
+    return CenterHistory(
+        center_id=center_id,
+        events=[
+            HistoryEvent(
+                at=format_timestamp(entry.event.at),
+                actor_email=entry.actor_email,
+                action=entry.event.action,
+                field=entry.event.field,
+                old_value=entry.event.old_value,
+                new_value=entry.event.new_value,
+                detail=entry.event.detail,
+            )
+            for entry in entries
+        ],
     )

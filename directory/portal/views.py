@@ -1,3 +1,223 @@
-"""Views of the portal blueprint."""
+"""Views of the center portal: thin wrappers over `directory.centers_editing`.
 
-from directory.portal import bp  # noqa: F401
+Every view needs a center staff or admin account; a center's pages also need the user to
+manage that center (others get a 404, and the attempt is logged by `managed_center_or_404`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from directory import centers_editing as listings
+from directory.extensions import db
+from directory.models import Center, ClaimStatus, Role
+from directory.models.base import utcnow
+from directory.portal import bp
+from directory.portal.forms import CapacityForm, CenterEditForm, ClaimForm, ConfirmForm, ListingSearchForm
+from directory.public.helpers import format_long_date
+from directory.security import managed_center_or_404, roles_required, safe_next_url
+
+PORTAL_ROLES = ("center_staff", "admin")
+
+
+@bp.app_template_global()
+def listing_status(center: Center, now: datetime) -> tuple[str, str]:
+    """(kind, words) for a listing's confirmation: "confirmed", "lapsed" or "never"."""
+    confirmed, lapses = center.last_verified_at, listings.confirmation_lapses_at(center)
+    if confirmed is None or lapses is None:
+        return "never", "Never confirmed by the center"
+    if center.is_verified(now):
+        until = format_long_date(lapses)
+        return "confirmed", f"Confirmed on {format_long_date(confirmed)}; shows as confirmed until {until}"
+    return "lapsed", f"Unconfirmed since {format_long_date(lapses)} (last confirmed on {format_long_date(confirmed)})"
+
+
+@bp.app_template_global()
+def field_label(name: str | None) -> str:
+    """The plain-words name of a listing field."""
+    return listings.FIELD_LABELS.get(name or "", name or "")
+
+
+HISTORY_ACTIONS = {
+    "center.edit": "Edited the listing",
+    "center.capacity": "Updated capacity",
+    "center.confirm": "Confirmed the listing",
+}
+
+
+@bp.app_template_global()
+def history_action(action: str) -> str:
+    """An audited action on a center, in words."""
+    return HISTORY_ACTIONS.get(action, action)
+
+
+CLAIM_STATUS_WORDS = {
+    ClaimStatus.PENDING: "Waiting for an administrator",
+    ClaimStatus.APPROVED: "Approved",
+    ClaimStatus.REJECTED: "Not approved",
+}
+
+
+@bp.get("/")
+@roles_required(*PORTAL_ROLES)
+def index() -> ResponseReturnValue:
+    """Your centers with their listing status and capacity, your claims, and a search for listings."""
+    search = ListingSearchForm(formdata=request.args if request.args else None)
+    found: list[Center] | None = None
+    if request.args and search.validate():
+        found = listings.find_listings(
+            db.session,
+            name=(search.name.data or "").strip(),
+            state=search.state.data or "",
+            zip_code=(search.zip.data or "").strip(),
+        )
+    claims = listings.claims_of(db.session, current_user)
+    pending = {claim.center_id for claim in claims if claim.status == ClaimStatus.PENDING}
+    return render_template(
+        "portal/index.html",
+        centers=current_user.centers if current_user.role == Role.CENTER_STAFF else [],
+        claims=claims,
+        pending=pending,
+        claim_status_words=CLAIM_STATUS_WORDS,
+        search=search,
+        found=found,
+        capacity_form=CapacityForm(formdata=None),
+        now=utcnow(),
+    )
+
+
+@bp.route("/claims/new", methods=["GET", "POST"])
+@roles_required(*PORTAL_ROLES)
+def new_claim() -> ResponseReturnValue:
+    """Ask to manage a listing (`?center=<id>`); an administrator decides."""
+    center_id = request.args.get("center", type=int)
+    center = db.session.get(Center, center_id) if center_id is not None else None
+    if center is None:
+        abort(404)
+    form = ClaimForm()
+    refusal = None
+    if current_user.manages(center):
+        refusal = f"You already manage {center.name}."
+    elif current_user.role != Role.CENTER_STAFF:
+        refusal = "Only center staff accounts claim listings."
+    if refusal is None and form.validate_on_submit():
+        try:
+            listings.request_claim(db.session, current_user, center, form.message.data, now=utcnow())
+        except listings.ListingError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+            return render_template("portal/claim.html", center=center, form=form), 409
+        db.session.commit()
+        flash(f"Thank you. An administrator will review your claim to manage {center.name}.")
+        return redirect(url_for("portal.index"))
+    status = 409 if refusal and request.method == "POST" else 400 if form.errors else 200
+    return render_template("portal/claim.html", center=center, form=form, refusal=refusal), status
+
+
+@bp.get("/centers/<int:center_id>/")
+@roles_required(*PORTAL_ROLES)
+def center(center_id: int) -> ResponseReturnValue:
+    """One managed center: listing status, capacity, confirmation and links to edit and history."""
+    managed = managed_center_or_404(center_id)
+    return _center_page(managed, CapacityForm(formdata=None))
+
+
+def _center_page(managed: Center, capacity_form: CapacityForm, status: int = 200) -> ResponseReturnValue:
+    page = render_template("portal/center.html", center=managed, capacity_form=capacity_form, now=utcnow())
+    return page, status
+
+
+@bp.route("/centers/<int:center_id>/edit", methods=["GET", "POST"])
+@roles_required(*PORTAL_ROLES)
+def edit_center(center_id: int) -> ResponseReturnValue:
+    """Edit the listing's profile; a changed address moves the map point to its ZIP code."""
+    managed = managed_center_or_404(center_id)
+    if request.method == "GET":
+        return render_template("portal/edit.html", center=managed, form=CenterEditForm.for_center(managed))
+    form = CenterEditForm()
+    if form.validate():
+        try:
+            edit = listings.apply_center_edit(
+                db.session,
+                managed,
+                form.values,
+                actor=current_user,
+                now=utcnow(),
+                geocoder=current_app.extensions["geocoder"],
+            )
+        except listings.ListingError as error:
+            db.session.rollback()
+            for name, messages in error.fields.items():
+                form[name].errors = [*form[name].errors, *messages]
+        else:
+            db.session.commit()
+            _flash_edit(edit)
+            return redirect(url_for("portal.center", center_id=managed.id))
+    return render_template("portal/edit.html", center=managed, form=form), 400
+
+
+def _flash_edit(edit: listings.CenterEdit) -> None:
+    if not edit.changes:
+        flash("Nothing changed: the listing already said that.")
+        return
+    names = ", ".join(field_label(name) for name in edit.changes)
+    flash(f"Saved. Changed: {names}.")
+    if edit.location == "geocoded":
+        flash(
+            f"The address changed, so the center's map point moved to ZIP code {edit.place_label}. "
+            "To place it exactly, enter its latitude and longitude."
+        )
+    elif edit.location == "explicit":
+        flash("The center's map point is now at the latitude and longitude you entered.")
+
+
+@bp.post("/centers/<int:center_id>/capacity")
+@roles_required(*PORTAL_ROLES)
+def update_capacity(center_id: int) -> ResponseReturnValue:
+    """Accepting referrals yes or no, and beds available."""
+    managed = managed_center_or_404(center_id)
+    form = CapacityForm()
+    if not form.validate():
+        return _center_page(managed, form, 400)
+    changes = listings.update_capacity(db.session, managed, form.accepting, form.beds, actor=current_user, now=utcnow())
+    db.session.commit()
+    if changes:
+        beds = "not known" if managed.beds_available is None else str(managed.beds_available)
+        accepting = "accepting referrals" if managed.accepting_referrals else "not accepting referrals"
+        flash(f"Capacity updated for {managed.name}: {accepting}, beds available {beds}.")
+    else:
+        flash(f"Capacity for {managed.name} was already up to date.")
+    return redirect(_back_to(managed))
+
+
+@bp.post("/centers/<int:center_id>/confirm")
+@roles_required(*PORTAL_ROLES)
+def confirm_listing(center_id: int) -> ResponseReturnValue:
+    """ "This listing is accurate": shows as confirmed for the next 180 days."""
+    managed = managed_center_or_404(center_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    listings.confirm_listing(db.session, managed, actor=current_user, now=utcnow())
+    db.session.commit()
+    lapses = listings.confirmation_lapses_at(managed)
+    assert lapses is not None
+    flash(f"Thank you: {managed.name} shows as confirmed until {format_long_date(lapses)}.")
+    return redirect(_back_to(managed))
+
+
+@bp.get("/centers/<int:center_id>/history")
+@roles_required(*PORTAL_ROLES)
+def center_history(center_id: int) -> ResponseReturnValue:
+    """Every change to the listing: who, when, which field, old and new value."""
+    managed = managed_center_or_404(center_id)
+    entries = listings.center_history(db.session, managed.id)
+    return render_template("portal/history.html", center=managed, entries=entries)
+
+
+def _back_to(center: Center) -> str:
+    """Where a one-click form returns: the page it was on (this site only), or the center's page."""
+    return safe_next_url(request.form.get("next"), url_for("portal.center", center_id=center.id))

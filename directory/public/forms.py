@@ -18,9 +18,11 @@ from wtforms.validators import InputRequired, StopValidation, ValidationError
 
 from directory.search.engine import (
     DEFAULT_RADIUS_MILES,
+    DEFAULT_SORT,
     MAX_PER_PAGE,
     MAX_RADIUS_MILES,
     PATHWAYS,
+    SORTS,
     SearchFilters,
     SearchQuery,
 )
@@ -108,6 +110,13 @@ class SearchForm(FlaskForm):
         default=20,
         validators=[Between(1, MAX_PER_PAGE, f"Choose 1 to {MAX_PER_PAGE} results per page.")],
     )
+    sort = ChoiceField(
+        "Order",
+        choices=choices(SORTS),
+        default=DEFAULT_SORT,
+        description="distance: nearest first; confirmed_first: listings confirmed by the center in the last "
+        "180 days first, then the rest, each nearest first.",
+    )
 
     origin: Place | None = None
 
@@ -136,4 +145,5 @@ class SearchForm(FlaskForm):
             ),
             page=self.page.data or 1,
             per_page=self.per_page.data or 20,
+            sort=self.sort.data or DEFAULT_SORT,
         )

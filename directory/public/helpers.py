@@ -143,17 +143,28 @@ def search_params(form: SearchForm) -> list[tuple[str, str]]:
         params.append(("pathway", form.pathway.data))
     if form.per_page.data and form.per_page.data != form.per_page.default:
         params.append(("per_page", str(form.per_page.data)))
+    if form.sort.data and form.sort.data != form.sort.default:
+        params.append(("sort", form.sort.data))
     return params
 
 
 @bp.app_template_global()
 def search_url(
-    form: SearchForm, *, page: int = 1, radius_miles: float | None = None, without: tuple[str, str] | None = None
+    form: SearchForm,
+    *,
+    page: int = 1,
+    radius_miles: float | None = None,
+    without: tuple[str, str] | None = None,
+    sort: str | None = None,
 ) -> str:
-    """The same search on another page, with another radius, or without one filter value."""
+    """The same search on another page, with another radius or order, or without one filter value."""
     params = [param for param in search_params(form) if param != without]
     if radius_miles is not None:
         params = [(k, format_miles(radius_miles) if k == "radius_miles" else v) for k, v in params]
+    if sort is not None:
+        params = [param for param in params if param[0] != "sort"]
+        if sort != form.sort.default:
+            params.append(("sort", sort))
     if page > 1:
         params.append(("page", str(page)))
     return url_for("public.search") + "?" + urlencode(params)

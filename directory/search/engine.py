@@ -30,6 +30,13 @@ PATHWAYS: dict[str, str] = {
     "detox_naltrexone": "Medical detox and naltrexone at the same center",
 }
 
+#: Result orders. Within each group of "confirmed_first", nearest first as usual.
+SORTS: dict[str, str] = {
+    "distance": "Nearest first",
+    "confirmed_first": "Listings confirmed by the center first, then nearest",
+}
+DEFAULT_SORT = "distance"
+
 # The SQLite R*Tree virtual table (created by the first migration, not an ORM model).
 center_locations = Table(
     "center_locations",
@@ -63,8 +70,11 @@ class SearchQuery:
     filters: SearchFilters = field(default_factory=SearchFilters)
     page: int = 1
     per_page: int = 20
+    sort: str = DEFAULT_SORT
 
     def __post_init__(self) -> None:
+        if self.sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)}")
         if not 0 < self.radius_miles <= MAX_RADIUS_MILES:
             raise ValueError(f"radius_miles must be above 0 and at most {MAX_RADIUS_MILES}")
         if self.page < 1 or not 1 <= self.per_page <= MAX_PER_PAGE:
@@ -89,7 +99,7 @@ class SearchResult:
 
 
 def find_centers_near(session: Session, query: SearchQuery, *, now: datetime | None = None) -> SearchResult:
-    """Find the centers within the radius that match the filters, nearest first, one page of them."""
+    """Find the centers within the radius that match the filters, in the query's order, one page of them."""
     ids, distances = matching_center_distances(session, query, now=now)
     start = (query.page - 1) * query.per_page
     page_ids = ids[start : start + query.per_page]
@@ -101,8 +111,14 @@ def find_centers_near(session: Session, query: SearchQuery, *, now: datetime | N
 def matching_center_distances(
     session: Session, query: SearchQuery, *, now: datetime | None = None
 ) -> tuple[list[int], list[float]]:
-    """Ids and distances of every match, ordered by distance, then name, then id."""
-    rows = session.execute(candidate_select(session, query, now=now)).all()
+    """Ids and distances of every match, ordered by distance, then name, then id; with sort
+    "confirmed_first", centers confirmed within VERIFICATION_VALID_DAYS come first, each group in that order."""
+    now = now or utcnow()
+    stmt = candidate_select(session, query, now=now)
+    confirmed_first = query.sort == "confirmed_first"
+    if confirmed_first:
+        stmt = stmt.add_columns(Center.last_verified_at)
+    rows = session.execute(stmt).all()
     if not rows:
         return [], []
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -111,7 +127,12 @@ def matching_center_distances(
     distances = geodesic_miles(query.origin.latitude, query.origin.longitude, lats, lons)
     inside = np.flatnonzero(distances <= query.radius_miles)
     names = [rows[i][3] for i in inside]
-    order = sorted(range(len(inside)), key=lambda k: (distances[inside[k]], names[k], ids[inside[k]]))
+    if confirmed_first:
+        cutoff = now - timedelta(days=VERIFICATION_VALID_DAYS)
+        group = [0 if rows[i][4] is not None and rows[i][4] > cutoff else 1 for i in inside]
+    else:
+        group = [0] * len(inside)
+    order = sorted(range(len(inside)), key=lambda k: (group[k], distances[inside[k]], names[k], ids[inside[k]]))
     chosen = inside[order]
     return ids[chosen].tolist(), distances[chosen].tolist()
 

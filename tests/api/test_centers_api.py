@@ -26,16 +26,25 @@ def test_openapi_document_is_valid(openapi):
 
 
 def test_every_api_route_is_documented(app, openapi):
-    documented = {path.replace("{", "<int:").replace("}", ">") for path in openapi["paths"]}
-    routes = {rule.rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")}
-    assert routes - {"/api/v1/openapi.json"} == documented
+    documented = {
+        (path.replace("{", "<int:").replace("}", ">"), method.upper())
+        for path, operations in openapi["paths"].items()
+        for method in operations
+    }
+    routes = {
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/") and rule.rule != "/api/v1/openapi.json"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert routes == documented
 
 
 def test_every_search_parameter_is_documented(client, openapi):
     params = {p["name"]: p for p in openapi["paths"]["/api/v1/centers/search"]["get"]["parameters"]}
     expected = {
         "near", "radius_miles", "level_of_care", "payment", "medication", "population",
-        "language", "accepting_referrals", "verified_only", "pathway", "page", "per_page",
+        "language", "accepting_referrals", "verified_only", "pathway", "page", "per_page", "sort",
     }  # fmt: skip
     assert set(params) == expected
     assert params["near"]["required"] is True
