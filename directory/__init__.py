@@ -9,10 +9,13 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from directory.celery_app import celery_init_app
 from directory.config import from_environment
 from directory.extensions import csrf, db, limiter
 from directory.mail import make_mailer
+from directory.referrals.dispatch import init_embedded_sweep
 from directory.search.geocoding import make_geocoder
 from directory.security import init_security
 
@@ -25,6 +28,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     app.config["SQLALCHEMY_ENGINES"] = {"default": app.config["DATABASE_URL"]}
+    if hops := app.config["TRUST_PROXY_HOPS"]:
+        # Client address and scheme from the proxy, so rate limits and HSTS see the real ones.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -38,6 +44,8 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     init_security(app)
     app.extensions["mailer"] = make_mailer(app.config)
+    celery_init_app(app)
+    init_embedded_sweep(app)
     app.extensions["geocoder"] = make_geocoder(
         app.config["GEOCODER"],
         user_agent=app.config["NOMINATIM_USER_AGENT"],
@@ -67,10 +75,12 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from directory.cli import centers_cli, init_db_command
+    from directory.cli import api_tokens_cli, centers_cli, init_db_command, users_cli
 
     app.cli.add_command(init_db_command)
     app.cli.add_command(centers_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(api_tokens_cli)
 
 
 @event.listens_for(Engine, "connect")

@@ -1,4 +1,5 @@
-"""Command-line interface: `flask --app directory init-db`, `centers import`, `centers export`."""
+"""Command-line interface: `flask --app directory init-db`, `centers import|export`, `users create`,
+`api-tokens create`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,18 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
 from directory import schema
+from directory.accounts.service import (
+    SYSTEM,
+    AccountError,
+    create_invitation,
+    create_user,
+    find_user,
+    issue_api_token,
+)
+from directory.auth.links import invitation_url
 from directory.extensions import db
 from directory.models import Center
+from directory.models.accounts import ROLE_LABELS, Role
 from directory.sources import FORMATS, import_file
 from directory.sources.centers_csv import write_centers_csv
 from directory.sources.loader import ImportReport, center_to_record, iter_centers
@@ -78,7 +89,8 @@ def import_command(
         overwrite_center_edits=overwrite_center_edits,
     )
     _print_report(report, dry_run=dry_run)
-    if report.invalid_rows and not skip_invalid:
+    # With --skip-invalid a file that could not be read at all still wrote nothing: a failure.
+    if (report.invalid_rows and not skip_invalid) or not (report.written or dry_run):
         sys.exit(1)
 
 
@@ -110,3 +122,80 @@ def _print_report(report: ImportReport, *, dry_run: bool) -> None:
             "Fix them, or use --skip-invalid to import the valid rows only.",
             err=True,
         )
+
+
+users_cli = AppGroup("users", help="Create accounts.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", required=True, help="admin, referral_staff or center_staff.")
+@click.option("--center", "centers", multiple=True, help="A center id, for center staff; repeat for several.")
+def create_user_command(email: str, role: str, centers: tuple[str, ...]) -> None:
+    """Create an account for EMAIL.
+
+    With a password on standard input (its first line), the account is ready to use:
+    `printf '%s\\n' "$PASSWORD" | flask --app directory users create EMAIL --role admin`.
+    Otherwise this prints a one-time invitation link for the person to choose their own password.
+    """
+    _require_current_schema()
+    center_ids = _center_ids(centers)
+    password = _password_from_stdin()
+    try:
+        if password is None:
+            invitation, token = create_invitation(db.session, email, role, center_ids)
+        else:
+            user = create_user(db.session, email, role, center_ids, password=password)
+    except AccountError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    if password is None:
+        who = _describe(invitation.email, invitation.role, invitation.center_ids)
+        click.echo(f"Invitation for {who}. Send this link to them; it works once, within 72 hours:", err=True)
+        click.echo(invitation_url(token))
+    else:
+        click.echo(f"Created the account of {_describe(user.email, user.role, [c.id for c in user.centers])}.")
+
+
+def _center_ids(values: tuple[str, ...]) -> list[int]:
+    wrong = [value for value in values if not value.strip().isdigit()]
+    if wrong:
+        raise click.ClickException(f"--center takes a center id (a number), not {', '.join(map(repr, wrong))}.")
+    return [int(value) for value in values]
+
+
+def _password_from_stdin() -> str | None:
+    """The first line of standard input when it is piped in (not a terminal) and not empty."""
+    stdin = click.get_text_stream("stdin")
+    if stdin.isatty():
+        return None
+    line = stdin.readline()
+    return line.rstrip("\r\n") if line else None
+
+
+def _describe(email: str, role: str, center_ids: list[int]) -> str:
+    text = f"{email} ({ROLE_LABELS[Role(role)].lower()}"
+    if center_ids:
+        text += f" of center{'s' if len(center_ids) > 1 else ''} {', '.join(map(str, sorted(center_ids)))}"
+    return text + ")"
+
+
+api_tokens_cli = AppGroup("api-tokens", help="Issue API tokens.")
+
+
+@api_tokens_cli.command("create")
+@click.argument("email")
+@click.option("--name", default="command line", show_default=True, help="So the person can tell their tokens apart.")
+def create_api_token_command(email: str, name: str) -> None:
+    """Issue an API token for the account of EMAIL; prints it once (only its hash is stored)."""
+    _require_current_schema()
+    user = find_user(db.session, email)
+    if user is None:
+        raise click.ClickException(f"No account has the email address {email!r}.")
+    if not user.active:
+        raise click.ClickException(f"The account of {user.email} is deactivated; reactivate it first.")
+    api_token, token = issue_api_token(db.session, user, name, actor=SYSTEM)
+    db.session.commit()
+    click.echo(f"API token {api_token.name!r} for {user.email}. Store it now: it cannot be shown again.", err=True)
+    click.echo(token)

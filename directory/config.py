@@ -37,6 +37,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "MAIL_SMTP_USERNAME": env.get("MAIL_SMTP_USERNAME", ""),
         "MAIL_SMTP_PASSWORD": env.get("MAIL_SMTP_PASSWORD", ""),
         "MAIL_SMTP_TLS": _flag(env.get("MAIL_SMTP_TLS", "true")),
+        # Behind a reverse proxy (nginx, a load balancer): how many proxies set X-Forwarded-*.
+        "TRUST_PROXY_HOPS": int(env.get("TRUST_PROXY_HOPS", 0)),
+        "OFFER_TTL_MINUTES": int(env.get("OFFER_TTL_MINUTES", 240)),
+        "EMBEDDED_SWEEP_SECONDS": int(env.get("EMBEDDED_SWEEP_SECONDS", 60)),
     }
 
 

@@ -66,9 +66,17 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 @pytest.fixture
 def session(app: Flask) -> Iterator[Session]:
-    """A database session inside the app context."""
+    """A database session of the test's own, with no app context held open.
+
+    Were an app context held open, Flask would run every test request inside it: all requests
+    would share one `g`, where Flask-Login keeps the signed-in user, so a second client (or a
+    cookie that should no longer work) would look signed in. Here each request gets a fresh
+    app context, as in production. Call `session.expire_all()` before reading what a request changed.
+    """
     with app.app_context():
-        yield db.session
+        engine = db.engine
+    with Session(engine) as own:
+        yield own
 
 
 @pytest.fixture(scope="session")
@@ -101,8 +109,11 @@ def seeded_client(seeded_app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def seeded_session(seeded_app: Flask) -> Iterator[Session]:
+    """Like `session`, on the nationwide seed."""
     with seeded_app.app_context():
-        yield db.session
+        engine = db.engine
+    with Session(engine) as own:
+        yield own
 
 
 def pytest_report_header() -> str:

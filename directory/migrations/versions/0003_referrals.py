@@ -8,7 +8,6 @@ Create Date: 2026-11-21 05:51:09.864534
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0003"
 down_revision = "0002"
 branch_labels = None

@@ -1,0 +1,53 @@
+"""The Celery app bound to the Flask app (created in `create_app`; workers use `tasks`).
+
+Embedded mode (REDIS_URL unset): tasks run eagerly in the calling process, and the web app
+sweeps expired offers itself (see directory/referrals/dispatch.py), so nothing else needs starting.
+
+Reliability settings: JSON only; acks_late with reject_on_worker_lost so a killed worker's
+task is delivered again; prefetch 1; a visibility timeout above the task time limit; results
+ignored. Tasks carry only ids: no personal data in messages, arguments, results or logs.
+"""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+from flask import Flask
+
+TASK_TIME_LIMIT_SECONDS = 120
+VISIBILITY_TIMEOUT_SECONDS = 3600  # must stay above the task time limit
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Bind a Celery app to the Flask app so each task runs inside the app context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    redis_url = app.config.get("REDIS_URL")
+    celery = Celery(app.name, task_cls=FlaskTask, include=["tasks.routing"])
+    celery.conf.update(
+        broker_url=redis_url or "memory://",
+        task_always_eager=not redis_url,
+        task_eager_propagates=True,
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=TASK_TIME_LIMIT_SECONDS,
+        task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 20,
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "dispatch-outbox": {"task": "tasks.routing.dispatch_outbox", "schedule": 30.0},
+            "expire-offers": {"task": "tasks.routing.expire_offers", "schedule": 60.0},
+        },
+    )
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery

@@ -1,0 +1,61 @@
+"""Sending routing tasks after commit, from the outbox; and the embedded-mode sweep.
+
+The broker only ever sees a task name and a referral id. If the broker is down when a
+referral is submitted, the outbox row stays unsent and the periodic `dispatch_outbox`
+task (or, in embedded mode, the sweep) sends it later.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from flask import Flask, current_app
+
+from directory.extensions import db
+from directory.referrals import service
+
+log = logging.getLogger(__name__)
+
+
+def offer_ttl() -> timedelta:
+    return timedelta(minutes=current_app.config["OFFER_TTL_MINUTES"])
+
+
+def send(message_id: int, referral_id: str) -> bool:
+    """Send one outbox message to the broker; True if the broker took it."""
+    from tasks.routing import route_referral
+
+    try:
+        route_referral.apply_async(args=[referral_id], retry=False)
+    except Exception as error:  # the broker is unreachable: the outbox keeps the message
+        log.warning("could not send routing task for outbox message %d: %s", message_id, type(error).__name__)
+        db.session.rollback()
+        return False
+    service.mark_dispatched(db.session, message_id)
+    return True
+
+
+def send_pending(older_than: timedelta = timedelta(0)) -> int:
+    """Send every outbox message not yet sent; returns how many went."""
+    sent = 0
+    for message in service.pending_outbox(db.session, older_than=older_than):
+        sent += send(message.id, message.referral_id)
+    return sent
+
+
+def init_embedded_sweep(app: Flask) -> None:
+    """Without a broker, expire offers and send leftovers as requests come in (at most once a minute)."""
+    if app.config.get("REDIS_URL"):
+        return
+    state = {"last": 0.0}
+
+    @app.before_request
+    def _sweep() -> None:
+        now = time.monotonic()
+        if now - state["last"] < app.config["EMBEDDED_SWEEP_SECONDS"]:
+            return
+        state["last"] = now
+        service.expire_offers(db.session, offer_ttl=offer_ttl())
+        send_pending()

@@ -1,0 +1,43 @@
+"""Routing tasks: thin wrappers that load by id and call directory.referrals."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from sqlalchemy.exc import OperationalError
+
+from directory.extensions import db
+from directory.referrals import dispatch, service
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="tasks.routing.route_referral",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=8,
+)
+def route_referral(referral_id: str) -> None:
+    """Plan and offer one referral (safe to deliver twice)."""
+    status = service.route_referral(db.session, referral_id, offer_ttl=dispatch.offer_ttl())
+    log.info("referral %s routed: %s", referral_id, status)
+
+
+@shared_task(name="tasks.routing.expire_offers", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def expire_offers() -> None:
+    """Expire unanswered offers and offer the next candidate."""
+    count = service.expire_offers(db.session, offer_ttl=dispatch.offer_ttl())
+    if count:
+        log.info("expired %d offers", count)
+
+
+@shared_task(name="tasks.routing.dispatch_outbox")
+def dispatch_outbox() -> None:
+    """Re-send outbox rows that were not sent in time (e.g. the broker was down at submit)."""
+    sent = dispatch.send_pending(older_than=timedelta(seconds=30))
+    if sent:
+        log.info("re-sent %d outbox messages", sent)

@@ -1,0 +1,229 @@
+"""Routing through a real Redis and a real Celery worker (subprocesses), on a real database file.
+
+Each test starts its own redis-server on a free port, so it can stop and restart it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from directory.extensions import db
+from directory.models import Offer, Referral
+from directory.models.base import utcnow
+from directory.referrals import dispatch
+from directory.referrals.intake import validate_intake
+from directory.referrals.service import submit_referral
+from tests.conftest import ROOT, make_app
+from tests.integration.services import start_redis, wait_for
+
+pytestmark = pytest.mark.integration
+
+SETTLED = ("offered", "unplaced", "needs_review")
+PLACES = ["10001", "02139", "60601", "Denver, CO", "94103", "Atlanta, GA", "Seattle, WA", "33101", "Rapid City, SD"]
+
+
+def intake(n: int) -> dict:
+    return {
+        "client_reference": f"SECRET-REF-{n:05d}",
+        "contact_phone": "(555) 867-5309",
+        "location": PLACES[n % len(PLACES)],
+        "max_distance_miles": 60,
+        "payment": ("medicaid", "self_pay", "private_insurance")[n % 3],
+        "primary_opioid": ("heroin", "fentanyl", "oxycodone", "methadone")[n % 4],
+        "last_opioid_use": "2026-11-18T08:00:00Z",
+        "liver_disease": ("no", "yes", "unknown")[n % 3],
+        "on_opioid_pain_therapy": n % 17 == 0,
+        "interacting_medications": ["alcohol"] if n % 5 == 0 else [],
+        "consent": {
+            "granted": True,
+            "recipients": "Treatment centers",
+            "purpose": "Referral",
+            "expires_on": "2099-01-01",
+        },
+    }
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    server = start_redis(tmp_path)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def routing_app(seeded_database, tmp_path, redis_url):
+    path = tmp_path / "routing.sqlite3"
+    shutil.copy(seeded_database, path)
+    app = make_app(f"sqlite:///{path}", REDIS_URL=redis_url, MAIL_OUTBOX=str(tmp_path / "outbox"))
+    app.config["TEST_DATABASE_PATH"] = path
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+class Worker:
+    """`celery -A tasks worker` as a subprocess, with two worker processes."""
+
+    def __init__(self, app, log: Path) -> None:
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": app.config["DATABASE_URL"],
+            "REDIS_URL": app.config["REDIS_URL"],
+            "SECRET_KEY": "test",
+        }
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tasks",
+                "worker",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],  # fmt: skip
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("a"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(lambda: "ready." in self.log.read_text(), 60, "the celery worker to start")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def worker(routing_app, tmp_path):
+    w = Worker(routing_app, tmp_path / "worker.log")
+    w.start()
+    yield w
+    w.stop()
+
+
+def submit_many(app, numbers) -> list[str]:
+    """Submit intakes the way the web layer does: commit, then send the outbox row."""
+    ids = []
+    with app.app_context():
+        geocoder = app.extensions["geocoder"]
+        for n in numbers:
+            referral = submit_referral(db.session, validate_intake(intake(n), geocoder, utcnow()), None)
+            ids.append(referral.id)
+        dispatch.send_pending()
+    return ids
+
+
+def statuses(app, ids) -> Counter:
+    with app.app_context():
+        db.session.expire_all()
+        rows = db.session.execute(select(Referral.id, Referral.status).where(Referral.id.in_(ids))).all()
+        return Counter(status for _, status in rows)
+
+
+def wait_settled(app, ids, seconds=240) -> Counter:
+    wait_for(lambda: sum(statuses(app, ids)[s] for s in SETTLED) == len(ids), seconds, "every referral to be routed")
+    return statuses(app, ids)
+
+
+def assert_no_duplicate_offers(app) -> None:
+    with app.app_context():
+        per_referral = db.session.execute(
+            select(Offer.referral_id, Offer.step, func.count()).group_by(Offer.referral_id, Offer.step)
+        ).all()
+        open_offers = db.session.execute(
+            select(Offer.referral_id, func.count()).where(Offer.status == "offered").group_by(Offer.referral_id)
+        ).all()
+    assert all(count == 1 for _, _, count in per_referral), "one detox offer per referral after first routing"
+    assert all(count == 1 for _, count in open_offers)
+
+
+def test_200_referrals_are_all_routed(routing_app, worker):
+    ids = submit_many(routing_app, range(200))
+    counts = wait_settled(routing_app, ids)
+    print(f"\n200 referrals: {dict(counts)}")
+    assert sum(counts[s] for s in SETTLED) == 200
+    assert counts["offered"] > 100 and counts["needs_review"] > 0
+    assert_no_duplicate_offers(routing_app)
+
+
+def test_worker_killed_mid_routing_loses_and_duplicates_nothing(routing_app, worker):
+    ids = submit_many(routing_app, range(120))
+    wait_for(lambda: statuses(routing_app, ids)["received"] < 110, 60, "routing to begin")
+    worker.kill()
+    left = statuses(routing_app, ids)
+    worker.start()
+    counts = wait_settled(routing_app, ids)
+    print(f"\nafter SIGKILL at {dict(left)}: {dict(counts)}")
+    assert sum(counts[s] for s in SETTLED) == 120
+    assert_no_duplicate_offers(routing_app)
+
+
+def test_redis_down_at_submit_routes_once_back(routing_app, worker, tmp_path):
+    server = start_redis.current  # the server started by the redis_url fixture
+    server.stop()
+    ids = submit_many(routing_app, range(5))  # answers at once; the outbox keeps the messages
+    assert statuses(routing_app, ids)["received"] == 5
+    server.start()
+    with routing_app.app_context():
+        wait_for(lambda: dispatch.send_pending() >= 0 and statuses(routing_app, ids)["received"] == 0, 120,
+                 "routing after Redis came back")  # fmt: skip
+    counts = wait_settled(routing_app, ids)
+    assert sum(counts[s] for s in SETTLED) == 5
+    assert_no_duplicate_offers(routing_app)
+
+
+def test_redis_traffic_carries_no_personal_data(routing_app, worker, redis_url):
+    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    monitor = subprocess.Popen(["redis-cli", "-p", port, "monitor"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(0.5)
+        ids = submit_many(routing_app, [7])
+        wait_settled(routing_app, ids, 60)
+        time.sleep(0.5)
+    finally:
+        monitor.terminate()
+    raw = monitor.communicate(timeout=10)[0].decode("utf-8", "replace")
+    # Celery base64-encodes message bodies: decode every base64-looking run so nothing hides there.
+    decoded = []
+    for token in re.findall(r"[A-Za-z0-9+/=]{16,}", raw.replace("\\", "")):
+        with contextlib.suppress(ValueError):
+            decoded.append(base64.b64decode(token + "=" * (-len(token) % 4)).decode("utf-8", "replace"))
+    traffic = raw + "\n".join(decoded)
+    assert any(ids[0] in text for text in decoded), "the decoded message body carries the referral id"
+    assert "tasks.routing.route_referral" in traffic
+    for secret in ("SECRET-REF-00007", "867-5309", "8675309", "(555)", "oxycodone", "heroin", "methadone",
+                   "fentanyl", "liver_disease", "Treatment centers", "client_reference", "60601"):  # fmt: skip
+        assert secret not in traffic, secret
