@@ -1,0 +1,310 @@
+"""Radius search benchmark: the app's search against the raw index query and a full scan.
+
+For every search of the workload, on each database, in turns (so machine noise hits all alike):
+
+- search: `find_centers_near(session, SearchQuery(...))`, page 1 of 20, the function the app calls;
+- engine SQL alone: the search's candidate query (R*Tree join, filters), compiled beforehand and
+  run through the DBAPI connection: what the search costs before any Python;
+- raw index SQL: the R*Tree bounding-box query alone, the engine's box, ids fetched through the
+  DBAPI connection (`SELECT id FROM center_locations WHERE max_lat >= ? AND ...`);
+- page load alone: loading the page's 20 centers (with their attributes) as the search does,
+  the part of a search that does not grow with the number of candidates;
+- full scan: the exact answer without any index: the engine's own candidate query with the
+  bounding box left out (so SQLite reads every row of `centers`, filters by EXISTS as the
+  engine does), then the exact distance to every center and the same ordering;
+- box scan SQL: the raw index query's twin without the index
+  (`SELECT id FROM centers NOT INDEXED WHERE latitude BETWEEN ? AND ? AND longitude BETWEEN ...`).
+
+Every search's total and page are checked against the full scan, and for a sample of the
+searches the complete ordered list of matches too.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Select, func, select, text
+from sqlalchemy.orm import Session
+
+from bench.prototype_engine import (
+    find_centers_near_counted,
+    find_centers_near_vectorised,
+    order_by_distance_name_id,
+)
+from bench.queries import BenchQuery
+from directory import create_app
+from directory.extensions import db
+from directory.models import Center
+from directory.search.engine import (
+    SearchQuery,
+    SearchResult,
+    candidate_select,
+    filter_conditions,
+    find_centers_near,
+    matching_center_distances,
+)
+from directory.search.geodesy import BoundingBox, bounding_box, geodesic_miles
+
+SEARCH = "search"
+ENGINE_SQL = "engine SQL alone"
+RAW_INDEX = "raw index SQL"
+FULL_SCAN = "full scan"
+BOX_SCAN = "box scan SQL"
+PAGE_LOAD = "page load alone"
+PROTOTYPES: dict[str, Callable[..., SearchResult]] = {
+    "prototype: vectorised": find_centers_near_vectorised,
+    "prototype: counted in SQL": find_centers_near_counted,
+}
+#: Check the complete ordered list of matches (not just total and page) on every n-th search.
+FULL_LIST_CHECK_EVERY = 10
+#: Distances are computed by the same formula, but on arrays of other lengths.
+DISTANCE_TOLERANCE_MILES = 1e-6
+
+
+@dataclass
+class DatabaseRun:
+    """Timings (seconds, one per search) and checks of every measurement on one database."""
+
+    name: str
+    path: Path
+    centers: int
+    queries: list[BenchQuery]
+    times: dict[str, list[float]] = field(default_factory=dict)
+    results: list[int] = field(default_factory=list)
+    candidates: list[int] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    checked_full_lists: int = 0
+    plans: dict[str, str] = field(default_factory=dict)
+
+    def seconds(self, measurement: str) -> np.ndarray:
+        return np.array(self.times[measurement])
+
+
+def raw_index_sql(box: BoundingBox) -> tuple[str, list[float]]:
+    """The R*Tree query for the box, as the engine states it, returning candidate ids only."""
+    ranges = ["max_lon >= ? AND min_lon <= ?" for _ in box.longitude_ranges]
+    longitude = ranges[0] if len(ranges) == 1 else "(" + " OR ".join(f"({r})" for r in ranges) + ")"
+    sql = f"SELECT id FROM center_locations WHERE max_lat >= ? AND min_lat <= ? AND {longitude}"
+    return sql, [box.south, box.north, *(x for r in box.longitude_ranges for x in r)]
+
+
+def box_scan_sql(box: BoundingBox) -> tuple[str, list[float]]:
+    """The same box over the centers table, every row read (NOT INDEXED forbids the lat/lon index)."""
+    ranges = ["longitude BETWEEN ? AND ?" for _ in box.longitude_ranges]
+    longitude = ranges[0] if len(ranges) == 1 else "(" + " OR ".join(ranges) + ")"
+    sql = f"SELECT id FROM centers NOT INDEXED WHERE latitude BETWEEN ? AND ? AND {longitude}"
+    return sql, [box.south, box.north, *(x for r in box.longitude_ranges for x in r)]
+
+
+def positional_sql(session: Session, stmt: Select) -> tuple[str, list[Any]]:
+    """A statement as the SQL text and parameters SQLAlchemy hands to the driver."""
+    compiled = stmt.compile(session.get_bind(), compile_kwargs={"render_postcompile": True})
+    return str(compiled), [compiled.params[name] for name in compiled.positiontup or ()]
+
+
+def full_scan_select(query: SearchQuery, now: datetime):
+    """The engine's candidate query without the bounding box: every center, filtered."""
+    return select(Center.id, Center.latitude, Center.longitude, Center.name).where(
+        *filter_conditions(query.filters, now)
+    )
+
+
+def full_scan(session: Session, query: SearchQuery, now: datetime) -> tuple[list[int], list[float]]:
+    """Every match, exactly, by measuring the distance to every center: ids and distances in order."""
+    rows = session.execute(full_scan_select(query, now)).all()
+    if not rows:
+        return [], []
+    ids_, lats, lons, names = zip(*rows, strict=True)
+    ids = np.array(ids_, dtype=np.int64)
+    distances = geodesic_miles(query.origin.latitude, query.origin.longitude, np.array(lats), np.array(lons))
+    inside = np.flatnonzero(distances <= query.radius_miles)
+    order = inside[order_by_distance_name_id(ids[inside], distances[inside], [names[k] for k in inside])]
+    return ids[order].tolist(), distances[order].tolist()
+
+
+def _box(query: SearchQuery) -> BoundingBox:
+    return bounding_box(query.origin.latitude, query.origin.longitude, query.radius_miles)
+
+
+def measure_database(
+    name: str,
+    path: Path,
+    queries: list[BenchQuery],
+    *,
+    now: datetime,
+    prototypes: bool,
+    warmup: int,
+    pragmas: tuple[str, ...] = (),
+    log: Callable[[str], None] = print,
+) -> DatabaseRun:
+    """Time every measurement on every search, in rotating order, and check the answers."""
+    app = create_app({"DATABASE_URL": f"sqlite:///{path.resolve()}", "SECRET_KEY": "bench", "GEOCODER": "offline"})
+    with app.app_context():
+        session = db.session
+        # The session's own DBAPI connection: the raw queries share its SQLite page cache.
+        raw: sqlite3.Connection = session.connection().connection.driver_connection
+        centers = session.scalar(select(func.count()).select_from(Center)) or 0
+        run = DatabaseRun(name, path, centers, queries)
+        filtered = [q for q in queries if q.filter_label != "none"] or queries
+        run.plans = query_plans(raw, session, filtered[0].query, now)
+        for pragma in pragmas:
+            raw.execute(f"PRAGMA {pragma}")
+        engine_sql = [positional_sql(session, candidate_select(session, q.query, now=now)) for q in queries]
+        log(f"{name}: {centers:,} centers; finding each search's page, then warming up ...")
+        pages = [matching_center_distances(session, q.query, now=now)[0][: q.query.per_page] for q in queries]
+        measurements: dict[str, Callable[[int, SearchQuery], Any]] = {
+            SEARCH: lambda i, q: find_centers_near(session, q, now=now),
+            ENGINE_SQL: lambda i, q: raw.execute(*engine_sql[i]).fetchall(),
+            RAW_INDEX: lambda i, q: raw.execute(*raw_index_sql(_box(q))).fetchall(),
+            PAGE_LOAD: lambda i, q: session.scalars(select(Center).where(Center.id.in_(pages[i]))).all(),
+            FULL_SCAN: lambda i, q: full_scan(session, q, now),
+            BOX_SCAN: lambda i, q: raw.execute(*box_scan_sql(_box(q))).fetchall(),
+        }
+        if prototypes:
+            for label, function in PROTOTYPES.items():
+                measurements[label] = lambda i, q, f=function: f(session, q, now=now)
+        names = list(measurements)
+        run.times = {m: [] for m in names}
+        for i, bench_query in enumerate(queries[:warmup]):
+            for m in names:
+                measurements[m](i, bench_query.query)
+                session.expunge_all()
+        started = time.perf_counter()
+        for i, bench_query in enumerate(queries):
+            answers = {}
+            for m in names[i % len(names) :] + names[: i % len(names)]:
+                t0 = time.perf_counter()
+                answer = measurements[m](i, bench_query.query)
+                run.times[m].append(time.perf_counter() - t0)
+                # Keep no ORM objects: each measurement starts with an empty identity map.
+                answers[m] = summary(answer)
+                del answer
+                session.expunge_all()
+            check(run, session, bench_query, answers, full_list=i % FULL_LIST_CHECK_EVERY == 0, now=now)
+            if (i + 1) % max(1, len(queries) // 10) == 0:
+                log(f"  {i + 1}/{len(queries)} searches, {time.perf_counter() - started:.0f} s")
+        session.rollback()
+        db.engine.dispose()
+    return run
+
+
+def check(
+    run: DatabaseRun,
+    session: Session,
+    bench_query: BenchQuery,
+    answers: dict[str, Any],
+    *,
+    full_list: bool,
+    now: datetime,
+) -> None:
+    """Compare every search-like answer with the full scan; record candidates and results."""
+    query = bench_query.query
+    scan_ids, scan_distances = answers[FULL_SCAN]
+    index_ids = {row[0] for row in answers[RAW_INDEX]}
+    run.results.append(len(scan_ids))
+    run.candidates.append(len(index_ids))
+    problems = []
+    if not index_ids.issuperset(scan_ids):
+        problems.append("the index box misses matches")
+    if not index_ids.issuperset(row[0] for row in answers[BOX_SCAN]):
+        problems.append("the R*Tree misses centers the table has in the box")
+    if not {row[0] for row in answers[ENGINE_SQL]}.issuperset(scan_ids):
+        problems.append("the engine's candidate SQL misses matches")
+    for m, answer in answers.items():
+        if isinstance(answer, Page):
+            if answer.total != len(scan_ids) or answer.ids != scan_ids[: query.per_page]:
+                problems.append(f"{m}: total {answer.total} and page {answer.ids[:5]}... differ from the full scan")
+            elif not same_distances(answer.distances, scan_distances[: query.per_page]):
+                problems.append(f"{m}: distances differ from the full scan")
+    if sorted(answers[PAGE_LOAD]) != sorted(scan_ids[: query.per_page]):
+        problems.append("the page loaded alone is not the full scan's page")
+    if full_list:
+        ids, distances = matching_center_distances(session, query, now=now)
+        run.checked_full_lists += 1
+        if ids != scan_ids or not same_distances(distances, scan_distances):
+            problems.append("matching_center_distances differs from the full scan")
+    run.problems.extend(f"{bench_query.label}: {p}" for p in problems)
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a search answered, without its ORM objects."""
+
+    total: int
+    ids: list[int]
+    distances: list[float]
+
+
+def summary(answer: Any) -> Any:
+    """The answer in plain values: a Page for a search, ids for loaded centers, rows or ids otherwise."""
+    if isinstance(answer, SearchResult):
+        return Page(answer.total, [h.center.id for h in answer.hits], [h.distance_miles for h in answer.hits])
+    if isinstance(answer, Sequence) and answer and isinstance(answer[0], Center):
+        return [c.id for c in answer]
+    return answer
+
+
+def same_distances(a: list[float], b: list[float]) -> bool:
+    return len(a) == len(b) and np.allclose(a, b, rtol=0, atol=DISTANCE_TOLERANCE_MILES)
+
+
+def query_plans(raw: sqlite3.Connection, session: Session, query: SearchQuery, now: datetime) -> dict[str, str]:
+    """SQLite's plan for each SQL measurement, to show which reads the index and which scans."""
+
+    def plan(sql: str, params: Any) -> str:
+        return "; ".join(row[-1] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+
+    return {
+        SEARCH: plan(*positional_sql(session, candidate_select(session, query, now=now))),
+        RAW_INDEX: plan(*raw_index_sql(_box(query))),
+        FULL_SCAN: plan(*positional_sql(session, full_scan_select(query, now))),
+        BOX_SCAN: plan(*box_scan_sql(_box(query))),
+    }
+
+
+def profile_search(
+    path: Path, queries: list[BenchQuery], *, now: datetime, pragmas: tuple[str, ...] = (), top: int = 25
+) -> str:
+    """Where `find_centers_near`'s time goes over the workload: pyinstrument's call tree if it is
+    installed (a sampling profiler, true to proportions), else cProfile's busiest functions."""
+    app = create_app({"DATABASE_URL": f"sqlite:///{path.resolve()}", "SECRET_KEY": "bench", "GEOCODER": "offline"})
+    with app.app_context():
+        session = db.session
+        for pragma in pragmas:
+            session.execute(text(f"PRAGMA {pragma}"))
+        for bench_query in queries[:3]:
+            find_centers_near(session, bench_query.query, now=now)
+        try:
+            from pyinstrument import Profiler
+        except ImportError:
+            Profiler = None
+        if Profiler is not None:
+            sampler = Profiler(interval=0.0005)
+            with sampler:
+                for bench_query in queries:
+                    find_centers_near(session, bench_query.query, now=now)
+                    session.expunge_all()
+            report = sampler.output_text(unicode=False, color=False)
+        else:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for bench_query in queries:
+                find_centers_near(session, bench_query.query, now=now)
+                session.expunge_all()
+            profiler.disable()
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+            report = out.getvalue()
+        session.rollback()
+        db.engine.dispose()
+    return report
