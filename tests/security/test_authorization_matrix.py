@@ -1,0 +1,221 @@
+"""Every route and API endpoint x every role, generated from the app's URL map.
+
+Each endpoint must have a policy below: a new route without one fails `test_every_route_has_a_policy`,
+so no route can be forgotten. Each (route, method) is then requested as anonymous, referral
+staff, staff of center A, staff of center B and admin, against center A's resources, and the
+answer must be "allowed" or the right kind of "denied":
+
+- anonymous: web pages redirect to /login, the API answers 401;
+- a role that may never use the route: 403;
+- staff of another center: 404 (and the attempt is in the audit log).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from directory.accounts.passwords import hash_password
+from directory.accounts.service import create_invitation, issue_api_token
+from directory.extensions import db
+from directory.models import AuditEvent, Center, ListingClaim, User
+from tests.conftest import make_app
+from tests.factories import PASSWORD, add_centers, center_record
+
+ROLES = ("anonymous", "referral_staff", "staff_a", "staff_b", "admin")
+ALLOWED, LOGIN, FORBIDDEN, NOT_FOUND = "allowed", "login", "forbidden", "not found"
+
+# Who may use each endpoint.
+EVERYONE = dict.fromkeys(ROLES, ALLOWED)
+SIGNED_IN = {**EVERYONE, "anonymous": LOGIN}
+ADMIN_ONLY = {"anonymous": LOGIN, "referral_staff": FORBIDDEN, "staff_a": FORBIDDEN, "staff_b": FORBIDDEN,
+              "admin": ALLOWED}  # fmt: skip
+PORTAL = {"anonymous": LOGIN, "referral_staff": FORBIDDEN, "staff_a": ALLOWED, "staff_b": ALLOWED, "admin": ALLOWED}
+OWN_CENTER = {"anonymous": LOGIN, "referral_staff": FORBIDDEN, "staff_a": ALLOWED, "staff_b": NOT_FOUND,
+              "admin": ALLOWED}  # fmt: skip
+
+POLICY: dict[str, dict[str, str]] = {
+    "static": EVERYONE,
+    "public.home": EVERYONE,
+    "public.search": EVERYONE,
+    "public.center_profile": EVERYONE,
+    "public.naltrexone": EVERYONE,
+    "auth.login": EVERYONE,
+    "auth.forgot_password": EVERYONE,
+    "auth.reset_password": EVERYONE,
+    "auth.accept_invitation": EVERYONE,
+    "auth.logout": EVERYONE,  # signing out when signed out just shows the sign-in page
+    "auth.account": SIGNED_IN,
+    "auth.change_password": SIGNED_IN,
+    "auth.create_api_token": SIGNED_IN,
+    "auth.revoke_api_token": SIGNED_IN,  # one's own tokens (others' are 404: tests/auth)
+    "admin.index": ADMIN_ONLY,
+    "admin.users": ADMIN_ONLY,
+    "admin.activate_user": ADMIN_ONLY,
+    "admin.deactivate_user": ADMIN_ONLY,
+    "admin.invite": ADMIN_ONLY,
+    "admin.claims": ADMIN_ONLY,
+    "admin.approve_claim": ADMIN_ONLY,
+    "admin.reject_claim": ADMIN_ONLY,
+    "admin.audit": ADMIN_ONLY,
+    "portal.index": PORTAL,
+    "portal.new_claim": PORTAL,  # an admin is told they manage every center already
+    "portal.center": OWN_CENTER,
+    "portal.edit_center": OWN_CENTER,
+    "portal.update_capacity": OWN_CENTER,
+    "portal.confirm_listing": OWN_CENTER,
+    "portal.center_history": OWN_CENTER,
+    "api.search_centers": EVERYONE,
+    "api.get_center": EVERYONE,
+    "api.openapi": EVERYONE,
+    "api.edit_center": OWN_CENTER,
+    "api.update_capacity": OWN_CENTER,
+    "api.confirm_center": OWN_CENTER,
+    "api.get_center_history": OWN_CENTER,
+}
+
+#: Minimal request bodies, so an allowed request does something real.
+FORM_DATA = {
+    "portal.update_capacity": {"accepting_referrals": "y", "beds_available": "3"},
+    "portal.new_claim": {"message": "I run this center."},
+}
+JSON_BODY = {
+    "api.edit_center": {"phone": "(312) 555-0111"},
+    "api.update_capacity": {"accepting_referrals": True, "beds_available": 2},
+}
+
+
+@dataclass
+class World:
+    app: Flask
+    center_a: int
+    slug_a: str
+    users: dict[str, int]
+    tokens: dict[str, str]
+    token_ids: dict[str, int]
+    claim_id: int
+    target_user: int
+    invitation: str
+
+
+@pytest.fixture
+def world(tmp_path) -> World:
+    app = make_app(f"sqlite:///{tmp_path / 'matrix.sqlite3'}", MAIL_OUTBOX=str(tmp_path / "outbox"))
+    with app.app_context():
+        session = db.session
+        add_centers(session, center_record(name="Center A"), center_record(name="Center B", latitude=41.9))
+        a, b = session.scalars(select(Center).order_by(Center.name)).all()
+        password_hash = hash_password(PASSWORD)
+        users = {
+            "referral_staff": User(email="ref@example.org", role="referral_staff", password_hash=password_hash),
+            "staff_a": User(email="a@example.org", role="center_staff", password_hash=password_hash, centers=[a]),
+            "staff_b": User(email="b@example.org", role="center_staff", password_hash=password_hash, centers=[b]),
+            "admin": User(email="admin@example.org", role="admin", password_hash=password_hash),
+        }
+        target = User(email="target@example.org", role="referral_staff", password_hash=password_hash)
+        session.add_all([*users.values(), target])
+        session.flush()
+        tokens, token_ids = {}, {}
+        for role, user in users.items():
+            api_token, token = issue_api_token(session, user, f"{role} token")
+            tokens[role], token_ids[role] = token, api_token.id
+        claimant = User(email="claimant@example.org", role="center_staff", password_hash=password_hash, centers=[b])
+        session.add(claimant)
+        session.flush()
+        claim = ListingClaim(user_id=claimant.id, center_id=a.id, message="mine")
+        session.add(claim)
+        _, invitation = create_invitation(session, "new@example.org", "referral_staff")
+        session.commit()
+        return World(app, a.id, a.slug, {r: u.id for r, u in users.items()}, tokens, token_ids, claim.id,
+                     target.id, invitation)  # fmt: skip
+
+
+def url_for_rule(rule, world: World, role: str) -> str:
+    values = {
+        "center_id": world.center_a,
+        "slug": world.slug_a,
+        "claim_id": world.claim_id,
+        "user_id": world.target_user,
+        "token_id": world.token_ids.get(role, 1),
+        "token": world.invitation if "invitation" in rule.endpoint else "not-a-real-token",
+        "filename": "site.css",
+    }
+    path = rule.rule
+    for name in rule.arguments:
+        path = path.replace(f"<int:{name}>", str(values[name])).replace(f"<path:{name}>", str(values[name]))
+        path = path.replace(f"<{name}>", str(values[name]))
+    if rule.endpoint in ("public.search", "api.search_centers"):
+        path += "?near=60601"
+    if rule.endpoint == "portal.new_claim":
+        path += f"?center={world.center_a}"
+    return path
+
+
+def outcome(response, is_api: bool) -> str:
+    location = response.headers.get("Location", "")
+    if response.status_code in (301, 302, 303) and "/login?next=" in location:
+        return LOGIN  # sent to sign in first (signing out also ends on /login, without `next`)
+    if is_api and response.status_code == 401:
+        return LOGIN
+    if response.status_code == 403:
+        return FORBIDDEN
+    if response.status_code == 404:
+        return NOT_FOUND
+    return ALLOWED
+
+
+def routes(app: Flask):
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method
+
+
+_ROUTE_APP = make_app("sqlite://")
+ROUTES = [(rule.endpoint, method) for rule, method in routes(_ROUTE_APP)]
+
+
+def test_every_route_has_a_policy():
+    missing = sorted({endpoint for endpoint, _ in ROUTES} - set(POLICY))
+    assert not missing, f"add these endpoints to POLICY: {missing}"
+    stale = sorted(set(POLICY) - {endpoint for endpoint, _ in ROUTES})
+    assert not stale, f"POLICY names endpoints that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize(("endpoint", "method"), ROUTES, ids=[f"{m} {e}" for e, m in ROUTES])
+def test_route_answers_each_role_as_its_policy_says(world, endpoint, method):
+    rule = next(r for r in world.app.url_map.iter_rules() if r.endpoint == endpoint)
+    is_api = rule.rule.startswith("/api/")
+    for role in ROLES:
+        client = world.app.test_client()
+        headers = {}
+        if role != "anonymous":
+            if is_api:
+                headers["Authorization"] = f"Bearer {world.tokens[role]}"
+            else:
+                with world.app.app_context():
+                    user_id = db.session.get(User, world.users[role]).get_id()
+                with client.session_transaction() as sess:
+                    sess["_user_id"] = user_id
+        url = url_for_rule(rule, world, role)
+        kwargs = {"headers": headers}
+        if method in ("POST", "PUT", "PATCH"):
+            if is_api:
+                kwargs["json"] = JSON_BODY.get(endpoint, {})
+            else:
+                kwargs["data"] = FORM_DATA.get(endpoint, {})
+        response = client.open(url, method=method, **kwargs)
+        expected = POLICY[endpoint][role]
+        got = outcome(response, is_api)
+        assert got == expected, f"{method} {url} as {role}: expected {expected}, got {response.status_code} ({got})"
+        assert response.status_code < 500
+        if expected == NOT_FOUND and endpoint.startswith(("portal.", "api.")):
+            with world.app.app_context():
+                denied = db.session.scalars(
+                    select(AuditEvent).where(
+                        AuditEvent.action == "access.denied", AuditEvent.entity_id == str(world.center_a)
+                    )
+                ).all()
+            assert denied, f"{method} {url} as {role}: the refused attempt is not in the audit log"
