@@ -12,9 +12,12 @@ import time
 from datetime import timedelta
 
 from flask import Flask, current_app
+from sqlalchemy import select
 
 from directory.extensions import db
+from directory.models import OutboxMessage, Referral, User
 from directory.referrals import service
+from directory.referrals.intake import Intake
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +62,19 @@ def init_embedded_sweep(app: Flask) -> None:
         state["last"] = now
         service.expire_offers(db.session, offer_ttl=offer_ttl())
         send_pending()
+
+
+def submit_and_send(intake: Intake, actor: User | None) -> Referral:
+    """Write the referral (with its outbox row) and then, after commit, try to send the routing task.
+
+    Answers without waiting on the broker's availability: if it is down, the outbox keeps the
+    task for the periodic re-send.
+    """
+    referral = service.submit_referral(db.session, intake, actor)
+    message = db.session.scalar(
+        select(OutboxMessage).where(OutboxMessage.referral_id == referral.id, OutboxMessage.dispatched_at.is_(None))
+    )
+    if message is not None:
+        send(message.id, referral.id)
+    db.session.refresh(referral)
+    return referral
