@@ -12,6 +12,7 @@ MESSAGES = {
     404: "There is no page at this address.",
     405: "This address does not accept that kind of request.",
     413: "The request is too large.",
+    415: "Uploads and this kind of request body are not accepted.",
     429: "Too many attempts in a short time. Please wait a minute, then try again.",
     500: (
         "Something went wrong on our side. Please try again; if it keeps happening, "

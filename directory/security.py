@@ -94,10 +94,12 @@ def _unauthorized() -> Any:
 
 
 def _refuse_oversized_body() -> None:
-    """Refuse a body over MAX_CONTENT_LENGTH before routing, whatever the endpoint."""
+    """Refuse a body over MAX_CONTENT_LENGTH, and any file upload (none is planned), before routing."""
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and request.content_length and request.content_length > limit:
         abort(413)
+    if request.mimetype == "multipart/form-data":
+        abort(415)
 
 
 def _end_idle_session() -> Any:

@@ -63,3 +63,11 @@ def test_oversized_bodies_are_refused(client):
     response = client.post("/api/v1/centers/search", data=b"x" * (2 * 1024 * 1024))
     assert response.status_code == 413
     assert response.get_json()["error"]
+
+
+def test_uploads_are_refused(client):
+    import io
+
+    response = client.post("/login", data={"email": "a@example.org", "file": (io.BytesIO(b"x"), "x.txt")})
+    assert response.status_code == 415
+    assert b"not accepted" in response.data
