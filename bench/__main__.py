@@ -25,7 +25,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a smoke run: 20,000 synthetic centers, 20 searches")
     parser.add_argument("--random-seed", type=int, default=1, help="for the synthetic centers and the searches")
     parser.add_argument("--warmup", type=int, default=5, help="searches run untimed first (default 5)")
-    parser.add_argument("--prototypes", action="store_true", help="also time the faster engine prototypes")
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -65,7 +64,6 @@ def main(argv: list[str] | None = None) -> None:
             path,
             queries,
             now=now,
-            prototypes=args.prototypes,
             warmup=min(args.warmup, len(queries)),
             pragmas=tuple(args.pragma),
             log=log,

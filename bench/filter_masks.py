@@ -21,7 +21,7 @@ import numpy as np
 
 from bench import data
 from bench.queries import make_queries
-from bench.search import raw_index_sql
+from bench.search import rtree_sql
 from directory.search.geodesy import bounding_box
 from directory.vocabulary import ATTRIBUTE_VOCABULARIES, expand_medication_filter
 
@@ -103,7 +103,7 @@ def main() -> None:
         kind, codes = FILTERS[bench_query.filter_label]
         params = (box.south, box.north, west, east)
         statements = {
-            names[0]: raw_index_sql(box),
+            names[0]: rtree_sql(box),
             names[1]: (
                 f"SELECT l.id FROM center_locations l WHERE {BOX} AND EXISTS (SELECT 1 FROM center_attributes a"
                 f" WHERE a.center_id = l.id AND a.kind = ? AND a.code IN ({', '.join('?' for _ in codes)}))",

@@ -3,16 +3,18 @@
 For every search of the workload, on each database, in turns (so machine noise hits all alike):
 
 - search: `find_centers_near(session, SearchQuery(...))`, page 1 of 20, the function the app calls;
-- engine SQL alone: the search's candidate query (R*Tree join, filters), compiled beforehand and
-  run through the DBAPI connection: what the search costs before any Python;
-- raw index SQL: the R*Tree bounding-box query alone, the engine's box, ids fetched through the
-  DBAPI connection (`SELECT id FROM center_locations WHERE max_lat >= ? AND ...`);
+- engine SQL alone: every statement that search sent to SQLite (recorded once beforehand),
+  replayed through the DBAPI connection: what the search costs before any Python;
+- raw index SQL: the spatial-index query any indexed implementation must run: the ids of the
+  centers in the engine's box (R*Tree) that pass the same filters (EXISTS on
+  center_attributes, as the engine writes them), through the DBAPI connection;
+- R*Tree alone: the same box without the filters (`SELECT id FROM center_locations WHERE ...`);
 - page load alone: loading the page's 20 centers (with their attributes) as the search does,
   the part of a search that does not grow with the number of candidates;
-- full scan: the exact answer without any index: the engine's own candidate query with the
-  bounding box left out (so SQLite reads every row of `centers`, filters by EXISTS as the
-  engine does), then the exact distance to every center and the same ordering;
-- box scan SQL: the raw index query's twin without the index
+- full scan: the exact answer without any index, as lean as we could make it: every center's
+  id and point through the DBAPI connection, the exact distance to each with NumPy, then the
+  filters in SQL for those inside the radius only, and the engine's order;
+- box scan SQL: the R*Tree query's twin without the index
   (`SELECT id FROM centers NOT INDEXED WHERE latitude BETWEEN ? AND ? AND longitude BETWEEN ...`).
 
 Every search's total and page are checked against the full scan, and for a sample of the
@@ -33,14 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, event, func, select, text
 from sqlalchemy.orm import Session
 
-from bench.prototype_engine import (
-    find_centers_near_counted,
-    find_centers_near_vectorised,
-    order_by_distance_name_id,
-)
 from bench.queries import BenchQuery
 from directory import create_app
 from directory.extensions import db
@@ -48,23 +45,22 @@ from directory.models import Center
 from directory.search.engine import (
     SearchQuery,
     SearchResult,
-    candidate_select,
+    center_locations,
     filter_conditions,
     find_centers_near,
+    in_box,
     matching_center_distances,
+    order_matches,
 )
 from directory.search.geodesy import BoundingBox, bounding_box, geodesic_miles
 
 SEARCH = "search"
 ENGINE_SQL = "engine SQL alone"
 RAW_INDEX = "raw index SQL"
+RTREE_ONLY = "R*Tree alone"
 FULL_SCAN = "full scan"
 BOX_SCAN = "box scan SQL"
 PAGE_LOAD = "page load alone"
-PROTOTYPES: dict[str, Callable[..., SearchResult]] = {
-    "prototype: vectorised": find_centers_near_vectorised,
-    "prototype: counted in SQL": find_centers_near_counted,
-}
 #: Check the complete ordered list of matches (not just total and page) on every n-th search.
 FULL_LIST_CHECK_EVERY = 10
 #: Distances are computed by the same formula, but on arrays of other lengths.
@@ -90,7 +86,7 @@ class DatabaseRun:
         return np.array(self.times[measurement])
 
 
-def raw_index_sql(box: BoundingBox) -> tuple[str, list[float]]:
+def rtree_sql(box: BoundingBox) -> tuple[str, list[float]]:
     """The R*Tree query for the box, as the engine states it, returning candidate ids only."""
     ranges = ["max_lon >= ? AND min_lon <= ?" for _ in box.longitude_ranges]
     longitude = ranges[0] if len(ranges) == 1 else "(" + " OR ".join(f"({r})" for r in ranges) + ")"
@@ -112,24 +108,57 @@ def positional_sql(session: Session, stmt: Select) -> tuple[str, list[Any]]:
     return str(compiled), [compiled.params[name] for name in compiled.positiontup or ()]
 
 
-def full_scan_select(query: SearchQuery, now: datetime):
-    """The engine's candidate query without the bounding box: every center, filtered."""
-    return select(Center.id, Center.latitude, Center.longitude, Center.name).where(
-        *filter_conditions(query.filters, now)
-    )
+def raw_index_select(query: SearchQuery, now: datetime) -> Select:
+    """The ids in the R*Tree box that pass the filters: what any indexed search must run."""
+    loc = center_locations.c
+    return select(loc.id).where(*in_box(_box(query)), *filter_conditions(query.filters, now, loc.id))
 
 
-def full_scan(session: Session, query: SearchQuery, now: datetime) -> tuple[list[int], list[float]]:
+def full_scan(raw: sqlite3.Connection, session: Session, query: SearchQuery, now: datetime) -> tuple[list, list]:
     """Every match, exactly, by measuring the distance to every center: ids and distances in order."""
-    rows = session.execute(full_scan_select(query, now)).all()
-    if not rows:
-        return [], []
-    ids_, lats, lons, names = zip(*rows, strict=True)
-    ids = np.array(ids_, dtype=np.int64)
-    distances = geodesic_miles(query.origin.latitude, query.origin.longitude, np.array(lats), np.array(lons))
+    points = np.array(raw.execute("SELECT id, latitude, longitude FROM centers").fetchall(), dtype=np.float64)
+    distances = geodesic_miles(query.origin.latitude, query.origin.longitude, points[:, 1], points[:, 2])
     inside = np.flatnonzero(distances <= query.radius_miles)
-    order = inside[order_by_distance_name_id(ids[inside], distances[inside], [names[k] for k in inside])]
+    ids = points[inside, 0].astype(np.int64)
+    distances = distances[inside]
+    conditions = filter_conditions(query.filters, now)
+    if conditions and len(ids):
+        kept = set(session.scalars(select(Center.id).where(Center.id.in_(ids.tolist()), *conditions)))
+        keep = np.array([i in kept for i in ids.tolist()], dtype=bool)
+        ids, distances = ids[keep], distances[keep]
+    if not len(ids):
+        return [], []
+
+    def names_of(positions: np.ndarray) -> list[str]:
+        found = dict(
+            session.execute(select(Center.id, Center.name).where(Center.id.in_(ids[positions].tolist()))).all()
+        )
+        return [found[i] for i in ids[positions].tolist()]
+
+    order = order_matches(ids, distances, names_of)
     return ids[order].tolist(), distances[order].tolist()
+
+
+def recorded_sql(session: Session, query: SearchQuery, now: datetime) -> list[tuple[str, Any]]:
+    """Every statement (and its parameters) that `find_centers_near` sends to the database."""
+    statements: list[tuple[str, Any]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append((statement, parameters))
+
+    bind = session.get_bind()
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        find_centers_near(session, query, now=now)
+    finally:
+        event.remove(bind, "before_cursor_execute", record)
+        session.expunge_all()
+    return statements
+
+
+def replay(raw: sqlite3.Connection, statements: list[tuple[str, Any]]) -> None:
+    for statement, parameters in statements:
+        raw.execute(statement, parameters).fetchall()
 
 
 def _box(query: SearchQuery) -> BoundingBox:
@@ -142,7 +171,6 @@ def measure_database(
     queries: list[BenchQuery],
     *,
     now: datetime,
-    prototypes: bool,
     warmup: int,
     pragmas: tuple[str, ...] = (),
     log: Callable[[str], None] = print,
@@ -159,20 +187,19 @@ def measure_database(
         run.plans = query_plans(raw, session, filtered[0].query, now)
         for pragma in pragmas:
             raw.execute(f"PRAGMA {pragma}")
-        engine_sql = [positional_sql(session, candidate_select(session, q.query, now=now)) for q in queries]
-        log(f"{name}: {centers:,} centers; finding each search's page, then warming up ...")
+        index_sql = [positional_sql(session, raw_index_select(q.query, now)) for q in queries]
+        log(f"{name}: {centers:,} centers; finding each search's page and SQL, then warming up ...")
+        engine_sql = [recorded_sql(session, q.query, now) for q in queries]
         pages = [matching_center_distances(session, q.query, now=now)[0][: q.query.per_page] for q in queries]
         measurements: dict[str, Callable[[int, SearchQuery], Any]] = {
             SEARCH: lambda i, q: find_centers_near(session, q, now=now),
-            ENGINE_SQL: lambda i, q: raw.execute(*engine_sql[i]).fetchall(),
-            RAW_INDEX: lambda i, q: raw.execute(*raw_index_sql(_box(q))).fetchall(),
+            ENGINE_SQL: lambda i, q: replay(raw, engine_sql[i]),
+            RAW_INDEX: lambda i, q: raw.execute(*index_sql[i]).fetchall(),
+            RTREE_ONLY: lambda i, q: raw.execute(*rtree_sql(_box(q))).fetchall(),
             PAGE_LOAD: lambda i, q: session.scalars(select(Center).where(Center.id.in_(pages[i]))).all(),
-            FULL_SCAN: lambda i, q: full_scan(session, q, now),
+            FULL_SCAN: lambda i, q: full_scan(raw, session, q, now),
             BOX_SCAN: lambda i, q: raw.execute(*box_scan_sql(_box(q))).fetchall(),
         }
-        if prototypes:
-            for label, function in PROTOTYPES.items():
-                measurements[label] = lambda i, q, f=function: f(session, q, now=now)
         names = list(measurements)
         run.times = {m: [] for m in names}
         for i, bench_query in enumerate(queries[:warmup]):
@@ -216,10 +243,8 @@ def check(
     problems = []
     if not index_ids.issuperset(scan_ids):
         problems.append("the index box misses matches")
-    if not index_ids.issuperset(row[0] for row in answers[BOX_SCAN]):
+    if not {row[0] for row in answers[RTREE_ONLY]}.issuperset(row[0] for row in answers[BOX_SCAN]):
         problems.append("the R*Tree misses centers the table has in the box")
-    if not {row[0] for row in answers[ENGINE_SQL]}.issuperset(scan_ids):
-        problems.append("the engine's candidate SQL misses matches")
     for m, answer in answers.items():
         if isinstance(answer, Page):
             if answer.total != len(scan_ids) or answer.ids != scan_ids[: query.per_page]:
@@ -264,10 +289,14 @@ def query_plans(raw: sqlite3.Connection, session: Session, query: SearchQuery, n
     def plan(sql: str, params: Any) -> str:
         return "; ".join(row[-1] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params))
 
+    plans = {
+        f"search, statement {n}": plan(sql, params)
+        for n, (sql, params) in enumerate(recorded_sql(session, query, now), start=1)
+    }
     return {
-        SEARCH: plan(*positional_sql(session, candidate_select(session, query, now=now))),
-        RAW_INDEX: plan(*raw_index_sql(_box(query))),
-        FULL_SCAN: plan(*positional_sql(session, full_scan_select(query, now))),
+        **plans,
+        RAW_INDEX: plan(*positional_sql(session, raw_index_select(query, now))),
+        FULL_SCAN: plan("SELECT id, latitude, longitude FROM centers", ()),
         BOX_SCAN: plan(*box_scan_sql(_box(query))),
     }
 

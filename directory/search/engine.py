@@ -7,18 +7,35 @@ exact WGS-84 distance then decides who is inside the circle and in what order.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Column, Float, Integer, MetaData, Select, Table, and_, exists, or_, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Float,
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from directory.models import Center, CenterAttribute
 from directory.models.base import utcnow
 from directory.models.centers import VERIFICATION_VALID_DAYS
 from directory.search.geocoding import Place
-from directory.search.geodesy import bounding_box, geodesic_miles
+from directory.search.geodesy import BoundingBox, bounding_box, degree_lengths, geodesic_miles
 from directory.vocabulary import expand_medication_filter
 
 DEFAULT_RADIUS_MILES = 25
@@ -100,12 +117,19 @@ class SearchResult:
 
 def find_centers_near(session: Session, query: SearchQuery, *, now: datetime | None = None) -> SearchResult:
     """Find the centers within the radius that match the filters, in the query's order, one page of them."""
-    ids, distances = matching_center_distances(session, query, now=now)
-    start = (query.page - 1) * query.per_page
-    page_ids = ids[start : start + query.per_page]
-    centers = {c.id: c for c in session.scalars(select(Center).where(Center.id.in_(page_ids)))}
-    hits = [SearchHit(centers[i], d) for i, d in zip(page_ids, distances[start : start + query.per_page], strict=False)]
-    return SearchResult(query, len(ids), hits)
+    now = now or utcnow()
+    first, last = (query.page - 1) * query.per_page, query.page * query.per_page
+    if session.get_bind().dialect.name != "sqlite":
+        ids, distances = matching_center_distances(session, query, now=now)
+        return _load_page(session, query, len(ids), ids[first:last], distances[first:last])
+    conditions = filter_conditions(query.filters, now, center_locations.c.id)
+    if query.sort != "confirmed_first":
+        total, ids, distances = _count_and_rank(session, query, conditions, first, last)
+        return _load_page(session, query, total, ids, distances)
+    confirmed = exists().where(Center.id == center_locations.c.id, _confirmed(now)).correlate_except(Center)
+    total, ids, distances = _count_and_rank(session, query, [*conditions, confirmed], first, last)
+    rest = _count_and_rank(session, query, [*conditions, ~confirmed], max(0, first - total), max(0, last - total))
+    return _load_page(session, query, total + rest[0], ids + rest[1], distances + rest[2])
 
 
 def matching_center_distances(
@@ -115,25 +139,22 @@ def matching_center_distances(
     "confirmed_first", centers confirmed within VERIFICATION_VALID_DAYS come first, each group in that order."""
     now = now or utcnow()
     stmt = candidate_select(session, query, now=now)
-    confirmed_first = query.sort == "confirmed_first"
-    if confirmed_first:
-        stmt = stmt.add_columns(Center.last_verified_at)
+    if query.sort == "confirmed_first":
+        stmt = stmt.add_columns(_confirmed(now))
     rows = session.execute(stmt).all()
     if not rows:
         return [], []
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    lats = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-    lons = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+    columns = list(zip(*rows, strict=True))
+    ids = np.array(columns[0], dtype=np.int64)
+    lats, lons = np.array(columns[1], dtype=np.float64), np.array(columns[2], dtype=np.float64)
     distances = geodesic_miles(query.origin.latitude, query.origin.longitude, lats, lons)
     inside = np.flatnonzero(distances <= query.radius_miles)
-    names = [rows[i][3] for i in inside]
-    if confirmed_first:
-        cutoff = now - timedelta(days=VERIFICATION_VALID_DAYS)
-        group = [0 if rows[i][4] is not None and rows[i][4] > cutoff else 1 for i in inside]
-    else:
-        group = [0] * len(inside)
-    order = sorted(range(len(inside)), key=lambda k: (group[k], distances[inside[k]], names[k], ids[inside[k]]))
-    chosen = inside[order]
+    later = ~np.array(columns[4], dtype=bool)[inside] if query.sort == "confirmed_first" else None
+    chosen = inside[
+        order_matches(
+            ids[inside], distances[inside], lambda positions: [columns[3][k] for k in inside[positions]], later
+        )
+    ]
     return ids[chosen].tolist(), distances[chosen].tolist()
 
 
@@ -143,19 +164,165 @@ def candidate_select(session: Session, query: SearchQuery, *, now: datetime | No
     box = bounding_box(query.origin.latitude, query.origin.longitude, query.radius_miles)
     stmt = select(Center.id, Center.latitude, Center.longitude, Center.name)
     if session.get_bind().dialect.name == "sqlite":
-        loc = center_locations.c
-        stmt = stmt.join(center_locations, loc.id == Center.id).where(
-            loc.max_lat >= box.south, loc.min_lat <= box.north
-        )
-        stmt = stmt.where(or_(*(and_(loc.max_lon >= w, loc.min_lon <= e) for w, e in box.longitude_ranges)))
+        stmt = stmt.join(center_locations, center_locations.c.id == Center.id).where(*in_box(box))
     else:
         stmt = stmt.where(Center.latitude.between(box.south, box.north))
         stmt = stmt.where(or_(*(Center.longitude.between(w, e) for w, e in box.longitude_ranges)))
     return stmt.where(*filter_conditions(query.filters, now or utcnow()))
 
 
-def filter_conditions(filters: SearchFilters, now: datetime) -> list:
-    """SQL conditions for the filters: any value within a filter, all filters together."""
+def in_box(box: BoundingBox) -> list[ColumnElement[bool]]:
+    """Conditions on the R*Tree that keep the points in the box."""
+    loc = center_locations.c
+    return [
+        loc.max_lat >= box.south,
+        loc.min_lat <= box.north,
+        or_(*(and_(loc.max_lon >= w, loc.min_lon <= e) for w, e in box.longitude_ranges)),
+    ]
+
+
+#: The R*Tree keeps each coordinate as a 32-bit float rounded outwards (within 4e-5 degrees,
+#: 4 m, of the exact one): distance bounds computed from its coordinates are widened by this much.
+RTREE_SLACK_MILES = 0.005
+
+
+def squared_distance_bounds(
+    lat: float, lon: float, box: BoundingBox
+) -> tuple[ColumnElement[float], ColumnElement[float]]:
+    """SQL for squared lower and upper bounds (square miles) of the distance from (lat, lon) to
+    each R*Tree point of the box (see geodesy.DegreeLengths), with no trigonometry."""
+    lengths = degree_lengths(box)
+    loc = center_locations.c
+    dy = loc.min_lat - lat
+    if len(box.longitude_ranges) == 1 and box.longitude_ranges[0] != (-180.0, 180.0):
+        dx = loc.min_lon - lon
+    else:  # across the antimeridian or around a pole: the shorter way round
+        dx = func.min(func.abs(loc.min_lon - lon), 360 - func.abs(loc.min_lon - lon))
+    dy2, dx2 = dy * dy, dx * dx
+    lower = dy2 * literal(lengths.meridian_min**2) + dx2 * literal(lengths.parallel_min**2)
+    upper = dy2 * literal(lengths.meridian_max**2) + dx2 * literal(lengths.parallel_max**2)
+    return lower, upper
+
+
+def _count_and_rank(
+    session: Session, query: SearchQuery, conditions: list[ColumnElement[bool]], first: int, last: int
+) -> tuple[int, list[int], list[float]]:
+    """How many centers passing `conditions` are within the radius, and the ids and distances of
+    those ranked first to last (0-based, last excluded) in (distance, name, id) order.
+
+    Only the centers near the circle's edge and near its centre are measured exactly: one
+    aggregate over the R*Tree counts those certainly inside from distance bounds and lists the
+    uncertain ones; then the nearest are found within a small radius that holds enough of them.
+    """
+    lat, lon, radius = query.origin.latitude, query.origin.longitude, query.radius_miles
+    box = bounding_box(lat, lon, radius)
+    lower, upper = squared_distance_bounds(lat, lon, box)
+    inner, outer = (radius - RTREE_SLACK_MILES) ** 2, (radius + RTREE_SLACK_MILES) ** 2
+    certain, uncertain = session.execute(
+        select(
+            func.coalesce(func.sum(case((upper <= inner, 1), else_=0)), 0),
+            func.group_concat(case((upper > inner, center_locations.c.id))),
+        ).where(*in_box(box), lower <= outer, *conditions)  # the cheap bound before the filters
+    ).one()
+    total = certain
+    if uncertain:
+        edge = session.execute(_exact_select(_json_ids(uncertain))).all()
+        total += len(_measure(lat, lon, edge, radius)[0])
+    if first >= min(last, total):
+        return total, [], []
+    # Every match within `reach`: once they are `last` or more, the first `last` are among them.
+    reach = radius if total <= last else radius * min(1.0, math.sqrt(2 * last / total))
+    while True:
+        near_box = bounding_box(lat, lon, reach + RTREE_SLACK_MILES)
+        near_lower, _ = squared_distance_bounds(lat, lon, near_box)
+        near = session.execute(
+            _exact_select()
+            .join(center_locations, center_locations.c.id == Center.id)
+            .where(*in_box(near_box), near_lower <= (reach + RTREE_SLACK_MILES) ** 2, *conditions)
+        ).all()
+        ids, distances = _measure(lat, lon, near, reach)
+        if len(ids) >= last or reach >= radius:
+            break
+        reach = min(radius, reach * 2)
+
+    def names_of(positions: np.ndarray) -> list[str]:
+        found = dict(
+            session.execute(select(Center.id, Center.name).where(Center.id.in_(ids[positions].tolist()))).all()
+        )
+        return [found[i] for i in ids[positions].tolist()]
+
+    chosen = order_matches(ids, distances, names_of, window=slice(first, last))[first:last]
+    return total, ids[chosen].tolist(), distances[chosen].tolist()
+
+
+def _exact_select(ids: ColumnElement[str] | None = None) -> Select:
+    stmt = select(Center.id, Center.latitude, Center.longitude)
+    if ids is not None:
+        stmt = stmt.where(Center.id.in_(select(func.json_each(ids).table_valued("value").c.value)))
+    return stmt
+
+
+def _json_ids(comma_separated: str) -> ColumnElement[str]:
+    """A group_concat of ids as one JSON array parameter (any number of ids, one bound value)."""
+    return literal(f"[{comma_separated}]")
+
+
+def _measure(lat: float, lon: float, rows: Sequence, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and exact distances of the (id, latitude, longitude) rows within `radius`."""
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    ids, lats, lons = zip(*rows, strict=True)
+    distances = geodesic_miles(lat, lon, np.array(lats), np.array(lons))
+    inside = np.flatnonzero(distances <= radius)
+    return np.array(ids, dtype=np.int64)[inside], distances[inside]
+
+
+def order_matches(
+    ids: np.ndarray,
+    distances: np.ndarray,
+    names_of: Callable[[np.ndarray], Sequence[str]],
+    later: np.ndarray | None = None,
+    window: slice = slice(0, None),
+) -> np.ndarray:
+    """Positions that put the matches in (group, distance, name, id) order, exact at least within
+    `window`; `later` marks the second group (none: one group). Equal distances are rare, so
+    names (`names_of` positions) are looked up only for the runs of them that touch the window."""
+    keys = (ids, distances) if later is None else (ids, distances, later)
+    order = np.lexsort(keys)
+    ordered = distances[order] if later is None else np.stack([distances[order], later[order]])
+    tie = ordered[..., 1:] == ordered[..., :-1]
+    tie = tie if tie.ndim == 1 else tie.all(axis=0)
+    if not tie.any():
+        return order
+    stop = len(order) if window.stop is None else window.stop
+    starts = np.flatnonzero(tie & ~np.r_[False, tie[:-1]])
+    ends = np.flatnonzero(tie & ~np.r_[tie[1:], False]) + 2
+    runs = [(a, b) for a, b in zip(starts, ends, strict=True) if a < stop and b > window.start]
+    if runs:
+        positions = np.concatenate([order[a:b] for a, b in runs])
+        names = dict(zip(positions.tolist(), names_of(positions), strict=True))
+        for a, b in runs:
+            order[a:b] = sorted(order[a:b], key=lambda k: (names[k], ids[k]))
+    return order
+
+
+def _confirmed(now: datetime) -> ColumnElement[bool]:
+    return Center.last_verified_at > now - timedelta(days=VERIFICATION_VALID_DAYS)
+
+
+def _load_page(
+    session: Session, query: SearchQuery, total: int, ids: list[int], distances: list[float]
+) -> SearchResult:
+    """The page's centers, loaded with their attributes, in the given order."""
+    centers = {c.id: c for c in session.scalars(select(Center).where(Center.id.in_(ids)))} if ids else {}
+    return SearchResult(query, total, [SearchHit(centers[i], d) for i, d in zip(ids, distances, strict=True)])
+
+
+def filter_conditions(
+    filters: SearchFilters, now: datetime, center_id: ColumnElement[int] = Center.id
+) -> list[ColumnElement[bool]]:
+    """SQL conditions for the filters: any value within a filter, all filters together; on the
+    centers row of `center_id` (Center.id when the query reads `centers`, else the R*Tree's id)."""
     conditions = []
     wanted = {
         "levels_of_care": filters.level_of_care,
@@ -165,22 +332,25 @@ def filter_conditions(filters: SearchFilters, now: datetime) -> list:
         "languages": filters.language,
     }
     if filters.pathway == "detox_naltrexone":
-        conditions.append(has_any("levels_of_care", ("medical_detox",)))
-        conditions.append(has_any("medications", tuple(expand_medication_filter(["naltrexone"]))))
+        conditions.append(has_any(center_id, "levels_of_care", ("medical_detox",)))
+        conditions.append(has_any(center_id, "medications", tuple(expand_medication_filter(["naltrexone"]))))
     for kind, codes in wanted.items():
         if codes:
-            conditions.append(has_any(kind, codes))
+            conditions.append(has_any(center_id, kind, codes))
+    on_center = []
     if filters.accepting_referrals is not None:
-        conditions.append(Center.accepting_referrals.is_(filters.accepting_referrals))
+        on_center.append(Center.accepting_referrals.is_(filters.accepting_referrals))
     if filters.verified_only:
-        conditions.append(Center.last_verified_at > now - timedelta(days=VERIFICATION_VALID_DAYS))
-    return conditions
+        on_center.append(_confirmed(now))
+    if on_center and center_id is not Center.id:
+        return [*conditions, exists().where(Center.id == center_id, *on_center).correlate_except(Center)]
+    return [*conditions, *on_center]
 
 
-def has_any(kind: str, codes: tuple[str, ...]):
+def has_any(center_id: ColumnElement[int], kind: str, codes: tuple[str, ...]) -> ColumnElement[bool]:
     """Condition: the center has at least one of these codes for this attribute."""
     return exists().where(
-        CenterAttribute.center_id == Center.id,
+        CenterAttribute.center_id == center_id,
         CenterAttribute.kind == kind,
         CenterAttribute.code.in_(codes),
     )

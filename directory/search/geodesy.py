@@ -21,6 +21,7 @@ METERS_PER_MILE = 1609.344
 _MIN_MILES_PER_DEG_LAT = 110574.3 / METERS_PER_MILE
 #: Length of one degree of longitude at the equator; at latitude phi it is at least this * cos(phi).
 _MILES_PER_DEG_LON_EQUATOR = (math.pi / 180) * WGS84_A / METERS_PER_MILE
+_E2 = WGS84_F * (2 - WGS84_F)
 
 
 def geodesic_miles(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
@@ -34,22 +35,32 @@ def geodesic_miles(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -
     sin_u2, cos_u2 = np.sin(u2), np.cos(u2)
     big_l = np.radians(lons - lon)
     lam = big_l.copy()
-    sin_sigma = cos_sigma = sigma = cos2_alpha = cos_2sm = np.zeros_like(lam)
+    sin_sigma = cos_sigma = sigma = cos2_alpha = cos_2sm = sin_alpha = np.zeros_like(lam)
+    # Each point stops iterating once its own lambda has converged, so its distance does not
+    # depend on which other points are measured with it.
+    active = np.ones(lam.shape, dtype=bool)
     for _ in range(100):
         sin_lam, cos_lam = np.sin(lam), np.cos(lam)
-        sin_sigma = np.hypot(cos_u2 * sin_lam, cos_u1 * sin_u2 - sin_u1 * cos_u2 * cos_lam)
-        cos_sigma = sin_u1 * sin_u2 + cos_u1 * cos_u2 * cos_lam
-        sigma = np.arctan2(sin_sigma, cos_sigma)
+        new_sin_sigma = np.hypot(cos_u2 * sin_lam, cos_u1 * sin_u2 - sin_u1 * cos_u2 * cos_lam)
+        new_cos_sigma = sin_u1 * sin_u2 + cos_u1 * cos_u2 * cos_lam
         with np.errstate(invalid="ignore", divide="ignore"):
-            sin_alpha = np.where(sin_sigma == 0, 0.0, cos_u1 * cos_u2 * sin_lam / sin_sigma)
-            cos2_alpha = 1 - sin_alpha**2
-            cos_2sm = np.where(cos2_alpha == 0, 0.0, cos_sigma - 2 * sin_u1 * sin_u2 / cos2_alpha)
+            new_sin_alpha = np.where(new_sin_sigma == 0, 0.0, cos_u1 * cos_u2 * sin_lam / new_sin_sigma)
+            new_cos2_alpha = 1 - new_sin_alpha**2
+            new_cos_2sm = np.where(new_cos2_alpha == 0, 0.0, new_cos_sigma - 2 * sin_u1 * sin_u2 / new_cos2_alpha)
+        sin_sigma = np.where(active, new_sin_sigma, sin_sigma)
+        cos_sigma = np.where(active, new_cos_sigma, cos_sigma)
+        sigma = np.arctan2(sin_sigma, cos_sigma)
+        sin_alpha = np.where(active, new_sin_alpha, sin_alpha)
+        cos2_alpha = np.where(active, new_cos2_alpha, cos2_alpha)
+        cos_2sm = np.where(active, new_cos_2sm, cos_2sm)
         c = f / 16 * cos2_alpha * (4 + f * (4 - 3 * cos2_alpha))
-        previous = lam
-        lam = big_l + (1 - c) * f * sin_alpha * (
+        new_lam = big_l + (1 - c) * f * sin_alpha * (
             sigma + c * sin_sigma * (cos_2sm + c * cos_sigma * (-1 + 2 * cos_2sm**2))
         )
-        if np.all(np.abs(lam - previous) < 1e-12):
+        converged = np.abs(new_lam - lam) < 1e-12
+        lam = np.where(active, new_lam, lam)
+        active &= ~converged
+        if not active.any():
             break
     u_sq = cos2_alpha * (a * a - b * b) / (b * b)
     big_a = 1 + u_sq / 16384 * (4096 + u_sq * (-768 + u_sq * (320 - 175 * u_sq)))
@@ -96,3 +107,41 @@ def bounding_box(lat: float, lon: float, radius_miles: float) -> BoundingBox:
     if east > 180:
         return BoundingBox(south, north, ((west, 180.0), (-180.0, east - 360)))
     return BoundingBox(south, north, ((west, east),))
+
+
+def miles_per_degree(latitude: float) -> tuple[float, float]:
+    """(along a meridian, along a parallel): the length of one degree at this latitude, in miles."""
+    s = math.sin(math.radians(latitude))
+    w = math.sqrt(1 - _E2 * s * s)
+    meridian = WGS84_A * (1 - _E2) / w**3
+    parallel = WGS84_A / w * math.cos(math.radians(latitude))
+    to_miles = math.pi / 180 / METERS_PER_MILE
+    return meridian * to_miles, max(0.0, parallel * to_miles)
+
+
+@dataclass(frozen=True)
+class DegreeLengths:
+    """The shortest and longest lengths of a degree (miles) over a box's latitudes.
+
+    They bound the geodesic distance from the box's centre to a point of the box without
+    trigonometry, with dlat and dlon the coordinate differences (dlon the short way round):
+    upper: sqrt((dlat * meridian_max)^2 + (dlon * parallel_max)^2), the length of the straight
+    line in (latitude, longitude) at the longest degree lengths (a path is never shorter than
+    the geodesic); lower: the same with the shortest degree lengths. A path to a point within
+    the box's radius stays within the box's latitudes (the box is that tall), so by
+    Minkowski's inequality it is at least that long.
+    """
+
+    meridian_min: float
+    parallel_min: float
+    meridian_max: float
+    parallel_max: float
+
+
+def degree_lengths(box: BoundingBox) -> DegreeLengths:
+    """The degree lengths that bound distances within `box` (see DegreeLengths)."""
+    equatorward = 0.0 if box.south <= 0 <= box.north else min(abs(box.south), abs(box.north))
+    poleward = max(abs(box.south), abs(box.north))
+    meridian_min, parallel_max = miles_per_degree(equatorward)
+    meridian_max, parallel_min = miles_per_degree(poleward)
+    return DegreeLengths(meridian_min, parallel_min, meridian_max, parallel_max)

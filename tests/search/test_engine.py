@@ -243,3 +243,31 @@ def test_query_rejects_out_of_range_values():
         SearchQuery(origin, 501)
     with pytest.raises(ValueError):
         SearchQuery(origin, 25, per_page=101)
+
+
+@pytest.mark.parametrize("sort", ["distance", "confirmed_first"])
+def test_every_page_agrees_with_the_full_ordered_list(seeded_session, sort):
+    """find_centers_near counts and ranks without measuring every candidate: its totals, pages
+    and distances must equal those of the complete list, for every filter, page size and sort."""
+    rng = random.Random(11)
+    now = utcnow()
+    filter_choices = [
+        SearchFilters(),
+        SearchFilters(medication=("naltrexone",)),
+        SearchFilters(payment=("medicaid",), accepting_referrals=True),
+        SearchFilters(verified_only=True),
+        SearchFilters(pathway="detox_naltrexone"),
+    ]
+    for origin in random_places(12, seed=5):
+        radius = rng.choice([5, 25, 60, 200, 500])
+        filters = rng.choice(filter_choices)
+        per_page = rng.choice([1, 7, 20, 100])
+        everything = SearchQuery(origin, radius, filters, sort=sort)
+        ids, distances = matching_center_distances(seeded_session, everything, now=now)
+        for page in (1, 2, 5):
+            query = SearchQuery(origin, radius, filters, page=page, per_page=per_page, sort=sort)
+            result = find_centers_near(seeded_session, query, now=now)
+            window = slice((page - 1) * per_page, page * per_page)
+            assert result.total == len(ids), (origin.label, radius, filters)
+            assert [h.center.id for h in result.hits] == ids[window], (origin.label, radius, filters, page)
+            assert np.allclose([h.distance_miles for h in result.hits], distances[window], rtol=0, atol=1e-9)
