@@ -14,7 +14,7 @@ from celery import Celery, Task
 from flask import Flask
 
 TASK_TIME_LIMIT_SECONDS = 120
-VISIBILITY_TIMEOUT_SECONDS = 3600  # must stay above the task time limit
+VISIBILITY_TIMEOUT_SECONDS = 600  # must stay above the task time limit
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -26,7 +26,7 @@ def celery_init_app(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     redis_url = app.config.get("REDIS_URL")
-    celery = Celery(app.name, task_cls=FlaskTask, include=["tasks.routing"])
+    celery = Celery(app.name, task_cls=FlaskTask, include=["tasks.routing", "tasks.notifications"])
     celery.conf.update(
         broker_url=redis_url or "memory://",
         task_always_eager=not redis_url,

@@ -41,6 +41,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "TRUST_PROXY_HOPS": int(env.get("TRUST_PROXY_HOPS", 0)),
         "OFFER_TTL_MINUTES": int(env.get("OFFER_TTL_MINUTES", 240)),
         "EMBEDDED_SWEEP_SECONDS": int(env.get("EMBEDDED_SWEEP_SECONDS", 60)),
+        "ROUTING_REDISPATCH_SECONDS": int(env.get("ROUTING_REDISPATCH_SECONDS", 120)),
     }
 
 

@@ -8,7 +8,25 @@ from typing import Any
 from pydantic import BaseModel
 from wtforms import BooleanField, FloatField, IntegerField, SelectField, SelectMultipleField
 
-from directory.api.schemas import CapacityUpdate, CenterDetail, CenterEdit, CenterHistory, Error, SearchResponse
+from directory.api.schemas import (
+    CapacityUpdate,
+    CenterDetail,
+    CenterEdit,
+    CenterHistory,
+    Error,
+    OfferAccept,
+    OfferDecline,
+    OfferList,
+    OfferView,
+    ReferralAccepted,
+    ReferralCancel,
+    ReferralDetail,
+    ReferralForCenter,
+    ReferralIntake,
+    ReferralList,
+    ReferralState,
+    SearchResponse,
+)
 from directory.public.forms import SearchForm
 
 REF = "#/components/schemas/{model}"
@@ -96,7 +114,7 @@ def openapi_document() -> dict[str, Any]:
     """The whole document (built once per process, inside a request or app context)."""
     form = SearchForm(formdata=None)
     schemas: dict[str, Any] = {}
-    for model in (SearchResponse, CenterDetail, CenterEdit, CapacityUpdate, CenterHistory, Error):
+    for model in (SearchResponse, CenterDetail, CenterEdit, CapacityUpdate, CenterHistory, Error, *REFERRAL_MODELS):
         schema = model.model_json_schema(ref_template=REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -174,6 +192,7 @@ def openapi_document() -> dict[str, Any]:
                     {"200": _json(CenterHistory, "One event per changed field.")},
                 ),
             },
+            **referral_paths(),
         },
         "components": {
             "schemas": schemas,
@@ -188,6 +207,187 @@ def openapi_document() -> dict[str, Any]:
                 "Unauthorized": _json(Error, "No valid bearer token was sent."),
                 "Forbidden": _json(Error, "The token's account is not center staff or an administrator."),
                 "NotManaged": _json(Error, "No such center, or the token's account does not manage it."),
+                "WrongRole": _json(Error, "The token's account does not have a role that may do this."),
+                "NoReferral": _json(Error, "No such referral, or the token's account may not see it (logged)."),
+                "NoOffer": _json(Error, "No such offer, or the token's account does not staff its center (logged)."),
+                "OfferClosed": _json(
+                    Error, "The offer is no longer open: answered by someone else, expired or withdrawn."
+                ),
             },
+        },
+    }
+
+
+REFERRAL_MODELS = (
+    ReferralIntake, ReferralAccepted, ReferralDetail, ReferralForCenter, ReferralList, ReferralCancel, ReferralState,
+    OfferList, OfferView, OfferAccept, OfferDecline,
+)  # fmt: skip
+REFERRAL_ID = {"name": "referral_id", "in": "path", "required": True, "schema": {"type": "string"}}
+OFFER_ID = {"name": "offer_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+SENDER = " Needs a bearer token of referral staff (their own referrals) or an administrator."
+OFFER_STAFF = " Needs a bearer token of staff of the offer's center, or of an administrator."
+
+
+def _referral_operation(operation_id: str, summary: str, access: str, responses: dict[str, Any],
+                        not_found: str | None, **extra: Any) -> dict[str, Any]:  # fmt: skip
+    """An operation on referrals or offers: bearer token, a role, and 404 for what the caller may not see."""
+    answers = {
+        **responses,
+        "401": {"$ref": "#/components/responses/Unauthorized"},
+        "403": {"$ref": "#/components/responses/WrongRole"},
+    }
+    if not_found:
+        answers["404"] = {"$ref": f"#/components/responses/{not_found}"}
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "description": summary + "." + access,
+        "security": [{"bearerAuth": []}],
+        **extra,
+        "responses": answers,
+    }
+
+
+def _offer_answer(operation_id: str, summary: str, invalid: str | None = None, **extra: Any) -> dict[str, Any]:
+    """An answer to an offer by its center's staff; `invalid` describes a 400 for a bad body."""
+    responses = {
+        "200": _json(OfferView, "The offer after the answer."),
+        "409": {"$ref": "#/components/responses/OfferClosed"},
+    }
+    if invalid:
+        responses["400"] = _json(Error, invalid)
+    return _referral_operation(
+        operation_id,
+        summary,
+        OFFER_STAFF,
+        responses,
+        "NoOffer",
+        parameters=[OFFER_ID],
+        **extra,
+    )
+
+
+def referral_paths() -> dict[str, Any]:
+    """Submitting and following referrals; answering offers."""
+    viewed = " Every view is written to the audit log."
+    return {
+        "/api/v1/referrals": {
+            "post": _referral_operation(
+                "submitReferral",
+                "Submit a referral; routing starts at once",
+                SENDER,
+                {
+                    "202": {
+                        **_json(ReferralAccepted, "Saved; routing runs in the background (or already ran)."),
+                        "headers": {"Location": {"description": "The referral's URL.", "schema": {"type": "string"}}},
+                    },
+                    "400": _json(Error, "Not a JSON object, or invalid fields (named in `fields`); nothing saved."),
+                },
+                None,
+                requestBody=_request_body(ReferralIntake, "The intake: minimum necessary data, and the consent."),
+            ),
+            "get": _referral_operation(
+                "listReferrals",
+                "The caller's referrals (an administrator's: all), newest first",
+                SENDER + viewed,
+                {
+                    "200": _json(ReferralList, "One page."),
+                    "400": _json(Error, "page or per_page is not understood."),
+                },
+                None,
+                parameters=[
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+                    {
+                        "name": "per_page",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                    },
+                ],
+            ),
+        },
+        "/api/v1/referrals/{referral_id}": {
+            "get": _referral_operation(
+                "getReferral",
+                "One referral: status, plan, offers and timeline",
+                SENDER + " Staff of a center with an offer for it see the plan and their own offers only, until "
+                "consent is revoked." + viewed,
+                {
+                    "200": {
+                        "description": "The referral: in full (ReferralDetail) for its sender and administrators; "
+                        "ReferralForCenter for center staff.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": REF.format(model="ReferralDetail")},
+                                        {"$ref": REF.format(model="ReferralForCenter")},
+                                    ]
+                                }
+                            }
+                        },
+                    }
+                },
+                "NoReferral",
+                parameters=[REFERRAL_ID],
+            ),
+        },
+        "/api/v1/referrals/{referral_id}/cancel": {
+            "post": _referral_operation(
+                "cancelReferral",
+                "Cancel a referral: routing stops and open offers are withdrawn",
+                SENDER,
+                {
+                    "200": _json(ReferralState, "The referral, now cancelled."),
+                    "400": _json(Error, "The body is not a JSON object, or reason is not text."),
+                    "409": _json(Error, "The referral is already cancelled or completed."),
+                },
+                "NoReferral",
+                parameters=[REFERRAL_ID],
+                requestBody={**_request_body(ReferralCancel, "Optional: why."), "required": False},
+            ),
+        },
+        "/api/v1/referrals/{referral_id}/consent/revoke": {
+            "post": _referral_operation(
+                "revokeReferralConsent",
+                "Record that the person withdrew consent: routing stops, open offers are withdrawn",
+                SENDER,
+                {"200": _json(ReferralState, "The referral, now cancelled (unless already completed).")},
+                "NoReferral",
+                parameters=[REFERRAL_ID],
+            ),
+        },
+        "/api/v1/offers": {
+            "get": _referral_operation(
+                "listOffers",
+                "Open offers to the caller's centers, and those of the last 30 days, with each referral's plan",
+                " Needs a bearer token of center staff (their centers' offers) or an administrator (all)." + viewed,
+                {"200": _json(OfferList, "Newest first.")},
+                None,
+            ),
+        },
+        "/api/v1/offers/{offer_id}/accept": {
+            "post": _offer_answer(
+                "acceptOffer",
+                "Accept an offer, with the admission date (of concurrent accepts, one wins)",
+                "Not a JSON object, or admission_date missing or not YYYY-MM-DD.",
+                requestBody=_request_body(OfferAccept, "When the person can be admitted."),
+            ),
+        },
+        "/api/v1/offers/{offer_id}/decline": {
+            "post": _offer_answer(
+                "declineOffer",
+                "Decline an offer, with a reason; the next center is asked",
+                "Not a JSON object, or reason missing or empty.",
+                requestBody=_request_body(OfferDecline, "Why."),
+            ),
+        },
+        "/api/v1/offers/{offer_id}/admitted": {
+            "post": _offer_answer("markOfferAdmitted", "Mark an accepted offer admitted: the person arrived"),
+        },
+        "/api/v1/offers/{offer_id}/no_show": {
+            "post": _offer_answer("markOfferNoShow", "Mark an accepted offer no-show; the referral goes to review"),
+        },
+        "/api/v1/offers/{offer_id}/completed": {
+            "post": _offer_answer("markOfferCompleted", "Mark an admitted offer completed"),
         },
     }

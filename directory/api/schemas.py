@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from directory.centers_editing import MAX_BEDS, HistoryEntry
 from directory.models import Center
+from directory.routing.rules import INTERACTING_MEDICATIONS, LIVER_DISEASE_ANSWERS, PRIMARY_OPIOIDS
 from directory.search.engine import SearchResult
 from directory.sources.records import format_timestamp
 
@@ -230,3 +231,179 @@ def center_history(center_id: int, entries: list[HistoryEntry]) -> CenterHistory
             for entry in entries
         ],
     )
+
+
+# Referrals ---------------------------------------------------------------------------------
+
+
+class Consent(BaseModel):
+    """The person's consent to share the referral with receiving centers (42 CFR Part 2 style)."""
+
+    granted: bool = Field(description="Must be true.")
+    recipients: str = Field(description="Who may receive the referral.")
+    purpose: str = Field(description="For what purpose it may be shared.")
+    expires_on: str = Field(description="The date the consent ends, YYYY-MM-DD; not in the past.")
+
+
+class ReferralIntake(BaseModel):
+    """Only what routing needs: no name, no date of birth. Every problem is reported at once in `fields`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_reference: str = Field(max_length=64, description="Your own reference for the person (not their name).")
+    contact_phone: str | None = Field(None, description="A 10-digit US number, if the center may call.")
+    location: str = Field(description="Where the person is: a ZIP code or 'City, ST'.")
+    max_distance_miles: float = Field(50, ge=1, le=500)
+    payment: str = Field(description="A payment_options code, e.g. medicaid.")
+    primary_opioid: str = Field(json_schema_extra={"enum": list(PRIMARY_OPIOIDS)})
+    last_opioid_use: str = Field(description="ISO 8601 date and time, e.g. 2026-03-01T14:30:00Z; not in the future.")
+    liver_disease: str = Field(json_schema_extra={"enum": list(LIVER_DISEASE_ANSWERS)})
+    on_opioid_pain_therapy: bool
+    interacting_medications: list[str] = Field(
+        default_factory=list, json_schema_extra={"items": {"type": "string", "enum": list(INTERACTING_MEDICATIONS)}}
+    )
+    alcohol_use_disorder: bool = False
+    language: str | None = Field(None, description="A languages code, if not English.")
+    populations: list[str] = Field(default_factory=list, description="populations codes.")
+    consent: Consent
+
+
+class ReferralAccepted(BaseModel):
+    id: str
+    status: str = Field(
+        description="received with a broker (routing happens in a worker); in embedded mode routing has "
+        "already run: offered, unplaced or needs_review."
+    )
+
+
+class PlanStep(BaseModel):
+    center_id: int
+    center_name: str
+    distance_miles: float
+    phone: str | None = Field(description="The center's intake or main phone.")
+    offer_status: str = Field(description="planned (not offered yet), or the offer's status.")
+    why: list[str]
+    earliest_start: str | None = Field(None, description="Naltrexone program only: the earliest safe start.")
+    target_start: str | None = Field(None, description="Naltrexone program only: after the detox stay.")
+
+
+class PartialMatch(BaseModel):
+    center_id: int
+    center_name: str
+    distance_miles: float
+    phone: str | None
+    missing: list[str] = Field(description="Why the center does not fit.")
+
+
+class Plan(BaseModel):
+    detox: PlanStep | None
+    naltrexone_program: PlanStep | None
+    flags: list[str] = Field(description="Clinical flags for the receiving clinicians, e.g. interaction:alcohol.")
+    earliest_naltrexone_start: str | None
+    partial_matches: list[PartialMatch] = Field(description="When unplaced: the nearest near-misses.")
+    disclaimer: str | None
+
+
+class OfferView(BaseModel):
+    id: int
+    referral_id: str
+    step: str = Field(description="detox or naltrexone.")
+    center_id: int
+    center_name: str
+    status: str = Field(description="offered, accepted, declined, expired, withdrawn, admitted, no_show, completed.")
+    fhir_status: str | None = Field(description="The FHIR Task status.")
+    distance_miles: float
+    why: list[str]
+    offered_at: str | None
+    expires_at: str | None
+    responded_at: str | None
+    admission_date: str | None
+    target_start: str | None
+    decline_reason: str | None
+
+
+class TimelineView(BaseModel):
+    at: str | None
+    status: str = Field(description="referral:<status> or offer:<step>:<status>.")
+    by: str = Field(description="Who: a user's email, or router.")
+    reason: str | None
+
+
+class ReferralDetail(BaseModel):
+    """The referral as its referral staff and administrators see it."""
+
+    id: str
+    status: str
+    fhir_status: str | None
+    status_reason: str | None
+    client_reference: str
+    created_at: str | None
+    plan: Plan
+    offers: list[OfferView]
+    timeline: list[TimelineView]
+
+
+class CenterPlan(BaseModel):
+    detox: PlanStep | None
+    naltrexone_program: PlanStep | None
+    flags: list[str]
+    earliest_naltrexone_start: str | None
+    disclaimer: str | None
+
+
+class ReferralForCenter(BaseModel):
+    """The referral as staff of a center with an offer see it: the plan and their own offers (minimum necessary)."""
+
+    id: str
+    status: str
+    plan: CenterPlan
+    offers: list[OfferView] = Field(description="Only the offers to the caller's centers.")
+
+
+class ReferralSummary(BaseModel):
+    id: str
+    status: str
+    status_reason: str | None
+    client_reference: str
+    created_at: str | None
+    updated_at: str | None
+
+
+class ReferralList(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    results: list[ReferralSummary] = Field(description="Newest first.")
+
+
+class ReferralCancel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field("", description="Why; shown on the timeline.")
+
+
+class ReferralState(BaseModel):
+    id: str
+    status: str
+    status_reason: str | None
+
+
+class OfferForCenter(OfferView):
+    referral_status: str | None = Field(description="null once consent is revoked.")
+    plan: CenterPlan | None = Field(description="The referral's plan summary; null once consent is revoked.")
+
+
+class OfferList(BaseModel):
+    results: list[OfferForCenter] = Field(description="Open offers, and those of the last 30 days; newest first.")
+
+
+class OfferAccept(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    admission_date: str = Field(description="YYYY-MM-DD: when the person can be admitted.")
+
+
+class OfferDecline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, description="Why (it helps the referral staff find another place).")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from directory.extensions import db
 from directory.models import OutboxMessage, Referral, User
-from directory.referrals import service
+from directory.referrals import notifications, service
 from directory.referrals.intake import Intake
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,33 @@ def send(message_id: int, referral_id: str) -> bool:
     return True
 
 
-def send_pending(older_than: timedelta = timedelta(0)) -> int:
-    """Send every outbox message not yet sent; returns how many went."""
+def send_pending(older_than: timedelta = timedelta(0), stale_after: timedelta | None = None) -> int:
+    """Send every outbox message not yet sent, or sent but not routed in time; returns how many went."""
+    if stale_after is None:
+        stale_after = timedelta(seconds=current_app.config["ROUTING_REDISPATCH_SECONDS"])
     sent = 0
-    for message in service.pending_outbox(db.session, older_than=older_than):
+    for message in service.pending_outbox(db.session, older_than=older_than, stale_after=stale_after):
         sent += send(message.id, message.referral_id)
     return sent
+
+
+def send_notices(notices: notifications.Notices) -> None:
+    """Send the notification tasks for one committed change (ids only); a failure never undoes the change."""
+    from tasks.notifications import notify_new_offer, notify_status_change
+
+    sends = [(notify_new_offer, offer_id) for offer_id in notices.new_offer_ids]
+    sends += [(notify_status_change, referral_id) for referral_id in notices.changed_referral_ids]
+    for task, entity_id in sends:
+        try:
+            task.apply_async(args=[entity_id], retry=False)
+        except Exception as error:  # broker down or mail failing (eager mode): the change stands
+            log.warning("could not send %s for %s: %s", task.name, entity_id, type(error).__name__)
+
+
+def init_notifications(app: Flask) -> None:
+    """Email center staff about new offers and referrers about status changes, after each commit."""
+    with app.app_context():
+        notifications.watch(db.sessionmaker, send_notices)
 
 
 def init_embedded_sweep(app: Flask) -> None:

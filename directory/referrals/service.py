@@ -523,14 +523,26 @@ def record_follow_up(session: Session, offer_id: int, actor: User, outcome: Offe
 # Outbox -------------------------------------------------------------------------------------
 
 
+#: A sent routing task whose referral is still unrouted after this long is sent again. A worker
+#: killed mid-task leaves its message unacknowledged until the broker's visibility timeout;
+#: routing is idempotent, so sending again is safe and much sooner.
+REDISPATCH_AFTER = timedelta(minutes=2)
+
+
 def pending_outbox(session: Session, *, older_than: timedelta = timedelta(0), now: datetime | None = None,
-                   limit: int = 500) -> list[OutboxMessage]:  # fmt: skip
-    """Outbox rows not yet sent (or sent and never confirmed), older than the given age."""
+                   stale_after: timedelta = REDISPATCH_AFTER, limit: int = 500) -> list[OutboxMessage]:  # fmt: skip
+    """Outbox rows to send: never sent (older than `older_than`), or sent over `stale_after` ago
+    while their referral is still waiting to be routed."""
     now = now or utcnow()
+    never_sent = (OutboxMessage.dispatched_at.is_(None)) & (OutboxMessage.created_at <= now - older_than)
+    stale = (OutboxMessage.dispatched_at <= now - stale_after) & Referral.status.in_(
+        (ReferralStatus.RECEIVED.value, ReferralStatus.ROUTING.value)
+    )
     return list(
         session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.dispatched_at.is_(None), OutboxMessage.created_at <= now - older_than)
+            .join(Referral, Referral.id == OutboxMessage.referral_id)
+            .where(never_sent | stale)
             .order_by(OutboxMessage.id)
             .limit(limit)
         )

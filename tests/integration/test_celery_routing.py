@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -185,7 +186,16 @@ def test_worker_killed_mid_routing_loses_and_duplicates_nothing(routing_app, wor
     worker.kill()
     left = statuses(routing_app, ids)
     worker.start()
-    counts = wait_settled(routing_app, ids)
+
+    def routed_or_resent() -> bool:
+        # What `celery beat` runs (tasks.routing.dispatch_outbox), with a short re-send delay:
+        # the killed worker's messages stay unacknowledged until the visibility timeout.
+        with routing_app.app_context():
+            dispatch.send_pending(stale_after=timedelta(seconds=10))
+        return sum(statuses(routing_app, ids)[s] for s in SETTLED) == len(ids)
+
+    wait_for(routed_or_resent, 240, "every referral to be routed after the restart")
+    counts = statuses(routing_app, ids)
     print(f"\nafter SIGKILL at {dict(left)}: {dict(counts)}")
     assert sum(counts[s] for s in SETTLED) == 120
     assert_no_duplicate_offers(routing_app)

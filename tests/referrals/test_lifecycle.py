@@ -276,3 +276,16 @@ def test_routing_respects_utc_now_default(session, staff, centers):
     referral = session.get(Referral, submit(session, staff).id)
     assert route_referral(session, referral.id) in ("offered",)
     assert referral.offers[0].expires_at > utcnow()
+
+
+def test_outbox_resends_unsent_and_stale_rows_only(session, staff, centers):
+    from directory.referrals.service import mark_dispatched, pending_outbox
+
+    referral = submit(session, staff)
+    (message,) = pending_outbox(session, now=NOW)
+    mark_dispatched(session, message.id, now=NOW)
+    assert pending_outbox(session, now=NOW + timedelta(minutes=1)) == []
+    # Sent, but still not routed two minutes later (a worker died holding it): send again.
+    assert [m.id for m in pending_outbox(session, now=NOW + timedelta(minutes=3))] == [message.id]
+    route_referral(session, referral.id, now=NOW)
+    assert pending_outbox(session, now=NOW + timedelta(minutes=10)) == []

@@ -1,0 +1,316 @@
+"""Referral API: referral staff submit and follow referrals; center staff answer offers.
+
+Who sees what (minimum necessary): the referral staff who sent a referral, and admins,
+see all of it; staff of a center with an offer for it see the plan, its flags and their
+own offers (no client reference, no phone, no timeline), until consent is revoked.
+Everyone else gets 404, and the attempt is logged. Every view of a referral is audited.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from flask import current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+
+from directory.accounts import audit
+from directory.api import bp
+from directory.api.views import NOT_A_JSON_OBJECT, error_response
+from directory.extensions import db
+from directory.models import Offer, OfferStatus, Referral, Role, center_staff
+from directory.models.base import utcnow
+from directory.referrals import dispatch, service
+from directory.referrals.intake import IntakeInvalid, validate_intake
+from directory.referrals.presenters import offer_view, referral_view
+from directory.security import record_denied, roles_required
+
+REFERRAL_ROLES = ("referral_staff", "admin")
+OFFER_ROLES = ("center_staff", "admin")
+ANY_ROLE = ("referral_staff", "center_staff", "admin")
+RECENT_OFFERS = timedelta(days=30)
+MAX_PER_PAGE = 100
+CENTER_PLAN_KEYS = ("detox", "naltrexone_program", "flags", "earliest_naltrexone_start", "disclaimer")
+TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
+FOLLOW_UPS = {"admitted": OfferStatus.ADMITTED, "no_show": OfferStatus.NO_SHOW, "completed": OfferStatus.COMPLETED}
+
+
+def _body(*, optional: bool = False) -> dict[str, Any] | None:
+    """The request's JSON object; an empty body counts as {} when `optional`."""
+    if optional and not request.get_data():
+        return {}
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else None
+
+
+def _record_view(referral_id: str, detail: str | None = None) -> None:
+    audit.record(db.session, current_user, "referral.view", "referral", referral_id, detail=detail)
+
+
+def _not_found(kind: str, entity_id: object) -> ResponseReturnValue:
+    return error_response(f"No {kind} has id {entity_id}.", 404)
+
+
+def _is_creator_or_admin(referral: Referral) -> bool:
+    return current_user.role == Role.ADMIN or (
+        current_user.role == Role.REFERRAL_STAFF and referral.created_by_id == current_user.id
+    )
+
+
+def _own_offers(referral: Referral) -> list[Offer]:
+    """The referral's offers to centers the current user staffs."""
+    if current_user.role != Role.CENTER_STAFF:
+        return []
+    return [o for o in referral.offers if current_user.manages(o.center_id)]
+
+
+def _center_plan(referral: Referral) -> dict[str, Any]:
+    """The plan as center staff see it: the steps, flags and dates, not the near-misses."""
+    plan = referral_view(referral)["plan"]
+    return {key: plan[key] for key in CENTER_PLAN_KEYS}
+
+
+def _referral_for_center(referral: Referral, offers: list[Offer]) -> dict[str, Any]:
+    return {
+        "id": referral.id,
+        "status": referral.status,
+        "plan": _center_plan(referral),
+        "offers": [offer_view(o) for o in offers],
+    }
+
+
+def _referral_or_denied(referral_id: str) -> Referral | None:
+    """The referral if the current user may act on it as its sender (or an admin); else None, logged."""
+    referral = db.session.get(Referral, referral_id)
+    if referral is None:
+        return None
+    if not _is_creator_or_admin(referral):
+        record_denied("not the sender of this referral", "referral", referral_id)
+        return None
+    return referral
+
+
+def _offer_or_denied(offer_id: int) -> Offer | None:
+    """The offer if the current user staffs its center (or is an admin); else None, logged."""
+    offer = db.session.get(Offer, offer_id)
+    if offer is None:
+        return None
+    if not current_user.manages(offer.center_id):
+        record_denied("not staff of this offer's center", "offer", offer_id)
+        return None
+    return offer
+
+
+@bp.post("/referrals")
+@roles_required(*REFERRAL_ROLES)
+def submit_referral() -> ResponseReturnValue:
+    """Check the intake, save the referral and start routing it; 202 with its id and status."""
+    body = _body()
+    if body is None:
+        return error_response(NOT_A_JSON_OBJECT, 400)
+    try:
+        intake = validate_intake(body, current_app.extensions["geocoder"], utcnow())
+    except IntakeInvalid as invalid:
+        summary = " ".join(f"{name}: {messages[0]}" for name, messages in invalid.fields.items())
+        return error_response(f"Invalid referral. {summary}", 400, invalid.fields)
+    referral = dispatch.submit_and_send(intake, current_user)
+    response = jsonify({"id": referral.id, "status": referral.status})
+    response.status_code = 202
+    response.headers["Location"] = f"/api/v1/referrals/{referral.id}"
+    return response
+
+
+@bp.get("/referrals")
+@roles_required(*REFERRAL_ROLES)
+def list_referrals() -> ResponseReturnValue:
+    """The caller's referrals (an admin's: all), newest first, a page at a time."""
+    page, per_page = request.args.get("page", "1"), request.args.get("per_page", "20")
+    if not page.isdigit() or int(page) < 1:
+        return error_response("page must be a whole number from 1.", 400, {"page": ["A whole number from 1."]})
+    if not per_page.isdigit() or not 1 <= int(per_page) <= MAX_PER_PAGE:
+        message = f"A whole number from 1 to {MAX_PER_PAGE}."
+        return error_response(f"per_page: {message}", 400, {"per_page": [message]})
+    page_number, size = int(page), int(per_page)
+    query = select(Referral)
+    if current_user.role != Role.ADMIN:
+        query = query.where(Referral.created_by_id == current_user.id)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    referrals = db.session.scalars(
+        query.order_by(Referral.created_at.desc(), Referral.id).offset((page_number - 1) * size).limit(size)
+    ).all()
+    results = [
+        {
+            "id": referral.id,
+            "status": referral.status,
+            "status_reason": referral.status_reason,
+            "client_reference": referral.client_reference,
+            "created_at": referral.created_at.strftime(TIMESTAMP),
+            "updated_at": referral.updated_at.strftime(TIMESTAMP),
+        }
+        for referral in referrals
+    ]
+    for referral in referrals:
+        _record_view(referral.id, "list")
+    db.session.commit()
+    return jsonify({"total": total, "page": page_number, "per_page": size, "results": results})
+
+
+@bp.get("/referrals/<referral_id>")
+@roles_required(*ANY_ROLE)
+def get_referral(referral_id: str) -> ResponseReturnValue:
+    """One referral: in full for its sender and admins; the plan and their offers for center staff."""
+    referral = db.session.get(Referral, referral_id)
+    if referral is None:
+        return _not_found("referral", referral_id)
+    if _is_creator_or_admin(referral):
+        view = referral_view(referral)
+    elif (offers := _own_offers(referral)) and referral.consent_revoked_at is None:
+        view = _referral_for_center(referral, offers)
+    else:
+        record_denied("no access to this referral", "referral", referral_id)
+        return _not_found("referral", referral_id)
+    _record_view(referral.id)
+    db.session.commit()
+    return jsonify(view)
+
+
+def _state(referral: Referral) -> ResponseReturnValue:
+    return jsonify({"id": referral.id, "status": referral.status, "status_reason": referral.status_reason})
+
+
+@bp.post("/referrals/<referral_id>/cancel")
+@roles_required(*REFERRAL_ROLES)
+def cancel_referral(referral_id: str) -> ResponseReturnValue:
+    """Stop routing; open offers are withdrawn."""
+    referral = _referral_or_denied(referral_id)
+    if referral is None:
+        return _not_found("referral", referral_id)
+    body = _body(optional=True)
+    if body is None:
+        return error_response(NOT_A_JSON_OBJECT, 400)
+    reason = body.get("reason", "")
+    if not isinstance(reason, str):
+        return error_response("reason must be text.", 400, {"reason": ["Text, or leave it out."]})
+    try:
+        referral = service.cancel_referral(db.session, referral.id, current_user, reason)
+    except service.ReferralError as error:
+        return error_response(str(error), 409)
+    return _state(referral)
+
+
+@bp.post("/referrals/<referral_id>/consent/revoke")
+@roles_required(*REFERRAL_ROLES)
+def revoke_consent(referral_id: str) -> ResponseReturnValue:
+    """The person withdrew consent: routing stops, open offers are withdrawn, centers no longer see it."""
+    referral = _referral_or_denied(referral_id)
+    if referral is None:
+        return _not_found("referral", referral_id)
+    referral = service.revoke_consent(db.session, referral.id, current_user)
+    return _state(referral)
+
+
+@bp.get("/offers")
+@roles_required(*OFFER_ROLES)
+def list_offers() -> ResponseReturnValue:
+    """Open offers to the caller's centers (an admin's: all), and those of the last 30 days, newest first."""
+    now = utcnow()
+    query = select(Offer).where(or_(Offer.status == OfferStatus.OFFERED.value, Offer.created_at >= now - RECENT_OFFERS))
+    if current_user.role != Role.ADMIN:
+        mine = select(center_staff.c.center_id).where(center_staff.c.user_id == current_user.id)
+        query = query.where(Offer.center_id.in_(mine))
+    offers = db.session.scalars(query.order_by(Offer.created_at.desc(), Offer.id.desc()).limit(500)).all()
+    results = []
+    for offer in offers:
+        item = offer_view(offer)
+        referral = offer.referral
+        visible = referral.consent_revoked_at is None
+        item["referral_status"] = referral.status if visible else None
+        item["plan"] = _center_plan(referral) if visible else None
+        if visible:
+            _record_view(referral.id, f"offer {offer.id}")
+        results.append(item)
+    db.session.commit()
+    return jsonify({"results": results})
+
+
+def _offer_answer(offer_id: int, answer: Any) -> ResponseReturnValue:
+    """Run an answer to an offer; a lost race or a closed offer is 409."""
+    try:
+        outcome = answer()
+    except service.ReferralError as error:
+        db.session.rollback()
+        return error_response(str(error), 409)
+    return jsonify(offer_view(outcome.offer))
+
+
+@bp.post("/offers/<int:offer_id>/accept")
+@roles_required(*OFFER_ROLES)
+def accept_offer(offer_id: int) -> ResponseReturnValue:
+    """The center takes the referral, with the admission date."""
+    offer = _offer_or_denied(offer_id)
+    if offer is None:
+        return _not_found("offer", offer_id)
+    body = _body()
+    if body is None:
+        return error_response(NOT_A_JSON_OBJECT, 400)
+    message = "Required: the admission date, YYYY-MM-DD."
+    try:
+        admission = date.fromisoformat(str(body.get("admission_date") or ""))
+    except ValueError:
+        return error_response(f"admission_date: {message}", 400, {"admission_date": [message]})
+    return _offer_answer(
+        offer_id,
+        lambda: service.accept_offer(db.session, offer_id, current_user, admission, offer_ttl=dispatch.offer_ttl()),
+    )
+
+
+@bp.post("/offers/<int:offer_id>/decline")
+@roles_required(*OFFER_ROLES)
+def decline_offer(offer_id: int) -> ResponseReturnValue:
+    """The center cannot take the referral (with a reason); the next center is asked."""
+    offer = _offer_or_denied(offer_id)
+    if offer is None:
+        return _not_found("offer", offer_id)
+    body = _body()
+    if body is None:
+        return error_response(NOT_A_JSON_OBJECT, 400)
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        message = "Required: why you cannot take the referral (it helps the referral staff find another place)."
+        return error_response(f"reason: {message}", 400, {"reason": [message]})
+    return _offer_answer(
+        offer_id,
+        lambda: service.decline_offer(db.session, offer_id, current_user, reason, offer_ttl=dispatch.offer_ttl()),
+    )
+
+
+def _follow_up(offer_id: int, outcome: str) -> ResponseReturnValue:
+    offer = _offer_or_denied(offer_id)
+    if offer is None:
+        return _not_found("offer", offer_id)
+    return _offer_answer(
+        offer_id, lambda: service.record_follow_up(db.session, offer_id, current_user, FOLLOW_UPS[outcome])
+    )
+
+
+@bp.post("/offers/<int:offer_id>/admitted")
+@roles_required(*OFFER_ROLES)
+def offer_admitted(offer_id: int) -> ResponseReturnValue:
+    """The person arrived (an accepted offer)."""
+    return _follow_up(offer_id, "admitted")
+
+
+@bp.post("/offers/<int:offer_id>/no_show")
+@roles_required(*OFFER_ROLES)
+def offer_no_show(offer_id: int) -> ResponseReturnValue:
+    """The person did not arrive (an accepted offer); the referral goes to review."""
+    return _follow_up(offer_id, "no_show")
+
+
+@bp.post("/offers/<int:offer_id>/completed")
+@roles_required(*OFFER_ROLES)
+def offer_completed(offer_id: int) -> ResponseReturnValue:
+    """The person completed the step (an admitted offer)."""
+    return _follow_up(offer_id, "completed")

@@ -1,0 +1,123 @@
+"""Emails about referrals: center staff hear of a new offer, the referrer of a new status.
+
+The messages carry no personal data (no client reference, no clinical facts, no phone),
+only a link to sign in; the referral id in a link is a random id, not personal data.
+
+What to send is noticed on the session itself (`watch`): every new `Offer` and every
+change of a `Referral`'s status that is flushed is noted, and handed to `deliver` only
+after the transaction commits (a rollback forgets it). That covers every way offers are
+made and statuses change (routing in a worker, answers, expiry, cancellation) without the
+lifecycle code knowing about mail. `deliver` gets only ids, to send as tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
+
+from directory.mail import Mailer
+from directory.models import Offer, OfferStatus, Referral, ReferralStatus, Role, User
+
+log = logging.getLogger(__name__)
+
+OFFER_SUBJECT = "New referral offer"
+OFFER_BODY = "You have a new referral offer; sign in to see it: {base_url}/portal/offers\n"
+STATUS_SUBJECT = "A referral you sent has a new status"
+STATUS_BODY = "A referral you sent has a new status; sign in: {base_url}/referrals/{referral_id}\n"
+
+_PENDING = "referral_notices"
+
+
+@dataclass(frozen=True)
+class Notices:
+    """What changed in one committed transaction, as ids only."""
+
+    new_offer_ids: tuple[int, ...] = ()
+    changed_referral_ids: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.new_offer_ids or self.changed_referral_ids)
+
+
+Deliver = Callable[[Notices], None]
+
+
+class _Pending:
+    """Noticed in flushes of the current transaction; a status counts if it differs at commit."""
+
+    def __init__(self) -> None:
+        self.offer_ids: list[int] = []
+        self.statuses: dict[str, tuple[str | None, str]] = {}  # referral id: (status before, status now)
+
+    def notices(self) -> Notices:
+        changed = tuple(rid for rid, (before, now) in self.statuses.items() if before != now)
+        return Notices(tuple(dict.fromkeys(self.offer_ids)), changed)
+
+
+def _after_flush(session: Session, _context: Any) -> None:
+    pending: _Pending = session.info.setdefault(_PENDING, _Pending())
+    for obj in session.new:
+        if isinstance(obj, Offer):
+            pending.offer_ids.append(obj.id)
+    for obj in session.dirty:
+        if not isinstance(obj, Referral):
+            continue
+        history = inspect(obj).attrs.status.history
+        if not history.added:
+            continue
+        before = history.deleted[0] if history.deleted else None
+        first_before = pending.statuses.get(obj.id, (before, ""))[0]
+        pending.statuses[obj.id] = (first_before, str(history.added[-1]))
+
+
+def _forget(session: Session, *_args: Any) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def watch(sessionmaker: Any, deliver: Deliver) -> None:
+    """Note offers and status changes on sessions made by `sessionmaker`; `deliver` them after each commit."""
+
+    def after_commit(session: Session) -> None:
+        pending: _Pending | None = session.info.pop(_PENDING, None)
+        notices = pending.notices() if pending else Notices()
+        if notices:
+            deliver(notices)
+
+    event.listen(sessionmaker, "after_flush", _after_flush)
+    event.listen(sessionmaker, "after_commit", after_commit)
+    event.listen(sessionmaker, "after_soft_rollback", _forget)
+
+
+def _active(users: list[User]) -> list[User]:
+    return [u for u in users if u.active]
+
+
+def notify_center_staff(session: Session, offer_id: int, mailer: Mailer, base_url: str) -> int:
+    """Email the staff of the offer's center, if the offer is still open; returns how many were emailed."""
+    offer = session.get(Offer, offer_id)
+    if offer is None or offer.status != OfferStatus.OFFERED:
+        return 0
+    staff = session.scalars(
+        select(User).where(User.role == Role.CENTER_STAFF.value, User.centers.any(id=offer.center_id)).order_by(User.id)
+    ).all()
+    recipients = _active(list(staff))
+    for user in recipients:
+        mailer.send(user.email, OFFER_SUBJECT, OFFER_BODY.format(base_url=base_url))
+    return len(recipients)
+
+
+def notify_referrer(session: Session, referral_id: str, mailer: Mailer, base_url: str) -> int:
+    """Email the referral's creator that its status changed; returns how many were emailed (0 or 1)."""
+    referral = session.get(Referral, referral_id)
+    if referral is None or referral.status == ReferralStatus.RECEIVED:
+        return 0
+    creator = referral.created_by
+    if creator is None or not creator.active:
+        return 0
+    mailer.send(creator.email, STATUS_SUBJECT, STATUS_BODY.format(base_url=base_url, referral_id=referral.id))
+    return 1

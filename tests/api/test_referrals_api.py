@@ -1,0 +1,343 @@
+"""The referral API: submit, see, cancel; center staff list and answer offers; who may see what; the audit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jsonschema
+import pytest
+from sqlalchemy import func, select
+
+from directory.accounts.service import issue_api_token
+from directory.models import AuditEvent, Center, Offer, Referral, User
+from directory.models.base import utcnow
+from tests.factories import add_centers, center_record, make_user
+from tests.portal.conftest import Store
+
+
+def intake(**overrides):
+    """A valid intake near downtown Chicago, with dates relative to now."""
+    now = utcnow()
+    data = {
+        "client_reference": "CASE-1042",
+        "contact_phone": "(312) 555-0199",
+        "location": "60601",
+        "max_distance_miles": 50,
+        "payment": "medicaid",
+        "primary_opioid": "heroin",
+        "last_opioid_use": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "liver_disease": "unknown",
+        "on_opioid_pain_therapy": False,
+        "interacting_medications": ["alcohol"],
+        "alcohol_use_disorder": False,
+        "consent": {
+            "granted": True,
+            "recipients": "Receiving treatment centers",
+            "purpose": "Treatment referral",
+            "expires_on": (now + timedelta(days=180)).date().isoformat(),
+        },
+    }
+    data.update(overrides)
+    return data
+
+
+@dataclass
+class People:
+    near: int
+    far: int
+    naltrexone: int
+    tokens: dict[str, dict[str, str]]
+    emails: dict[str, str]
+
+
+@pytest.fixture
+def store(app) -> Store:
+    return Store(app)
+
+
+@pytest.fixture
+def people(store) -> People:
+    """Two detox centers and a naltrexone clinic; a sender, another sender, staff of each center, an admin."""
+    with store.session() as session:
+        detox = dict(levels_of_care=["medical_detox", "residential"], payment_options=["medicaid"])
+        add_centers(
+            session,
+            center_record(name="Near Detox", latitude=41.89, detox_stay_days=5, **detox),
+            center_record(name="Far Detox", latitude=41.95, **detox),
+            center_record(name="Naltrexone Clinic", latitude=41.90, levels_of_care=["outpatient"],
+                          payment_options=["medicaid"], medications=["naltrexone_injectable"]),
+        )  # fmt: skip
+        ids = {c.name: c.id for c in session.scalars(select(Center))}
+        users = {
+            "sender": make_user(session, "referral_staff", password=None),
+            "other_sender": make_user(session, "referral_staff", password=None),
+            "near_staff": make_user(session, "center_staff", [ids["Near Detox"]], password=None),
+            "far_staff": make_user(session, "center_staff", [ids["Far Detox"]], password=None),
+            "naltrexone_staff": make_user(session, "center_staff", [ids["Naltrexone Clinic"]], password=None),
+            "admin": make_user(session, "admin", password=None),
+        }
+        tokens = {}
+        for name, user in users.items():
+            _, token = issue_api_token(session, user, "tests")
+            tokens[name] = {"Authorization": f"Bearer {token}"}
+        session.commit()
+        tokens["anonymous"] = {}
+        emails = {name: user.email for name, user in users.items()}
+        return People(ids["Near Detox"], ids["Far Detox"], ids["Naltrexone Clinic"], tokens, emails)
+
+
+@pytest.fixture
+def openapi(client):
+    return client.get("/api/v1/openapi.json").get_json()
+
+
+def conforms(openapi, body, model: str) -> None:
+    jsonschema.validate(body, {"$ref": f"#/components/schemas/{model}", "components": openapi["components"]})
+
+
+def submit(client, people, who="sender", **overrides) -> str:
+    response = client.post("/api/v1/referrals", json=intake(**overrides), headers=people.tokens[who])
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["id"]
+
+
+def referral_count(store) -> int:
+    with store.session() as session:
+        return session.scalar(select(func.count()).select_from(Referral))
+
+
+def views(store, referral_id: str) -> list[AuditEvent]:
+    return [e for e in store.events("referral.view") if e.entity_id == referral_id]
+
+
+def offer_ids(store, referral_id: str, step: str = "detox") -> list[int]:
+    with store.session() as session:
+        return list(
+            session.scalars(
+                select(Offer.id).where(Offer.referral_id == referral_id, Offer.step == step).order_by(Offer.id)
+            )
+        )
+
+
+def test_submit_routes_at_once_and_the_sender_sees_plan_offers_and_timeline(client, store, people, openapi):
+    response = client.post("/api/v1/referrals", json=intake(), headers=people.tokens["sender"])
+    assert response.status_code == 202
+    body = response.get_json()
+    conforms(openapi, body, "ReferralAccepted")
+    assert body["status"] == "offered"  # embedded mode: the routing task ran eagerly
+    assert response.headers["Location"] == f"/api/v1/referrals/{body['id']}"
+
+    view = client.get(f"/api/v1/referrals/{body['id']}", headers=people.tokens["sender"]).get_json()
+    conforms(openapi, view, "ReferralDetail")
+    assert view["client_reference"] == "CASE-1042"
+    assert view["plan"]["detox"]["center_name"] == "Near Detox"
+    assert view["plan"]["naltrexone_program"]["center_name"] == "Naltrexone Clinic"
+    assert view["plan"]["naltrexone_program"]["earliest_start"]
+    assert view["plan"]["flags"] == ["baseline_liver_tests_required", "interaction:alcohol"]
+    assert [(o["step"], o["center_name"], o["status"]) for o in view["offers"]] == [("detox", "Near Detox", "offered")]
+    assert [e["status"] for e in view["timeline"]][:2] == ["referral:received", "referral:routing"]
+    assert {"at", "status", "by", "reason"} == set(view["timeline"][0])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"client_reference": ""}, "client_reference"),
+        ({"location": "nowhere at all"}, "location"),
+        ({"payment": "bitcoin"}, "payment"),
+        ({"last_opioid_use": "yesterday"}, "last_opioid_use"),
+        ({"consent": None}, "consent"),
+        ({"full_name": "Jane Doe"}, "(body)"),
+    ],
+)
+def test_invalid_intakes_get_400_naming_the_field_and_save_nothing(client, store, people, overrides, field):
+    response = client.post("/api/v1/referrals", json=intake(**overrides), headers=people.tokens["sender"])
+    assert response.status_code == 400
+    body = response.get_json()
+    assert set(body) == {"error", "fields"} and body["fields"][field]
+    assert referral_count(store) == 0
+
+
+def test_a_body_that_is_not_json_gets_400(client, store, people):
+    response = client.post("/api/v1/referrals", data="client_reference=x", headers=people.tokens["sender"])
+    assert response.status_code == 400
+    assert "JSON object" in response.get_json()["error"]
+    assert referral_count(store) == 0
+
+
+def test_who_may_see_a_referral(client, store, people, openapi):
+    referral_id = submit(client, people)
+    url = f"/api/v1/referrals/{referral_id}"
+    assert client.get(url).status_code == 401
+    for who in ("other_sender", "far_staff", "naltrexone_staff"):  # no offer to them yet
+        response = client.get(url, headers=people.tokens[who])
+        assert response.status_code == 404, who
+    denied = [e for e in store.events("access.denied") if e.entity_id == referral_id]
+    assert len(denied) == 3
+    assert client.get(url, headers=people.tokens["admin"]).status_code == 200
+
+    seen = client.get(url, headers=people.tokens["near_staff"])
+    assert seen.status_code == 200
+    body = seen.get_json()
+    conforms(openapi, body, "ReferralForCenter")
+    assert set(body) == {"id", "status", "plan", "offers"}
+    assert body["plan"]["flags"] == ["baseline_liver_tests_required", "interaction:alcohol"]
+    assert "CASE-1042" not in seen.get_data(as_text=True) and "555-0199" not in seen.get_data(as_text=True)
+
+
+def test_every_view_is_audited(client, store, people):
+    referral_id = submit(client, people)
+    for who in ("sender", "admin", "near_staff"):
+        client.get(f"/api/v1/referrals/{referral_id}", headers=people.tokens[who])
+    client.get("/api/v1/offers", headers=people.tokens["near_staff"])
+    client.get("/api/v1/referrals", headers=people.tokens["sender"])
+    with store.session() as session:
+        actors = {u.id: u.email for u in session.scalars(select(User))}
+    events = views(store, referral_id)
+    assert [actors[e.actor_id] for e in events] == [
+        people.emails["sender"],
+        people.emails["admin"],
+        people.emails["near_staff"],
+        people.emails["near_staff"],  # the offers list shows the plan
+        people.emails["sender"],  # the list of one's referrals
+    ]
+    assert all(e.entity_type == "referral" for e in events)
+
+
+def test_referral_list_is_own_newest_first_and_paginated(client, store, people, openapi):
+    first = submit(client, people, client_reference="FIRST")
+    second = submit(client, people, client_reference="SECOND")
+    other = submit(client, people, who="other_sender")
+    mine = client.get("/api/v1/referrals?per_page=1", headers=people.tokens["sender"]).get_json()
+    conforms(openapi, mine, "ReferralList")
+    assert mine["total"] == 2 and [r["id"] for r in mine["results"]] == [second]
+    page_two = client.get("/api/v1/referrals?per_page=1&page=2", headers=people.tokens["sender"]).get_json()
+    assert [r["id"] for r in page_two["results"]] == [first]
+    everything = client.get("/api/v1/referrals", headers=people.tokens["admin"]).get_json()
+    assert {r["id"] for r in everything["results"]} == {first, second, other}
+    assert client.get("/api/v1/referrals?page=0", headers=people.tokens["sender"]).status_code == 400
+    assert client.get("/api/v1/referrals", headers=people.tokens["near_staff"]).status_code == 403
+
+
+def test_offers_list_per_center(client, store, people, openapi):
+    referral_id = submit(client, people)
+    near = client.get("/api/v1/offers", headers=people.tokens["near_staff"]).get_json()
+    conforms(openapi, near, "OfferList")
+    [offer] = near["results"]
+    assert offer["referral_id"] == referral_id and offer["status"] == "offered"
+    assert offer["plan"]["flags"] == ["baseline_liver_tests_required", "interaction:alcohol"]
+    assert offer["plan"]["naltrexone_program"]["earliest_start"]
+    assert client.get("/api/v1/offers", headers=people.tokens["far_staff"]).get_json()["results"] == []
+    assert len(client.get("/api/v1/offers", headers=people.tokens["admin"]).get_json()["results"]) == 1
+    assert client.get("/api/v1/offers", headers=people.tokens["sender"]).status_code == 403
+
+
+def test_accept_offers_naltrexone_with_a_target_start(client, store, people, openapi):
+    referral_id = submit(client, people)
+    [offer_id] = offer_ids(store, referral_id)
+    url = f"/api/v1/offers/{offer_id}/accept"
+    assert client.post(url, json={}, headers=people.tokens["near_staff"]).status_code == 400
+    bad = client.post(url, json={"admission_date": "tomorrow"}, headers=people.tokens["near_staff"])
+    assert bad.status_code == 400 and "admission_date" in bad.get_json()["fields"]
+    admission = (utcnow() + timedelta(days=3)).date()
+    response = client.post(url, json={"admission_date": admission.isoformat()}, headers=people.tokens["near_staff"])
+    assert response.status_code == 200
+    conforms(openapi, response.get_json(), "OfferView")
+    assert response.get_json()["status"] == "accepted"
+    view = client.get(f"/api/v1/referrals/{referral_id}", headers=people.tokens["sender"]).get_json()
+    assert view["status"] == "accepted"
+    naltrexone = [o for o in view["offers"] if o["step"] == "naltrexone"]
+    assert naltrexone[0]["center_name"] == "Naltrexone Clinic" and naltrexone[0]["target_start"]
+
+    again = client.post(url, json={"admission_date": admission.isoformat()}, headers=people.tokens["admin"])
+    assert again.status_code == 409
+    assert "no longer be accepted" in again.get_json()["error"]
+
+
+def test_only_the_offers_center_may_answer(client, store, people):
+    referral_id = submit(client, people)
+    [offer_id] = offer_ids(store, referral_id)
+    body = {"admission_date": utcnow().date().isoformat()}
+    response = client.post(f"/api/v1/offers/{offer_id}/accept", json=body, headers=people.tokens["far_staff"])
+    assert response.status_code == 404
+    assert [e.entity_id for e in store.events("access.denied")] == [str(offer_id)]
+    url = f"/api/v1/offers/{offer_id}/accept"
+    assert client.post(url, json=body).status_code == 401
+    assert client.post(url, json=body, headers=people.tokens["sender"]).status_code == 403
+    assert client.post("/api/v1/offers/99999/accept", json=body, headers=people.tokens["admin"]).status_code == 404
+
+
+def test_decline_needs_a_reason_and_moves_to_the_next_center(client, store, people):
+    referral_id = submit(client, people)
+    [offer_id] = offer_ids(store, referral_id)
+    url = f"/api/v1/offers/{offer_id}/decline"
+    for body in ({}, {"reason": "  "}):
+        response = client.post(url, json=body, headers=people.tokens["near_staff"])
+        assert response.status_code == 400 and "reason" in response.get_json()["fields"]
+    response = client.post(url, json={"reason": "No beds tonight"}, headers=people.tokens["near_staff"])
+    assert response.status_code == 200 and response.get_json()["status"] == "declined"
+    far = client.get("/api/v1/offers", headers=people.tokens["far_staff"]).get_json()["results"]
+    assert [o["status"] for o in far] == ["offered"]
+    assert client.post(url, json={"reason": "again"}, headers=people.tokens["near_staff"]).status_code == 409
+
+
+def test_an_expired_offer_cannot_be_accepted(client, store, people):
+    referral_id = submit(client, people)
+    [offer_id] = offer_ids(store, referral_id)
+    with store.session() as session:
+        session.get(Offer, offer_id).expires_at = utcnow() - timedelta(minutes=1)
+        session.commit()
+    body = {"admission_date": utcnow().date().isoformat()}
+    response = client.post(f"/api/v1/offers/{offer_id}/accept", json=body, headers=people.tokens["near_staff"])
+    assert response.status_code == 409
+    assert "expired" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("action", ["cancel", "consent/revoke"])
+def test_cancel_and_consent_revoke_withdraw_offers(client, store, people, action):
+    referral_id = submit(client, people)
+    url = f"/api/v1/referrals/{referral_id}/{action}"
+    assert client.post(url, json={}, headers=people.tokens["other_sender"]).status_code == 404
+    assert client.post(url, json={}, headers=people.tokens["near_staff"]).status_code == 403
+    response = client.post(url, json={"reason": "Found a bed elsewhere"}, headers=people.tokens["sender"])
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "cancelled"
+    [offer] = client.get("/api/v1/offers", headers=people.tokens["near_staff"]).get_json()["results"]
+    assert offer["status"] == "withdrawn"
+    [offer_id] = offer_ids(store, referral_id)
+    body = {"admission_date": utcnow().date().isoformat()}
+    answer = client.post(f"/api/v1/offers/{offer_id}/accept", json=body, headers=people.tokens["near_staff"])
+    assert answer.status_code == 409 and "withdrawn" in answer.get_json()["error"]
+    if action == "consent/revoke":
+        assert offer["plan"] is None  # the centers no longer see the referral
+        assert client.get(f"/api/v1/referrals/{referral_id}", headers=people.tokens["near_staff"]).status_code == 404
+    else:
+        assert client.post(url, json={}, headers=people.tokens["sender"]).status_code == 409
+
+
+def test_follow_up_admitted_then_completed(client, store, people):
+    referral_id = submit(client, people)
+    [offer_id] = offer_ids(store, referral_id)
+    staff = people.tokens["near_staff"]
+    assert client.post(f"/api/v1/offers/{offer_id}/admitted", headers=staff).status_code == 409  # not accepted yet
+    client.post(f"/api/v1/offers/{offer_id}/accept", json={"admission_date": utcnow().date().isoformat()},
+                headers=staff)  # fmt: skip
+    admitted = client.post(f"/api/v1/offers/{offer_id}/admitted", headers=staff)
+    assert admitted.status_code == 200 and admitted.get_json()["status"] == "admitted"
+    completed = client.post(f"/api/v1/offers/{offer_id}/completed", headers=staff)
+    assert completed.status_code == 200 and completed.get_json()["status"] == "completed"
+    view = client.get(f"/api/v1/referrals/{referral_id}", headers=people.tokens["sender"]).get_json()
+    assert view["status"] == "in_progress"
+    assert client.post(f"/api/v1/offers/{offer_id}/no_show", headers=people.tokens["far_staff"]).status_code == 404
+
+
+def test_no_show_sends_the_referral_to_review(client, store, people):
+    referral_id = submit(client, people)
+    [offer_id] = offer_ids(store, referral_id)
+    staff = people.tokens["near_staff"]
+    client.post(f"/api/v1/offers/{offer_id}/accept", json={"admission_date": utcnow().date().isoformat()},
+                headers=staff)  # fmt: skip
+    assert client.post(f"/api/v1/offers/{offer_id}/no_show", headers=staff).get_json()["status"] == "no_show"
+    view = client.get(f"/api/v1/referrals/{referral_id}", headers=people.tokens["sender"]).get_json()
+    assert view["status"] == "needs_review"

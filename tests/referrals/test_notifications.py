@@ -1,0 +1,128 @@
+"""Notification emails: center staff hear of new offers, senders of status changes; no personal data in them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from directory.extensions import db
+from directory.mail import OutboxMailer
+from directory.models import Offer, Referral
+from directory.models.base import utcnow
+from directory.referrals import notifications, service
+from tests.api.test_referrals_api import intake, offer_ids, people, store, submit  # noqa: F401  (shared fixtures)
+
+PERSONAL = ("CASE-1042", "555-0199", "heroin", "alcohol", "liver", "medicaid")
+
+
+def mail(app) -> list[tuple[str, str, str]]:
+    """Every message in the outbox folder as (to, subject, body), oldest first."""
+    folder = Path(app.config["MAIL_OUTBOX"])
+    messages = []
+    for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        messages.append((message["To"], message["Subject"], message.get_content()))
+    return messages
+
+
+def clear(app) -> None:
+    for path in Path(app.config["MAIL_OUTBOX"]).glob("*.eml"):
+        path.unlink()
+
+
+def assert_no_personal_data(messages) -> None:
+    for to, subject, body in messages:
+        for text in PERSONAL:
+            assert text.lower() not in (subject + body).lower(), (to, subject)
+
+
+def test_submit_mails_the_offered_center_and_the_sender(app, client, people):  # noqa: F811
+    referral_id = submit(client, people)
+    messages = mail(app)
+    assert sorted((to, subject) for to, subject, _ in messages) == sorted(
+        [
+            (people.emails["near_staff"], notifications.OFFER_SUBJECT),
+            (people.emails["sender"], notifications.STATUS_SUBJECT),
+        ]
+    )
+    bodies = {to: body for to, _, body in messages}
+    assert "/portal/offers" in bodies[people.emails["near_staff"]]
+    assert f"/referrals/{referral_id}" in bodies[people.emails["sender"]]
+    assert bodies[people.emails["sender"]].startswith("A referral you sent has a new status; sign in: http")
+    assert_no_personal_data(messages)
+
+
+def test_decline_mails_the_next_center_and_not_the_one_that_declined(app, client, store, people):  # noqa: F811
+    referral_id = submit(client, people)
+    [offer_id] = offer_ids(store, referral_id)
+    clear(app)
+    client.post(f"/api/v1/offers/{offer_id}/decline", json={"reason": "No beds"}, headers=people.tokens["near_staff"])
+    messages = mail(app)
+    # Still "offered" (to the next center): the sender's status did not change, so no mail to them.
+    assert [(to, subject) for to, subject, _ in messages] == [(people.emails["far_staff"], notifications.OFFER_SUBJECT)]
+    assert_no_personal_data(messages)
+
+
+def test_accept_mails_the_sender_and_the_naltrexone_program(app, client, store, people):  # noqa: F811
+    referral_id = submit(client, people)
+    [offer_id] = offer_ids(store, referral_id)
+    clear(app)
+    client.post(
+        f"/api/v1/offers/{offer_id}/accept", json={"admission_date": "2030-01-02"}, headers=people.tokens["near_staff"]
+    )
+    messages = mail(app)
+    assert sorted(to for to, _, _ in messages) == sorted([people.emails["sender"], people.emails["naltrexone_staff"]])
+    assert_no_personal_data(messages)
+
+
+def test_expiry_mails_the_next_center(app, client, store, people):  # noqa: F811
+    referral_id = submit(client, people)
+    clear(app)
+    with app.app_context():
+        assert service.expire_offers(db.session, now=utcnow() + timedelta(days=1)) == 1
+    assert [to for to, _, _ in mail(app)] == [people.emails["far_staff"]]
+    assert offer_ids(store, referral_id) and len(offer_ids(store, referral_id)) == 2
+
+
+def test_a_rolled_back_change_mails_nobody(app, client, store, people):  # noqa: F811
+    referral_id = submit(client, people)
+    clear(app)
+    with app.app_context():
+        referral = db.session.get(Referral, referral_id)
+        referral.status = "unplaced"
+        db.session.flush()
+        db.session.rollback()
+        db.session.commit()
+    assert mail(app) == []
+
+
+def test_cancel_mails_only_the_sender(app, client, people):  # noqa: F811
+    referral_id = submit(client, people)
+    clear(app)
+    client.post(f"/api/v1/referrals/{referral_id}/cancel", json={}, headers=people.tokens["sender"])
+    assert [(to, subject) for to, subject, _ in mail(app)] == [(people.emails["sender"], notifications.STATUS_SUBJECT)]
+
+
+@pytest.fixture
+def own_session(app):
+    with app.app_context():
+        engine = db.engine
+    with Session(engine) as session:
+        yield session
+
+
+def test_a_closed_offer_or_an_inactive_account_gets_no_mail(app, client, store, own_session, people, tmp_path):  # noqa: F811
+    referral_id = submit(client, people)
+    [offer_id] = offer_ids(store, referral_id)
+    mailer = OutboxMailer(tmp_path / "direct", "test@localhost")
+    assert notifications.notify_center_staff(own_session, offer_id, mailer, "http://x") == 1
+    own_session.get(Offer, offer_id).status = "withdrawn"
+    referral = own_session.get(Referral, referral_id)
+    referral.created_by.active = False
+    own_session.commit()
+    assert notifications.notify_center_staff(own_session, offer_id, mailer, "http://x") == 0
+    assert notifications.notify_referrer(own_session, referral_id, mailer, "http://x") == 0
