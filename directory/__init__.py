@@ -15,7 +15,7 @@ from directory.celery_app import celery_init_app
 from directory.config import from_environment
 from directory.extensions import csrf, db, limiter
 from directory.mail import make_mailer
-from directory.referrals.dispatch import init_embedded_sweep
+from directory.referrals.dispatch import init_embedded_sweep, init_notifications
 from directory.search.geocoding import make_geocoder
 from directory.security import init_security
 
@@ -46,6 +46,7 @@ def register_extensions(app: Flask) -> None:
     app.extensions["mailer"] = make_mailer(app.config)
     celery_init_app(app)
     init_embedded_sweep(app)
+    init_notifications(app)
     app.extensions["geocoder"] = make_geocoder(
         app.config["GEOCODER"],
         user_agent=app.config["NOMINATIM_USER_AGENT"],
@@ -59,11 +60,13 @@ def register_blueprints(app: Flask) -> None:
     from directory.auth import bp as auth_bp
     from directory.portal import bp as portal_bp
     from directory.public import bp as public_bp
+    from directory.staff import bp as staff_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(portal_bp, url_prefix="/portal")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(staff_bp, url_prefix="/referrals")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)
 

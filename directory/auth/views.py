@@ -35,7 +35,7 @@ def home_for(user: User) -> str:
         return url_for("admin.index")
     if user.has_role(Role.CENTER_STAFF):
         return url_for("portal.index")
-    return url_for("public.home")  # referral staff, until the referral pages exist
+    return url_for("staff.referrals")  # referral staff
 
 
 def submitted_email() -> str:

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("portal", __name__)
 
-from directory.portal import views  # noqa: E402,F401
+from directory.portal import offers, views  # noqa: E402,F401

@@ -60,7 +60,7 @@ def test_invited_referral_staff_need_no_centers(app, client, admin):
     path = link_in_mail(outbox(app)[0])
     response = invitee.post(path, data={"password": PASSWORD, "confirm": PASSWORD})
 
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/referrals/"
     assert signed_in_as(invitee) == "ref@example.org"
 
 

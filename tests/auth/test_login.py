@@ -25,7 +25,7 @@ def test_the_login_page_has_a_labelled_form_with_a_link_to_reset_the_password(cl
 
 @pytest.mark.parametrize(
     ("role", "landing"),
-    [("admin", "/admin/"), ("center_staff", "/portal/"), ("referral_staff", "/")],
+    [("admin", "/admin/"), ("center_staff", "/portal/"), ("referral_staff", "/referrals/")],
 )
 def test_signing_in_lands_on_the_roles_home(client, session, role, landing):
     centers = []
@@ -143,7 +143,7 @@ def test_next_never_leads_off_the_site(client, session, next_url):
     response = login(client, user.email, next_url=next_url)
 
     assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/referrals/"  # the role's home
 
 
 def test_next_on_this_site_is_honoured(client, session):

@@ -12,6 +12,7 @@ answer must be "allowed" or the right kind of "denied":
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -21,7 +22,10 @@ from sqlalchemy import select
 from directory.accounts.passwords import hash_password
 from directory.accounts.service import create_invitation, issue_api_token
 from directory.extensions import db
-from directory.models import AuditEvent, Center, ListingClaim, User
+from directory.models import AuditEvent, Center, ListingClaim, Referral, User
+from directory.models.base import utcnow
+from directory.referrals.intake import validate_intake
+from directory.referrals.service import route_referral, submit_referral
 from tests.conftest import make_app
 from tests.factories import PASSWORD, add_centers, center_record
 
@@ -34,6 +38,12 @@ SIGNED_IN = {**EVERYONE, "anonymous": LOGIN}
 ADMIN_ONLY = {"anonymous": LOGIN, "referral_staff": FORBIDDEN, "staff_a": FORBIDDEN, "staff_b": FORBIDDEN,
               "admin": ALLOWED}  # fmt: skip
 PORTAL = {"anonymous": LOGIN, "referral_staff": FORBIDDEN, "staff_a": ALLOWED, "staff_b": ALLOWED, "admin": ALLOWED}
+REFERRERS = {"anonymous": LOGIN, "referral_staff": ALLOWED, "staff_a": FORBIDDEN, "staff_b": FORBIDDEN,
+             "admin": ALLOWED}  # fmt: skip
+#: The referral's sender and admins; center staff of an offered center see a reduced view.
+REFERRAL_VIEW = {"anonymous": LOGIN, "referral_staff": ALLOWED, "staff_a": ALLOWED, "staff_b": NOT_FOUND,
+                 "admin": ALLOWED}  # fmt: skip
+REFERRAL_OWNER = REFERRERS  # the sender (other referral staff get 404: tests/api, tests/staff)
 OWN_CENTER = {"anonymous": LOGIN, "referral_staff": FORBIDDEN, "staff_a": ALLOWED, "staff_b": NOT_FOUND,
               "admin": ALLOWED}  # fmt: skip
 
@@ -75,14 +85,53 @@ POLICY: dict[str, dict[str, str]] = {
     "api.update_capacity": OWN_CENTER,
     "api.confirm_center": OWN_CENTER,
     "api.get_center_history": OWN_CENTER,
+    "api.submit_referral": REFERRERS,
+    "api.list_referrals": REFERRERS,
+    "api.get_referral": REFERRAL_VIEW,
+    "api.cancel_referral": REFERRAL_OWNER,
+    "api.revoke_consent": REFERRAL_OWNER,
+    "api.list_offers": PORTAL,
+    "api.accept_offer": OWN_CENTER,
+    "api.decline_offer": OWN_CENTER,
+    "api.offer_admitted": OWN_CENTER,
+    "api.offer_no_show": OWN_CENTER,
+    "api.offer_completed": OWN_CENTER,
+    "staff.new_referral": REFERRERS,
+    "staff.referrals": REFERRERS,
+    "staff.referral": {**REFERRAL_OWNER, "staff_a": FORBIDDEN},
+    "staff.cancel": REFERRAL_OWNER,
+    "staff.revoke_consent": REFERRAL_OWNER,
+    "portal.offers": PORTAL,
+    "portal.offer": OWN_CENTER,
+    "portal.accept_offer": OWN_CENTER,
+    "portal.decline_offer": OWN_CENTER,
+    "portal.follow_up_offer": OWN_CENTER,
+}
+
+INTAKE = {
+    "client_reference": "CASE-1",
+    "location": "60601",
+    "payment": "medicaid",
+    "primary_opioid": "heroin",
+    "last_opioid_use": "2026-11-19T22:00:00Z",
+    "liver_disease": "no",
+    "on_opioid_pain_therapy": False,
+    "consent": {"granted": True, "recipients": "Centers", "purpose": "Referral", "expires_on": "2099-01-01"},
 }
 
 #: Minimal request bodies, so an allowed request does something real.
 FORM_DATA = {
+    "portal.accept_offer": {"admission_date": "2026-11-24"},
+    "portal.decline_offer": {"reason": "No beds tonight"},
+    "staff.cancel": {"reason": "Placed elsewhere"},
     "portal.update_capacity": {"accepting_referrals": "y", "beds_available": "3"},
     "portal.new_claim": {"message": "I run this center."},
 }
 JSON_BODY = {
+    "api.submit_referral": INTAKE,
+    "api.accept_offer": {"admission_date": "2026-11-24"},
+    "api.decline_offer": {"reason": "No beds tonight"},
+    "api.cancel_referral": {"reason": "Placed elsewhere"},
     "api.edit_center": {"phone": "(312) 555-0111"},
     "api.update_capacity": {"accepting_referrals": True, "beds_available": 2},
 }
@@ -99,6 +148,8 @@ class World:
     claim_id: int
     target_user: int
     invitation: str
+    referral_id: str
+    offer_id: int
 
 
 @pytest.fixture
@@ -106,7 +157,10 @@ def world(tmp_path) -> World:
     app = make_app(f"sqlite:///{tmp_path / 'matrix.sqlite3'}", MAIL_OUTBOX=str(tmp_path / "outbox"))
     with app.app_context():
         session = db.session
-        add_centers(session, center_record(name="Center A"), center_record(name="Center B", latitude=41.9))
+        detox = {"levels_of_care": ["medical_detox"], "payment_options": ["medicaid"]}
+        add_centers(
+            session, center_record(name="Center A", **detox), center_record(name="Center B", latitude=41.95, **detox)
+        )
         a, b = session.scalars(select(Center).order_by(Center.name)).all()
         password_hash = hash_password(PASSWORD)
         users = {
@@ -129,8 +183,13 @@ def world(tmp_path) -> World:
         session.add(claim)
         _, invitation = create_invitation(session, "new@example.org", "referral_staff")
         session.commit()
+        intake = validate_intake(INTAKE, app.extensions["geocoder"], utcnow())
+        referral = submit_referral(session, intake, users["referral_staff"])
+        route_referral(session, referral.id)
+        (offer,) = session.get(Referral, referral.id).offers
+        assert offer.center_id == a.id
         return World(app, a.id, a.slug, {r: u.id for r, u in users.items()}, tokens, token_ids, claim.id,
-                     target.id, invitation)  # fmt: skip
+                     target.id, invitation, referral.id, offer.id)  # fmt: skip
 
 
 def url_for_rule(rule, world: World, role: str) -> str:
@@ -142,11 +201,13 @@ def url_for_rule(rule, world: World, role: str) -> str:
         "token_id": world.token_ids.get(role, 1),
         "token": world.invitation if "invitation" in rule.endpoint else "not-a-real-token",
         "filename": "site.css",
+        "referral_id": world.referral_id,
+        "offer_id": world.offer_id,
+        "outcome": "admitted",
     }
     path = rule.rule
     for name in rule.arguments:
-        path = path.replace(f"<int:{name}>", str(values[name])).replace(f"<path:{name}>", str(values[name]))
-        path = path.replace(f"<{name}>", str(values[name]))
+        path = re.sub(rf"<(?:[a-z]+(?:\([^)]*\))?:)?{name}>", str(values[name]), path)
     if rule.endpoint in ("public.search", "api.search_centers"):
         path += "?near=60601"
     if rule.endpoint == "portal.new_claim":
@@ -215,7 +276,8 @@ def test_route_answers_each_role_as_its_policy_says(world, endpoint, method):
             with world.app.app_context():
                 denied = db.session.scalars(
                     select(AuditEvent).where(
-                        AuditEvent.action == "access.denied", AuditEvent.entity_id == str(world.center_a)
+                        AuditEvent.action == "access.denied",
+                        AuditEvent.entity_id.in_([str(world.center_a), world.referral_id, str(world.offer_id)]),
                     )
                 ).all()
             assert denied, f"{method} {url} as {role}: the refused attempt is not in the audit log"

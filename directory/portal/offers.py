@@ -1,0 +1,176 @@
+"""Referral offers in the center portal: staff of the offered center accept or decline, then follow up.
+
+Center staff see the offers made to the centers they manage (others get a 404, and the
+attempt is logged); administrators see all. Opening an offer shows referral details, so
+every look is written to the audit log as a view of the referral.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import DateField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from directory.accounts import audit
+from directory.extensions import db
+from directory.models import Offer, OfferStatus, Role, User
+from directory.models.base import utcnow
+from directory.portal import bp
+from directory.referrals import service
+from directory.referrals.dispatch import offer_ttl
+from directory.security import record_denied, roles_required
+
+PORTAL_ROLES = ("center_staff", "admin")
+RECENT_ANSWERED = 50
+#: Offers whose referral details are no longer shared with the center.
+CLOSED_TO_CENTER = (OfferStatus.WITHDRAWN.value, OfferStatus.EXPIRED.value)
+
+
+class AcceptOfferForm(FlaskForm):
+    admission_date = DateField(
+        "Admission date",
+        validators=[InputRequired(message="Give the date the person can be admitted (YYYY-MM-DD).")],
+        description="The day the person can come in.",
+    )
+
+
+class DeclineOfferForm(FlaskForm):
+    reason = TextAreaField(
+        "Reason for declining",
+        validators=[
+            DataRequired(message="Give a reason for declining: it helps the referral staff find another place."),
+            Length(max=2000, message="Keep the reason to 2000 characters."),
+        ],
+        description="For example: no bed until next week, or the person's insurance is not accepted.",
+    )
+
+
+class FollowUpForm(FlaskForm):
+    """Admitted, did not arrive, or completed: nothing to fill in but the CSRF token."""
+
+
+def _actor() -> User:
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+def _offers_query() -> Any:
+    stmt = select(Offer)
+    if not current_user.has_role(Role.ADMIN):
+        stmt = stmt.where(Offer.center_id.in_([center.id for center in current_user.centers]))
+    return stmt
+
+
+@bp.get("/offers")
+@roles_required(*PORTAL_ROLES)
+def offers() -> ResponseReturnValue:
+    """Open offers to your centers, soonest to expire first, then the recently answered ones."""
+    now = utcnow()
+    open_offers = db.session.scalars(
+        _offers_query()
+        .where(Offer.status == OfferStatus.OFFERED.value, Offer.expires_at > now)
+        .order_by(Offer.expires_at, Offer.id)
+    ).all()
+    answered = db.session.scalars(
+        _offers_query()
+        .where(Offer.status != OfferStatus.OFFERED.value)
+        .order_by(Offer.responded_at.desc(), Offer.id.desc())
+        .limit(RECENT_ANSWERED)
+    ).all()
+    return render_template("portal/offers.html", open_offers=open_offers, answered=answered, now=now)
+
+
+def _offer_or_404(offer_id: int) -> Offer:
+    """The offer, if it was made to a center the signed-in user manages; otherwise 404 (logged)."""
+    offer = db.session.get(Offer, offer_id)
+    if offer is None:
+        abort(404)
+    if not current_user.manages(offer.center_id):
+        record_denied("not staff of the offer's center", "offer", offer_id)
+        abort(404)
+    return offer
+
+
+def _offer_page(offer: Offer, status: int = 200, **forms: Any) -> ResponseReturnValue:
+    show_details = offer.status not in CLOSED_TO_CENTER and offer.referral.consent_revoked_at is None
+    if show_details:
+        audit.record(db.session, _actor(), "referral.view", "referral", offer.referral_id, detail=f"offer {offer.id}")
+        db.session.commit()
+    page = render_template(
+        "portal/offer.html",
+        offer=offer,
+        referral=offer.referral,
+        show_details=show_details,
+        now=utcnow(),
+        accept_form=forms.get("accept_form") or AcceptOfferForm(formdata=None),
+        decline_form=forms.get("decline_form") or DeclineOfferForm(formdata=None),
+        follow_up_form=FollowUpForm(formdata=None),
+    )
+    return page, status
+
+
+@bp.get("/offers/<int:offer_id>")
+@roles_required(*PORTAL_ROLES)
+def offer(offer_id: int) -> ResponseReturnValue:
+    """One offer with what the center needs to decide: the step, the plan's dates, flags and why."""
+    return _offer_page(_offer_or_404(offer_id))
+
+
+def _refused(offer_id: int, error: service.ReferralError) -> ResponseReturnValue:
+    db.session.rollback()
+    flash(str(error), "error")
+    found = db.session.get(Offer, offer_id)
+    assert found is not None
+    return _offer_page(found, 409)
+
+
+@bp.post("/offers/<int:offer_id>/accept")
+@roles_required(*PORTAL_ROLES)
+def accept_offer(offer_id: int) -> ResponseReturnValue:
+    """Yes, with an admission date. Of two staff answering at once, exactly one wins."""
+    found = _offer_or_404(offer_id)
+    form = AcceptOfferForm()
+    if not form.validate():
+        return _offer_page(found, 400, accept_form=form)
+    try:
+        service.accept_offer(db.session, found.id, _actor(), form.admission_date.data, offer_ttl=offer_ttl())
+    except service.ReferralError as error:
+        return _refused(offer_id, error)
+    flash(f"Accepted: admission on {form.admission_date.data.isoformat()}.")
+    return redirect(url_for("portal.offer", offer_id=offer_id))
+
+
+@bp.post("/offers/<int:offer_id>/decline")
+@roles_required(*PORTAL_ROLES)
+def decline_offer(offer_id: int) -> ResponseReturnValue:
+    """No, with a reason; the referral is offered to the next center."""
+    found = _offer_or_404(offer_id)
+    form = DeclineOfferForm()
+    if not form.validate():
+        return _offer_page(found, 400, decline_form=form)
+    try:
+        service.decline_offer(db.session, found.id, _actor(), form.reason.data or "", offer_ttl=offer_ttl())
+    except service.ReferralError as error:
+        return _refused(offer_id, error)
+    flash("Declined. Thank you: the referral goes to the next center.")
+    return redirect(url_for("portal.offers"))
+
+
+@bp.post("/offers/<int:offer_id>/<any(admitted, no_show, completed):outcome>")
+@roles_required(*PORTAL_ROLES)
+def follow_up_offer(offer_id: int, outcome: str) -> ResponseReturnValue:
+    """The person was admitted, did not arrive, or completed the program."""
+    found = _offer_or_404(offer_id)
+    if not FollowUpForm().validate():
+        abort(400)
+    try:
+        service.record_follow_up(db.session, found.id, _actor(), OfferStatus(outcome))
+    except service.ReferralError as error:
+        return _refused(offer_id, error)
+    flash("Saved. Thank you for following up.")
+    return redirect(url_for("portal.offer", offer_id=offer_id))

@@ -1,0 +1,7 @@
+"""Referral staff pages: the intake form, the list of referrals, and one referral's plan and timeline."""
+
+from flask import Blueprint
+
+bp = Blueprint("staff", __name__)
+
+from directory.staff import views  # noqa: E402,F401

@@ -1,0 +1,180 @@
+"""Forms of the referral staff pages. The intake form's values are checked by
+`directory.referrals.intake.validate_intake`, the same checks the API makes."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, Field, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from directory.public.forms import choices
+from directory.referrals.intake import DEFAULT_MAX_DISTANCE_MILES, IntakeInvalid
+from directory.routing.rules import INTERACTING_MEDICATIONS, PRIMARY_OPIOIDS
+from directory.vocabulary import LANGUAGES, PAYMENT_OPTIONS, POPULATIONS
+
+SITE_NAME = "Treatment Directory"
+CONSENT_DAYS = 180
+
+OPIOID_LABELS: dict[str, str] = {
+    "heroin": "Heroin",
+    "oxycodone": "Oxycodone",
+    "hydrocodone": "Hydrocodone",
+    "morphine": "Morphine",
+    "methadone": "Methadone",
+    "buprenorphine": "Buprenorphine",
+    "fentanyl": "Fentanyl",
+    "other": "Another opioid",
+    "unknown": "Not known",
+}
+assert tuple(OPIOID_LABELS) == PRIMARY_OPIOIDS
+
+INTERACTING_MEDICATION_LABELS: dict[str, str] = {
+    "other_opioids": "Other opioids",
+    "alcohol": "Alcohol",
+    "tranquilizers": "Tranquilizers",
+    "sedatives": "Sedatives",
+    "cold_and_cough_medicines": "Cold and cough medicines",
+    "antidiarrheal_medicines": "Antidiarrheal medicines",
+    "disulfiram": "Disulfiram",
+    "thioridazine": "Thioridazine",
+}
+assert tuple(INTERACTING_MEDICATION_LABELS) == INTERACTING_MEDICATIONS
+
+LIVER_DISEASE_LABELS = {"yes": "Yes", "no": "No", "unknown": "Not known"}
+
+#: Where the shared checks' consent messages belong on the form (by the word each one names).
+CONSENT_MESSAGE_FIELDS = (
+    ("(recipients)", "consent_recipients"),
+    ("(purpose)", "consent_purpose"),
+    ("expire", "consent_expires_on"),
+)
+
+
+class CodeCheckboxes(SelectMultipleField):
+    """A group of checkboxes; unknown codes are reported by the shared checks."""
+
+    def pre_validate(self, form: object) -> None:
+        pass
+
+
+class CodeSelect(SelectField):
+    """A select or radio group; an unknown or missing choice is reported by the shared checks."""
+
+    def pre_validate(self, form: object) -> None:
+        pass
+
+
+class CodeRadios(RadioField):
+    def pre_validate(self, form: object) -> None:
+        pass
+
+
+class IntakeForm(FlaskForm):
+    """A referral: the person's case number, where they are, how they pay, the clinical facts, consent."""
+
+    client_reference = StringField("Client reference", description="Your own case number — not the person's name.")
+    contact_phone = StringField(
+        "Contact phone (optional)", description="Where the receiving center can reach the person or you."
+    )
+    location = StringField(
+        "Where the person is", description='A ZIP code, "City, ST" (e.g. Chicago, IL) or "latitude,longitude".'
+    )
+    max_distance_miles = StringField("Farthest distance (miles)", description="1 to 500 miles.")
+    payment = CodeSelect("Payment", choices=[("", "Choose how the person pays"), *choices(PAYMENT_OPTIONS)])
+    primary_opioid = CodeSelect("Primary opioid", choices=[("", "Choose the opioid"), *choices(OPIOID_LABELS)])
+    last_opioid_use = StringField(
+        "Last opioid use (UTC)",
+        description="Date and time of the last use, in UTC (Coordinated Universal Time), not local time.",
+    )
+    liver_disease = CodeRadios("Liver disease", choices=choices(LIVER_DISEASE_LABELS))
+    on_opioid_pain_therapy = CodeRadios("Needs opioid pain medication", choices=[("yes", "Yes"), ("no", "No")])
+    interacting_medications = CodeCheckboxes(
+        "Takes or uses (interacts with naltrexone)", choices=choices(INTERACTING_MEDICATION_LABELS)
+    )
+    alcohol_use_disorder = BooleanField("Alcohol use disorder")
+    language = CodeSelect("Language (optional)", choices=[("", "English"), *choices(LANGUAGES)])
+    populations = CodeCheckboxes("Needs a program for (optional)", choices=choices(POPULATIONS))
+    consent_granted = BooleanField("The person consents to share this referral with receiving treatment centers")
+    consent_recipients = TextAreaField("Who may receive it")
+    consent_purpose = TextAreaField("For what purpose")
+    consent_expires_on = StringField("Consent ends on", description="The date the consent ends (YYYY-MM-DD).")
+
+    @classmethod
+    def blank(cls, today: date) -> IntakeForm:
+        """The empty form, with the usual distance and the consent wording filled in."""
+        return cls(
+            formdata=None,
+            data={
+                "max_distance_miles": str(DEFAULT_MAX_DISTANCE_MILES),
+                "consent_recipients": f"Treatment centers offered this referral through {SITE_NAME}",
+                "consent_purpose": "Referral for substance use treatment",
+                "consent_expires_on": (today + timedelta(days=CONSENT_DAYS)).isoformat(),
+            },
+        )
+
+    def intake_data(self) -> dict[str, Any]:
+        """The submitted values in the shape `validate_intake` reads (the API's shape)."""
+        return {
+            "client_reference": self.client_reference.data or "",
+            "contact_phone": self.contact_phone.data or "",
+            "location": self.location.data or "",
+            "max_distance_miles": self.max_distance_miles.data or "",
+            "payment": self.payment.data or "",
+            "primary_opioid": self.primary_opioid.data or "",
+            "last_opioid_use": self.last_opioid_use.data or "",
+            "liver_disease": self.liver_disease.data or "",
+            "on_opioid_pain_therapy": self.on_opioid_pain_therapy.data or "",
+            "interacting_medications": list(self.interacting_medications.data or []),
+            "alcohol_use_disorder": bool(self.alcohol_use_disorder.data),
+            "language": self.language.data or None,
+            "populations": list(self.populations.data or []),
+            "consent": {
+                "granted": bool(self.consent_granted.data),
+                "recipients": self.consent_recipients.data or "",
+                "purpose": self.consent_purpose.data or "",
+                "expires_on": self.consent_expires_on.data or "",
+            },
+        }
+
+    def attach(self, error: IntakeInvalid) -> None:
+        """Put the shared checks' messages beside the fields they are about."""
+        for name, messages in error.fields.items():
+            for message in messages:
+                field = self._field_for(name, message)
+                field.errors = [*field.errors, _for_the_form(name, message)]
+
+    def _field_for(self, name: str, message: str) -> Field:
+        if name == "consent":
+            for word, field_name in CONSENT_MESSAGE_FIELDS:
+                if word in message:
+                    return self[field_name]
+            return self.consent_granted
+        if name in self:
+            return self[name]
+        return self.client_reference
+
+
+def _for_the_form(name: str, message: str) -> str:
+    """The API's wording of a few messages, in the form's terms."""
+    if name == "on_opioid_pain_therapy" and message.startswith("Required"):
+        return "Choose yes or no."
+    if name in ("payment", "primary_opioid", "liver_disease") and message.startswith("Unknown value ''"):
+        return "Choose one."
+    if name == "last_opioid_use" and message.startswith("Required"):
+        return "Required: the date and time of the last use (UTC)."
+    return message
+
+
+class CancelForm(FlaskForm):
+    reason = TextAreaField(
+        "Reason for cancelling",
+        validators=[Optional(), Length(max=2000, message="Keep the reason to 2000 characters.")],
+        description="Shown on the timeline and to the centers whose offers are withdrawn.",
+    )
+
+
+class RevokeConsentForm(FlaskForm):
+    """ "The person revoked consent": nothing to fill in but the CSRF token."""

@@ -1,0 +1,215 @@
+"""Views of the referral staff pages: thin wrappers over `directory.referrals`.
+
+Referral staff see only the referrals they made (others get a 404, and the attempt is
+logged); administrators see all. Every look at a referral is written to the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+
+from directory.accounts import audit
+from directory.extensions import db
+from directory.models import Referral, Role, User
+from directory.models.base import utcnow
+from directory.referrals import service
+from directory.referrals.dispatch import submit_and_send
+from directory.referrals.intake import IntakeInvalid, validate_intake
+from directory.referrals.presenters import referral_view
+from directory.routing.rules import FLAG_LIVER_TESTS
+from directory.security import record_denied, roles_required
+from directory.staff import bp
+from directory.staff.forms import (
+    INTERACTING_MEDICATION_LABELS,
+    CancelForm,
+    IntakeForm,
+    RevokeConsentForm,
+)
+
+STAFF_ROLES = ("referral_staff", "admin")
+
+REFERRAL_STATUS_WORDS = {
+    "received": "Received",
+    "routing": "Being routed",
+    "offered": "Offered to a detox center",
+    "accepted": "Accepted for detox",
+    "in_progress": "In treatment",
+    "completed": "Completed",
+    "unplaced": "Not placed",
+    "needs_review": "Needs review",
+    "cancelled": "Cancelled",
+}
+
+OFFER_STATUS_WORDS = {
+    "planned": "Not offered yet",
+    "offered": "Waiting for an answer",
+    "accepted": "Accepted",
+    "declined": "Declined",
+    "expired": "Expired (no answer in time)",
+    "withdrawn": "Withdrawn",
+    "admitted": "Admitted",
+    "no_show": "Did not arrive",
+    "completed": "Completed",
+}
+
+NEXT_STEPS = {
+    "received": "Wait: the plan is being made.",
+    "routing": "Wait: the plan is being made.",
+    "offered": "Wait for the detox center to answer.",
+    "accepted": "Help the person get to detox on the admission date.",
+    "in_progress": "Follow up with the centers.",
+    "completed": "None.",
+    "unplaced": "Call the partial matches, or refer again with a wider distance.",
+    "needs_review": "A clinician should review this referral.",
+    "cancelled": "None.",
+}
+
+STEP_WORDS = {"detox": "Medical detox", "naltrexone": "Naltrexone program"}
+
+
+@bp.app_template_global()
+def referral_status_words(status: str) -> str:
+    """A referral's status in plain words."""
+    return REFERRAL_STATUS_WORDS.get(status, status)
+
+
+@bp.app_template_global()
+def offer_status_words(status: str) -> str:
+    """An offer's status in plain words."""
+    return OFFER_STATUS_WORDS.get(status, status)
+
+
+@bp.app_template_global()
+def step_words(step: str) -> str:
+    return STEP_WORDS.get(step, step)
+
+
+@bp.app_template_global()
+def flag_words(flag: str) -> str:
+    """A routing plan's flag for clinicians in plain words, e.g. "Interaction: alcohol"."""
+    if flag == FLAG_LIVER_TESTS:
+        return "Baseline liver tests required"
+    kind, _, name = flag.partition(":")
+    if kind == "interaction":
+        return f"Interaction: {INTERACTING_MEDICATION_LABELS.get(name, name).lower()}"
+    return flag.replace("_", " ")
+
+
+@bp.app_template_global()
+def timeline_words(status: str) -> str:
+    """A timeline entry's status ("offer:detox:accepted") in plain words ("Detox offer: accepted")."""
+    parts = status.split(":")
+    if parts[0] == "offer" and len(parts) == 3:
+        return f"{STEP_WORDS.get(parts[1], parts[1])} offer: {OFFER_STATUS_WORDS.get(parts[2], parts[2]).lower()}"
+    if parts[0] == "referral" and len(parts) == 2:
+        return f"Referral: {REFERRAL_STATUS_WORDS.get(parts[1], parts[1]).lower()}"
+    return status
+
+
+def _actor() -> User:
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*STAFF_ROLES)
+def new_referral() -> ResponseReturnValue:
+    """The intake form: checked by the same rules as the API; a valid referral is routed at once."""
+    now = utcnow()
+    if request.method == "GET":
+        return render_template("staff/new.html", form=IntakeForm.blank(now.date()))
+    form = IntakeForm()
+    if form.validate():
+        try:
+            intake = validate_intake(form.intake_data(), current_app.extensions["geocoder"], now)
+        except IntakeInvalid as error:
+            form.attach(error)
+        else:
+            referral = submit_and_send(intake, _actor())
+            audit.record(db.session, _actor(), "referral.create", "referral", referral.id)
+            db.session.commit()
+            flash(f"Referral {referral.client_reference} received.")
+            return redirect(url_for("staff.referral", referral_id=referral.id))
+    return render_template("staff/new.html", form=form), 400
+
+
+@bp.get("/")
+@roles_required(*STAFF_ROLES)
+def referrals() -> ResponseReturnValue:
+    """Your referrals, newest first (administrators: everyone's)."""
+    stmt = select(Referral).order_by(Referral.created_at.desc(), Referral.id)
+    if not current_user.has_role(Role.ADMIN):
+        stmt = stmt.where(Referral.created_by_id == current_user.id)
+    return render_template(
+        "staff/referrals.html", referrals=list(db.session.scalars(stmt.limit(500))), next_steps=NEXT_STEPS
+    )
+
+
+def _referral_or_404(referral_id: str) -> Referral:
+    """The referral, if the signed-in user made it or is an administrator; otherwise 404 (logged)."""
+    referral = db.session.get(Referral, referral_id)
+    if referral is None:
+        abort(404)
+    if not current_user.has_role(Role.ADMIN) and referral.created_by_id != current_user.id:
+        record_denied("not the referral's creator", "referral", referral_id)
+        abort(404)
+    return referral
+
+
+def _referral_page(referral: Referral, status: int = 200, **forms: Any) -> ResponseReturnValue:
+    audit.record(db.session, _actor(), "referral.view", "referral", referral.id)
+    db.session.commit()
+    page = render_template(
+        "staff/referral.html",
+        referral=referral,
+        view=referral_view(referral),
+        next_step=NEXT_STEPS.get(referral.status, ""),
+        cancel_form=forms.get("cancel_form") or CancelForm(formdata=None),
+        revoke_form=RevokeConsentForm(formdata=None),
+        open_statuses=("received", "routing", "offered", "accepted", "in_progress", "unplaced", "needs_review"),
+    )
+    return page, status
+
+
+@bp.get("/<referral_id>")
+@roles_required(*STAFF_ROLES)
+def referral(referral_id: str) -> ResponseReturnValue:
+    """One referral: status, the plan, offers and the timeline."""
+    return _referral_page(_referral_or_404(referral_id))
+
+
+@bp.post("/<referral_id>/cancel")
+@roles_required(*STAFF_ROLES)
+def cancel(referral_id: str) -> ResponseReturnValue:
+    """Stop routing and withdraw the open offers."""
+    found = _referral_or_404(referral_id)
+    form = CancelForm()
+    if not form.validate():
+        return _referral_page(found, 400, cancel_form=form)
+    try:
+        service.cancel_referral(db.session, found.id, _actor(), form.reason.data or "")
+    except service.ReferralError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _referral_page(db.session.get(Referral, referral_id), 409)  # type: ignore[arg-type]
+    flash("Referral cancelled; open offers were withdrawn.")
+    return redirect(url_for("staff.referral", referral_id=found.id))
+
+
+@bp.post("/<referral_id>/consent/revoke")
+@roles_required(*STAFF_ROLES)
+def revoke_consent(referral_id: str) -> ResponseReturnValue:
+    """The person revoked consent: routing stops and open offers are withdrawn."""
+    found = _referral_or_404(referral_id)
+    if not RevokeConsentForm().validate():
+        abort(400)
+    if found.consent_revoked_at is not None:
+        flash("Consent was already revoked.", "error")
+        return _referral_page(found, 409)
+    service.revoke_consent(db.session, found.id, _actor())
+    flash("Consent revoked: routing stopped and open offers were withdrawn.")
+    return redirect(url_for("staff.referral", referral_id=found.id))

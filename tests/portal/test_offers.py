@@ -1,0 +1,170 @@
+"""Referral offers in the center portal: who sees them, accept and decline, follow-up, conflicts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from directory.models import Offer, OfferStatus, ReferralStatus
+from directory.models.base import utcnow
+from tests.portal.conftest import sign_in
+from tests.staff.scenario import build_scene, offers, referrals, submit
+
+
+@pytest.fixture
+def scene(store):
+    return build_scene(store)
+
+
+@pytest.fixture
+def referral(app, store, scene):
+    """A referral submitted through the form: its detox step is offered to Lakeside Detox."""
+    client = app.test_client()
+    sign_in(client, scene.referrer)
+    return submit(client, store)
+
+
+def page(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def detox_offer(store, referral) -> Offer:
+    return offers(store, referral.id)[0]
+
+
+def tomorrow() -> str:
+    return (utcnow().date() + timedelta(days=1)).isoformat()
+
+
+def test_staff_see_their_centers_open_offers_with_the_plan_summary(client, store, scene, referral):
+    sign_in(client, scene.detox_staff)
+    text = page(client.get("/portal/offers"))
+    offer = detox_offer(store, referral)
+    assert f"/portal/offers/{offer.id}" in text
+    assert "Medical detox at Lakeside Detox" in text
+    assert "Baseline liver tests required" in text and "Interaction: alcohol" in text
+    assert "Expires" in text
+
+
+def test_staff_of_another_center_see_no_offer_and_get_404(client, store, scene, referral):
+    offer = detox_offer(store, referral)
+    sign_in(client, scene.other_staff)
+    assert f"/portal/offers/{offer.id}" not in page(client.get("/portal/offers"))
+    assert client.get(f"/portal/offers/{offer.id}").status_code == 404
+    assert client.post(f"/portal/offers/{offer.id}/accept", data={"admission_date": tomorrow()}).status_code == 404
+    assert client.post(f"/portal/offers/{offer.id}/decline", data={"reason": "no"}).status_code == 404
+    assert client.post(f"/portal/offers/{offer.id}/admitted").status_code == 404
+    assert [e.entity_id for e in store.events("access.denied")] == [str(offer.id)] * 4
+    assert detox_offer(store, referral).status == OfferStatus.OFFERED
+
+
+def test_anonymous_and_referral_staff_are_kept_out(client, store, scene, referral):
+    offer = detox_offer(store, referral)
+    for path in ("/portal/offers", f"/portal/offers/{offer.id}"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    sign_in(client, scene.referrer)
+    assert client.get("/portal/offers").status_code == 403
+    assert client.get(f"/portal/offers/{offer.id}").status_code == 403
+
+
+def test_opening_an_offer_is_audited_as_a_view_of_the_referral(client, store, scene, referral):
+    offer = detox_offer(store, referral)
+    sign_in(client, scene.detox_staff)
+    text = page(client.get(f"/portal/offers/{offer.id}"))
+    assert "CASE-1042" in text and "referrer@example.org" in text and "not medical advice" in text
+    (event,) = store.events("referral.view")
+    assert (event.entity_type, event.entity_id, event.actor_id) == ("referral", referral.id, scene.detox_staff.id)
+
+
+def test_accept_needs_an_admission_date(client, store, scene, referral):
+    offer = detox_offer(store, referral)
+    sign_in(client, scene.detox_staff)
+    response = client.post(f"/portal/offers/{offer.id}/accept", data={"admission_date": ""})
+    assert response.status_code == 400
+    assert "Give the date the person can be admitted" in page(response)
+    assert detox_offer(store, referral).status == OfferStatus.OFFERED
+
+
+def test_accept_offers_the_naltrexone_program(app, client, store, scene, referral):
+    offer = detox_offer(store, referral)
+    sign_in(client, scene.detox_staff)
+    response = client.post(f"/portal/offers/{offer.id}/accept", data={"admission_date": tomorrow()})
+    assert response.status_code == 302
+    detox, naltrexone = offers(store, referral.id)
+    assert detox.status == OfferStatus.ACCEPTED and detox.admission_date.isoformat() == tomorrow()
+    assert naltrexone.center_id == scene.clinic.id and naltrexone.target_start is not None
+
+    clinic = app.test_client()
+    sign_in(clinic, scene.clinic_staff)
+    listing = page(clinic.get("/portal/offers"))
+    assert "Naltrexone program at Naltrexone Clinic" in listing
+    assert f"Target start</dt><dd>{naltrexone.target_start.isoformat()}" in listing
+
+
+def test_decline_with_an_empty_reason_is_refused(client, store, scene, referral):
+    offer = detox_offer(store, referral)
+    sign_in(client, scene.detox_staff)
+    response = client.post(f"/portal/offers/{offer.id}/decline", data={"reason": "  "})
+    assert response.status_code == 400
+    assert "Give a reason for declining" in page(response)
+    assert [o.status for o in offers(store, referral.id)] == [OfferStatus.OFFERED]
+
+
+def test_decline_sends_the_referral_to_the_next_center(client, store, scene, referral):
+    offer = detox_offer(store, referral)
+    sign_in(client, scene.detox_staff)
+    response = client.post(f"/portal/offers/{offer.id}/decline", data={"reason": "No bed this week."})
+    assert response.status_code == 302
+    declined, next_offer = offers(store, referral.id)
+    assert declined.status == OfferStatus.DECLINED and declined.decline_reason == "No bed this week."
+    assert next_offer.center_id == scene.far_detox.id and next_offer.status == OfferStatus.OFFERED
+    assert "Declined" in page(client.get("/portal/offers"))
+
+
+def test_a_withdrawn_offer_cannot_be_accepted_and_shows_no_details(app, client, store, scene, referral):
+    offer = detox_offer(store, referral)
+    referrer = app.test_client()
+    sign_in(referrer, scene.referrer)
+    referrer.post(f"/referrals/{referral.id}/cancel", data={"reason": "Person moved away."})
+
+    sign_in(client, scene.detox_staff)
+    response = client.post(f"/portal/offers/{offer.id}/accept", data={"admission_date": tomorrow()})
+    assert response.status_code == 409
+    text = page(response)
+    assert "This offer can no longer be accepted (it is withdrawn)." in text
+    assert "CASE-1042" not in text and "no longer shared" in text
+    assert scene.detox_staff.id not in [e.actor_id for e in store.events("referral.view")]
+
+
+def test_an_expired_offer_cannot_be_accepted(client, store, scene, referral):
+    offer = detox_offer(store, referral)
+    with store.session() as session:
+        session.execute(update(Offer).where(Offer.id == offer.id).values(expires_at=utcnow() - timedelta(minutes=1)))
+        session.commit()
+    sign_in(client, scene.detox_staff)
+    response = client.post(f"/portal/offers/{offer.id}/accept", data={"admission_date": tomorrow()})
+    assert response.status_code == 409
+    assert "(it is expired)" in page(response)
+
+
+def test_follow_up_admitted_then_no_second_answer(client, store, scene, referral):
+    offer = detox_offer(store, referral)
+    sign_in(client, scene.detox_staff)
+    client.post(f"/portal/offers/{offer.id}/accept", data={"admission_date": tomorrow()})
+    assert client.post(f"/portal/offers/{offer.id}/admitted").status_code == 302
+    assert detox_offer(store, referral).status == OfferStatus.ADMITTED
+    assert referrals(store)[0].status == ReferralStatus.IN_PROGRESS
+    again = client.post(f"/portal/offers/{offer.id}/no_show")
+    assert again.status_code == 409
+    assert "Only an offer that is accepted can be marked no_show." in page(again)
+
+
+def test_admin_may_answer_any_offer(app, store, scene, referral):
+    admin = app.test_client()
+    sign_in(admin, scene.admin)
+    offer = detox_offer(store, referral)
+    assert f"/portal/offers/{offer.id}" in page(admin.get("/portal/offers"))
+    assert admin.post(f"/portal/offers/{offer.id}/decline", data={"reason": "Wrong center."}).status_code == 302
