@@ -14,14 +14,19 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, jsonify, redirect, request, session, url_for
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, logout_user
+from limits import parse
 
 from directory.accounts import audit
 from directory.accounts.service import user_for_api_token
-from directory.extensions import db, login_manager
+from directory.extensions import db, limiter, login_manager
 from directory.models import Center, User
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Unknown or revoked bearer tokens tolerated per client address before answering 429.
+BAD_TOKEN_LIMIT = parse("20/minute")
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -76,6 +81,8 @@ def _load_user_from_bearer_token(req: Any) -> User | None:
     user = user_for_api_token(db.session, token.strip())
     if user is not None:
         db.session.commit()  # last_used_at
+    elif limiter.enabled and not limiter.limiter.hit(BAD_TOKEN_LIMIT, "bad-bearer-token", get_remote_address()):
+        abort(429)  # someone is guessing tokens
     return user
 
 

@@ -213,6 +213,7 @@ def change_password() -> ResponseReturnValue:
 
 
 @bp.post("/account/api-tokens")
+@limiter.limit("20 per hour")
 @login_required
 def create_api_token() -> ResponseReturnValue:
     """A new API token, shown once in this response (never in a URL, a cookie or a log)."""

@@ -89,3 +89,19 @@ def test_invitation_and_reset_posts_are_limited(limited_app):
 
     assert invitations == [410] * 10 + [429]
     assert resets == [410] * 10 + [429]
+
+
+def test_guessing_bearer_tokens_is_rate_limited(tmp_path):
+    from directory.extensions import limiter
+    from tests.conftest import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'limits.sqlite3'}", RATELIMIT_ENABLED=True)
+    limiter.reset()
+    client = app.test_client()
+    answers = [
+        client.get("/api/v1/referrals", headers={"Authorization": f"Bearer tdk_guess{n}"}).status_code
+        for n in range(22)
+    ]
+    assert answers[:20] == [401] * 20
+    assert answers[20:] == [429, 429]
+    limiter.reset()
