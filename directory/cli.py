@@ -167,7 +167,7 @@ def _center_ids(values: tuple[str, ...]) -> list[int]:
 
 def _password_from_stdin() -> str | None:
     """The first line of standard input when it is piped in (not a terminal) and not empty."""
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin
     if stdin.isatty():
         return None
     line = stdin.readline()

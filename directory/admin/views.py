@@ -53,7 +53,7 @@ def audit_events() -> Select[tuple[AuditEvent, str | None]]:
 @roles_required("admin")
 def index() -> ResponseReturnValue:
     """What needs attention: pending claims, accounts, and the latest changes."""
-    by_role = dict(db.session.execute(select(User.role, func.count()).group_by(User.role)).tuples().all())
+    by_role = dict(db.session.execute(select(User.role, func.count()).group_by(User.role)).all())
     return render_template(
         "admin/index.html",
         users_by_role={ROLE_LABELS[role]: by_role.get(role.value, 0) for role in Role},
@@ -62,7 +62,7 @@ def index() -> ResponseReturnValue:
         pending_claims=db.session.scalar(
             select(func.count()).select_from(ListingClaim).where(ListingClaim.status == ClaimStatus.PENDING)
         ),
-        events=db.session.execute(audit_events().limit(RECENT_EVENTS)).tuples().all(),
+        events=db.session.execute(audit_events().limit(RECENT_EVENTS)).all(),
     )
 
 
@@ -204,7 +204,7 @@ def audit() -> ResponseReturnValue:
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     pages = max(1, -(-total // AUDIT_PAGE_SIZE))
     page = min(form.page.data or 1, pages)
-    events = db.session.execute(query.limit(AUDIT_PAGE_SIZE).offset((page - 1) * AUDIT_PAGE_SIZE)).tuples().all()
+    events = db.session.execute(query.limit(AUDIT_PAGE_SIZE).offset((page - 1) * AUDIT_PAGE_SIZE)).all()
     return render_template(
         "admin/audit.html", form=form, events=events, page=page, pages=pages, total=total, filters=filters
     )
