@@ -1,22 +1,53 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (and the linter) on a fresh or existing checkout.
+# Runs the whole test suite (and the linter) on a fresh or existing checkout:
+# once on SQLite, then again on PostgreSQL (each test in a fresh database of its own).
 # Extra arguments go to pytest, e.g. scripts/test.sh -k search
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Services the integration tests run as subprocesses: redis-server (Celery's broker).
-# Installed with apt-get where the machine allows it; otherwise those tests are skipped, saying why.
+can_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+apt_updated=""
+apt_install() {
+  [ -n "$apt_updated" ] || { apt-get update -qq && apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# redis-server: the integration tests run their own as subprocesses (Celery's broker).
 if ! command -v redis-server >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  if can_install; then
     echo "Installing redis-server with apt-get ..."
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
-      || echo "warning: could not install redis-server; the Redis/Celery integration tests will be skipped." >&2
+    apt_install redis-server || echo "warning: could not install redis-server; the Redis/Celery integration tests will be skipped." >&2
   else
     echo "warning: redis-server is missing and cannot be installed here; the Redis/Celery integration tests will be skipped." >&2
+  fi
+fi
+
+# PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth) for the second pass.
+PG_URL="${TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
+pg_ready() { command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; }
+if ! pg_ready; then
+  if ! command -v pg_ctlcluster >/dev/null 2>&1 && can_install; then
+    echo "Installing PostgreSQL with apt-get ..."
+    apt_install postgresql || true
+  fi
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    version="$(ls /etc/postgresql 2>/dev/null | sort -n | tail -n 1)"
+    [ -n "$version" ] && pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || true
+    for _ in $(seq 1 20); do pg_ready && break; sleep 0.5; done
   fi
 fi
 
 source scripts/bootstrap.sh requirements-dev.txt
 ruff check .
 ruff format --check .
-exec python -m pytest "$@"
+
+echo "== Test suite on SQLite =="
+python -m pytest "$@"
+
+if pg_ready; then
+  echo "== Test suite on PostgreSQL =="
+  TEST_DATABASE_URL="$PG_URL" python -m pytest "$@"
+else
+  echo "warning: PostgreSQL is not running at 127.0.0.1:5432 and could not be started or installed here;" >&2
+  echo "warning: the PostgreSQL pass was skipped (the SQLite pass above ran everything)." >&2
+fi

@@ -1,18 +1,22 @@
-"""Shared fixtures: an app on a real database (a fresh SQLite file per test by default).
+"""Shared fixtures: an app on a real database of its own per test.
 
-Set TEST_DATABASE_URL to run against another database.
+By default each test gets a fresh SQLite file. With TEST_DATABASE_URL set to a PostgreSQL
+server (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test), each test gets a fresh
+database there instead, named `directory_test_*` (never a user's data), dropped at the end.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import URL, create_engine, make_url, text
 from sqlalchemy.orm import Session
 
 from directory import create_app, schema
@@ -24,6 +28,41 @@ SEED_FILE = ROOT / "seeds" / "centers.csv"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 NSSATS_FILE = SHARED_DATA / "samhsa-nssats-2015" / "directory.csv"
 FINDTREATMENT_FILE = SHARED_DATA / "findtreatment-2025-ca" / "residential.csv"
+
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+_created_databases: list[str] = []
+
+
+def _server_url(name: str = "postgres") -> URL:
+    return make_url(TEST_DATABASE_URL).set(database=name)
+
+
+def _create_database(template: str | None = None) -> str:
+    name = f"directory_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(_server_url(), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+    engine.dispose()
+    _created_databases.append(name)
+    return name
+
+
+def database_url(tmp_path: Path, name: str = "test", template: str | None = None) -> str:
+    """A fresh database for one test: a SQLite file, or a new PostgreSQL database (from a template)."""
+    if not TEST_DATABASE_URL:
+        return f"sqlite:///{tmp_path / (name + '.sqlite3')}"
+    return _server_url(_create_database(template)).render_as_string(hide_password=False)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not _created_databases:
+        return
+    engine = create_engine(_server_url(), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        for name in _created_databases:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
 
 
 def make_app(database_url: str, **config: object) -> Flask:
@@ -48,7 +87,7 @@ def make_app(database_url: str, **config: object) -> Flask:
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     """An app with an empty, migrated database of its own."""
-    app = make_app(f"sqlite:///{tmp_path / 'test.sqlite3'}", MAIL_OUTBOX=str(tmp_path / "outbox"))
+    app = make_app(database_url(tmp_path), MAIL_OUTBOX=str(tmp_path / "outbox"))
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -80,23 +119,43 @@ def session(app: Flask) -> Iterator[Session]:
 
 
 @pytest.fixture(scope="session")
-def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database file holding the whole nationwide seed directory, built once per run."""
-    path = tmp_path_factory.mktemp("seeded") / "seeded.sqlite3"
-    app = make_app(f"sqlite:///{path}")
+def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The whole nationwide seed directory, imported once per run: a SQLite file's path, or the
+    name of a PostgreSQL database that tests copy as a template."""
+    if TEST_DATABASE_URL:
+        name = _create_database()
+        url = _server_url(name).render_as_string(hide_password=False)
+    else:
+        name = str(tmp_path_factory.mktemp("seeded") / "seeded.sqlite3")
+        url = f"sqlite:///{name}"
+    app = make_app(url)
     with app.app_context():
         report = import_file(db.session, SEED_FILE, "centers")
         assert report.written and report.invalid_rows == 0, report.issues[:5]
         db.engine.dispose()
-    return path
+    return name
+
+
+def seeded_url(seeded_database: str) -> str:
+    """The URL of the seeded database itself (read it, don't change it)."""
+    if TEST_DATABASE_URL:
+        return _server_url(seeded_database).render_as_string(hide_password=False)
+    return f"sqlite:///{seeded_database}"
+
+
+def copy_of_seeded(seeded_database: str, tmp_path: Path) -> str:
+    """A private copy of the seeded database for one test."""
+    if TEST_DATABASE_URL:
+        return database_url(tmp_path, template=seeded_database)
+    path = tmp_path / "seeded.sqlite3"
+    shutil.copy(seeded_database, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
-def seeded_app(seeded_database: Path, tmp_path: Path) -> Iterator[Flask]:
+def seeded_app(seeded_database: str, tmp_path: Path) -> Iterator[Flask]:
     """An app on a private copy of the seeded database (tests may change it)."""
-    path = tmp_path / "seeded.sqlite3"
-    shutil.copy(seeded_database, path)
-    app = make_app(f"sqlite:///{path}", MAIL_OUTBOX=str(tmp_path / "outbox"))
+    app = make_app(copy_of_seeded(seeded_database, tmp_path), MAIL_OUTBOX=str(tmp_path / "outbox"))
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -117,4 +176,6 @@ def seeded_session(seeded_app: Flask) -> Iterator[Session]:
 
 
 def pytest_report_header() -> str:
-    return f"database: {os.environ.get('TEST_DATABASE_URL', 'SQLite (a fresh file per test)')}"
+    if TEST_DATABASE_URL:
+        return f"database: a fresh PostgreSQL database per test on {make_url(TEST_DATABASE_URL).host}"
+    return "database: SQLite (a fresh file per test)"

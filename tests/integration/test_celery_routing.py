@@ -9,7 +9,6 @@ import base64
 import contextlib
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from directory.models.base import utcnow
 from directory.referrals import dispatch
 from directory.referrals.intake import validate_intake
 from directory.referrals.service import submit_referral
-from tests.conftest import ROOT, make_app
+from tests.conftest import ROOT, copy_of_seeded, make_app
 from tests.integration.services import start_redis, wait_for
 
 pytestmark = pytest.mark.integration
@@ -66,10 +65,7 @@ def redis_url(tmp_path):
 
 @pytest.fixture
 def routing_app(seeded_database, tmp_path, redis_url):
-    path = tmp_path / "routing.sqlite3"
-    shutil.copy(seeded_database, path)
-    app = make_app(f"sqlite:///{path}", REDIS_URL=redis_url, MAIL_OUTBOX=str(tmp_path / "outbox"))
-    app.config["TEST_DATABASE_PATH"] = path
+    app = make_app(copy_of_seeded(seeded_database, tmp_path), REDIS_URL=redis_url, MAIL_OUTBOX=str(tmp_path / "outbox"))
     yield app
     with app.app_context():
         db.engine.dispose()

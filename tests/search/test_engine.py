@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import random
-import sqlite3
 from datetime import timedelta
 
 import numpy as np
 import pytest
 import zipcodes
 from geopy.distance import geodesic
-from sqlalchemy import update
+from sqlalchemy import create_engine, text, update
 
 from directory.models import Center
 from directory.models.base import utcnow
@@ -23,6 +22,7 @@ from directory.search.engine import (
 from directory.search.geocoding import OfflineGeocoder, Place
 from directory.search.geodesy import bounding_box, geodesic_miles
 from directory.vocabulary import expand_medication_filter
+from tests.conftest import seeded_url
 from tests.factories import add_centers, center_record
 
 #: Points closer than this to the radius may fall either side by float rounding alone.
@@ -52,14 +52,16 @@ def brute_force(centers, origin: Place, radius: float, keep=lambda c: True):
 
 @pytest.fixture(scope="module")
 def seed_centers(seeded_database):
-    """Every seeded center's id, name, point and codes, read straight from the database file."""
-    with sqlite3.connect(seeded_database) as connection:
+    """Every seeded center's id, name, point and codes, read straight from the database."""
+    engine = create_engine(seeded_url(seeded_database))
+    with engine.connect() as connection:
         centers = {
             row[0]: {"id": row[0], "name": row[1], "latitude": row[2], "longitude": row[3], "codes": {}}
-            for row in connection.execute("SELECT id, name, latitude, longitude FROM centers")
+            for row in connection.execute(text("SELECT id, name, latitude, longitude FROM centers"))
         }
-        for center_id, kind, code in connection.execute("SELECT center_id, kind, code FROM center_attributes"):
+        for center_id, kind, code in connection.execute(text("SELECT center_id, kind, code FROM center_attributes")):
             centers[center_id]["codes"].setdefault(kind, set()).add(code)
+    engine.dispose()
     return list(centers.values())
 
 
