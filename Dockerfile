@@ -1,0 +1,34 @@
+# The one image for every service in docker-compose.yml: web (gunicorn), worker and beat (Celery),
+# and the one-shot migrate step. Runtime dependencies only; settings come from the environment.
+FROM python:3.11-slim
+
+# PYTHONPATH: `celery -A tasks` imports `tasks` from the working directory but takes that
+# directory off sys.path again before `tasks` imports `directory`.
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PYTHONPATH=/app \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home --shell /usr/sbin/nologin app
+
+WORKDIR /app
+
+COPY requirements.txt ./
+RUN pip install -r requirements.txt
+
+# The code and the seed directory stay owned by root: the app can read them, not change them.
+COPY gunicorn.conf.py ./
+COPY directory/ directory/
+COPY tasks/ tasks/
+COPY seeds/ seeds/
+
+# The only place the app writes: Flask's instance folder (the mail outbox lives under it).
+RUN mkdir -p instance/outbox && chown -R app:app instance
+
+USER app
+
+EXPOSE 8000
+
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "directory:create_app()"]
