@@ -15,6 +15,7 @@ from directory.celery_app import celery_init_app
 from directory.config import from_environment
 from directory.extensions import csrf, db, limiter
 from directory.mail import make_mailer
+from directory.ops import init_ops
 from directory.referrals.dispatch import init_embedded_sweep, init_notifications
 from directory.search.geocoding import make_geocoder
 from directory.security import init_security
@@ -39,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    init_ops(app)
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -58,6 +60,7 @@ def register_blueprints(app: Flask) -> None:
     from directory.admin import bp as admin_bp
     from directory.api import bp as api_bp
     from directory.auth import bp as auth_bp
+    from directory.ops import bp as ops_bp
     from directory.portal import bp as portal_bp
     from directory.public import bp as public_bp
     from directory.staff import bp as staff_bp
@@ -68,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(staff_bp, url_prefix="/referrals")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(ops_bp)
     csrf.exempt(api_bp)
 
 

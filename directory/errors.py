@@ -41,7 +41,8 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
 def _unexpected_error(error: Exception) -> ResponseReturnValue:
     from flask import current_app
 
-    current_app.logger.exception("Unhandled error on %s", request.path)
+    # The endpoint, not the path: reset and invitation links carry tokens in their paths.
+    current_app.logger.exception("Unhandled error on %s", request.endpoint)
     if _wants_json():
         return jsonify({"error": MESSAGES[500], "fields": {}}), 500
     return render_template("error.html", status=500, message=MESSAGES[500]), 500

@@ -11,7 +11,7 @@ import logging
 import time
 from datetime import timedelta
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from sqlalchemy import select
 
 from directory.extensions import db
@@ -77,6 +77,8 @@ def init_embedded_sweep(app: Flask) -> None:
 
     @app.before_request
     def _sweep() -> None:
+        if request.blueprint == "ops" or request.endpoint == "static":
+            return  # health probes and assets never touch the database
         now = time.monotonic()
         if now - state["last"] < app.config["EMBEDDED_SWEEP_SECONDS"]:
             return

@@ -106,6 +106,10 @@ POLICY: dict[str, dict[str, str]] = {
     "portal.accept_offer": OWN_CENTER,
     "portal.decline_offer": OWN_CENTER,
     "portal.follow_up_offer": OWN_CENTER,
+    "ops.healthz": EVERYONE,
+    "ops.readyz": EVERYONE,
+    # Not advertised: 404 for all but admins (and Prometheus, with METRICS_TOKEN: tests/ops).
+    "ops.metrics": {**dict.fromkeys(ROLES, NOT_FOUND), "admin": ALLOWED},
 }
 
 INTAKE = {

@@ -1,0 +1,125 @@
+"""Prometheus metrics, in a registry of the app's own (tests create many apps).
+
+Request and search latencies are observed as requests finish; the referral, outbox and
+offer gauges are read from the database when Prometheus scrapes, so they are never stale.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import Flask, Response, current_app, g, request
+from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, func, select
+
+from directory.extensions import db
+from directory.models import Offer, OfferStatus, OutboxMessage, Referral, ReferralStatus
+from directory.models.base import utcnow
+
+#: The endpoints that call find_centers_near; their request time is the search latency.
+SEARCH_ENDPOINTS = frozenset({"public.search", "api.search_centers"})
+#: Any other method (a client can send any token) is counted as "other", to bound the labels.
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+EXPIRING_WITHIN = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry
+    request_seconds: Histogram
+    search_seconds: Histogram
+
+
+def init_metrics(app: Flask) -> Metrics:
+    """Create the app's registry and metrics, and time every request."""
+    registry = CollectorRegistry()
+    metrics = Metrics(
+        registry=registry,
+        request_seconds=Histogram(
+            "directory_http_request_duration_seconds",
+            "Time to answer a request, by Flask endpoint (never the path), method and status.",
+            ["endpoint", "method", "status"],
+            registry=registry,
+        ),
+        search_seconds=Histogram(
+            "directory_search_duration_seconds",
+            "Time to answer a search that ran find_centers_near (rendering included), by endpoint.",
+            ["endpoint"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=registry,
+        ),
+    )
+    ProcessCollector(registry=registry)  # memory, CPU, open files (Linux)
+    registry.register(DatabaseCollector(lambda: db.engine))
+    app.extensions["metrics"] = metrics
+    app.after_request(_observe_request)
+    return metrics
+
+
+def _observe_request(response: Response) -> Response:
+    started = g.get("request_started")  # set by directory.ops.logging before every request
+    if started is None:
+        return response
+    metrics: Metrics = current_app.extensions["metrics"]
+    elapsed = time.perf_counter() - started
+    endpoint = request.endpoint or "unmatched"
+    method = request.method if request.method in METHODS else "other"
+    metrics.request_seconds.labels(endpoint, method, str(response.status_code)).observe(elapsed)
+    if endpoint in SEARCH_ENDPOINTS and response.status_code == 200:
+        metrics.search_seconds.labels(endpoint).observe(elapsed)
+    return response
+
+
+class DatabaseCollector(Collector):
+    """Gauges read from the database at scrape time (inside the /metrics request's app context)."""
+
+    def __init__(self, engine: Callable[[], Engine]) -> None:
+        self._engine = engine
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        referrals, backlog, oldest, expiring = self._families()
+        engine: Engine = self._engine()
+        now = utcnow()
+        with engine.connect() as connection:
+            counts = dict(connection.execute(select(Referral.status, func.count()).group_by(Referral.status)).all())
+            pending, oldest_at = connection.execute(
+                select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.dispatched_at.is_(None))
+            ).one()
+            expiring_soon = connection.scalar(
+                select(func.count())
+                .select_from(Offer)
+                .where(
+                    Offer.status == OfferStatus.OFFERED,
+                    Offer.expires_at > now,
+                    Offer.expires_at <= now + EXPIRING_WITHIN,
+                )
+            )
+        known = [status.value for status in ReferralStatus]
+        for status in [*known, *sorted(set(counts) - set(known))]:
+            referrals.add_metric([status], counts.get(status, 0))
+        backlog.add_metric([], pending)
+        oldest.add_metric([], max(0.0, (now - oldest_at).total_seconds()) if oldest_at else 0.0)
+        expiring.add_metric([], expiring_soon or 0)
+        yield from (referrals, backlog, oldest, expiring)
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, ...]:
+        return (
+            GaugeMetricFamily("directory_referrals", "Referrals by status.", labels=["status"]),
+            GaugeMetricFamily("directory_outbox_backlog", "Outbox messages not yet sent to the broker."),
+            GaugeMetricFamily(
+                "directory_outbox_oldest_undispatched_age_seconds",
+                "Age of the oldest outbox message not yet sent (0 when none is waiting).",
+            ),
+            GaugeMetricFamily(
+                "directory_offers_expiring_within_hour", "Open offers whose answer is due within the next hour."
+            ),
+        )
