@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
+from typing import Any
 
 from flask import Flask, current_app, request
 from sqlalchemy import select
@@ -26,12 +27,26 @@ def offer_ttl() -> timedelta:
     return timedelta(minutes=current_app.config["OFFER_TTL_MINUTES"])
 
 
+def publish(task: Any, *args: object) -> None:
+    """Send a task without waiting on an unreachable broker: one attempt, no reconnect loop.
+
+    (Kombu would otherwise retry the connection for several seconds before giving up.)
+    """
+    celery = current_app.extensions["celery"]
+    if celery.conf.task_always_eager:
+        task.apply_async(args=list(args))
+        return
+    options = {**celery.conf.broker_transport_options, "max_retries": 0}
+    with celery.connection_for_write(transport_options=options) as connection:
+        task.apply_async(args=list(args), retry=False, connection=connection)
+
+
 def send(message_id: int, referral_id: str) -> bool:
     """Send one outbox message to the broker; True if the broker took it."""
     from tasks.routing import route_referral
 
     try:
-        route_referral.apply_async(args=[referral_id], retry=False)
+        publish(route_referral, referral_id)
     except Exception as error:  # the broker is unreachable: the outbox keeps the message
         log.warning("could not send routing task for outbox message %d: %s", message_id, type(error).__name__)
         db.session.rollback()
@@ -58,7 +73,7 @@ def send_notices(notices: notifications.Notices) -> None:
     sends += [(notify_status_change, referral_id) for referral_id in notices.changed_referral_ids]
     for task, entity_id in sends:
         try:
-            task.apply_async(args=[entity_id], retry=False)
+            publish(task, entity_id)
         except Exception as error:  # broker down or mail failing (eager mode): the change stands
             log.warning("could not send %s for %s: %s", task.name, entity_id, type(error).__name__)
 

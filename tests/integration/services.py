@@ -18,12 +18,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+def wait_for(condition: Callable[[], bool], seconds: float, what: str, interval: float = 0.2) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.2)
+        time.sleep(interval)
     raise AssertionError(f"timed out after {seconds:g} s waiting for {what}")
 
 

@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import timedelta
@@ -131,16 +132,22 @@ def worker(routing_app, tmp_path):
     w.stop()
 
 
-def submit_many(app, numbers) -> list[str]:
-    """Submit intakes the way the web layer does: commit, then send the outbox row."""
+def submit_many(app, numbers, *, send: bool = True) -> list[str]:
+    """Submit intakes the way the web layer does: commit, then send the outbox rows."""
     ids = []
     with app.app_context():
         geocoder = app.extensions["geocoder"]
         for n in numbers:
             referral = submit_referral(db.session, validate_intake(intake(n), geocoder, utcnow()), None)
             ids.append(referral.id)
-        dispatch.send_pending()
+        if send:
+            dispatch.send_pending()
     return ids
+
+
+def send_outbox(app) -> None:
+    with app.app_context():
+        dispatch.send_pending()
 
 
 def statuses(app, ids) -> Counter:
@@ -177,10 +184,14 @@ def test_200_referrals_are_all_routed(routing_app, worker):
 
 
 def test_worker_killed_mid_routing_loses_and_duplicates_nothing(routing_app, worker):
-    ids = submit_many(routing_app, range(120))
-    wait_for(lambda: statuses(routing_app, ids)["received"] < 110, 60, "routing to begin")
+    ids = submit_many(routing_app, range(300), send=False)
+    sender = threading.Thread(target=send_outbox, args=(routing_app,))
+    sender.start()  # the tasks go out while the worker is already routing
+    wait_for(lambda: statuses(routing_app, ids)["received"] < 295, 60, "routing to begin", interval=0.02)
     worker.kill()
+    sender.join()
     left = statuses(routing_app, ids)
+    assert left["received"] + left["routing"] > 0, f"the worker was killed after routing everything: {dict(left)}"
     worker.start()
 
     def routed_or_resent() -> bool:
@@ -193,7 +204,7 @@ def test_worker_killed_mid_routing_loses_and_duplicates_nothing(routing_app, wor
     wait_for(routed_or_resent, 240, "every referral to be routed after the restart")
     counts = statuses(routing_app, ids)
     print(f"\nafter SIGKILL at {dict(left)}: {dict(counts)}")
-    assert sum(counts[s] for s in SETTLED) == 120
+    assert sum(counts[s] for s in SETTLED) == 300
     assert_no_duplicate_offers(routing_app)
 
 
