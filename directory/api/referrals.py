@@ -245,16 +245,23 @@ def _offer_answer(offer_id: int, answer: Any) -> ResponseReturnValue:
     return jsonify(offer_view(outcome.offer))
 
 
-@bp.post("/offers/<int:offer_id>/accept")
-@roles_required(*OFFER_ROLES)
-def accept_offer(offer_id: int) -> ResponseReturnValue:
-    """The center takes the referral, with the admission date."""
-    offer = _offer_or_denied(offer_id)
-    if offer is None:
+def _answer_body(offer_id: int) -> dict[str, Any] | ResponseReturnValue:
+    """The JSON body of an answer to an offer the user may answer, or the error response."""
+    if _offer_or_denied(offer_id) is None:
         return _not_found("offer", offer_id)
     body = _body()
     if body is None:
         return error_response(NOT_A_JSON_OBJECT, 400)
+    return body
+
+
+@bp.post("/offers/<int:offer_id>/accept")
+@roles_required(*OFFER_ROLES)
+def accept_offer(offer_id: int) -> ResponseReturnValue:
+    """The center takes the referral, with the admission date."""
+    body = _answer_body(offer_id)
+    if not isinstance(body, dict):
+        return body
     message = "Required: the admission date, YYYY-MM-DD."
     try:
         admission = date.fromisoformat(str(body.get("admission_date") or ""))
@@ -270,12 +277,9 @@ def accept_offer(offer_id: int) -> ResponseReturnValue:
 @roles_required(*OFFER_ROLES)
 def decline_offer(offer_id: int) -> ResponseReturnValue:
     """The center cannot take the referral (with a reason); the next center is asked."""
-    offer = _offer_or_denied(offer_id)
-    if offer is None:
-        return _not_found("offer", offer_id)
-    body = _body()
-    if body is None:
-        return error_response(NOT_A_JSON_OBJECT, 400)
+    body = _answer_body(offer_id)
+    if not isinstance(body, dict):
+        return body
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         message = "Required: why you cannot take the referral (it helps the referral staff find another place)."
