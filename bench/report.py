@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy
 
+from bench.results import end_marker, start_marker
 from bench.search import BOX_SCAN, FULL_SCAN, PAGE_LOAD, RAW_INDEX, RTREE_ONLY, SEARCH, DatabaseRun
 
-START_MARKER = "<!-- bench:search:start (python -m bench --output replaces everything down to the end marker) -->"
-END_MARKER = "<!-- bench:search:end -->"
+START_MARKER = start_marker("search")
+END_MARKER = end_marker("search")
 #: The issue's goals at 1,000,000 centers.
 GOAL_SEARCH_OVER_RAW_INDEX = 2.0
 GOAL_SCAN_OVER_SEARCH = 100.0

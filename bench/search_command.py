@@ -1,0 +1,80 @@
+"""python -m bench search: the radius search benchmark on the real seed directory and on synthetic centers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import data
+from bench.queries import make_queries
+from bench.report import render, write_results
+from bench.search import measure_database, profile_search
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench search",
+        description="Time find_centers_near against the raw R*Tree query and a full scan, on the seed "
+        "directory and on synthetic centers; print (or write) the results as Markdown.",
+    )
+    parser.add_argument("--synthetic", type=int, metavar="N", help="synthetic centers (default 1,000,000; 0: none)")
+    parser.add_argument("--queries", type=int, metavar="N", help="searches per database (default 100)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 20,000 synthetic centers, 20 searches")
+    parser.add_argument("--random-seed", type=int, default=1, help="for the synthetic centers and the searches")
+    parser.add_argument("--warmup", type=int, default=5, help="searches run untimed first (default 5)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print where the search spends its time on the largest db (pyinstrument if installed, else cProfile)",
+    )
+    parser.add_argument(
+        "--pragma",
+        action="append",
+        default=[],
+        metavar="SETTING",
+        help="run a PRAGMA on the benchmark's connection first, e.g. mmap_size=2147483648 (repeatable)",
+    )
+    parser.add_argument("--output", type=Path, help="write the results into this Markdown file (between markers)")
+    args = parser.parse_args(argv)
+    if args.synthetic is None:
+        args.synthetic = 20_000 if args.quick else 1_000_000
+    if args.queries is None:
+        args.queries = 20 if args.quick else 100
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[2:] if argv is None else argv)
+    started, clock = datetime.now(UTC), time.perf_counter()
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    databases = [("Seed directory", data.seed_database(log))]
+    if args.synthetic:
+        databases.append(("Synthetic", data.synthetic_database(args.synthetic, args.random_seed, log)))
+    queries = make_queries(args.queries, databases[0][1], args.random_seed)
+    now = started.replace(tzinfo=None)
+    runs = [
+        measure_database(
+            name,
+            path,
+            queries,
+            now=now,
+            warmup=min(args.warmup, len(queries)),
+            pragmas=tuple(args.pragma),
+            log=log,
+        )
+        for name, path in databases
+    ]
+    if args.profile:
+        log(profile_search(databases[-1][1], queries, now=now, pragmas=tuple(args.pragma)))
+    command = " ".join(["python -m bench search", *(sys.argv[2:] if argv is None else argv)])
+    block = render(runs, command=command, started=started, seconds=time.perf_counter() - clock)
+    if args.output:
+        write_results(args.output, block)
+        log(f"Results written to {args.output}")
+    print(block)
