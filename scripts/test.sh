@@ -36,6 +36,18 @@ if ! pg_ready; then
     for _ in $(seq 1 20); do pg_ready && break; sleep 0.5; done
   fi
 fi
+# PostGIS: PostgreSQL's spatial index for the radius search (the production path).
+if pg_ready && ! psql -h 127.0.0.1 -U postgres -d postgres -Atc \
+    "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'" 2>/dev/null | grep -q 1; then
+  pg_major="$(psql -h 127.0.0.1 -U postgres -d postgres -Atc 'SHOW server_version_num' 2>/dev/null | cut -c1-2)"
+  if can_install && [ -n "$pg_major" ]; then
+    echo "Installing PostGIS for PostgreSQL $pg_major with apt-get ..."
+    apt_install "postgresql-$pg_major-postgis-3" ||
+      echo "warning: could not install PostGIS; the PostgreSQL pass searches through the (latitude, longitude) index and skips the PostGIS tests." >&2
+  else
+    echo "warning: PostGIS is missing and cannot be installed here; the PostgreSQL pass skips the PostGIS tests." >&2
+  fi
+fi
 
 source scripts/bootstrap.sh requirements-dev.txt
 ruff check .

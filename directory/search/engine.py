@@ -1,13 +1,16 @@
 """Radius search: every matching center within the radius, nearest first, counted exactly.
 
-The database narrows the candidates with a spatial index (SQLite: an R*Tree over each
-center's point; other databases: the (latitude, longitude) index) and the filters; the
-exact WGS-84 distance then decides who is inside the circle and in what order.
+The database narrows the candidates with a spatial index and the filters: on SQLite an R*Tree
+over each center's point; on PostgreSQL a PostGIS geography with a GiST index (`ST_DWithin`
+on the sphere, widened to hold every point of the ellipsoid's circle); on PostgreSQL without
+PostGIS, and any other database, the (latitude, longitude) index. The exact WGS-84 distance
+then decides who is inside the circle and in what order, so every path gives the same answer.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,6 +19,7 @@ import numpy as np
 from sqlalchemy import (
     Column,
     ColumnElement,
+    Engine,
     Float,
     Integer,
     MetaData,
@@ -26,11 +30,13 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
 )
 from sqlalchemy.orm import Session
 
+from directory import schema
 from directory.models import Center, CenterAttribute
 from directory.models.base import utcnow
 from directory.models.centers import VERIFICATION_VALID_DAYS
@@ -161,14 +167,41 @@ def matching_center_distances(
 def candidate_select(session: Session, query: SearchQuery, *, now: datetime | None = None) -> Select:
     """The SQL that returns (id, latitude, longitude, name) of every center in the bounding box
     that passes the filters: a superset of the answer, narrowed by the spatial index."""
-    box = bounding_box(query.origin.latitude, query.origin.longitude, query.radius_miles)
+    lat, lon, radius = query.origin.latitude, query.origin.longitude, query.radius_miles
+    box = bounding_box(lat, lon, radius)
     stmt = select(Center.id, Center.latitude, Center.longitude, Center.name)
     if session.get_bind().dialect.name == "sqlite":
         stmt = stmt.join(center_locations, center_locations.c.id == Center.id).where(*in_box(box))
+    elif uses_postgis(session):
+        stmt = stmt.where(within_on_sphere(lat, lon, radius * SPHERE_WIDENING + 0.01))
     else:
         stmt = stmt.where(Center.latitude.between(box.south, box.north))
         stmt = stmt.where(or_(*(Center.longitude.between(w, e) for w, e in box.longitude_ranges)))
     return stmt.where(*filter_conditions(query.filters, now or utcnow()))
+
+
+#: A distance on PostGIS's sphere (mean radius 6,371,008.8 m) is at most 0.57% longer than the
+#: WGS-84 geodesic between the same points (the meridian's radius of curvature is 6,335 km at
+#: the equator): a circle widened by 1% on the sphere holds every point of the ellipsoid's circle.
+SPHERE_WIDENING = 1.01
+METERS_PER_MILE = 1609.344
+
+_postgis_by_engine: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+
+
+def uses_postgis(session: Session) -> bool:
+    """Whether this PostgreSQL database has the PostGIS location column (looked up once per engine)."""
+    engine = session.get_bind().engine
+    if engine not in _postgis_by_engine:
+        _postgis_by_engine[engine] = schema.has_postgis_locations(session.connection())
+    return _postgis_by_engine[engine]
+
+
+def within_on_sphere(lat: float, lon: float, miles: float) -> ColumnElement[bool]:
+    """PostGIS: the center's point is within `miles` of (lat, lon) on the sphere (GiST index)."""
+    origin = func.geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326))
+    location = literal_column(f"centers.{schema.POSTGIS_COLUMN}")
+    return func.ST_DWithin(location, origin, miles * METERS_PER_MILE, False)
 
 
 def in_box(box: BoundingBox) -> list[ColumnElement[bool]]:
