@@ -1,11 +1,14 @@
 """Gunicorn settings for the web container: `gunicorn -c gunicorn.conf.py "directory:create_app()"`.
 
-Two variables of gunicorn's own may be set in `.env` (see docs/deploying.md): WEB_CONCURRENCY
-(worker processes) and FORWARDED_ALLOW_IPS (proxies whose X-Forwarded-Proto gunicorn trusts).
+Three variables of the web server's own may be set in `.env` (see docs/deploying.md):
+WEB_CONCURRENCY (worker processes), FORWARDED_ALLOW_IPS (proxies whose X-Forwarded-Proto
+gunicorn trusts) and PROMETHEUS_MULTIPROC_DIR (where workers write their metrics).
 The app itself reads X-Forwarded-For/-Proto through TRUST_PROXY_HOPS (README, Configuration).
 """
 
 import os
+import shutil
+import tempfile
 
 MAX_WORKERS = 8
 
@@ -38,3 +41,31 @@ loglevel = "info"
 # The path only (%(U)s), never the request line (%(r)s), the query string (%(q)s) or the referrer
 # (%(f)s): query strings hold the places people search near, and sign-in or reset tokens.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
+
+# Prometheus: each worker writes its metrics into this folder and /metrics, whichever worker
+# answers, reports the sum over all of them. A folder of this server's own unless set; it must
+# be set before the workers import the app (they do after forking from this process).
+_metrics_dir_is_ours = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # see docs/deploying.md
+if _metrics_dir_is_ours:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="directory-metrics-")
+
+
+def on_starting(server):
+    """Start from empty counts: files left by an earlier run of this server would be summed in."""
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        if name.endswith(".db"):
+            os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker):
+    """A worker that exits (max_requests, a timeout, a crash) stops counting in live gauges."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _metrics_dir_is_ours:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

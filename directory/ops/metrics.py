@@ -2,17 +2,22 @@
 
 Request and search latencies are observed as requests finish; the referral, outbox and
 offer gauges are read from the database when Prometheus scrapes, so they are never stale.
+
+Under gunicorn each worker is a process of its own. With PROMETHEUS_MULTIPROC_DIR set (the
+project's gunicorn.conf.py sets it), every worker writes its histograms to files there and
+/metrics, whichever worker answers, sums all of them (prometheus-client's multiprocess mode).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Flask, Response, current_app, g, request
-from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
+from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
@@ -33,11 +38,24 @@ class Metrics:
     registry: CollectorRegistry
     request_seconds: Histogram
     search_seconds: Histogram
+    #: Set in multiprocess mode: the folder where every process writes its metrics.
+    multiprocess_dir: str | None = None
+
+    def scrape(self) -> CollectorRegistry:
+        """What /metrics reports: this process's registry, or in multiprocess mode every
+        worker's histograms summed, with the database gauges."""
+        if not self.multiprocess_dir:
+            return self.registry
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)
+        registry.register(DatabaseCollector(lambda: db.engine))
+        return registry
 
 
 def init_metrics(app: Flask) -> Metrics:
     """Create the app's registry and metrics, and time every request."""
     registry = CollectorRegistry()
+    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
     metrics = Metrics(
         registry=registry,
         request_seconds=Histogram(
@@ -53,8 +71,10 @@ def init_metrics(app: Flask) -> Metrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
             registry=registry,
         ),
+        multiprocess_dir=shared,
     )
-    ProcessCollector(registry=registry)  # memory, CPU, open files (Linux)
+    if not shared:  # a worker's own memory and CPU mean little when several share the scrape
+        ProcessCollector(registry=registry)  # memory, CPU, open files (Linux)
     registry.register(DatabaseCollector(lambda: db.engine))
     app.extensions["metrics"] = metrics
     app.after_request(_observe_request)

@@ -76,7 +76,7 @@ def metrics() -> ResponseReturnValue:
     """Prometheus text format, for a bearer token equal to METRICS_TOKEN or a signed-in admin; 404 for anyone else."""
     if not (_has_metrics_token() or (current_user.is_authenticated and current_user.has_role("admin"))):
         abort(404)
-    registry = current_app.extensions["metrics"].registry
+    registry = current_app.extensions["metrics"].scrape()
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 

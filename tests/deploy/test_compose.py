@@ -389,7 +389,7 @@ def test_gunicorn_access_log_has_the_path_but_never_the_query_string() -> None:
 def test_gunicorn_environment_variables_are_documented() -> None:
     source = (ROOT / "gunicorn.conf.py").read_text()
     read = set(re.findall(r"""environ\.get\(["']([A-Z][A-Z0-9_]*)["']""", source))
-    assert read == {"WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS"}
+    assert read == {"WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS", "PROMETHEUS_MULTIPROC_DIR"}
     deploying = (ROOT / "docs" / "deploying.md").read_text()
     for name in read:
         assert f"`{name}`" in deploying, f"docs/deploying.md should explain {name}"

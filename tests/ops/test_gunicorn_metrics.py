@@ -1,0 +1,123 @@
+"""/metrics under gunicorn with several worker processes: every worker's requests are counted,
+whichever worker answers the scrape (prometheus-client's multiprocess mode, set up by gunicorn.conf.py)."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, database_url, make_app
+from tests.integration.services import free_port, wait_for
+from tests.ops.helpers import sample
+
+TOKEN = "metrics-token-for-tests"
+REQUESTS = 60
+
+
+def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    """One request on a connection of its own, so gunicorn's workers share them out."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Connection": "close", **(headers or {})})
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def gunicorn(tmp_path: Path):
+    url = database_url(tmp_path)
+    make_app(url)  # migrate
+    port, metrics_dir = free_port(), tmp_path / "metrics"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "test",
+        "METRICS_TOKEN": TOKEN,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "MAIL_OUTBOX": str(tmp_path / "outbox"),
+    }
+    env.pop("REDIS_URL", None)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--worker-tmp-dir",
+            str(tmp_path),
+            "directory:create_app()",
+        ],  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def answers() -> bool:
+        try:
+            return get(port, "/healthz")[0] == 200
+        except OSError:
+            return False
+
+    try:
+        wait_for(answers, 60, "gunicorn to answer /healthz")
+        yield port, metrics_dir
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_every_worker_is_counted_whichever_answers_the_scrape(gunicorn):
+    port, metrics_dir = gunicorn
+    for _ in range(REQUESTS):
+        assert get(port, "/healthz")[0] == 200
+    wait_for(lambda: len(list(metrics_dir.glob("histogram_*.db"))) >= 2, 10, "both workers to write their metrics")
+    for _ in range(6):  # several scrapes, answered by either worker
+        status, text = get(port, "/metrics", {"Authorization": f"Bearer {TOKEN}"})
+        assert status == 200
+        counted = sample(
+            text, "directory_http_request_duration_seconds_count", endpoint="ops.healthz", method="GET", status="200"
+        )
+        # The fixture's own readiness polls are /healthz requests too: at least REQUESTS, all of them.
+        assert counted is not None and counted >= REQUESTS + 1, text[:2000]
+        assert sample(text, "directory_outbox_backlog") == 0  # the database gauges are there too
+    first = sample(
+        text, "directory_http_request_duration_seconds_count", endpoint="ops.healthz", method="GET", status="200"
+    )
+    assert get(port, "/healthz")[0] == 200
+    status, text = get(port, "/metrics", {"Authorization": f"Bearer {TOKEN}"})
+    after = sample(
+        text, "directory_http_request_duration_seconds_count", endpoint="ops.healthz", method="GET", status="200"
+    )
+    assert after == first + 1
+
+
+def test_the_metrics_folder_is_emptied_when_gunicorn_starts(tmp_path: Path):
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    (folder / "histogram_1234.db").write_bytes(b"old")
+    (folder / "keep.txt").write_text("not ours")
+    namespace: dict = {}
+    old = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    try:
+        exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+        namespace["on_starting"](None)
+    finally:
+        if old is None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        else:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = old
+    assert sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
