@@ -9,7 +9,7 @@ For every search of the workload, on each database, in turns (so machine noise h
   centers in the engine's box (R*Tree) that pass the same filters (EXISTS on
   center_attributes, as the engine writes them), through the DBAPI connection;
 - R*Tree alone: the same box without the filters (`SELECT id FROM center_locations WHERE ...`);
-- page load alone: loading the page's 20 centers (with their attributes) as the search does,
+- page load alone: loading the page's 20 listings (with their attributes) as the search does,
   the part of a search that does not grow with the number of candidates;
 - full scan: the exact answer without any index, as lean as we could make it: every center's
   id and point through the DBAPI connection, the exact distance to each with NumPy, then the
@@ -53,6 +53,7 @@ from directory.search.engine import (
     order_matches,
 )
 from directory.search.geodesy import BoundingBox, bounding_box, geodesic_miles
+from directory.search.listing import CenterListing, load_listings
 
 SEARCH = "search"
 ENGINE_SQL = "engine SQL alone"
@@ -196,7 +197,7 @@ def measure_database(
             ENGINE_SQL: lambda i, q: replay(raw, engine_sql[i]),
             RAW_INDEX: lambda i, q: raw.execute(*index_sql[i]).fetchall(),
             RTREE_ONLY: lambda i, q: raw.execute(*rtree_sql(_box(q))).fetchall(),
-            PAGE_LOAD: lambda i, q: session.scalars(select(Center).where(Center.id.in_(pages[i]))).all(),
+            PAGE_LOAD: lambda i, q: list(load_listings(session, pages[i]).values()),
             FULL_SCAN: lambda i, q: full_scan(raw, session, q, now),
             BOX_SCAN: lambda i, q: raw.execute(*box_scan_sql(_box(q))).fetchall(),
         }
@@ -274,7 +275,7 @@ def summary(answer: Any) -> Any:
     """The answer in plain values: a Page for a search, ids for loaded centers, rows or ids otherwise."""
     if isinstance(answer, SearchResult):
         return Page(answer.total, [h.center.id for h in answer.hits], [h.distance_miles for h in answer.hits])
-    if isinstance(answer, Sequence) and answer and isinstance(answer[0], Center):
+    if isinstance(answer, Sequence) and answer and isinstance(answer[0], Center | CenterListing):
         return [c.id for c in answer]
     return answer
 

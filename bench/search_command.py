@@ -8,9 +8,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import data
+from bench import data, postgres
 from bench.queries import make_queries
-from bench.report import render, write_results
+from bench.report import END_MARKER, fmt, ms, render, write_results
 from bench.search import measure_database, profile_search
 
 
@@ -37,6 +37,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="SETTING",
         help="run a PRAGMA on the benchmark's connection first, e.g. mmap_size=2147483648 (repeatable)",
     )
+    parser.add_argument(
+        "--postgres",
+        default=postgres.DEFAULT_URL,
+        metavar="URL",
+        help="PostgreSQL server (with PostGIS) for the same benchmark there; databases directory_bench_* "
+        f"are made and kept (default {postgres.DEFAULT_URL})",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--output", type=Path, help="write the results into this Markdown file (between markers)")
     args = parser.parse_args(argv)
     if args.synthetic is None:
@@ -72,8 +80,32 @@ def main(argv: list[str] | None = None) -> None:
     ]
     if args.profile:
         log(profile_search(databases[-1][1], queries, now=now, pragmas=tuple(args.pragma)))
+    postgres_lines: list[str] = []
+    if not args.no_postgres:
+        why_not = postgres.reachable(args.postgres)
+        if why_not:
+            log(f"PostgreSQL skipped: {why_not}")
+            postgres_lines = ["", "### PostgreSQL", "", f"Not measured in this run: {why_not}."]
+        else:
+            pg_runs = [
+                postgres.measure_postgres(
+                    name,
+                    args.postgres,
+                    postgres.postgres_copy(args.postgres, path, log),
+                    queries,
+                    now=now,
+                    warmup=min(args.warmup, len(queries)),
+                    sqlite_totals=run.results,
+                    log=log,
+                )
+                for (name, path), run in zip(databases, runs, strict=True)
+            ]
+            postgres_lines = postgres.render(pg_runs, ms, fmt)
     command = " ".join(["python -m bench search", *(sys.argv[2:] if argv is None else argv)])
     block = render(runs, command=command, started=started, seconds=time.perf_counter() - clock)
+    if postgres_lines:
+        head, _, tail = block.partition(END_MARKER)
+        block = head.rstrip("\n") + "\n" + "\n".join(postgres_lines) + "\n\n" + END_MARKER + tail
     if args.output:
         write_results(args.output, block)
         log(f"Results written to {args.output}")

@@ -10,6 +10,7 @@ from directory.centers_editing import MAX_BEDS, HistoryEntry
 from directory.models import Center
 from directory.routing.rules import INTERACTING_MEDICATIONS, LIVER_DISEASE_ANSWERS, PRIMARY_OPIOIDS
 from directory.search.engine import SearchResult
+from directory.search.listing import CenterListing
 from directory.sources.records import format_timestamp
 
 
@@ -144,7 +145,7 @@ def _timestamp(moment: datetime | None) -> str | None:
     return format_timestamp(moment) or None
 
 
-def center_summary(center: Center, distance_miles: float) -> CenterSummary:
+def center_summary(center: Center | CenterListing, distance_miles: float) -> CenterSummary:
     return CenterSummary(
         id=center.id,
         slug=center.slug,
@@ -353,6 +354,9 @@ class CenterPlan(BaseModel):
 
 class ReferralForCenter(BaseModel):
     """The referral as staff of a center with an offer see it: the plan and their own offers (minimum necessary)."""
+
+    # Closed, so the full view (with client_reference...) never also matches this one: `oneOf` tells them apart.
+    model_config = ConfigDict(extra="forbid")
 
     id: str
     status: str

@@ -15,6 +15,7 @@ from directory.models import Center
 from directory.public import bp
 from directory.public.forms import SearchForm
 from directory.search.engine import DEFAULT_RADIUS_MILES, MAX_RADIUS_MILES
+from directory.search.listing import CenterListing
 from directory.vocabulary import ATTRIBUTE_VOCABULARIES, MEDICATION_GROUPS, label
 
 
@@ -89,7 +90,7 @@ def directions_url(center: Center) -> str:
 
 
 @bp.app_template_global()
-def offers_naltrexone(center: Center) -> bool:
+def offers_naltrexone(center: Center | CenterListing) -> bool:
     """Whether the center offers naltrexone, by pill or by injection."""
     return not NALTREXONE_CODES.isdisjoint(center.medications)
 
@@ -117,7 +118,7 @@ def listing_statement(center: Center, now: datetime) -> str:
 
 
 @bp.app_template_global()
-def listing_note(center: Center, now: datetime) -> str:
+def listing_note(center: Center | CenterListing, now: datetime) -> str:
     """The short form of `listing_statement`, for a line in the search results."""
     confirmed = center.last_verified_at
     if confirmed is not None and center.is_verified(now):

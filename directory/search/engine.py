@@ -42,6 +42,7 @@ from directory.models.base import utcnow
 from directory.models.centers import VERIFICATION_VALID_DAYS
 from directory.search.geocoding import Place
 from directory.search.geodesy import BoundingBox, bounding_box, degree_lengths, geodesic_miles
+from directory.search.listing import CenterListing, load_listings
 from directory.vocabulary import expand_medication_filter
 
 DEFAULT_RADIUS_MILES = 25
@@ -106,7 +107,7 @@ class SearchQuery:
 
 @dataclass(frozen=True)
 class SearchHit:
-    center: Center
+    center: CenterListing
     distance_miles: float
 
 
@@ -347,7 +348,7 @@ def _load_page(
     session: Session, query: SearchQuery, total: int, ids: list[int], distances: list[float]
 ) -> SearchResult:
     """The page's centers, loaded with their attributes, in the given order."""
-    centers = {c.id: c for c in session.scalars(select(Center).where(Center.id.in_(ids)))} if ids else {}
+    centers = load_listings(session, ids)
     return SearchResult(query, total, [SearchHit(centers[i], d) for i, d in zip(ids, distances, strict=True)])
 
 

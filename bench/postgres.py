@@ -1,0 +1,302 @@
+"""The radius search benchmark on PostgreSQL: the same databases and searches as on SQLite.
+
+Each SQLite benchmark database is copied, row for row (same ids), into a PostgreSQL database
+made by the app's own migrations (so it has the PostGIS column and its GiST index), named
+`directory_bench_<key>` and kept for later runs. For every search, in turns:
+
+- search: `find_centers_near` on PostgreSQL (PostGIS `ST_DWithin`, then the exact distance);
+- raw ST_DWithin SQL: the spatial-index query alone, `SELECT id FROM centers WHERE
+  ST_DWithin(location, origin, radius)` with the same filters (EXISTS on center_attributes);
+- page load alone: loading the page's centers with their attributes, as the search does;
+- full scan: every center's point through the DBAPI, the exact distance with NumPy, then the
+  filters for the ones inside: the exact answer without any index.
+
+Every search's total, page and distances are checked against the full scan and against the
+SQLite run's answer for the same search on the same data.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy
+from sqlalchemy import URL, create_engine, func, literal_column, make_url, select, text
+from sqlalchemy.orm import Session
+
+from bench.queries import BenchQuery
+from bench.search import FULL_SCAN, PAGE_LOAD, SEARCH, Page, same_distances, summary
+from directory import schema
+from directory.models import Center
+from directory.search.engine import (
+    METERS_PER_MILE,
+    filter_conditions,
+    find_centers_near,
+    matching_center_distances,
+    order_matches,
+)
+from directory.search.geodesy import geodesic_miles
+from directory.search.listing import load_listings
+
+RAW_ST_DWITHIN = "raw ST_DWithin SQL"
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+#: Tables copied from the SQLite database, in this order (foreign keys).
+TABLES = ("centers", "center_attributes")
+
+
+@dataclass
+class PostgresRun:
+    """Timings (seconds, one per search) and checks on one PostgreSQL database."""
+
+    name: str
+    database: str
+    centers: int
+    queries: list[BenchQuery]
+    times: dict[str, list[float]] = field(default_factory=dict)
+    results: list[int] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    plan: str = ""
+    server: str = ""
+
+    def seconds(self, measurement: str) -> np.ndarray:
+        return np.array(self.times[measurement])
+
+
+def server_url(url: str, database: str) -> URL:
+    return make_url(url).set(database=database)
+
+
+def reachable(url: str) -> str | None:
+    """None if the server answers and has PostGIS, else why not."""
+    try:
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            if not schema.postgis_available(connection):
+                return "PostGIS is not installed on the server (Debian: postgresql-15-postgis-3)"
+        engine.dispose()
+    except sqlalchemy.exc.OperationalError as error:
+        return f"the server does not answer ({type(error.orig).__name__})"
+    return None
+
+
+def postgres_copy(url: str, sqlite_path: Path, log: Callable[[str], None]) -> str:
+    """A PostgreSQL database holding exactly the rows of the SQLite benchmark database (built once)."""
+    name = "directory_bench_" + sqlite_path.stem.replace("-", "_")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        state = connection.execute(
+            text("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = :name"), {"name": name}
+        ).first()
+        if state is not None and state[0] == "complete":
+            admin.dispose()
+            return name
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    log(f"Copying {sqlite_path.name} into PostgreSQL database {name} ...")
+    started = time.perf_counter()
+    engine = create_engine(server_url(url, name))
+    schema.upgrade(engine)
+    source = sqlite3.connect(sqlite_path)
+    with engine.begin() as connection:
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor:
+            # Build the GiST and attribute indexes once at the end, not row by row.
+            cursor.execute(f"DROP INDEX {schema.POSTGIS_INDEX}")
+            for table in TABLES:
+                columns = [row[1] for row in source.execute(f"PRAGMA table_info({table})")]
+                sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+                with cursor.copy(sql) as copy:
+                    rows = source.execute(f"SELECT {', '.join(columns)} FROM {table}")
+                    while batch := rows.fetchmany(50_000):
+                        for row in batch:
+                            copy.write_row(row)
+                log(f"  {table}: copied, {time.perf_counter() - started:.0f} s")
+            cursor.execute(f"CREATE INDEX {schema.POSTGIS_INDEX} ON centers USING gist ({schema.POSTGIS_COLUMN})")
+            cursor.execute("SELECT setval(pg_get_serial_sequence('centers', 'id'), (SELECT max(id) FROM centers))")
+    source.close()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM ANALYZE centers"))
+        connection.execute(text("VACUUM ANALYZE center_attributes"))
+    engine.dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f"COMMENT ON DATABASE \"{name}\" IS 'complete'"))
+    admin.dispose()
+    log(f"  done in {time.perf_counter() - started:.0f} s")
+    return name
+
+
+def within_radius(query) -> Any:
+    """ST_DWithin(location, origin, radius) on the sphere: the GiST index's own question."""
+    origin = func.geography(func.ST_SetSRID(func.ST_MakePoint(query.origin.longitude, query.origin.latitude), 4326))
+    location = literal_column(f"centers.{schema.POSTGIS_COLUMN}")
+    return func.ST_DWithin(location, origin, query.radius_miles * METERS_PER_MILE, False)
+
+
+def raw_st_dwithin(session: Session, query, now: datetime) -> list[int]:
+    """The ids within the radius (PostGIS on the sphere, GiST index) that pass the same filters."""
+    within = within_radius(query)
+    return session.scalars(select(Center.id).where(within, *filter_conditions(query.filters, now))).all()
+
+
+def full_scan(session: Session, query, now: datetime) -> tuple[list[int], list[float]]:
+    """Every match, exactly, by measuring the distance to every center."""
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        cursor.execute("SELECT id, latitude, longitude FROM centers")
+        points = np.array(cursor.fetchall(), dtype=np.float64)
+    distances = geodesic_miles(query.origin.latitude, query.origin.longitude, points[:, 1], points[:, 2])
+    inside = np.flatnonzero(distances <= query.radius_miles)
+    ids, distances = points[inside, 0].astype(np.int64), distances[inside]
+    conditions = filter_conditions(query.filters, now)
+    if conditions and len(ids):
+        kept = set(session.scalars(select(Center.id).where(Center.id.in_(ids.tolist()), *conditions)))
+        keep = np.array([i in kept for i in ids.tolist()], dtype=bool)
+        ids, distances = ids[keep], distances[keep]
+    if not len(ids):
+        return [], []
+
+    def names_of(positions: np.ndarray) -> list[str]:
+        found = dict(
+            session.execute(select(Center.id, Center.name).where(Center.id.in_(ids[positions].tolist()))).all()
+        )
+        return [found[i] for i in ids[positions].tolist()]
+
+    order = order_matches(ids, distances, names_of)
+    return ids[order].tolist(), distances[order].tolist()
+
+
+def measure_postgres(
+    name: str,
+    url: str,
+    database: str,
+    queries: list[BenchQuery],
+    *,
+    now: datetime,
+    warmup: int,
+    sqlite_totals: list[int] | None = None,
+    log: Callable[[str], None] = print,
+) -> PostgresRun:
+    """Time every measurement on every search, in rotating order, and check the answers."""
+    engine = create_engine(server_url(url, database))
+    with Session(engine) as session:
+        centers = session.scalar(select(func.count()).select_from(Center)) or 0
+        run = PostgresRun(name, database, centers, queries)
+        run.server = session.scalar(text("SELECT version()")).split(",")[0]
+        postgis = session.scalar(text("SELECT extversion FROM pg_extension WHERE extname = 'postgis'"))
+        run.server += f", PostGIS {postgis}"
+        filtered = [q for q in queries if q.filter_label != "none"] or queries
+        run.plan = explain(session, filtered[0].query, now)
+        log(f"PostgreSQL {name}: {centers:,} centers; finding each search's page, then warming up ...")
+        pages = [matching_center_distances(session, q.query, now=now)[0][: q.query.per_page] for q in queries]
+        measurements: dict[str, Callable[[int, Any], Any]] = {
+            SEARCH: lambda i, q: find_centers_near(session, q, now=now),
+            RAW_ST_DWITHIN: lambda i, q: raw_st_dwithin(session, q, now),
+            PAGE_LOAD: lambda i, q: list(load_listings(session, pages[i]).values()),
+            FULL_SCAN: lambda i, q: full_scan(session, q, now),
+        }
+        names = list(measurements)
+        run.times = {m: [] for m in names}
+        for i, bench_query in enumerate(queries[:warmup]):
+            for m in names:
+                measurements[m](i, bench_query.query)
+                session.expunge_all()
+        started = time.perf_counter()
+        for i, bench_query in enumerate(queries):
+            answers = {}
+            for m in names[i % len(names) :] + names[: i % len(names)]:
+                t0 = time.perf_counter()
+                answer = measurements[m](i, bench_query.query)
+                run.times[m].append(time.perf_counter() - t0)
+                answers[m] = summary(answer)
+                del answer
+                session.expunge_all()
+            check(run, bench_query, answers, sqlite_totals[i] if sqlite_totals else None)
+            if (i + 1) % max(1, len(queries) // 10) == 0:
+                log(f"  {i + 1}/{len(queries)} searches, {time.perf_counter() - started:.0f} s")
+        session.rollback()
+    engine.dispose()
+    return run
+
+
+def check(run: PostgresRun, bench_query: BenchQuery, answers: dict[str, Any], sqlite_total: int | None) -> None:
+    query = bench_query.query
+    scan_ids, scan_distances = answers[FULL_SCAN]
+    run.results.append(len(scan_ids))
+    problems = []
+    page: Page = answers[SEARCH]
+    if page.total != len(scan_ids) or page.ids != scan_ids[: query.per_page]:
+        problems.append(f"search: total {page.total} and page {page.ids[:5]}... differ from the full scan")
+    elif not same_distances(page.distances, scan_distances[: query.per_page]):
+        problems.append("search: distances differ from the full scan")
+    if sqlite_total is not None and page.total != sqlite_total:
+        problems.append(f"search: total {page.total} differs from SQLite's {sqlite_total}")
+    if sorted(answers[PAGE_LOAD]) != sorted(scan_ids[: query.per_page]):
+        problems.append("the page loaded alone is not the full scan's page")
+    run.problems.extend(f"{bench_query.label}: {p}" for p in problems)
+
+
+def explain(session: Session, query, now: datetime) -> str:
+    """PostgreSQL's plan for the raw ST_DWithin query of a filtered search (one line per node)."""
+    within = within_radius(query)
+    stmt = select(Center.id).where(within, *filter_conditions(query.filters, now))
+    compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    lines = session.scalars(text("EXPLAIN " + str(compiled))).all()
+    return "; ".join(line.strip() for line in lines if "Scan" in line or "Join" in line or "Loop" in line)
+
+
+def render(runs: list[PostgresRun], ms: Callable[[np.ndarray, float], float], fmt: Callable[[float], str]) -> list[str]:
+    """The PostgreSQL results as Markdown lines (inserted in the search benchmark's block)."""
+    if not runs:
+        return []
+    lines = ["", "### PostgreSQL", "", f"Server: {runs[0].server}.", ""]
+    largest = runs[-1]
+    s, raw, scan = (largest.seconds(m) for m in (SEARCH, RAW_ST_DWITHIN, FULL_SCAN))
+    lines += [
+        f"Goals, judged on the {largest.centers:,}-center database:",
+        "",
+        f"| goal at {largest.centers:,} centers | p50 | p95 | met |",
+        "|---|---:|---:|---|",
+    ]
+    over = [ms(s, 50) / ms(raw, 50), ms(s, 95) / ms(raw, 95)]
+    under = [ms(scan, 50) / ms(s, 50), ms(scan, 95) / ms(s, 95)]
+    lines.append(
+        f"| search: within 2x of the raw ST_DWithin SQL | {over[0]:.2f}x | {over[1]:.2f}x | "
+        f"{'yes' if max(over) <= 2 else 'no'} |"
+    )
+    lines.append(
+        f"| search: at least 100x faster than the full scan | {under[0]:.3g}x | {under[1]:.3g}x | "
+        f"{'yes' if min(under) >= 100 else 'no'} |"
+    )
+    for run in runs:
+        lines += ["", f"#### PostgreSQL, {run.name}: {run.centers:,} centers", ""]
+        lines += [f"{len(run.queries)} searches, {np.mean(run.results):,.0f} results on average.", ""]
+        lines += ["| measurement | p50 ms | p95 ms | mean ms |", "|---|---:|---:|---:|"]
+        for m in run.times:
+            t = run.seconds(m)
+            lines.append(f"| {m} | {fmt(ms(t, 50))} | {fmt(ms(t, 95))} | {fmt(float(np.mean(t)) * 1000)} |")
+        s, raw, scan = (run.seconds(m) for m in (SEARCH, RAW_ST_DWITHIN, FULL_SCAN))
+        lines += [
+            "",
+            "| ratio, same run | of p50s | of p95s | median per search |",
+            "|---|---:|---:|---:|",
+            f"| search / raw ST_DWithin SQL | {fmt(ms(s, 50) / ms(raw, 50))} | {fmt(ms(s, 95) / ms(raw, 95))} "
+            f"| {fmt(float(np.median(s / raw)))} |",
+            f"| full scan / search | {fmt(ms(scan, 50) / ms(s, 50))} | {fmt(ms(scan, 95) / ms(s, 95))} "
+            f"| {fmt(float(np.median(scan / s)))} |",
+            "",
+            f"Plan of the raw ST_DWithin SQL (a filtered search): `{run.plan}`",
+            "",
+            "Checks: "
+            + (
+                "every search's total, page and distances agree with the full scan, and every total with SQLite's."
+                if not run.problems
+                else f"{len(run.problems)} problems: " + "; ".join(run.problems[:5])
+            ),
+        ]
+    return lines
