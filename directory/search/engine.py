@@ -9,14 +9,17 @@ then decides who is inside the circle and in what order, so every path gives the
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import (
+    BindParameter,
     Column,
     ColumnElement,
     Engine,
@@ -26,10 +29,10 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     case,
     exists,
     func,
-    literal,
     literal_column,
     or_,
     select,
@@ -129,13 +132,13 @@ def find_centers_near(session: Session, query: SearchQuery, *, now: datetime | N
     if session.get_bind().dialect.name != "sqlite":
         ids, distances = matching_center_distances(session, query, now=now)
         return _load_page(session, query, len(ids), ids[first:last], distances[first:last])
-    conditions = filter_conditions(query.filters, now, center_locations.c.id)
+    values = filter_values(query.filters, now)
+    shape = filter_shape(query.filters)
     if query.sort != "confirmed_first":
-        total, ids, distances = _count_and_rank(session, query, conditions, first, last)
+        total, ids, distances = _count_and_rank(session, query, shape, None, values, first, last)
         return _load_page(session, query, total, ids, distances)
-    confirmed = exists().where(Center.id == center_locations.c.id, _confirmed(now)).correlate_except(Center)
-    total, ids, distances = _count_and_rank(session, query, [*conditions, confirmed], first, last)
-    rest = _count_and_rank(session, query, [*conditions, ~confirmed], max(0, first - total), max(0, last - total))
+    total, ids, distances = _count_and_rank(session, query, shape, True, values, first, last)
+    rest = _count_and_rank(session, query, shape, False, values, max(0, first - total), max(0, last - total))
     return _load_page(session, query, total + rest[0], ids + rest[1], distances + rest[2])
 
 
@@ -220,47 +223,40 @@ def in_box(box: BoundingBox) -> list[ColumnElement[bool]]:
 RTREE_SLACK_MILES = 0.005
 
 
-def squared_distance_bounds(
-    lat: float, lon: float, box: BoundingBox
-) -> tuple[ColumnElement[float], ColumnElement[float]]:
-    """SQL for squared lower and upper bounds (square miles) of the distance from (lat, lon) to
-    each R*Tree point of the box (see geodesy.DegreeLengths), with no trigonometry."""
-    lengths = degree_lengths(box)
-    loc = center_locations.c
-    dy = loc.min_lat - lat
-    if len(box.longitude_ranges) == 1 and box.longitude_ranges[0] != (-180.0, 180.0):
-        dx = loc.min_lon - lon
-    else:  # across the antimeridian or around a pole: the shorter way round
-        dx = func.min(func.abs(loc.min_lon - lon), 360 - func.abs(loc.min_lon - lon))
-    dy2, dx2 = dy * dy, dx * dx
-    lower = dy2 * literal(lengths.meridian_min**2) + dx2 * literal(lengths.parallel_min**2)
-    upper = dy2 * literal(lengths.meridian_max**2) + dx2 * literal(lengths.parallel_max**2)
-    return lower, upper
+FilterShape = tuple[tuple[str, ...], bool, bool | None, bool]
 
 
 def _count_and_rank(
-    session: Session, query: SearchQuery, conditions: list[ColumnElement[bool]], first: int, last: int
+    session: Session,
+    query: SearchQuery,
+    shape: FilterShape,
+    confirmed: bool | None,
+    values: dict[str, Any],
+    first: int,
+    last: int,
 ) -> tuple[int, list[int], list[float]]:
-    """How many centers passing `conditions` are within the radius, and the ids and distances of
-    those ranked first to last (0-based, last excluded) in (distance, name, id) order.
+    """How many centers passing the filters (and, unless `confirmed` is None, confirmed or not) are
+    within the radius, and the ids and distances of those ranked first to last (0-based, last
+    excluded) in (distance, name, id) order.
 
     Only the centers near the circle's edge and near its centre are measured exactly: one
     aggregate over the R*Tree counts those certainly inside from distance bounds and lists the
     uncertain ones; then the nearest are found within a small radius that holds enough of them.
+    The statements are built once per shape (filters present, longitude ranges) and cached;
+    each search only binds its values.
     """
     lat, lon, radius = query.origin.latitude, query.origin.longitude, query.radius_miles
     box = bounding_box(lat, lon, radius)
-    lower, upper = squared_distance_bounds(lat, lon, box)
-    inner, outer = (radius - RTREE_SLACK_MILES) ** 2, (radius + RTREE_SLACK_MILES) ** 2
-    certain, uncertain = session.execute(
-        select(
-            func.coalesce(func.sum(case((upper <= inner, 1), else_=0)), 0),
-            func.group_concat(case((upper > inner, center_locations.c.id))),
-        ).where(*in_box(box), lower <= outer, *conditions)  # the cheap bound before the filters
-    ).one()
+    params = {
+        **values,
+        **_box_values(lat, lon, box),
+        "inner": (radius - RTREE_SLACK_MILES) ** 2,
+        "outer": (radius + RTREE_SLACK_MILES) ** 2,
+    }
+    certain, uncertain = session.execute(_count_statement(_box_shape(box), shape, confirmed), params).one()
     total = certain
     if uncertain:
-        edge = session.execute(_exact_select(_json_ids(uncertain))).all()
+        edge = session.execute(_EDGE_STATEMENT, {"ids": f"[{uncertain}]"}).all()
         total += len(_measure(lat, lon, edge, radius)[0])
     if first >= min(last, total):
         return total, [], []
@@ -268,12 +264,8 @@ def _count_and_rank(
     reach = radius if total <= last else radius * min(1.0, math.sqrt(2 * last / total))
     while True:
         near_box = bounding_box(lat, lon, reach + RTREE_SLACK_MILES)
-        near_lower, _ = squared_distance_bounds(lat, lon, near_box)
-        near = session.execute(
-            _exact_select()
-            .join(center_locations, center_locations.c.id == Center.id)
-            .where(*in_box(near_box), near_lower <= (reach + RTREE_SLACK_MILES) ** 2, *conditions)
-        ).all()
+        near_params = {**values, **_box_values(lat, lon, near_box), "outer": (reach + RTREE_SLACK_MILES) ** 2}
+        near = session.execute(_near_statement(_box_shape(near_box), shape, confirmed), near_params).all()
         ids, distances = _measure(lat, lon, near, reach)
         if len(ids) >= last or reach >= radius:
             break
@@ -289,16 +281,98 @@ def _count_and_rank(
     return total, ids[chosen].tolist(), distances[chosen].tolist()
 
 
-def _exact_select(ids: ColumnElement[str] | None = None) -> Select:
-    stmt = select(Center.id, Center.latitude, Center.longitude)
-    if ids is not None:
-        stmt = stmt.where(Center.id.in_(select(func.json_each(ids).table_valued("value").c.value)))
-    return stmt
+BoxShape = tuple[int, bool]
 
 
-def _json_ids(comma_separated: str) -> ColumnElement[str]:
-    """A group_concat of ids as one JSON array parameter (any number of ids, one bound value)."""
-    return literal(f"[{comma_separated}]")
+def _box_shape(box: BoundingBox) -> BoxShape:
+    """What decides the box's SQL: how many longitude ranges, and whether it wraps around."""
+    wraps = not (len(box.longitude_ranges) == 1 and box.longitude_ranges[0] != (-180.0, 180.0))
+    return len(box.longitude_ranges), wraps
+
+
+def _box_values(lat: float, lon: float, box: BoundingBox) -> dict[str, float]:
+    """The values bound into the box's SQL (see `_box_sql`)."""
+    lengths = degree_lengths(box)
+    values = {
+        "lat": lat,
+        "lon": lon,
+        "south": box.south,
+        "north": box.north,
+        "meridian_min2": lengths.meridian_min**2,
+        "parallel_min2": lengths.parallel_min**2,
+        "meridian_max2": lengths.meridian_max**2,
+        "parallel_max2": lengths.parallel_max**2,
+    }
+    for i, (west, east) in enumerate(box.longitude_ranges):
+        values[f"west{i}"], values[f"east{i}"] = west, east
+    return values
+
+
+def _box_sql(box: BoxShape) -> tuple[list[ColumnElement[bool]], ColumnElement[float], ColumnElement[float]]:
+    """The R*Tree conditions of a box of this shape, and SQL for squared lower and upper bounds
+    (square miles) of the distance to each point (see geodesy.DegreeLengths), with no
+    trigonometry; every number is a bound parameter (`_box_values`)."""
+    ranges, wraps = box
+    loc = center_locations.c
+    in_the_box = [
+        loc.max_lat >= bindparam("south"),
+        loc.min_lat <= bindparam("north"),
+        or_(*(and_(loc.max_lon >= bindparam(f"west{i}"), loc.min_lon <= bindparam(f"east{i}")) for i in range(ranges))),
+    ]
+    dy = loc.min_lat - bindparam("lat", type_=Float)
+    if wraps:  # across the antimeridian or around a pole: the shorter way round
+        dx = func.min(
+            func.abs(loc.min_lon - bindparam("lon", type_=Float)),
+            360 - func.abs(loc.min_lon - bindparam("lon", type_=Float)),
+        )
+    else:
+        dx = loc.min_lon - bindparam("lon", type_=Float)
+    dy2, dx2 = dy * dy, dx * dx
+    lower = dy2 * bindparam("meridian_min2", type_=Float) + dx2 * bindparam("parallel_min2", type_=Float)
+    upper = dy2 * bindparam("meridian_max2", type_=Float) + dx2 * bindparam("parallel_max2", type_=Float)
+    return in_the_box, lower, upper
+
+
+def _group_sql(shape: FilterShape, confirmed: bool | None) -> list[ColumnElement[bool]]:
+    conditions = bound_filter_conditions(shape, center_locations.c.id)
+    if confirmed is not None:
+        is_confirmed = (
+            exists()
+            .where(Center.id == center_locations.c.id, Center.last_verified_at > bindparam("verified_after"))
+            .correlate_except(Center)
+        )
+        conditions.append(is_confirmed if confirmed else ~is_confirmed)
+    return conditions
+
+
+@functools.lru_cache(maxsize=512)
+def _count_statement(box: BoxShape, shape: FilterShape, confirmed: bool | None) -> Select:
+    """Count the centers certainly inside (upper bound within `inner`) and list the ids of the
+    uncertain ones, among those in the box whose lower bound is within `outer`."""
+    in_the_box, lower, upper = _box_sql(box)
+    inner = bindparam("inner", type_=Float)
+    return select(
+        func.coalesce(func.sum(case((upper <= inner, 1), else_=0)), 0),
+        func.group_concat(case((upper > inner, center_locations.c.id))),
+    ).where(*in_the_box, lower <= bindparam("outer", type_=Float), *_group_sql(shape, confirmed))  # bound first
+
+
+@functools.lru_cache(maxsize=512)
+def _near_statement(box: BoxShape, shape: FilterShape, confirmed: bool | None) -> Select:
+    """(id, latitude, longitude) of the centers in the box whose lower bound is within `outer`."""
+    in_the_box, lower, _ = _box_sql(box)
+    return (
+        select(Center.id, Center.latitude, Center.longitude)
+        .join(center_locations, center_locations.c.id == Center.id)
+        .where(*in_the_box, lower <= bindparam("outer", type_=Float), *_group_sql(shape, confirmed))
+    )
+
+
+#: (id, latitude, longitude) of the centers whose ids are in the JSON array parameter `ids`
+#: (any number of ids, one bound value).
+_EDGE_STATEMENT = select(Center.id, Center.latitude, Center.longitude).where(
+    Center.id.in_(select(func.json_each(bindparam("ids")).table_valued("value").c.value))
+)
 
 
 def _measure(lat: float, lon: float, rows: Sequence, radius: float) -> tuple[np.ndarray, np.ndarray]:
@@ -357,31 +431,62 @@ def filter_conditions(
 ) -> list[ColumnElement[bool]]:
     """SQL conditions for the filters: any value within a filter, all filters together; on the
     centers row of `center_id` (Center.id when the query reads `centers`, else the R*Tree's id)."""
-    conditions = []
-    wanted = {
+    return bound_filter_conditions(filter_shape(filters), center_id, filter_values(filters, now))
+
+
+def _wanted(filters: SearchFilters) -> dict[str, tuple[str, ...]]:
+    return {
         "levels_of_care": filters.level_of_care,
         "payment_options": filters.payment,
         "medications": tuple(expand_medication_filter(list(filters.medication))),
         "populations": filters.population,
         "languages": filters.language,
     }
-    if filters.pathway == "detox_naltrexone":
+
+
+def filter_shape(filters: SearchFilters) -> FilterShape:
+    """What decides the filters' SQL, leaving out the values bound into it (see `filter_values`)."""
+    kinds = tuple(kind for kind, codes in _wanted(filters).items() if codes)
+    return kinds, filters.pathway == "detox_naltrexone", filters.accepting_referrals, filters.verified_only
+
+
+def filter_values(filters: SearchFilters, now: datetime) -> dict[str, Any]:
+    """The values bound into `bound_filter_conditions` (and the confirmed-first groups)."""
+    values: dict[str, Any] = {f"codes_{kind}": list(codes) for kind, codes in _wanted(filters).items() if codes}
+    values["verified_after"] = now - timedelta(days=VERIFICATION_VALID_DAYS)
+    return values
+
+
+def bound_filter_conditions(
+    shape: FilterShape, center_id: ColumnElement[int], values: dict[str, Any] | None = None
+) -> list[ColumnElement[bool]]:
+    """`filter_conditions` with the codes and dates as bound parameters named as in `filter_values`,
+    given at execution (so one statement serves every search of the same shape) unless `values`
+    are given here; on the centers row of `center_id`."""
+    kinds, pathway, accepting, verified_only = shape
+
+    def param(name: str, **kw: Any) -> BindParameter[Any]:
+        return bindparam(name, values[name], **kw) if values is not None else bindparam(name, **kw)
+
+    conditions = []
+    if pathway:
         conditions.append(has_any(center_id, "levels_of_care", ("medical_detox",)))
         conditions.append(has_any(center_id, "medications", tuple(expand_medication_filter(["naltrexone"]))))
-    for kind, codes in wanted.items():
-        if codes:
-            conditions.append(has_any(center_id, kind, codes))
+    for kind in kinds:
+        conditions.append(has_any(center_id, kind, param(f"codes_{kind}", expanding=True)))
     on_center = []
-    if filters.accepting_referrals is not None:
-        on_center.append(Center.accepting_referrals.is_(filters.accepting_referrals))
-    if filters.verified_only:
-        on_center.append(_confirmed(now))
+    if accepting is not None:
+        on_center.append(Center.accepting_referrals.is_(accepting))
+    if verified_only:
+        on_center.append(Center.last_verified_at > param("verified_after"))
     if on_center and center_id is not Center.id:
         return [*conditions, exists().where(Center.id == center_id, *on_center).correlate_except(Center)]
     return [*conditions, *on_center]
 
 
-def has_any(center_id: ColumnElement[int], kind: str, codes: tuple[str, ...]) -> ColumnElement[bool]:
+def has_any(
+    center_id: ColumnElement[int], kind: str, codes: tuple[str, ...] | BindParameter[Any]
+) -> ColumnElement[bool]:
     """Condition: the center has at least one of these codes for this attribute."""
     return exists().where(
         CenterAttribute.center_id == center_id,

@@ -55,6 +55,7 @@ class Geocoder(Protocol):
 
 _POINT = re.compile(r"^\s*([-+]?\d{1,2}(?:\.\d+)?)\s*[,\s]\s*([-+]?\d{1,3}(?:\.\d+)?)\s*$")
 _ZIP = re.compile(r"^\s*(\d{5})(?:-\d{4})?\s*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _STATE_NAMES = {name.casefold(): code for code, name in STATES.items()}
 #: Words that towns spell both ways ("St. Louis" / "Saint Louis"), folded to one form.
 _ABBREVIATIONS = {"st": "saint", "ste": "sainte", "ft": "fort", "mt": "mount", "pt": "point"}
@@ -67,6 +68,8 @@ def parse_place(text: str) -> PlaceQuery:
         raise PlaceNotFound(f"Enter a place to search near: {EXAMPLES}.")
     if len(text) > 120:
         raise PlaceNotFound(f"That place is too long to be an address we understand. Enter {EXAMPLES}.")
+    if _CONTROL.search(text):
+        raise PlaceNotFound(f"That place has characters we cannot read (control characters). Enter {EXAMPLES}.")
     if match := _ZIP.match(text):
         return PlaceQuery("zip", zip=match.group(1))
     if match := _POINT.match(text):

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from directory.models import Center, CenterAttribute
@@ -100,17 +100,21 @@ class CenterListing:
         return is_verified(self.last_verified_at, now)
 
 
+_CODES = (
+    select(func.aggregate_strings(CenterAttribute.kind + ":" + CenterAttribute.code, ","))
+    .where(CenterAttribute.center_id == Center.id)
+    .scalar_subquery()
+)
+#: Built once: each page only binds its ids.
+_LISTINGS = select(*COLUMNS, _CODES).where(Center.id.in_(bindparam("ids", expanding=True)))
+
+
 def load_listings(session: Session, ids: Sequence[int]) -> dict[int, CenterListing]:
     """The listings of these centers, by id, in one statement (codes aggregated per center)."""
     if not ids:
         return {}
-    codes = (
-        select(func.aggregate_strings(CenterAttribute.kind + ":" + CenterAttribute.code, ","))
-        .where(CenterAttribute.center_id == Center.id)
-        .scalar_subquery()
-    )
     listings = {}
-    for *values, packed in session.execute(select(*COLUMNS, codes).where(Center.id.in_(ids))):
+    for *values, packed in session.execute(_LISTINGS, {"ids": list(ids)}):
         by_kind: dict[str, list[str]] = {}
         for pair in packed.split(",") if packed else ():
             kind, _, code = pair.partition(":")
