@@ -22,6 +22,25 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# Browser tests (tests/browser/): Debian's chromium and chromium-driver, driven headless by Selenium,
+# and axe-core from npm (pinned in tests/browser/package-lock.json), injected into each page.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  if can_install; then
+    echo "Installing chromium and chromium-driver with apt-get ..."
+    apt_install chromium chromium-driver || echo "warning: could not install chromium; the browser tests will be skipped." >&2
+  else
+    echo "warning: chromium or chromium-driver is missing and cannot be installed here; the browser tests will be skipped." >&2
+  fi
+fi
+if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "Installing axe-core with npm ci ..."
+    (cd tests/browser && npm ci --silent --no-audit --no-fund) || echo "warning: npm ci failed; the browser tests will be skipped." >&2
+  else
+    echo "warning: npm is missing, so axe-core cannot be installed; the browser tests will be skipped." >&2
+  fi
+fi
+
 # PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth) for the second pass.
 PG_URL="${TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 pg_ready() { command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; }

@@ -1,0 +1,253 @@
+"""The site in a real browser, at desktop and phone sizes: a person searching, referral staff and
+center staff at work. Every page on the way is checked with axe-core and kept as a screenshot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from selenium.webdriver.common.by import By
+from sqlalchemy import select
+
+from directory.models import Center
+from directory.models.base import utcnow
+from directory.routing.rules import earliest_naltrexone_start
+from tests.browser.browser import Browser
+from tests.factories import add_centers, center_record
+from tests.portal.conftest import Store, account
+
+pytestmark = pytest.mark.browser
+
+
+@dataclass(frozen=True)
+class People:
+    referrer: str
+    detox_staff: str
+    clinic_staff: str
+
+
+@pytest.fixture
+def people(site: Flask) -> People:
+    """A few real-looking Chicago-area centers, and the accounts of the people who work with them."""
+    store = Store(site)
+    with store.session() as session:
+        add_centers(
+            session,
+            center_record(
+                external_id="test:lakeshore",
+                name="Lakeshore Medical Detox",
+                street1="211 E Ontario St",
+                city="Chicago",
+                zip="60611",
+                phone="(312) 555-0141",
+                latitude=41.8932,
+                longitude=-87.6213,
+                levels_of_care=["medical_detox", "residential_short"],
+                payment_options=["medicaid", "medicare", "private_insurance"],
+                languages=["es"],
+                detox_stay_days=5,
+            ),
+            center_record(
+                external_id="test:northbranch",
+                name="North Branch Detox Center",
+                street1="2500 N Clybourn Ave",
+                city="Chicago",
+                zip="60614",
+                phone="(773) 555-0177",
+                latitude=41.9271,
+                longitude=-87.6707,
+                levels_of_care=["medical_detox"],
+                payment_options=["medicaid", "self_pay"],
+            ),
+            center_record(
+                external_id="test:riverside",
+                name="Riverside Recovery Clinic",
+                street1="400 W Randolph St",
+                street2="Suite 300",
+                city="Chicago",
+                zip="60606",
+                phone="(312) 555-0123",
+                website="https://riverside-recovery.example.org",
+                latitude=41.8846,
+                longitude=-87.6386,
+                levels_of_care=["outpatient", "intensive_outpatient"],
+                medications=["naltrexone_injectable", "naltrexone_oral", "buprenorphine"],
+                payment_options=["medicaid", "private_insurance", "sliding_scale"],
+                populations=["adults", "co_occurring"],
+                languages=["es"],
+            ),
+            center_record(
+                external_id="test:loop",
+                name="Loop Wellness Counseling",
+                street1="55 E Monroe St",
+                city="Chicago",
+                zip="60603",
+                phone="(312) 555-0188",
+                latitude=41.8807,
+                longitude=-87.6256,
+                levels_of_care=["outpatient"],
+                medications=["naltrexone_oral"],
+                payment_options=["self_pay", "private_insurance"],
+            ),
+            center_record(
+                external_id="test:southloop",
+                name="South Loop Outpatient Services",
+                street1="1200 S Michigan Ave",
+                city="Chicago",
+                zip="60605",
+                phone="(312) 555-0166",
+                latitude=41.8669,
+                longitude=-87.6244,
+                levels_of_care=["outpatient"],
+                payment_options=["medicaid", "self_pay"],
+            ),
+            center_record(
+                external_id="test:rockford",
+                name="Rock River Recovery",
+                street1="120 N Main St",
+                city="Rockford",
+                zip="61101",
+                phone="(815) 555-0110",
+                latitude=42.2711,
+                longitude=-89.0940,
+                levels_of_care=["outpatient"],
+                medications=["naltrexone_injectable"],
+                payment_options=["medicaid"],
+            ),
+        )
+        ids = dict(session.execute(select(Center.external_id, Center.id)).all())
+        return People(
+            referrer=account(session, "referral_staff", [], "intake@northwestern-er.example.org"),
+            detox_staff=account(session, "center_staff", [ids["test:lakeshore"]], "admissions@lakeshore.example.org"),
+            clinic_staff=account(session, "center_staff", [ids["test:riverside"]], "intake@riverside.example.org"),
+        )
+
+
+def test_a_person_searches_by_zip_with_filters_opens_a_profile_and_reads_about_naltrexone(
+    browser: Browser, people: People
+) -> None:
+    browser.open("/")
+    assert browser.heading == "Find addiction treatment near you"
+    # locate.js (a same-origin script, allowed by the CSP) shows "Use my location" on this secure origin.
+    assert browser.driver.find_element(By.ID, "use-location").is_displayed()
+    # The CSP stops inline script; axe-core, injected through WebDriver, runs all the same.
+    assert not browser.inline_script_runs()
+    browser.check("home")
+
+    browser.fill("ZIP code or town", "60601")
+    browser.tick("Naltrexone (oral or injection)")
+    browser.tick("Medicaid")
+    browser.press("Search")
+    assert browser.heading == "Treatment centers near 60601 (Chicago, IL)"
+    assert "1 center within 25 miles of 60601 (Chicago, IL)" in browser.text
+    assert "Filtered by:" in browser.text
+    results = browser.main.find_elements(By.CSS_SELECTOR, "ol.results > li")
+    assert [r.find_element(By.TAG_NAME, "h2").text for r in results] == ["Riverside Recovery Clinic"]
+    (result,) = results
+    assert "1.1 miles away · Chicago, IL" in result.text
+    assert "Call (312) 555-0123" in result.text
+    for excluded in ("Loop Wellness Counseling", "Rock River Recovery", "Lakeshore Medical Detox"):
+        assert excluded not in browser.text
+    browser.check("results")
+
+    browser.follow("Riverside Recovery Clinic", within=result)
+    assert browser.heading == "Riverside Recovery Clinic"
+    assert "400 W Randolph St Suite 300 Chicago, IL 60606" in browser.fact("Address").replace("\n", " ")
+    assert browser.fact("Phone") == "(312) 555-0123"
+    assert browser.fact("Accepting referrals") == "Yes"
+    assert "Naltrexone injection (Vivitrol)" in browser.text and "Spanish" in browser.text
+    browser.check("profile")
+
+    browser.follow("What to know about naltrexone treatment")
+    assert browser.heading == "Naltrexone: what to know before you start"
+    assert "7 days after short-acting opioids" in browser.text
+    assert "not medical advice" in browser.text
+    browser.check("naltrexone")
+
+
+def test_a_referral_from_intake_to_accepted_and_capacity_shown_on_the_profile(browser: Browser, people: People) -> None:
+    browser.open("/")
+    browser.sign_in(people.referrer, check_page="login")
+    browser.follow("Referrals", within=browser.nav)
+    browser.follow("New referral")
+    assert browser.heading == "New referral"
+    browser.check("intake")
+
+    now = utcnow()
+    last_use = (now - timedelta(days=2)).replace(second=0, microsecond=0)
+    browser.fill("Client reference", "ER-2291")
+    browser.fill("Contact phone (optional)", "(312) 555-0199")
+    browser.fill("Where the person is", "60601")
+    browser.choose("Payment", "Medicaid")
+    browser.choose("Primary opioid", "Heroin")
+    browser.set_value("Last opioid use (UTC)", last_use.strftime("%Y-%m-%dT%H:%M"))
+    browser.tick("Not known", within=browser.field_group("Liver disease"))
+    browser.tick("No", within=browser.field_group("Needs opioid pain medication"))
+    browser.tick("Alcohol")
+    browser.tick("The person consents to share this referral with receiving treatment centers")
+    browser.press("Send the referral")
+
+    assert browser.heading == "Referral ER-2291"
+    assert browser.fact("Status") == "Offered to a detox center"
+    detox = browser.main.find_element(By.CSS_SELECTOR, "section[aria-labelledby='step-medical-detox']")
+    naltrexone = browser.main.find_element(By.CSS_SELECTOR, "section[aria-labelledby='step-naltrexone-program']")
+    assert browser.fact("Center", within=detox) == "Lakeshore Medical Detox"
+    assert browser.fact("Offer", within=detox) == "Waiting for an answer"
+    assert browser.fact("Center", within=naltrexone) == "Riverside Recovery Clinic"
+    earliest = earliest_naltrexone_start(last_use, "heroin")  # 7 days after heroin, rounded up to a whole day
+    assert earliest == (last_use + timedelta(days=8)).date()
+    assert browser.fact("Earliest naltrexone start", within=naltrexone) == earliest.isoformat()
+    assert "Baseline liver tests required" in browser.text and "Interaction: alcohol" in browser.text
+    assert [row[1] for row in browser.table_rows("Timeline")][-1:] == ["Referral: offered to a detox center"]
+    browser.check("referral-offered")
+    browser.sign_out()
+
+    browser.sign_in(people.detox_staff)
+    browser.follow("Offers", within=browser.nav)
+    assert "Medical detox at Lakeshore Medical Detox" in browser.text
+    browser.check("portal-offers")
+    browser.follow("Medical detox at Lakeshore Medical Detox")
+    assert browser.heading == "Medical detox offer to Lakeshore Medical Detox"
+    assert browser.fact("Referrer's case number") == "ER-2291"
+    browser.check("portal-offer")
+    admission = (now + timedelta(days=1)).date().isoformat()
+    browser.set_value("Admission date", admission)
+    browser.press("Accept the referral")
+    assert f"Accepted: admission on {admission}." in browser.text
+    assert browser.fact("Status") == "Accepted"
+
+    browser.follow("Portal", within=browser.nav)
+    assert browser.heading == "Center portal"
+    browser.check("portal")
+    capacity = browser.main.find_element(By.CSS_SELECTOR, "form[aria-label='Capacity of Lakeshore Medical Detox']")
+    browser.tick("No", within=capacity)
+    browser.fill("Beds available", "3", within=capacity)
+    browser.press("Update capacity", within=capacity)
+    assert "Capacity updated for Lakeshore Medical Detox: not accepting referrals, beds available 3." in browser.text
+    browser.check("portal-capacity-updated")
+    browser.sign_out()
+
+    browser.sign_in(people.referrer)
+    browser.follow("Referrals", within=browser.nav)
+    browser.follow("ER-2291")
+    assert browser.fact("Status") == "Accepted for detox"
+    timeline = [row[1] for row in browser.table_rows("Timeline")]
+    assert "Medical detox offer: accepted" in timeline and "Referral: accepted for detox" in timeline
+    assert timeline.index("Referral: offered to a detox center") < timeline.index("Referral: accepted for detox")
+    offers = browser.table_rows("Offers")
+    assert offers[0][:3] == ["Medical detox", "Lakeshore Medical Detox", "Accepted"]
+    assert f"Admission {admission}" in offers[0][5]
+    assert offers[1][:3] == ["Naltrexone program", "Riverside Recovery Clinic", "Waiting for an answer"]
+    browser.check("referral-accepted")
+    browser.sign_out()
+
+    browser.open("/search?near=60611&level_of_care=medical_detox")
+    result = browser.main.find_element(
+        By.XPATH, "//ol[@class='results']/li[.//h2[normalize-space()='Lakeshore Medical Detox']]"
+    )
+    browser.follow("Lakeshore Medical Detox", within=result)
+    assert browser.fact("Accepting referrals") == "No"
+    assert browser.fact("Beds available") == "3"
+    browser.check("profile-after-capacity")
