@@ -26,6 +26,7 @@ from directory.security import record_denied, roles_required
 from directory.staff import bp
 from directory.staff.forms import (
     INTERACTING_MEDICATION_LABELS,
+    OPIOID_LABELS,
     CancelForm,
     IntakeForm,
     RevokeConsentForm,
@@ -87,6 +88,12 @@ def offer_status_words(status: str) -> str:
 @bp.app_template_global()
 def step_words(step: str) -> str:
     return STEP_WORDS.get(step, step)
+
+
+@bp.app_template_global()
+def opioid_words(code: str) -> str:
+    """A primary opioid's code in words, e.g. "heroin" -> "Heroin"."""
+    return OPIOID_LABELS.get(code, code)
 
 
 @bp.app_template_global()

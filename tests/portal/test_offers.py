@@ -75,6 +75,7 @@ def test_opening_an_offer_is_audited_as_a_view_of_the_referral(client, store, sc
     sign_in(client, scene.detox_staff)
     text = page(client.get(f"/portal/offers/{offer.id}"))
     assert "CASE-1042" in text and "referrer@example.org" in text and "not medical advice" in text
+    assert "<dt>Primary opioid</dt><dd>Heroin</dd>" in text  # in words, not the code
     (event,) = store.events("referral.view")
     assert (event.entity_type, event.entity_id, event.actor_id) == ("referral", referral.id, scene.detox_staff.id)
 
