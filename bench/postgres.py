@@ -96,7 +96,14 @@ def postgres_copy(url: str, sqlite_path: Path, log: Callable[[str], None]) -> st
         if state is not None and state[0] == "complete":
             admin.dispose()
             return name
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        # Copies of earlier builds of the same database (another cache key) are stale: drop them.
+        family = name.rsplit("_", 1)[0] + "_"
+        stale = connection.scalars(
+            text("SELECT datname FROM pg_database WHERE starts_with(datname, :family)"), {"family": family}
+        ).all()
+        for old in stale:
+            log(f"Dropping the stale PostgreSQL copy {old}")
+            connection.execute(text(f'DROP DATABASE "{old}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     log(f"Copying {sqlite_path.name} into PostgreSQL database {name} ...")
     started = time.perf_counter()

@@ -144,3 +144,9 @@ def test_init_db_adds_the_index_once_postgis_is_there(postgis):
     with engine.connect() as connection:
         assert schema.has_postgis_locations(connection)
         assert connection.scalar(select(text("count(*)")).select_from(text("centers"))) == 0
+
+
+def test_attribute_filters_have_joint_statistics(session):
+    """Migration 0005: without them the planner starts a filtered search from the filter, not the index."""
+    found = session.scalar(text("SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'center_attributes_kind_code'"))
+    assert found == 1
