@@ -28,9 +28,12 @@ timeout = 30
 graceful_timeout = 30
 # Behind a reverse proxy that keeps connections open to us.
 keepalive = 5
-# Replace workers now and then, staggered, so a slow leak cannot grow without bound.
-max_requests = 2000
-max_requests_jitter = 200
+# Replace workers now and then, so a slow leak cannot grow without bound: rarely, and spread
+# out. A worker takes over a second of CPU to start (it imports the app); at 2,000 +/- 200,
+# workers under even load reached the limit together and the server stalled for seconds
+# (docs/benchmarks.md, HTTP).
+max_requests = 20000
+max_requests_jitter = 10000
 # The heartbeat file on tmpfs: a container's overlay filesystem can stall workers' heartbeats.
 worker_tmp_dir = "/dev/shm"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
@@ -57,6 +60,14 @@ def on_starting(server):
     for name in os.listdir(folder):
         if name.endswith(".db"):
             os.remove(os.path.join(folder, name))
+
+
+def post_worker_init(worker):
+    """Build the offline geocoder's ZIP and town tables as each worker starts, so no person's first
+    search waits for them."""
+    from directory.search.geocoding import warm_up
+
+    warm_up()
 
 
 def child_exit(server, worker):

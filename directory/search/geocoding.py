@@ -129,6 +129,11 @@ class OfflineGeocoder:
         return place
 
 
+def warm_up() -> None:
+    """Build the offline tables now (about a second) rather than during someone's first search."""
+    _tables()
+
+
 @cache
 def _tables() -> tuple[dict[str, Place], dict[tuple[str, str], Place]]:
     """ZIP -> place and (town, state) -> place (the mean of the town's ZIP points)."""

@@ -112,20 +112,25 @@ def test_every_worker_is_counted_whichever_answers_the_scrape(gunicorn):
     assert after == first + 1
 
 
-def test_the_metrics_folder_is_emptied_when_gunicorn_starts(tmp_path: Path):
+def test_the_metrics_folder_is_emptied_when_gunicorn_starts(tmp_path: Path, monkeypatch):
     folder = tmp_path / "metrics"
     folder.mkdir()
     (folder / "histogram_1234.db").write_bytes(b"old")
     (folder / "keep.txt").write_text("not ours")
     namespace: dict = {}
-    old = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
-    try:
-        exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
-        namespace["on_starting"](None)
-    finally:
-        if old is None:
-            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        else:
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = old
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    namespace["on_starting"](None)
     assert sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
+
+
+def test_workers_build_the_geocoder_tables_as_they_start(tmp_path, monkeypatch):
+    from directory.search import geocoding
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # else the config would set one here
+
+    geocoding._tables.cache_clear()
+    namespace: dict = {}
+    exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    namespace["post_worker_init"](None)
+    assert geocoding._tables.cache_info().currsize == 1
