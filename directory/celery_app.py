@@ -6,12 +6,22 @@ sweeps expired offers itself (see directory/referrals/dispatch.py), so nothing e
 Reliability settings: JSON only; acks_late with reject_on_worker_lost so a killed worker's
 task is delivered again; prefetch 1; a visibility timeout above the task time limit; results
 ignored. Tasks carry only ids: no personal data in messages, arguments, results or logs.
+
+A worker that loses its connection to Redis exits (code 1) instead of reconnecting in-process,
+and its supervisor starts it again (`restart: unless-stopped` in docker-compose.yml); a fresh
+worker waits for Redis at start-up. Celery's in-process reconnect to Redis sometimes crashed the
+worker (AttributeError in kombu's channel close) or left it connected but consuming nothing
+(celery/celery#8091, #10205, #10302): the fault tests (tests/integration/test_faults.py) met both.
+What the old worker held is re-sent from the outbox (ROUTING_REDISPATCH_SECONDS).
 """
 
 from __future__ import annotations
 
 from celery import Celery, Task
 from flask import Flask
+from sqlalchemy.exc import DBAPIError
+
+from directory.extensions import db
 
 TASK_TIME_LIMIT_SECONDS = 120
 VISIBILITY_TIMEOUT_SECONDS = 600  # must stay above the task time limit
@@ -23,7 +33,10 @@ def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
         def __call__(self, *args: object, **kwargs: object) -> object:
             with app.app_context():
-                return self.run(*args, **kwargs)
+                try:
+                    return self.run(*args, **kwargs)
+                finally:
+                    _close_session()
 
     redis_url = app.config.get("REDIS_URL")
     celery = Celery(app.name, task_cls=FlaskTask, include=["tasks.routing", "tasks.notifications"])
@@ -41,6 +54,7 @@ def celery_init_app(app: Flask) -> Celery:
         task_time_limit=TASK_TIME_LIMIT_SECONDS,
         task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 20,
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        broker_connection_retry=False,  # a lost broker ends the worker; see the module docstring
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         beat_schedule={
@@ -51,3 +65,13 @@ def celery_init_app(app: Flask) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
     return celery
+
+
+def _close_session() -> None:
+    """End the task's database session. If the server dropped the connection meanwhile, the rollback
+    this does fails; the task has already finished (or asked for its retry), so that is no failure."""
+    try:
+        db.session.close()
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise

@@ -1,15 +1,27 @@
-"""Real services for integration tests: a private redis-server per test, and polling helpers."""
+"""Real services for integration tests: a private redis-server per test, a Celery worker
+subprocess that can be killed and restarted, what `celery beat` sends, and polling helpers."""
 
 from __future__ import annotations
 
+import logging
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import redis
+from flask import Flask
+
+from directory.extensions import db
+from directory.referrals import dispatch
+from tests.conftest import ROOT
 
 
 def free_port() -> int:
@@ -72,6 +84,14 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=15)
 
+    def queue_length(self, queue: str = "celery") -> int:
+        """How many messages wait in a Celery queue (not counting those a worker holds)."""
+        client = redis.Redis.from_url(self.url)
+        try:
+            return client.llen(queue)
+        finally:
+            client.close()
+
 
 def start_redis(workdir: Path) -> RedisServer:
     """Start a private redis-server (skips the test, saying why, if Redis is not installed)."""
@@ -81,3 +101,138 @@ def start_redis(workdir: Path) -> RedisServer:
     server.start()
     start_redis.current = server  # type: ignore[attr-defined]
     return server
+
+
+class Worker:
+    """`celery -A tasks worker` as a subprocess (two worker processes), in a session of its own.
+
+    Supervised as the deployment's `restart: unless-stopped` does: a worker that exits on its own
+    (it does when it loses the broker, see directory/celery_app.py) is started again. `kill` and
+    `stop` are the test's own doing and are not undone.
+    """
+
+    def __init__(self, app: Flask, log: Path, **env: str) -> None:
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": app.config["DATABASE_URL"],
+            "REDIS_URL": app.config["REDIS_URL"],
+            "MAIL_OUTBOX": app.config["MAIL_OUTBOX"],
+            "SECRET_KEY": "test",
+            **env,
+        }
+        self.log = log
+        self.process: subprocess.Popen | None = None
+        self.restarts = 0  # by the supervisor, after the worker exited on its own
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._supervisor: threading.Thread | None = None
+
+    def _spawn(self) -> int:
+        """Start the process; returns where its output starts in the log."""
+        self.log.touch()
+        offset = self.log.stat().st_size
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tasks",
+                "worker",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],  # fmt: skip
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("a"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return offset
+
+    def start(self) -> None:
+        """Start the worker and wait until it says it is ready (this start, not an earlier one)."""
+        with self._lock:
+            offset = self._spawn()
+        if self._supervisor is None:
+            self._supervisor = threading.Thread(target=self._supervise, name="worker-supervisor", daemon=True)
+            self._supervisor.start()
+        wait_for(lambda: "ready." in self.log.read_text()[offset:], 60, "the celery worker to start")
+
+    def _supervise(self) -> None:
+        while not self._stopped.wait(0.2):
+            with self._lock:
+                if self.process is not None and self.process.poll() is not None:
+                    self.restarts += 1
+                    self._spawn()
+
+    def children(self) -> list[int]:
+        """The pool processes' ids."""
+        assert self.process is not None
+        pid = self.process.pid
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool): what it holds stays unacknowledged.
+        Start it again with `start`."""
+        with self._lock:
+            assert self.process is not None
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def kill_child(self) -> int:
+        """SIGKILL one pool process (as the OOM killer would); the main process replaces it."""
+        child = self.children()[0]
+        os.kill(child, signal.SIGKILL)
+        return child
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=10)
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+class Beat:
+    """What `celery beat` runs every 30 s (tasks.routing.dispatch_outbox), every `interval` seconds in
+    a thread: send the outbox rows never sent, and re-send those sent over ROUTING_REDISPATCH_SECONDS
+    ago whose referral is still unrouted. A round that fails (broker or database down) is counted
+    and the next round tries again, as beat would."""
+
+    def __init__(self, app: Flask, interval: float = 1.0) -> None:
+        self.app = app
+        self.interval = interval
+        self.sent = 0
+        self.failed_rounds = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="beat", daemon=True)
+
+    def __enter__(self) -> Beat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self.app.app_context():
+                try:
+                    self.sent += dispatch.send_pending()
+                except Exception as error:  # e.g. the database is locked: the next round tries again
+                    self.failed_rounds += 1
+                    logging.getLogger(__name__).warning("beat round failed: %s", type(error).__name__)
+                    db.session.rollback()
+            self._stop.wait(self.interval)

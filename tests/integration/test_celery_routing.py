@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import os
 import re
-import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -27,8 +23,8 @@ from directory.models.base import utcnow
 from directory.referrals import dispatch
 from directory.referrals.intake import validate_intake
 from directory.referrals.service import submit_referral
-from tests.conftest import ROOT, copy_of_seeded, make_app
-from tests.integration.services import start_redis, wait_for
+from tests.conftest import copy_of_seeded, make_app
+from tests.integration.services import Worker, start_redis, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -70,58 +66,6 @@ def routing_app(seeded_database, tmp_path, redis_url):
     yield app
     with app.app_context():
         db.engine.dispose()
-
-
-class Worker:
-    """`celery -A tasks worker` as a subprocess, with two worker processes."""
-
-    def __init__(self, app, log: Path) -> None:
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": app.config["DATABASE_URL"],
-            "REDIS_URL": app.config["REDIS_URL"],
-            "SECRET_KEY": "test",
-        }
-        self.log = log
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tasks",
-                "worker",
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],  # fmt: skip
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log.open("a"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_for(lambda: "ready." in self.log.read_text(), 60, "the celery worker to start")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
 
 
 @pytest.fixture
