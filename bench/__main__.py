@@ -14,6 +14,9 @@ from pathlib import Path
 #: benchmark name -> module with main(argv); each accepts --output FILE.
 BENCHMARKS: dict[str, str] = {
     "search": "bench.search_command",
+    "http": "bench.http_load",
+    "routing": "bench.routing",
+    "import": "bench.imports",
 }
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

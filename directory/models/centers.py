@@ -14,6 +14,13 @@ from directory.vocabulary import ATTRIBUTE_VOCABULARIES
 VERIFICATION_VALID_DAYS = 180
 
 
+def is_verified(last_verified_at: datetime | None, now: datetime) -> bool:
+    """Whether a listing last confirmed at `last_verified_at` counts as confirmed at `now` (180 days)."""
+    if last_verified_at is None:
+        return False
+    return (now - last_verified_at).days < VERIFICATION_VALID_DAYS
+
+
 class Center(Base):
     __tablename__ = "centers"
 
@@ -90,9 +97,7 @@ class Center(Base):
 
     def is_verified(self, now: datetime) -> bool:
         """Whether the center confirmed its listing within the last 180 days."""
-        if self.last_verified_at is None:
-            return False
-        return (now - self.last_verified_at).days < VERIFICATION_VALID_DAYS
+        return is_verified(self.last_verified_at, now)
 
 
 class CenterAttribute(Base):

@@ -8,6 +8,7 @@ task (or, in embedded mode, the sweep) sends it later.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from datetime import timedelta
 from typing import Any
@@ -28,17 +29,42 @@ def offer_ttl() -> timedelta:
 
 
 def publish(task: Any, *args: object) -> None:
-    """Send a task without waiting on an unreachable broker: one attempt, no reconnect loop.
+    """Send a task without waiting on an unreachable broker: one connection attempt, no reconnect loop.
 
-    (Kombu would otherwise retry the connection for several seconds before giving up.)
+    (Kombu would otherwise retry the connection for several seconds before giving up.) The
+    connection is kept for the next task: opening one per task was most of a routing task's
+    time. A kept connection that fails (the broker restarted since) is dropped, and the task
+    sent once more on a new one, again with a single attempt.
     """
     celery = current_app.extensions["celery"]
     if celery.conf.task_always_eager:
         task.apply_async(args=list(args))
         return
-    options = {**celery.conf.broker_transport_options, "max_retries": 0}
-    with celery.connection_for_write(transport_options=options) as connection:
-        task.apply_async(args=list(args), retry=False, connection=connection)
+    for attempt in (1, 2):
+        with _publishing_connections(celery).acquire(block=True) as connection:
+            kept = connection.connected
+            try:
+                task.apply_async(args=list(args), retry=False, connection=connection)
+                return
+            except Exception:
+                connection.close()  # really closed: the pool opens it anew on its next use
+                if not kept or attempt == 2:
+                    raise
+
+
+#: Broker connections kept per process for `publish` (more concurrent senders wait for one).
+PUBLISHING_CONNECTIONS = 10
+_pools: dict[tuple[int, int], Any] = {}
+
+
+def _publishing_connections(celery: Any) -> Any:
+    """This process's pool of broker connections for `publish` (a forked process makes its own)."""
+    key = (os.getpid(), id(celery))
+    if key not in _pools:
+        options = {**celery.conf.broker_transport_options, "max_retries": 0}
+        # A limit is what makes kombu keep released connections (without one it closes them).
+        _pools[key] = celery.connection_for_write(transport_options=options).Pool(limit=PUBLISHING_CONNECTIONS)
+    return _pools[key]
 
 
 def send(message_id: int, referral_id: str) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,7 @@ from directory.models import (
     User,
 )
 from directory.models.base import utcnow
+from directory.models.centers import ATTRIBUTE_KINDS, is_verified
 from directory.referrals.intake import Intake
 from directory.routing.ranking import Candidate, Needs, Ranked, partial_matches, rank_detox, rank_naltrexone
 from directory.routing.rules import ClinicalFacts, assess, target_naltrexone_start
@@ -114,6 +115,22 @@ def _lock_referral(session: Session, referral_id: str) -> Referral | None:
     return session.scalar(stmt)
 
 
+def _claim_for_routing(session: Session, referral_id: str, now: datetime) -> bool:
+    """Start routing's writes with a conditional one: False if the referral is no longer unrouted.
+
+    PostgreSQL holds the row lock already, so this always succeeds there. SQLite has no row locks
+    and reads outside a transaction: two deliveries of one routing task can both read "received";
+    this write waits for the other's to commit and then sees what it committed.
+    """
+    claimed = session.execute(
+        update(Referral)
+        .where(Referral.id == referral_id, Referral.status.in_((ReferralStatus.RECEIVED, ReferralStatus.ROUTING)))
+        .values(updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return claimed.rowcount == 1
+
+
 def load_candidates(session: Session, referral: Referral, now: datetime) -> list[Candidate]:
     """Every center within the referral's distance limit, as plain router data."""
     origin = Place(referral.location, referral.latitude, referral.longitude)
@@ -122,32 +139,40 @@ def load_candidates(session: Session, referral: Referral, now: datetime) -> list
     if not ids:
         return []
     distance_of = dict(zip(ids, distances, strict=True))
-    codes: dict[int, dict[str, set[str]]] = {i: {} for i in ids}
-    centers = {c.id: c for c in session.scalars(select(Center).where(Center.id.in_(ids)))}
-    for center_id, kind, code in session.execute(
-        select(CenterAttribute.center_id, CenterAttribute.kind, CenterAttribute.code).where(
-            CenterAttribute.center_id.in_(ids)
-        )
-    ):
-        codes[center_id].setdefault(kind, set()).add(code)
-    return [
-        Candidate(
-            center_id=i,
-            name=centers[i].name,
-            distance_miles=distance_of[i],
-            phone=centers[i].intake_phone or centers[i].phone,
-            levels_of_care=frozenset(codes[i].get("levels_of_care", ())),
-            payment_options=frozenset(codes[i].get("payment_options", ())),
-            medications=frozenset(codes[i].get("medications", ())),
-            languages=frozenset(codes[i].get("languages", ())),
-            populations=frozenset(codes[i].get("populations", ())),
-            accepting_referrals=centers[i].accepting_referrals,
-            beds_available=centers[i].beds_available,
-            verified=centers[i].is_verified(now),
-            detox_stay_days=centers[i].detox_stay_days,
-        )
-        for i in ids
+    # One plain row per center, its codes of each kind joined by the database: a wide radius
+    # holds thousands of centers, and loading `Center`s would also load each of their ~16
+    # attribute rows as an object (that was most of routing's time).
+    codes = [
+        func.aggregate_strings(case((CenterAttribute.kind == kind, CenterAttribute.code)), ";")
+        for kind in ATTRIBUTE_KINDS
     ]
+    rows = session.execute(
+        select(
+            Center.id, Center.name, Center.phone, Center.intake_phone, Center.accepting_referrals,
+            Center.beds_available, Center.last_verified_at, Center.detox_stay_days, *codes,
+        )
+        .outerjoin(CenterAttribute, CenterAttribute.center_id == Center.id)
+        .where(Center.id.in_(ids))
+        .group_by(Center.id)
+    )  # fmt: skip
+    centers = {row[0]: row for row in rows}
+    return [_candidate(centers[i], distance_of[i], now) for i in ids]
+
+
+def _candidate(row: Any, distance_miles: float, now: datetime) -> Candidate:
+    """Router data from a row of `load_candidates`: the center's columns, then its codes of each kind joined by ";"."""
+    joined = zip(ATTRIBUTE_KINDS, row[-len(ATTRIBUTE_KINDS) :], strict=True)
+    return Candidate(
+        center_id=row.id,
+        name=row.name,
+        distance_miles=distance_miles,
+        phone=row.intake_phone or row.phone,
+        accepting_referrals=row.accepting_referrals,
+        beds_available=row.beds_available,
+        verified=is_verified(row.last_verified_at, now),
+        detox_stay_days=row.detox_stay_days,
+        **{kind: frozenset(codes.split(";")) if codes else frozenset() for kind, codes in joined},
+    )
 
 
 def _needs(referral: Referral) -> Needs:
@@ -197,11 +222,17 @@ def route_referral(session: Session, referral_id: str, *, now: datetime | None =
     if referral.status not in (ReferralStatus.RECEIVED, ReferralStatus.ROUTING):
         session.rollback()
         return referral.status  # already routed (a repeated delivery), or cancelled
-    if referral.consent_revoked_at is not None or referral.consent_expires_on < now.date():
+    consent_lapsed = referral.consent_revoked_at is not None or referral.consent_expires_on < now.date()
+    assessment = assess(_facts(referral))
+    # Read before the first write: on SQLite the write lock is then held only for the writes.
+    candidates = load_candidates(session, referral, now) if assessment.routable and not consent_lapsed else []
+    if not _claim_for_routing(session, referral_id, now):
+        session.rollback()  # another delivery of the same task routed it since it was read (SQLite)
+        return session.get(Referral, referral_id).status  # type: ignore[union-attr]
+    if consent_lapsed:
         _set_status(session, referral, ReferralStatus.CANCELLED, None, "Consent revoked or expired.", now)
         session.commit()
         return referral.status
-    assessment = assess(_facts(referral))
     plan: dict[str, Any] = {
         "detox": None,
         "naltrexone_program": None,
@@ -217,7 +248,6 @@ def route_referral(session: Session, referral_id: str, *, now: datetime | None =
         return referral.status
     if referral.status == ReferralStatus.RECEIVED:
         _set_status(session, referral, ReferralStatus.ROUTING, None, None, now)
-    candidates = load_candidates(session, referral, now)
     needs = _needs(referral)
     detox = rank_detox(candidates, needs)
     if not detox:

@@ -62,16 +62,11 @@ def import_file(
         if report.written and report.created + report.updated >= REFRESH_STATISTICS_AFTER:
             refresh_statistics(session)
         return report
-    except UnicodeDecodeError as error:
+    except UnicodeDecodeError:
+        line, offset, bad = _first_undecodable(path)
         report = ImportReport()
         report.issues.append(
-            ImportIssue(
-                name,
-                0,
-                "(file)",
-                repr(error.object[error.start : error.end]),
-                f"is not UTF-8 text at byte {error.start}; save the file as UTF-8",
-            )
+            ImportIssue(name, line, "(file)", repr(bad), f"is not UTF-8 text at byte {offset}; save the file as UTF-8")
         )
         report.invalid_rows = 1
         return report
@@ -80,3 +75,20 @@ def import_file(
         report.issues.append(ImportIssue(name, 0, "(file)", "", f"is not a readable CSV file: {error}"))
         report.invalid_rows = 1
         return report
+
+
+def _first_undecodable(path: str | Path) -> tuple[int, int, bytes]:
+    """The line, the offset in the file and the bytes of the first thing that is not UTF-8.
+
+    (The decoding error itself only knows its place in one read buffer.) Line by line: a newline
+    byte is never part of a longer UTF-8 sequence, so each line decodes on its own.
+    """
+    offset = 0
+    with open(path, "rb") as stream:
+        for number, line in enumerate(stream, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return number, offset + error.start, line[error.start : error.end]
+            offset += len(line)
+    return 0, offset, b""

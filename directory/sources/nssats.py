@@ -147,6 +147,7 @@ NOTE_CODES = {
     "DWI/DUI Clients Only": "DUO",
 }
 
+_LOCATION_ID = re.compile(r"[A-Za-z0-9]{1,40}")
 _PHONE = re.compile(r"\(\d{3}\)\s*\d{3}-\s*\d{4}(?:\s*x\d+)?")
 
 
@@ -206,7 +207,7 @@ def _merge_site(site: _Site, path: str) -> ParsedRow:
     phone, intake = _phones(site.rows, check)
     alt_names = list(dict.fromkeys(n for r in site.rows for n in (r["Name2"].strip(), r["Name3"].strip()) if n))
     record = CenterRecord(
-        external_id=f"{SOURCE}:{first['loc_ID'].strip()}-{slugify(first['Name1'])[:60]}",
+        external_id=f"{SOURCE}:{_location_id(first['loc_ID'], check)}-{slugify(first['Name1'])[:60]}",
         name=check.text("Name1", first["Name1"], required=True) or "",
         alt_name=check.text("Name2", " / ".join(alt_names)),
         street1=check.text("Address1", first["Address1"]),
@@ -230,6 +231,14 @@ def _merge_site(site: _Site, path: str) -> ParsedRow:
     if check.issues:
         return ParsedRow(site.first_line, None, check.issues)
     return ParsedRow(site.first_line, record, [])
+
+
+def _location_id(value: str, check: RowChecker) -> str:
+    """The site's N-SSATS location id, part of its external id: letters and digits only."""
+    location_id = value.strip()
+    if not _LOCATION_ID.fullmatch(location_id):
+        check.fail("loc_ID", value, "is not an N-SSATS location id (up to 40 letters and digits, e.g. 7363AL36310)")
+    return location_id
 
 
 def _row_codes(row: dict[str, str], check: RowChecker) -> set[str]:

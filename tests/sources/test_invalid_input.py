@@ -134,7 +134,7 @@ def test_a_file_that_is_not_utf8_is_reported(app, runner, tmp_path, file_format)
     path.write_bytes(text.encode("latin-1"))
     result = run_import(runner, path, file_format)
     assert result.exit_code == 1
-    assert f"{path}:0: column '(file)': is not UTF-8 text at byte" in result.output
+    assert f"{path}:2: column '(file)': is not UTF-8 text at byte" in result.output
     assert "save the file as UTF-8" in result.output
     assert count_centers(app) == 0
 
