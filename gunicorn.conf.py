@@ -45,17 +45,20 @@ loglevel = "info"
 # (%(f)s): query strings hold the places people search near, and sign-in or reset tokens.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
 
-# Prometheus: each worker writes its metrics into this folder and /metrics, whichever worker
-# answers, reports the sum over all of them. A folder of this server's own unless set; it must
-# be set before the workers import the app (they do after forking from this process).
-_metrics_dir_is_ours = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # see docs/deploying.md
-if _metrics_dir_is_ours:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="directory-metrics-")
+# Prometheus: each worker writes its metrics into the folder PROMETHEUS_MULTIPROC_DIR names and
+# /metrics, whichever worker answers, reports the sum over all of them (docs/deploying.md).
+_own_metrics_dir: list[str] = []
 
 
 def on_starting(server):
-    """Start from empty counts: files left by an earlier run of this server would be summed in."""
-    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    """In the master, before any worker forks: give the workers a metrics folder (a new one of
+    this server's own unless PROMETHEUS_MULTIPROC_DIR is set), starting from empty counts: files
+    left by an earlier run would be summed in."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        folder = tempfile.mkdtemp(prefix="directory-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        _own_metrics_dir.append(folder)
     os.makedirs(folder, exist_ok=True)
     for name in os.listdir(folder):
         if name.endswith(".db"):
@@ -78,5 +81,5 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    if _metrics_dir_is_ours:
-        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    for folder in _own_metrics_dir:
+        shutil.rmtree(folder, ignore_errors=True)

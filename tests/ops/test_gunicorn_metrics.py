@@ -134,3 +134,18 @@ def test_workers_build_the_geocoder_tables_as_they_start(tmp_path, monkeypatch):
     exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
     namespace["post_worker_init"](None)
     assert geocoding._tables.cache_info().currsize == 1
+
+
+def test_without_a_folder_set_the_server_makes_its_own_and_removes_it(monkeypatch):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    namespace: dict = {}
+    exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ  # loading the config changes nothing
+    try:
+        namespace["on_starting"](None)
+        folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        assert folder.is_dir()
+        namespace["on_exit"](None)
+        assert not folder.exists()
+    finally:  # the hook sets it for the workers to come; the rest of this test process must not see it
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
