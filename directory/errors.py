@@ -6,6 +6,8 @@ from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
+from directory.extensions import db
+
 MESSAGES = {
     400: "The request was not understood.",
     403: "You do not have access to this page.",
@@ -43,6 +45,8 @@ def _unexpected_error(error: Exception) -> ResponseReturnValue:
 
     # The endpoint, not the path: reset and invitation links carry tokens in their paths.
     current_app.logger.exception("Unhandled error on %s", request.endpoint)
+    # A failed flush leaves the session unusable, and the page below reads the signed-in user.
+    db.session.rollback()
     if _wants_json():
         return jsonify({"error": MESSAGES[500], "fields": {}}), 500
     return render_template("error.html", status=500, message=MESSAGES[500]), 500

@@ -13,7 +13,7 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, jsonify, redirect, request, session, url_for
+from flask import Flask, Response, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, logout_user
 from limits import parse
@@ -51,6 +51,7 @@ def init_security(app: Flask) -> None:
     login_manager.request_loader(_load_user_from_bearer_token)
     login_manager.unauthorized_handler(_unauthorized)
     app.before_request(_refuse_oversized_body)
+    app.before_request(_refuse_nul_characters)
     app.before_request(_end_idle_session)
     app.after_request(_security_headers)
 
@@ -107,6 +108,42 @@ def _refuse_oversized_body() -> None:
         abort(413)
     if request.mimetype == "multipart/form-data":
         abort(415)
+    chunked = request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    # No length given: read the body now, up to the limit, even where a view ignores it; 413 past it.
+    if limit and chunked and len(request.get_data(cache=True)) >= limit and request.environ["wsgi.input"].read(1):
+        abort(413)
+
+
+def _refuse_nul_characters() -> Any:
+    """400 for a NUL character anywhere in the path, query, form or JSON, naming where: no field
+    needs one, and PostgreSQL can neither store nor compare text holding one."""
+    where = _holding_nul()
+    if where is None:
+        return None
+    message = f"{where} must not contain a NUL character."
+    if is_api_request():
+        return jsonify({"error": message, "fields": {where: [message]}}), 400
+    return render_template("error.html", status=400, message=message), 400
+
+
+def _holding_nul() -> str | None:
+    """The name of a request value with a NUL character in it, if any."""
+    values: list[tuple[str, Any]] = [("(path)", request.path)]
+    values += [(name, text) for name, value in request.args.items(multi=True) for text in (name, value)]
+    if request.mimetype == "application/x-www-form-urlencoded":
+        values += [(name, text) for name, value in request.form.items(multi=True) for text in (name, value)]
+    elif request.is_json:
+        body = request.get_json(silent=True)
+        values += [(str(name), value) for name, value in body.items()] if isinstance(body, dict) else [("(body)", body)]
+    while values:
+        name, value = values.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return name.replace("\x00", "") or "(name)"
+        if isinstance(value, dict):
+            values += [(name, text) for item in value.items() for text in item]
+        elif isinstance(value, list):
+            values += [(name, item) for item in value]
+    return None
 
 
 def _end_idle_session() -> Any:

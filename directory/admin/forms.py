@@ -10,6 +10,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 
 from directory.models import Role
 from directory.models.accounts import ROLE_LABELS
+from directory.urls import as_id
 
 
 class CenterIdsField(StringField):
@@ -20,7 +21,7 @@ class CenterIdsField(StringField):
     def pre_validate(self, form: object) -> None:
         self.ids = []
         parts = [part for part in re.split(r"[\s,]+", self.data or "") if part]
-        wrong = [part for part in parts if not part.isdigit()]
+        wrong = [part for part in parts if as_id(part) is None]
         if wrong:
             what = "is not a center id" if len(wrong) == 1 else "are not center ids"
             raise ValidationError(

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from wtforms import BooleanField, FloatField, IntegerField, SelectField, SelectMultipleField
 
 from directory.api.schemas import (
+    MAX_PAGE,
     CapacityUpdate,
     CenterDetail,
     CenterEdit,
@@ -28,6 +29,7 @@ from directory.api.schemas import (
     SearchResponse,
 )
 from directory.public.forms import SearchForm
+from directory.urls import MAX_ID
 
 REF = "#/components/schemas/{model}"
 
@@ -74,7 +76,9 @@ def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
     }
 
 
-CENTER_ID = {"name": "center_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+#: Ids in paths: larger numbers are no record's (404), see directory/urls.py.
+ID_SCHEMA = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+CENTER_ID = {"name": "center_id", "in": "path", "required": True, "schema": ID_SCHEMA}
 
 #: The answers every write shares: who may call it, and what happens to anyone else.
 ACCESS_RESPONSES = {
@@ -118,7 +122,7 @@ def openapi_document() -> dict[str, Any]:
         schema = model.model_json_schema(ref_template=REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {
             "title": "Treatment-center directory API",
@@ -213,9 +217,16 @@ def openapi_document() -> dict[str, Any]:
                 "OfferClosed": _json(
                     Error, "The offer is no longer open: answered by someone else, expired or withdrawn."
                 ),
+                "BadRequest": _json(Error, "The request was not understood, e.g. it holds a NUL character."),
+                "TooLarge": _json(Error, "The body is over the size limit (1 MiB unless configured otherwise)."),
             },
         },
     }
+    # Answers any request can get, before it reaches the operation (see directory/security.py).
+    for operation in (op for path in document["paths"].values() for op in path.values()):
+        operation["responses"].setdefault("400", {"$ref": "#/components/responses/BadRequest"})
+        operation["responses"].setdefault("413", {"$ref": "#/components/responses/TooLarge"})
+    return document
 
 
 REFERRAL_MODELS = (
@@ -223,7 +234,7 @@ REFERRAL_MODELS = (
     OfferList, OfferView, OfferAccept, OfferDecline,
 )  # fmt: skip
 REFERRAL_ID = {"name": "referral_id", "in": "path", "required": True, "schema": {"type": "string"}}
-OFFER_ID = {"name": "offer_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+OFFER_ID = {"name": "offer_id", "in": "path", "required": True, "schema": ID_SCHEMA}
 SENDER = " Needs a bearer token of referral staff (their own referrals) or an administrator."
 OFFER_STAFF = " Needs a bearer token of staff of the offer's center, or of an administrator."
 
@@ -296,7 +307,11 @@ def referral_paths() -> dict[str, Any]:
                 },
                 None,
                 parameters=[
-                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+                    {
+                        "name": "page",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+                    },
                     {
                         "name": "per_page",
                         "in": "query",

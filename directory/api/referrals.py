@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 
 from directory.accounts import audit
 from directory.api import bp
+from directory.api.schemas import MAX_PAGE
 from directory.api.views import NOT_A_JSON_OBJECT, error_response
 from directory.extensions import db
 from directory.models import Offer, OfferStatus, Referral, Role, center_staff
@@ -122,14 +123,20 @@ def submit_referral() -> ResponseReturnValue:
     return response
 
 
+def _whole_number(text: str, low: int, high: int) -> bool:
+    """Whether the text is a whole number (ASCII digits only) from low to high."""
+    return text.isascii() and text.isdigit() and low <= int(text) <= high
+
+
 @bp.get("/referrals")
 @roles_required(*REFERRAL_ROLES)
 def list_referrals() -> ResponseReturnValue:
     """The caller's referrals (an admin's: all), newest first, a page at a time."""
     page, per_page = request.args.get("page", "1"), request.args.get("per_page", "20")
-    if not page.isdigit() or int(page) < 1:
-        return error_response("page must be a whole number from 1.", 400, {"page": ["A whole number from 1."]})
-    if not per_page.isdigit() or not 1 <= int(per_page) <= MAX_PER_PAGE:
+    if not _whole_number(page, 1, MAX_PAGE):
+        message = f"A whole number from 1 to {MAX_PAGE}."
+        return error_response(f"page: {message}", 400, {"page": [message]})
+    if not _whole_number(per_page, 1, MAX_PER_PAGE):
         message = f"A whole number from 1 to {MAX_PER_PAGE}."
         return error_response(f"per_page: {message}", 400, {"per_page": [message]})
     page_number, size = int(page), int(per_page)

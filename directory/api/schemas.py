@@ -373,6 +373,10 @@ class ReferralSummary(BaseModel):
     updated_at: str | None
 
 
+#: The last page a list may be asked for (`?page=`).
+MAX_PAGE = 1_000_000
+
+
 class ReferralList(BaseModel):
     total: int
     page: int

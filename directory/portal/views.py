@@ -20,6 +20,7 @@ from directory.portal import bp
 from directory.portal.forms import CapacityForm, CenterEditForm, ClaimForm, ConfirmForm, ListingSearchForm
 from directory.public.helpers import format_long_date
 from directory.security import managed_center_or_404, roles_required, safe_next_url
+from directory.urls import as_id
 
 PORTAL_ROLES = ("center_staff", "admin")
 
@@ -94,7 +95,7 @@ def index() -> ResponseReturnValue:
 @roles_required(*PORTAL_ROLES)
 def new_claim() -> ResponseReturnValue:
     """Ask to manage a listing (`?center=<id>`); an administrator decides."""
-    center_id = request.args.get("center", type=int)
+    center_id = as_id(request.args.get("center"))
     center = db.session.get(Center, center_id) if center_id is not None else None
     if center is None:
         abort(404)

@@ -7,6 +7,7 @@ consent to share with the receiving centers (42 CFR Part 2 style).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -19,6 +20,8 @@ from directory.vocabulary import LANGUAGES, PAYMENT_OPTIONS, POPULATIONS
 
 DEFAULT_MAX_DISTANCE_MILES = 50
 MAX_DISTANCE_LIMIT_MILES = 500
+#: Control characters other than tab and line breaks (which a text area sends).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: A last use this far in the future is taken as clock skew, not an error.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -105,8 +108,19 @@ def _datetime(value: Any, errors: list[str]) -> datetime | None:
         errors.append(f"{value!r} is not a date and time; use ISO 8601, e.g. 2026-03-01T14:30:00Z.")
         return None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            errors.append(f"{value!r} is out of range once converted to UTC.")
+            return None
     return moment
+
+
+def _consent_text(value: Any) -> str:
+    """Free text of the consent (line breaks allowed); "" when it is not text or has control characters."""
+    if not isinstance(value, str) or _CONTROL.search(value):
+        return ""
+    return value.strip()
 
 
 def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) -> Intake:
@@ -149,7 +163,7 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
         distance = float(distance)
         if not 1 <= distance <= MAX_DISTANCE_LIMIT_MILES:
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         errors_for("max_distance_miles").append(f"A number of miles from 1 to {MAX_DISTANCE_LIMIT_MILES}.")
 
     payment = _one_of(data.get("payment"), list(PAYMENT_OPTIONS), errors_for("payment"))
@@ -180,12 +194,12 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
     else:
         if consent.get("granted") is not True and str(consent.get("granted")).lower() not in ("true", "on", "yes"):
             consent_errors.append("Consent must be granted to share the referral with centers.")
-        recipients = str(consent.get("recipients") or "").strip()
-        purpose = str(consent.get("purpose") or "").strip()
+        recipients = _consent_text(consent.get("recipients"))
+        purpose = _consent_text(consent.get("purpose"))
         if not recipients:
-            consent_errors.append("Say who may receive the referral (recipients).")
+            consent_errors.append("Say who may receive the referral (recipients), in words.")
         if not purpose:
-            consent_errors.append("Say for what purpose it may be shared (purpose).")
+            consent_errors.append("Say for what purpose it may be shared (purpose), in words.")
         try:
             expires_on = date.fromisoformat(str(consent.get("expires_on") or ""))
             if expires_on < now.date():
