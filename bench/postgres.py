@@ -31,7 +31,7 @@ from sqlalchemy import URL, create_engine, func, literal_column, make_url, selec
 from sqlalchemy.orm import Session
 
 from bench.queries import BenchQuery
-from bench.search import FULL_SCAN, PAGE_LOAD, SEARCH, Page, same_distances, summary
+from bench.search import FULL_SCAN, PAGE_LOAD, SEARCH, Page, exact_matches, same_distances, summary
 from directory import schema
 from directory.models import Center
 from directory.search.engine import (
@@ -39,9 +39,7 @@ from directory.search.engine import (
     filter_conditions,
     find_centers_near,
     matching_center_distances,
-    order_matches,
 )
-from directory.search.geodesy import geodesic_miles
 from directory.search.listing import load_listings
 
 RAW_ST_DWITHIN = "raw ST_DWithin SQL"
@@ -156,26 +154,8 @@ def full_scan(session: Session, query, now: datetime) -> tuple[list[int], list[f
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cursor:
         cursor.execute("SELECT id, latitude, longitude FROM centers")
-        points = np.array(cursor.fetchall(), dtype=np.float64)
-    distances = geodesic_miles(query.origin.latitude, query.origin.longitude, points[:, 1], points[:, 2])
-    inside = np.flatnonzero(distances <= query.radius_miles)
-    ids, distances = points[inside, 0].astype(np.int64), distances[inside]
-    conditions = filter_conditions(query.filters, now)
-    if conditions and len(ids):
-        kept = set(session.scalars(select(Center.id).where(Center.id.in_(ids.tolist()), *conditions)))
-        keep = np.array([i in kept for i in ids.tolist()], dtype=bool)
-        ids, distances = ids[keep], distances[keep]
-    if not len(ids):
-        return [], []
-
-    def names_of(positions: np.ndarray) -> list[str]:
-        found = dict(
-            session.execute(select(Center.id, Center.name).where(Center.id.in_(ids[positions].tolist()))).all()
-        )
-        return [found[i] for i in ids[positions].tolist()]
-
-    order = order_matches(ids, distances, names_of)
-    return ids[order].tolist(), distances[order].tolist()
+        rows = cursor.fetchall()
+    return exact_matches(rows, session, query, now)
 
 
 def measure_postgres(

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy
 
-from bench.results import end_marker, start_marker
+from bench.results import end_marker, start_marker, write_section
 from bench.search import BOX_SCAN, FULL_SCAN, PAGE_LOAD, RAW_INDEX, RTREE_ONLY, SEARCH, DatabaseRun
 
 START_MARKER = start_marker("search")
@@ -182,11 +182,4 @@ def render(runs: list[DatabaseRun], *, command: str, started: datetime, seconds:
 
 def write_results(path: Path, block: str) -> None:
     """Put the results block into `path`, replacing the previous one (the rest of the file is kept)."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START_MARKER in text and END_MARKER in text:
-        head, _, rest = text.partition(START_MARKER)
-        _, _, tail = rest.partition(END_MARKER)
-        text = head + block.rstrip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
+    write_section(path, "search", block)

@@ -117,7 +117,13 @@ def raw_index_select(query: SearchQuery, now: datetime) -> Select:
 
 def full_scan(raw: sqlite3.Connection, session: Session, query: SearchQuery, now: datetime) -> tuple[list, list]:
     """Every match, exactly, by measuring the distance to every center: ids and distances in order."""
-    points = np.array(raw.execute("SELECT id, latitude, longitude FROM centers").fetchall(), dtype=np.float64)
+    return exact_matches(raw.execute("SELECT id, latitude, longitude FROM centers").fetchall(), session, query, now)
+
+
+def exact_matches(rows: Sequence, session: Session, query: SearchQuery, now: datetime) -> tuple[list, list]:
+    """The matches among (id, latitude, longitude) rows of every center, by exact distance, then
+    the filters in SQL for those inside only, in the engine's order: ids and distances."""
+    points = np.array(rows, dtype=np.float64)
     distances = geodesic_miles(query.origin.latitude, query.origin.longitude, points[:, 1], points[:, 2])
     inside = np.flatnonzero(distances <= query.radius_miles)
     ids = points[inside, 0].astype(np.int64)

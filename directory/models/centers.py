@@ -21,7 +21,39 @@ def is_verified(last_verified_at: datetime | None, now: datetime) -> bool:
     return (now - last_verified_at).days < VERIFICATION_VALID_DAYS
 
 
-class Center(Base):
+class ListingFacts:
+    """What a listing shows of its codes, and whether it is confirmed: shared by `Center` and the
+    read-only `CenterListing` of search results. Needs `codes(kind)` and `last_verified_at`."""
+
+    def codes(self, kind: str) -> list[str]:
+        raise NotImplementedError
+
+    @property
+    def levels_of_care(self) -> list[str]:
+        return self.codes("levels_of_care")
+
+    @property
+    def payment_options(self) -> list[str]:
+        return self.codes("payment_options")
+
+    @property
+    def medications(self) -> list[str]:
+        return self.codes("medications")
+
+    @property
+    def populations(self) -> list[str]:
+        return self.codes("populations")
+
+    @property
+    def languages(self) -> list[str]:
+        return self.codes("languages")
+
+    def is_verified(self, now: datetime) -> bool:
+        """Whether the center confirmed its listing within the last 180 days."""
+        return is_verified(self.last_verified_at, now)  # type: ignore[attr-defined]
+
+
+class Center(ListingFacts, Base):
     __tablename__ = "centers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -74,30 +106,6 @@ class Center(Base):
         have = {a.code for a in keep if a.kind == kind}
         keep.extend(CenterAttribute(kind=kind, code=c) for c in sorted(wanted - have))
         self.attributes = keep
-
-    @property
-    def levels_of_care(self) -> list[str]:
-        return self.codes("levels_of_care")
-
-    @property
-    def payment_options(self) -> list[str]:
-        return self.codes("payment_options")
-
-    @property
-    def medications(self) -> list[str]:
-        return self.codes("medications")
-
-    @property
-    def populations(self) -> list[str]:
-        return self.codes("populations")
-
-    @property
-    def languages(self) -> list[str]:
-        return self.codes("languages")
-
-    def is_verified(self, now: datetime) -> bool:
-        """Whether the center confirmed its listing within the last 180 days."""
-        return is_verified(self.last_verified_at, now)
 
 
 class CenterAttribute(Base):

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from directory.models import Center, CenterAttribute
-from directory.models.centers import is_verified
+from directory.models.centers import ListingFacts
 
 #: The listing's own columns, in the order `CenterListing` takes them.
 COLUMNS = (
@@ -46,7 +46,7 @@ COLUMNS = (
 
 
 @dataclass(frozen=True)
-class CenterListing:
+class CenterListing(ListingFacts):
     id: int
     slug: str
     external_id: str
@@ -74,30 +74,6 @@ class CenterListing:
     def codes(self, kind: str) -> list[str]:
         """The vocabulary codes of one attribute (e.g. "levels_of_care"), sorted."""
         return list(self.codes_by_kind.get(kind, ()))
-
-    @property
-    def levels_of_care(self) -> list[str]:
-        return self.codes("levels_of_care")
-
-    @property
-    def payment_options(self) -> list[str]:
-        return self.codes("payment_options")
-
-    @property
-    def medications(self) -> list[str]:
-        return self.codes("medications")
-
-    @property
-    def populations(self) -> list[str]:
-        return self.codes("populations")
-
-    @property
-    def languages(self) -> list[str]:
-        return self.codes("languages")
-
-    def is_verified(self, now: datetime) -> bool:
-        """Whether the center confirmed its listing within the last 180 days."""
-        return is_verified(self.last_verified_at, now)
 
 
 _CODES = (
