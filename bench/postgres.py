@@ -31,7 +31,7 @@ from sqlalchemy import URL, create_engine, func, literal_column, make_url, selec
 from sqlalchemy.orm import Session
 
 from bench.queries import BenchQuery
-from bench.search import FULL_SCAN, PAGE_LOAD, SEARCH, Page, exact_matches, same_distances, summary
+from bench.search import FULL_SCAN, PAGE_LOAD, SEARCH, Page, exact_matches, same_distances, time_in_turns
 from directory import schema
 from directory.models import Center
 from directory.search.engine import (
@@ -187,25 +187,14 @@ def measure_postgres(
             PAGE_LOAD: lambda i, q: list(load_listings(session, pages[i]).values()),
             FULL_SCAN: lambda i, q: full_scan(session, q, now),
         }
-        names = list(measurements)
-        run.times = {m: [] for m in names}
-        for i, bench_query in enumerate(queries[:warmup]):
-            for m in names:
-                measurements[m](i, bench_query.query)
-                session.expunge_all()
-        started = time.perf_counter()
-        for i, bench_query in enumerate(queries):
-            answers = {}
-            for m in names[i % len(names) :] + names[: i % len(names)]:
-                t0 = time.perf_counter()
-                answer = measurements[m](i, bench_query.query)
-                run.times[m].append(time.perf_counter() - t0)
-                answers[m] = summary(answer)
-                del answer
-                session.expunge_all()
-            check(run, bench_query, answers, sqlite_totals[i] if sqlite_totals else None)
-            if (i + 1) % max(1, len(queries) // 10) == 0:
-                log(f"  {i + 1}/{len(queries)} searches, {time.perf_counter() - started:.0f} s")
+        run.times = time_in_turns(
+            session,
+            measurements,
+            queries,
+            warmup=warmup,
+            check=lambda i, bq, answers: check(run, bq, answers, sqlite_totals[i] if sqlite_totals else None),
+            log=log,
+        )
         session.rollback()
     engine.dispose()
     return run

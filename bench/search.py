@@ -207,29 +207,54 @@ def measure_database(
             FULL_SCAN: lambda i, q: full_scan(raw, session, q, now),
             BOX_SCAN: lambda i, q: raw.execute(*box_scan_sql(_box(q))).fetchall(),
         }
-        names = list(measurements)
-        run.times = {m: [] for m in names}
-        for i, bench_query in enumerate(queries[:warmup]):
-            for m in names:
-                measurements[m](i, bench_query.query)
-                session.expunge_all()
-        started = time.perf_counter()
-        for i, bench_query in enumerate(queries):
-            answers = {}
-            for m in names[i % len(names) :] + names[: i % len(names)]:
-                t0 = time.perf_counter()
-                answer = measurements[m](i, bench_query.query)
-                run.times[m].append(time.perf_counter() - t0)
-                # Keep no ORM objects: each measurement starts with an empty identity map.
-                answers[m] = summary(answer)
-                del answer
-                session.expunge_all()
-            check(run, session, bench_query, answers, full_list=i % FULL_LIST_CHECK_EVERY == 0, now=now)
-            if (i + 1) % max(1, len(queries) // 10) == 0:
-                log(f"  {i + 1}/{len(queries)} searches, {time.perf_counter() - started:.0f} s")
+        run.times = time_in_turns(
+            session,
+            measurements,
+            queries,
+            warmup=warmup,
+            check=lambda i, bq, answers: check(
+                run, session, bq, answers, full_list=i % FULL_LIST_CHECK_EVERY == 0, now=now
+            ),
+            log=log,
+        )
         session.rollback()
         db.engine.dispose()
     return run
+
+
+def time_in_turns(
+    session: Session,
+    measurements: dict[str, Callable[[int, SearchQuery], Any]],
+    queries: list[BenchQuery],
+    *,
+    warmup: int,
+    check: Callable[[int, BenchQuery, dict[str, Any]], None],
+    log: Callable[[str], None],
+) -> dict[str, list[float]]:
+    """Seconds of every measurement on every search, run in an order that rotates from search to
+    search (so machine noise hits all alike), after `warmup` untimed searches; `check` gets each
+    search's answers in plain values."""
+    names = list(measurements)
+    times: dict[str, list[float]] = {m: [] for m in names}
+    for i, bench_query in enumerate(queries[:warmup]):
+        for m in names:
+            measurements[m](i, bench_query.query)
+            session.expunge_all()
+    started = time.perf_counter()
+    for i, bench_query in enumerate(queries):
+        answers = {}
+        for m in names[i % len(names) :] + names[: i % len(names)]:
+            t0 = time.perf_counter()
+            answer = measurements[m](i, bench_query.query)
+            times[m].append(time.perf_counter() - t0)
+            # Keep no ORM objects: each measurement starts with an empty identity map.
+            answers[m] = summary(answer)
+            del answer
+            session.expunge_all()
+        check(i, bench_query, answers)
+        if (i + 1) % max(1, len(queries) // 10) == 0:
+            log(f"  {i + 1}/{len(queries)} searches, {time.perf_counter() - started:.0f} s")
+    return times
 
 
 def check(
