@@ -51,6 +51,7 @@ SETTLED = ("offered", "unplaced", "needs_review")
 GOAL_ROUTED_PER_SECOND = 100.0
 GOAL_P99_SECONDS = 1.0
 TASK_SUCCEEDED = re.compile(r"Task tasks\.routing\.route_referral\[[^\]]+\] succeeded in ([0-9.e-]+)s")
+NOTIFICATION_SUCCEEDED = re.compile(r"Task tasks\.notifications\.\w+\[[^\]]+\] succeeded in")
 
 
 @dataclass
@@ -259,6 +260,11 @@ def task_durations(worker_log: Path) -> np.ndarray:
     return np.array([float(m) for m in TASK_SUCCEEDED.findall(worker_log.read_text(errors="replace"))])
 
 
+def notification_tasks(worker_log: Path) -> int:
+    """How many notification tasks the worker ran, from its log."""
+    return len(NOTIFICATION_SUCCEEDED.findall(worker_log.read_text(errors="replace")))
+
+
 def profile_routing(app: Flask, intakes: list[Intake]) -> str:
     """pyinstrument over `service.route_referral` for these intakes, in this process (no broker)."""
     from pyinstrument import Profiler
@@ -363,7 +369,8 @@ def main(argv: list[str] | None = None) -> None:
         unloaded_rate = round(throughput.routed_per_second / 2, 1)
         log(f"  and at half the throughput measured, {unloaded_rate:g}/s:")
         unloaded = latency_phase(app, intakes[2 * n : 2 * n + m], unloaded_rate, worker, actor)
-        durations = task_durations(worker_log)
+        wait_queue_drained(redis_url, worker)
+        durations, notices = task_durations(worker_log), notification_tasks(worker_log)
         profile = profile_routing(app, intakes[2 * n + m :]) if args.profile else None
     finally:
         for service_ in (worker, redis):
@@ -387,6 +394,7 @@ def main(argv: list[str] | None = None) -> None:
         started=started,
         seconds=time.perf_counter() - clock,
         args=args,
+        notification_tasks=notices,
     )
     if args.output:
         write_section(args.output, NAME, wrap(NAME, block))
@@ -408,6 +416,7 @@ def render(
     started: datetime,
     seconds: float,
     args: argparse.Namespace,
+    notification_tasks: int | None = None,
 ) -> str:
     """The results block, as Markdown."""
     p99 = float(np.percentile(latency.latencies, 99)) if len(latency.latencies) else float("inf")
@@ -453,4 +462,11 @@ def render(
         "An offer's `created_at` is stamped when its task starts routing, so the offer is committed up to one "
         "task run time after it.",
     ]
+    if notification_tasks is not None:
+        routed = sum(p.referrals for p in (throughput, latency, unloaded))
+        lines += [
+            "",
+            f"Notification tasks run by the worker (all phases): {notification_tasks:,}, "
+            f"{notification_tasks / routed:.2f} per routed referral.",
+        ]
     return "\n".join(lines)

@@ -14,10 +14,9 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app, request
-from sqlalchemy import select
 
 from directory.extensions import db
-from directory.models import OutboxMessage, Referral, User
+from directory.models import Referral, User
 from directory.referrals import notifications, service
 from directory.referrals.intake import Intake
 
@@ -67,41 +66,49 @@ def _publishing_connections(celery: Any) -> Any:
     return _pools[key]
 
 
-def send(message_id: int, referral_id: str) -> bool:
-    """Send one outbox message to the broker; True if the broker took it."""
+def send(referral_id: str) -> bool:
+    """Send the routing task of one referral to the broker; True if the broker took it."""
     from tasks.routing import route_referral
 
     try:
         publish(route_referral, referral_id)
     except Exception as error:  # the broker is unreachable: the outbox keeps the message
-        log.warning("could not send routing task for outbox message %d: %s", message_id, type(error).__name__)
-        db.session.rollback()
+        log.warning("could not send the routing task of referral %s: %s", referral_id, type(error).__name__)
         return False
-    service.mark_dispatched(db.session, message_id)
     return True
 
 
 def send_pending(older_than: timedelta = timedelta(0), stale_after: timedelta | None = None) -> int:
-    """Send every outbox message not yet sent, or sent but not routed in time; returns how many went."""
+    """Send every outbox message not yet sent, or sent but not routed in time; returns how many went.
+
+    Those sent are marked so in one commit at the end (a commit each made the database, whose
+    writes are one at a time on SQLite, the bottleneck of a large re-send). A failed send stops
+    the round: the broker is down, and the rest stays for the next one.
+    """
     if stale_after is None:
         stale_after = timedelta(seconds=current_app.config["ROUTING_REDISPATCH_SECONDS"])
-    sent = 0
-    for message in service.pending_outbox(db.session, older_than=older_than, stale_after=stale_after):
-        sent += send(message.id, message.referral_id)
-    return sent
+    messages = [
+        (message.id, message.referral_id)
+        for message in service.pending_outbox(db.session, older_than=older_than, stale_after=stale_after)
+    ]
+    db.session.rollback()  # end the read: nothing is held while publishing
+    sent = []
+    for message_id, referral_id in messages:
+        if not send(referral_id):
+            break
+        sent.append(message_id)
+    service.mark_dispatched(db.session, sent)
+    return len(sent)
 
 
 def send_notices(notices: notifications.Notices) -> None:
-    """Send the notification tasks for one committed change (ids only); a failure never undoes the change."""
-    from tasks.notifications import notify_new_offer, notify_status_change
+    """Send one notification task for one committed change (ids only); a failure never undoes the change."""
+    from tasks.notifications import send_notices as task
 
-    sends = [(notify_new_offer, offer_id) for offer_id in notices.new_offer_ids]
-    sends += [(notify_status_change, referral_id) for referral_id in notices.changed_referral_ids]
-    for task, entity_id in sends:
-        try:
-            publish(task, entity_id)
-        except Exception as error:  # broker down or mail failing (eager mode): the change stands
-            log.warning("could not send %s for %s: %s", task.name, entity_id, type(error).__name__)
+    try:
+        publish(task, list(notices.new_offer_ids), list(notices.changed_referral_ids))
+    except Exception as error:  # broker down or mail failing (eager mode): the change stands
+        log.warning("could not send %s for %s: %s", task.name, notices, type(error).__name__)
 
 
 def init_notifications(app: Flask) -> None:
@@ -132,13 +139,13 @@ def submit_and_send(intake: Intake, actor: User | None) -> Referral:
     """Write the referral (with its outbox row) and then, after commit, try to send the routing task.
 
     Answers without waiting on the broker's availability: if it is down, the outbox keeps the
-    task for the periodic re-send.
+    task for the periodic re-send. The outbox row is written as sent, in the referral's own commit,
+    and marked unsent again if the broker did not take it (one commit, not two, when all is well); a
+    process that dies between the commit and the send leaves a row that looks sent while its
+    referral waits, which the re-send of stale rows picks up (ROUTING_REDISPATCH_SECONDS).
     """
-    referral = service.submit_referral(db.session, intake, actor)
-    message = db.session.scalar(
-        select(OutboxMessage).where(OutboxMessage.referral_id == referral.id, OutboxMessage.dispatched_at.is_(None))
-    )
-    if message is not None:
-        send(message.id, referral.id)
-    db.session.refresh(referral)
+    referral = service.submit_referral(db.session, intake, actor, sending=True)
+    if not send(referral.id):
+        service.mark_unsent(db.session, referral.id)
+    db.session.refresh(referral)  # as routed meanwhile (in embedded mode, routed already)
     return referral

@@ -21,7 +21,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from directory.mail import Mailer
-from directory.models import Offer, OfferStatus, Referral, ReferralStatus, Role, User
+from directory.models import Offer, OfferStatus, Referral, ReferralStatus, Role, User, center_staff
 
 log = logging.getLogger(__name__)
 
@@ -93,31 +93,29 @@ def watch(sessionmaker: Any, deliver: Deliver) -> None:
     event.listen(sessionmaker, "after_soft_rollback", _forget)
 
 
-def _active(users: list[User]) -> list[User]:
-    return [u for u in users if u.active]
-
-
 def notify_center_staff(session: Session, offer_id: int, mailer: Mailer, base_url: str) -> int:
     """Email the staff of the offer's center, if the offer is still open; returns how many were emailed."""
-    offer = session.get(Offer, offer_id)
-    if offer is None or offer.status != OfferStatus.OFFERED:
-        return 0
-    staff = session.scalars(
-        select(User).where(User.role == Role.CENTER_STAFF.value, User.centers.any(id=offer.center_id)).order_by(User.id)
-    ).all()
-    recipients = _active(list(staff))
-    for user in recipients:
-        mailer.send(user.email, OFFER_SUBJECT, OFFER_BODY.format(base_url=base_url))
+    recipients = session.scalars(
+        select(User.email)
+        .join(center_staff, center_staff.c.user_id == User.id)
+        .join(Offer, Offer.center_id == center_staff.c.center_id)
+        .where(Offer.id == offer_id, Offer.status == OfferStatus.OFFERED.value)
+        .where(User.role == Role.CENTER_STAFF.value, User.active.is_(True))
+        .order_by(User.id)
+    ).all()  # one query of addresses: loading `User`s would load their centers too
+    for email in recipients:
+        mailer.send(email, OFFER_SUBJECT, OFFER_BODY.format(base_url=base_url))
     return len(recipients)
 
 
 def notify_referrer(session: Session, referral_id: str, mailer: Mailer, base_url: str) -> int:
     """Email the referral's creator that its status changed; returns how many were emailed (0 or 1)."""
-    referral = session.get(Referral, referral_id)
-    if referral is None or referral.status == ReferralStatus.RECEIVED:
+    email = session.scalar(
+        select(User.email)
+        .join(Referral, Referral.created_by_id == User.id)
+        .where(Referral.id == referral_id, Referral.status != ReferralStatus.RECEIVED.value, User.active.is_(True))
+    )
+    if email is None:
         return 0
-    creator = referral.created_by
-    if creator is None or not creator.active:
-        return 0
-    mailer.send(creator.email, STATUS_SUBJECT, STATUS_BODY.format(base_url=base_url, referral_id=referral.id))
+    mailer.send(email, STATUS_SUBJECT, STATUS_BODY.format(base_url=base_url, referral_id=referral_id))
     return 1

@@ -17,7 +17,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+DETOX_CODES = frozenset({"medical_detox"})
 NALTREXONE_CODES = frozenset({"naltrexone_oral", "naltrexone_injectable"})
+#: The codes, by attribute kind, that let a center take a step of the pathway. A center listing
+#: none of them is no candidate for any step, nor a partial match: the router need not read it.
+STEP_CODES: dict[str, frozenset[str]] = {"levels_of_care": DETOX_CODES, "medications": NALTREXONE_CODES}
 #: Levels of care that give counseling and support alongside naltrexone.
 SUPPORTING_CARE = frozenset(
     {
@@ -52,11 +56,15 @@ class Candidate:
 
     @property
     def offers_medical_detox(self) -> bool:
-        return "medical_detox" in self.levels_of_care
+        return bool(self.levels_of_care & DETOX_CODES)
 
     @property
     def offers_naltrexone(self) -> bool:
         return bool(self.medications & NALTREXONE_CODES)
+
+    @property
+    def can_take_a_step(self) -> bool:
+        return self.offers_medical_detox or self.offers_naltrexone
 
 
 @dataclass(frozen=True)
@@ -149,7 +157,7 @@ def rank_naltrexone(candidates: list[Candidate], needs: Needs, detox_center_id: 
 def partial_matches(candidates: list[Candidate], needs: Needs, limit: int = 5) -> list[Ranked]:
     """The nearest centers that offer detox or naltrexone but miss something, saying what."""
     near = sorted(
-        (c for c in candidates if c.offers_medical_detox or c.offers_naltrexone),
+        (c for c in candidates if c.can_take_a_step),
         key=lambda c: (c.distance_miles, c.name),
     )
     result = []

@@ -118,6 +118,11 @@ def assert_no_duplicate_offers(app) -> None:
     assert all(count == 1 for _, count in open_offers)
 
 
+def notification_tasks(worker) -> Counter:
+    """The notification tasks the worker finished, by name (from its log)."""
+    return Counter(re.findall(r"Task (tasks\.notifications\.\w+)\[[^\]]+\] succeeded", worker.log.read_text()))
+
+
 def test_200_referrals_are_all_routed(routing_app, worker):
     ids = submit_many(routing_app, range(200))
     counts = wait_settled(routing_app, ids)
@@ -125,6 +130,10 @@ def test_200_referrals_are_all_routed(routing_app, worker):
     assert sum(counts[s] for s in SETTLED) == 200
     assert counts["offered"] > 100 and counts["needs_review"] > 0
     assert_no_duplicate_offers(routing_app)
+    # One notification task per routed referral (its new offer and its new status together).
+    wait_for(lambda: sum(notification_tasks(worker).values()) >= 200, 60, "the notification tasks")
+    time.sleep(0.5)
+    assert notification_tasks(worker) == {"tasks.notifications.send_notices": 200}
 
 
 def test_worker_killed_mid_routing_loses_and_duplicates_nothing(routing_app, worker):

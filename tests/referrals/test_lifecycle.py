@@ -283,7 +283,7 @@ def test_outbox_resends_unsent_and_stale_rows_only(session, staff, centers):
 
     referral = submit(session, staff)
     (message,) = pending_outbox(session, now=NOW)
-    mark_dispatched(session, message.id, now=NOW)
+    mark_dispatched(session, [message.id], now=NOW)
     assert pending_outbox(session, now=NOW + timedelta(minutes=1)) == []
     # Sent, but still not routed two minutes later (a worker died holding it): send again.
     assert [m.id for m in pending_outbox(session, now=NOW + timedelta(minutes=3))] == [message.id]

@@ -126,3 +126,31 @@ def test_a_closed_offer_or_an_inactive_account_gets_no_mail(app, client, store, 
     own_session.commit()
     assert notifications.notify_center_staff(own_session, offer_id, mailer, "http://x") == 0
     assert notifications.notify_referrer(own_session, referral_id, mailer, "http://x") == 0
+
+
+def test_a_database_failure_midway_retries_only_what_was_not_mailed(app, client, store, people, monkeypatch):  # noqa: F811
+    from celery.exceptions import Retry
+    from sqlalchemy.exc import OperationalError
+
+    from tasks.notifications import send_notices
+
+    referral_id = submit(client, people)
+    [offer_id] = offer_ids(store, referral_id)
+    clear(app)
+    real, failures = notifications.notify_referrer, []
+
+    def connection_lost_once(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise OperationalError("SELECT ...", {}, Exception("server closed the connection unexpectedly"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(notifications, "notify_referrer", connection_lost_once)
+    with app.app_context(), pytest.raises(Retry) as retry:
+        send_notices.apply(args=[[offer_id], [referral_id]])
+    # The center's mail went out before the failure: the retry carries only the sender's.
+    assert [to for to, _, _ in mail(app)] == [people.emails["near_staff"]]
+    assert list(retry.value.sig.args) == [[], [referral_id]]
+    with app.app_context():
+        send_notices.apply(args=retry.value.sig.args)
+    assert sorted(to for to, _, _ in mail(app)) == sorted([people.emails["near_staff"], people.emails["sender"]])
