@@ -44,6 +44,11 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "ROUTING_REDISPATCH_SECONDS": int(env.get("ROUTING_REDISPATCH_SECONDS", 120)),
         # /metrics answers a request with `Authorization: Bearer <METRICS_TOKEN>`; unset: admins only.
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        # Search results cached per process (directory/search/cache.py): pages holding at most this
+        # many centers between them (about 4 KB each), each for at most this long (a few answers
+        # depend on the time); 0: off.
+        "SEARCH_CACHE_SIZE": int(env.get("SEARCH_CACHE_SIZE", 10000)),
+        "SEARCH_CACHE_SECONDS": float(env.get("SEARCH_CACHE_SECONDS", 300)),
         # "text" for the embedded run command; "json" (one object per line) in production.
         "LOG_FORMAT": env.get("LOG_FORMAT", "text").strip().lower(),
     }

@@ -15,12 +15,11 @@ from flask_login import current_user
 from directory import centers_editing as listings
 from directory.api import bp
 from directory.api.openapi import openapi_document
-from directory.api.schemas import Error, center_detail, center_history, search_response
+from directory.api.schemas import Error, center_detail, center_history, search_response_json
 from directory.extensions import db
 from directory.models import Center
 from directory.models.base import utcnow
 from directory.public.forms import SearchForm
-from directory.search.engine import find_centers_near
 from directory.security import managed_center_or_404, roles_required
 
 WRITE_ROLES = ("center_staff", "admin")
@@ -33,13 +32,19 @@ def error_response(message: str, status: int, fields: dict[str, list[str]] | Non
 @bp.get("/centers/search")
 def search_centers() -> ResponseReturnValue:
     """Centers near a place, nearest first, with filters and pagination."""
-    form = SearchForm(formdata=request.args)
-    if not form.validate():
-        fields = {name: list(messages) for name, messages in form.errors.items()}
-        summary = " ".join(f"{name}: {messages[0]}" for name, messages in fields.items())
-        return error_response(f"Invalid search. {summary}", 400, fields)
-    result = find_centers_near(db.session, form.to_query())
-    return jsonify(search_response(result).model_dump(mode="json"))
+    cache = current_app.extensions["search_cache"]
+    text = request.query_string.decode("latin-1")
+    query = cache.query_for(text)
+    if query is None:
+        form = SearchForm(formdata=request.args)
+        if not form.validate():
+            fields = {name: list(messages) for name, messages in form.errors.items()}
+            summary = " ".join(f"{name}: {messages[0]}" for name, messages in fields.items())
+            return error_response(f"Invalid search. {summary}", 400, fields)
+        query = form.to_query()
+        cache.remember_query(text, query)
+    body = cache.render(db.session, query, search_response_json, variant=query.origin.label)
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/centers/<int:center_id>")

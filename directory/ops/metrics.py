@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Flask, Response, current_app, g, request
-from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
@@ -26,7 +26,7 @@ from directory.extensions import db
 from directory.models import Offer, OfferStatus, OutboxMessage, Referral, ReferralStatus
 from directory.models.base import utcnow
 
-#: The endpoints that call find_centers_near; their request time is the search latency.
+#: The search endpoints (find_centers_near, through the search cache); their request time is the search latency.
 SEARCH_ENDPOINTS = frozenset({"public.search", "api.search_centers"})
 #: Any other method (a client can send any token) is counted as "other", to bound the labels.
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
@@ -38,8 +38,13 @@ class Metrics:
     registry: CollectorRegistry
     request_seconds: Histogram
     search_seconds: Histogram
+    search_cache_lookups: Counter
     #: Set in multiprocess mode: the folder where every process writes its metrics.
     multiprocess_dir: str | None = None
+
+    def count_search_cache_lookup(self, hit: bool) -> None:
+        """Count one lookup in the search-results cache (`SearchCache(on_lookup=...)`)."""
+        self.search_cache_lookups.labels("hit" if hit else "miss").inc()
 
     def scrape(self) -> CollectorRegistry:
         """What /metrics reports: this process's registry, or in multiprocess mode every
@@ -66,9 +71,15 @@ def init_metrics(app: Flask) -> Metrics:
         ),
         search_seconds=Histogram(
             "directory_search_duration_seconds",
-            "Time to answer a search that ran find_centers_near (rendering included), by endpoint.",
+            "Time to answer a search, from the search cache or not (rendering included), by endpoint.",
             ["endpoint"],
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=registry,
+        ),
+        search_cache_lookups=Counter(
+            "directory_search_cache_lookups",
+            "Searches looked up in the search-results cache, by result: hit (answered from the cache) or miss.",
+            ["result"],
             registry=registry,
         ),
         multiprocess_dir=shared,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -11,7 +11,6 @@ from directory.models import Center
 from directory.models.base import utcnow
 from directory.public import bp
 from directory.public.forms import SearchForm
-from directory.search.engine import find_centers_near
 
 
 @bp.get("/")
@@ -27,7 +26,7 @@ def search() -> ResponseReturnValue:
     if not form.validate():
         return render_template("public/home.html", form=form), 400
     now = utcnow()
-    result = find_centers_near(db.session, form.to_query(), now=now)
+    result = current_app.extensions["search_cache"].search(db.session, form.to_query(), now=now)
     return render_template("public/results.html", form=form, result=result, now=now)
 
 

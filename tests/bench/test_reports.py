@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections import Counter
 from datetime import UTC, datetime
 
 import numpy as np
 
-from bench.http_load import WrkRun, summarize_py_spy
-from bench.http_load import render as render_http
+from bench.http_load import summarize_py_spy
 from bench.imports import ImportRun
 from bench.imports import render as render_import
 from bench.processes import tree_cpu_seconds
@@ -18,29 +16,6 @@ from bench.routing import Phase
 from bench.routing import render as render_routing
 
 STARTED = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
-
-
-def wrk(endpoint: str, round_number: int, per_second: float, p99: float) -> WrkRun:
-    latency = {"p50": p99 / 3, "p90": p99 / 2, "p99": p99, "max": p99 * 2, "mean": p99 / 3}
-    return WrkRun(endpoint, round_number, int(per_second * 10), 10.0, {"status": 0}, latency)
-
-
-def test_http_goals_are_judged_on_the_median_round():
-    runs = [
-        wrk("healthz", 1, 1000, 20),
-        wrk("search", 1, 700, 80),
-        wrk("search", 2, 500, 90),
-        wrk("healthz", 2, 1000, 20),
-    ]
-    args = argparse.Namespace(threads=2, connections=32, rounds=2, duration=10)
-    block = render_http(runs, command="python -m bench http", started=STARTED, seconds=60, args=args, workers=5,
-                        restarts=0, totals=[3, 10, 40], rejected=Counter())  # fmt: skip
-    assert (
-        "| search throughput at least 60% of /healthz throughput | 60.0% (median of 2 rounds: 70.0%, 50.0%) | yes |"
-        in (block)
-    )
-    assert "| search p99 under 100 ms | 85.0 ms | yes |" in block
-    assert "### Results: 2026-11-21 09:00 UTC" in block
 
 
 def test_routing_goals():

@@ -1,0 +1,44 @@
+"""The HTTP benchmark's report: each server's search against its own /healthz, and the cache's hit rate."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from datetime import UTC, datetime
+
+from bench.http_load import WrkRun, render
+
+STARTED = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+def wrk(server: str, endpoint: str, round_number: int, per_second: float, p99: float, lookups=(0, 0)) -> WrkRun:
+    latency = {"p50": p99 / 3, "p90": p99 / 2, "p99": p99, "max": p99 * 2, "mean": p99 / 3}
+    return WrkRun(server, endpoint, round_number, int(per_second * 10), 10.0, {"status": 0}, latency, lookups)
+
+
+def test_goals_are_judged_per_server_on_the_median_round_with_the_hit_rate():
+    runs = [
+        wrk("cached", "healthz", 1, 1000, 20),
+        wrk("cached", "search", 1, 700, 80, (990, 10)),
+        wrk("uncached", "healthz", 1, 1000, 20),
+        wrk("uncached", "search", 1, 300, 150),
+        wrk("uncached", "search", 2, 200, 160),
+        wrk("uncached", "healthz", 2, 800, 20),
+        wrk("cached", "search", 2, 500, 90, (1000, 0)),
+        wrk("cached", "healthz", 2, 1000, 20),
+    ]
+    args = argparse.Namespace(threads=2, connections=32, rounds=2, duration=10)
+    block = render(runs, command="python -m bench http", started=STARTED, seconds=60, args=args, workers=5,
+                   restarts=0, totals=[3, 10, 40], rejected=Counter())  # fmt: skip
+    assert (
+        "| search throughput at least 60% of /healthz throughput | cache on (as deployed) "
+        "| 60.0% (median of 2 rounds: 70.0%, 50.0%) | yes |" in block
+    )
+    assert "| search p99 under 100 ms | cache on (as deployed) | 85.0 ms | yes |" in block
+    assert (
+        "| search throughput at least 60% of /healthz throughput | cache off (SEARCH_CACHE_SIZE=0) "
+        "| 27.5% (median of 2 rounds: 30.0%, 25.0%) | no |" in block
+    )
+    assert "| search p99 under 100 ms | cache off (SEARCH_CACHE_SIZE=0) | 155.0 ms | no |" in block
+    assert "cache on 99.5% of 2,000 searches; cache off no lookups (off)" in block
+    assert "### Results: 2026-11-21 09:00 UTC" in block
