@@ -36,9 +36,9 @@ from directory import schema
 from directory.models import Center
 from directory.search.engine import (
     METERS_PER_MILE,
-    filter_conditions,
     find_centers_near,
     matching_center_distances,
+    with_filters,
 )
 from directory.search.listing import load_listings
 
@@ -128,6 +128,7 @@ def postgres_copy(url: str, sqlite_path: Path, log: Callable[[str], None]) -> st
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE centers"))
         connection.execute(text("VACUUM ANALYZE center_attributes"))
+        connection.execute(text("VACUUM ANALYZE center_search_rows"))  # filled by migration 0007's triggers
     engine.dispose()
     with admin.connect() as connection:
         connection.execute(text(f"COMMENT ON DATABASE \"{name}\" IS 'complete'"))
@@ -146,7 +147,7 @@ def within_radius(query) -> Any:
 def raw_st_dwithin(session: Session, query, now: datetime) -> list[int]:
     """The ids within the radius (PostGIS on the sphere, GiST index) that pass the same filters."""
     within = within_radius(query)
-    return session.scalars(select(Center.id).where(within, *filter_conditions(query.filters, now))).all()
+    return session.scalars(with_filters(select(Center.id).where(within), query.filters, now)).all()
 
 
 def full_scan(session: Session, query, now: datetime) -> tuple[list[int], list[float]]:
@@ -220,7 +221,7 @@ def check(run: PostgresRun, bench_query: BenchQuery, answers: dict[str, Any], sq
 def explain(session: Session, query, now: datetime) -> str:
     """PostgreSQL's plan for the raw ST_DWithin query of a filtered search (one line per node)."""
     within = within_radius(query)
-    stmt = select(Center.id).where(within, *filter_conditions(query.filters, now))
+    stmt = with_filters(select(Center.id).where(within), query.filters, now)
     compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
     lines = session.scalars(text("EXPLAIN " + str(compiled))).all()
     return "; ".join(line.strip() for line in lines if "Scan" in line or "Join" in line or "Loop" in line)

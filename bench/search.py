@@ -42,6 +42,7 @@ from bench.queries import BenchQuery
 from directory import create_app
 from directory.extensions import db
 from directory.models import Center
+from directory.search import statements as search_statements
 from directory.search.engine import (
     SearchQuery,
     SearchResult,
@@ -51,6 +52,7 @@ from directory.search.engine import (
     in_box,
     matching_center_distances,
     order_matches,
+    with_filters,
 )
 from directory.search.geodesy import BoundingBox, bounding_box, geodesic_miles
 from directory.search.listing import CenterListing, load_listings
@@ -112,7 +114,7 @@ def positional_sql(session: Session, stmt: Select) -> tuple[str, list[Any]]:
 def raw_index_select(query: SearchQuery, now: datetime) -> Select:
     """The ids in the R*Tree box that pass the filters: what any indexed search must run."""
     loc = center_locations.c
-    return select(loc.id).where(*in_box(_box(query)), *filter_conditions(query.filters, now, loc.id))
+    return with_filters(select(loc.id).where(*in_box(_box(query))), query.filters, now, loc.id)
 
 
 def full_scan(raw: sqlite3.Connection, session: Session, query: SearchQuery, now: datetime) -> tuple[list, list]:
@@ -147,7 +149,8 @@ def exact_matches(rows: Sequence, session: Session, query: SearchQuery, now: dat
 
 
 def recorded_sql(session: Session, query: SearchQuery, now: datetime) -> list[tuple[str, Any]]:
-    """Every statement (and its parameters) that `find_centers_near` sends to the database."""
+    """Every statement (and its parameters) that `find_centers_near` sends to SQLite: through
+    SQLAlchemy, and straight to the driver (directory.search.statements)."""
     statements: list[tuple[str, Any]] = []
 
     def record(conn, cursor, statement, parameters, context, executemany) -> None:
@@ -155,10 +158,12 @@ def recorded_sql(session: Session, query: SearchQuery, now: datetime) -> list[tu
 
     bind = session.get_bind()
     event.listen(bind, "before_cursor_execute", record)
+    search_statements.LISTENERS.append(lambda sql, args: statements.append((sql, args)))
     try:
         find_centers_near(session, query, now=now)
     finally:
         event.remove(bind, "before_cursor_execute", record)
+        search_statements.LISTENERS.clear()
         session.expunge_all()
     return statements
 

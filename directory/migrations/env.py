@@ -9,8 +9,9 @@ engine = config.attributes["engine"]
 
 
 def include_object(obj, name, type_, reflected, compare_to):
-    # The SQLite R*Tree index and its shadow tables are managed by hand in migrations.
-    return not (type_ == "table" and name.startswith("center_locations"))
+    # Managed by hand in migrations, outside the models: the SQLite R*Tree index and its shadow
+    # tables, and the search's filter masks (0007), kept in step by triggers.
+    return not (type_ == "table" and name.startswith(("center_locations", "center_search_rows", "filter_bits")))
 
 
 with engine.connect() as connection:

@@ -3,8 +3,11 @@
 The database narrows the candidates with a spatial index and the filters: on SQLite an R*Tree
 over each center's point; on PostgreSQL a PostGIS geography with a GiST index (`ST_DWithin`
 on the sphere, widened to hold every point of the ellipsoid's circle); on PostgreSQL without
-PostGIS, and any other database, the (latitude, longitude) index. The exact WGS-84 distance
-then decides who is inside the circle and in what order, so every path gives the same answer.
+PostGIS, and any other database, the (latitude, longitude) index. Filters on the small
+vocabularies read one bitmask per center (`center_search_rows`, see masks.py). The exact
+WGS-84 distance then decides who is inside the circle and in what order, so every path gives
+the same answer; on SQLite only the centers near the circle's edge and the page's
+neighbourhood are measured (`_count_and_rank`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import (
+    BigInteger,
     BindParameter,
     Column,
     ColumnElement,
@@ -36,6 +40,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
@@ -46,6 +51,9 @@ from directory.models.centers import VERIFICATION_VALID_DAYS
 from directory.search.geocoding import Place
 from directory.search.geodesy import BoundingBox, bounding_box, degree_lengths, geodesic_miles
 from directory.search.listing import CenterListing, load_listings
+from directory.search.masks import ACCEPTING_REFERRALS, MASKED_KINDS, center_search_rows
+from directory.search.masks import bits as mask_bits
+from directory.search.statements import run_select
 from directory.vocabulary import expand_medication_filter
 
 DEFAULT_RADIUS_MILES = 25
@@ -130,6 +138,8 @@ def find_centers_near(session: Session, query: SearchQuery, *, now: datetime | N
     now = now or utcnow()
     first, last = (query.page - 1) * query.per_page, query.page * query.per_page
     if session.get_bind().dialect.name != "sqlite":
+        # One pass over the index's candidates: on PostgreSQL, counting apart from ranking read
+        # the heap twice and was slower (docs/benchmarks.md).
         ids, distances = matching_center_distances(session, query, now=now)
         return _load_page(session, query, len(ids), ids[first:last], distances[first:last])
     values = filter_values(query.filters, now)
@@ -181,7 +191,18 @@ def candidate_select(session: Session, query: SearchQuery, *, now: datetime | No
     else:
         stmt = stmt.where(Center.latitude.between(box.south, box.north))
         stmt = stmt.where(or_(*(Center.longitude.between(w, e) for w, e in box.longitude_ranges)))
-    return stmt.where(*filter_conditions(query.filters, now or utcnow()))
+    return with_filters(stmt, query.filters, now or utcnow())
+
+
+def with_filters(
+    stmt: Select, filters: SearchFilters, now: datetime, center_id: ColumnElement[int] = Center.id
+) -> Select:
+    """`stmt` (which reads the centers row or the R*Tree row of `center_id`) narrowed to the
+    centers passing the filters: joined to their filter masks when the filters use them."""
+    if not uses_masks(filter_shape(filters)):
+        return stmt.where(*filter_conditions(filters, now, center_id))
+    stmt = stmt.join(center_search_rows, center_search_rows.c.center_id == center_id)
+    return stmt.where(*filter_conditions(filters, now, center_id, mask=center_search_rows.c.mask))
 
 
 #: A distance on PostGIS's sphere (mean radius 6,371,008.8 m) is at most 0.57% longer than the
@@ -239,13 +260,55 @@ def _count_and_rank(
     within the radius, and the ids and distances of those ranked first to last (0-based, last
     excluded) in (distance, name, id) order.
 
-    Only the centers near the circle's edge and near its centre are measured exactly: one
-    aggregate over the R*Tree counts those certainly inside from distance bounds and lists the
-    uncertain ones; then the nearest are found within a small radius that holds enough of them.
-    The statements are built once per shape (filters present, longitude ranges) and cached;
-    each search only binds its values.
+    SQLite only. Only the centers near the circle's edge and near its centre are measured
+    exactly: one aggregate over the R*Tree counts those certainly inside from distance bounds
+    and lists the uncertain ones; then the nearest are found within a small radius that holds
+    enough of them. The statements are built once per shape (filters present, longitude
+    ranges) and cached; each search only binds its values.
     """
     lat, lon, radius = query.origin.latitude, query.origin.longitude, query.radius_miles
+    certain, edge = _rtree_count(session, lat, lon, radius, shape, confirmed, values)
+    if not certain and not edge:
+        return 0, [], []
+    # The matches within `reach` hold the first `last` once they are `last` or more (or all of
+    # them): `reach` is guessed from the count, taking the uncertain ones as inside, and
+    # widened if it falls short.
+    estimate = certain + len(edge)
+    reach = radius if estimate <= last else radius * min(1.0, math.sqrt(2 * last / estimate))
+    total = None
+    while True:
+        near = _rtree_near(session, lat, lon, reach, shape, confirmed, values)
+        if total is None:  # the edge measured with the first neighbourhood: one distance computation
+            ids, distances = _distances(lat, lon, [*edge, *near])
+            total = certain + int(np.count_nonzero(distances[: len(edge)] <= radius))
+            ids, distances = ids[len(edge) :], distances[len(edge) :]
+        else:
+            ids, distances = _distances(lat, lon, near)
+        within = distances <= reach
+        ids, distances = ids[within], distances[within]
+        if len(ids) >= min(last, total) or reach >= radius:
+            break
+        reach = min(radius, reach * 2)
+    if first >= min(last, total):
+        return total, [], []
+
+    def names_of(positions: np.ndarray) -> list[str]:
+        wanted = ids[positions].tolist()
+        found = dict(run_select(session, _NAMES_STATEMENT, {"ids": f"[{','.join(map(str, wanted))}]"}))
+        return [found[i] for i in wanted]
+
+    chosen = order_matches(ids, distances, names_of, window=slice(first, last))[first:last]
+    return total, ids[chosen].tolist(), distances[chosen].tolist()
+
+
+EdgeRows = Sequence[Sequence[Any]]
+
+
+def _rtree_count(
+    session: Session, lat: float, lon: float, radius: float, shape: FilterShape, confirmed: bool | None, values: dict
+) -> tuple[int, EdgeRows]:
+    """SQLite: how many matches the R*Tree's distance bounds put certainly inside, and the
+    (id, latitude, longitude) of the uncertain ones."""
     box = bounding_box(lat, lon, radius)
     params = {
         **values,
@@ -253,32 +316,29 @@ def _count_and_rank(
         "inner": (radius - RTREE_SLACK_MILES) ** 2,
         "outer": (radius + RTREE_SLACK_MILES) ** 2,
     }
-    certain, uncertain = session.execute(_count_statement(_box_shape(box), shape, confirmed), params).one()
-    total = certain
-    if uncertain:
-        edge = session.execute(_EDGE_STATEMENT, {"ids": f"[{uncertain}]"}).all()
-        total += len(_measure(lat, lon, edge, radius)[0])
-    if first >= min(last, total):
-        return total, [], []
-    # Every match within `reach`: once they are `last` or more, the first `last` are among them.
-    reach = radius if total <= last else radius * min(1.0, math.sqrt(2 * last / total))
-    while True:
-        near_box = bounding_box(lat, lon, reach + RTREE_SLACK_MILES)
-        near_params = {**values, **_box_values(lat, lon, near_box), "outer": (reach + RTREE_SLACK_MILES) ** 2}
-        near = session.execute(_near_statement(_box_shape(near_box), shape, confirmed), near_params).all()
-        ids, distances = _measure(lat, lon, near, reach)
-        if len(ids) >= last or reach >= radius:
-            break
-        reach = min(radius, reach * 2)
+    box_shape = _box_shape(box)
+    if box_shape == (1, False):  # one longitude range (not across the antimeridian or a pole)
+        # Every point of the inner box (a square in degrees at the longest degree lengths)
+        # has its upper bound within `inner`: counted by the R*Tree alone, no bounds computed.
+        lengths = degree_lengths(box)
+        half = math.sqrt(params["inner"] / 2) if radius > RTREE_SLACK_MILES else 0.0
+        dlat, dlon = half / lengths.meridian_max, half / lengths.parallel_max
+        params.update(south_in=lat - dlat, north_in=lat + dlat, west_in=lon - dlon, east_in=lon + dlon)
+        stmt = _split_count_statement(shape, confirmed)
+    else:
+        stmt = _count_statement(box_shape, shape, confirmed)
+    ((certain, uncertain),) = run_select(session, stmt, params)
+    edge = run_select(session, _EDGE_STATEMENT, {"ids": f"[{uncertain}]"}) if uncertain else []
+    return certain, edge
 
-    def names_of(positions: np.ndarray) -> list[str]:
-        found = dict(
-            session.execute(select(Center.id, Center.name).where(Center.id.in_(ids[positions].tolist()))).all()
-        )
-        return [found[i] for i in ids[positions].tolist()]
 
-    chosen = order_matches(ids, distances, names_of, window=slice(first, last))[first:last]
-    return total, ids[chosen].tolist(), distances[chosen].tolist()
+def _rtree_near(
+    session: Session, lat: float, lon: float, reach: float, shape: FilterShape, confirmed: bool | None, values: dict
+) -> EdgeRows:
+    """SQLite: (id, latitude, longitude) of the matches that may be within `reach`."""
+    box = bounding_box(lat, lon, reach + RTREE_SLACK_MILES)
+    params = {**values, **_box_values(lat, lon, box), "outer": (reach + RTREE_SLACK_MILES) ** 2}
+    return run_select(session, _near_statement(_box_shape(box), shape, confirmed), params)
 
 
 BoxShape = tuple[int, bool]
@@ -334,7 +394,8 @@ def _box_sql(box: BoxShape) -> tuple[list[ColumnElement[bool]], ColumnElement[fl
 
 
 def _group_sql(shape: FilterShape, confirmed: bool | None) -> list[ColumnElement[bool]]:
-    conditions = bound_filter_conditions(shape, center_locations.c.id)
+    mask = center_search_rows.c.mask if uses_masks(shape) else None
+    conditions = bound_filter_conditions(shape, center_locations.c.id, mask=mask)
     if confirmed is not None:
         is_confirmed = (
             exists()
@@ -345,44 +406,97 @@ def _group_sql(shape: FilterShape, confirmed: bool | None) -> list[ColumnElement
     return conditions
 
 
+@functools.lru_cache(maxsize=256)
+def _split_count_statement(shape: FilterShape, confirmed: bool | None) -> Select:
+    """`_count_statement` for a box of one longitude range, split by each point's R*Tree corner
+    (min_lat, min_lon): those in the inner box (`south_in` to `north_in`, `west_in` to
+    `east_in`), all certainly inside, are counted without computing their bounds; the four
+    strips around it are measured as `_count_statement` measures the whole box."""
+    in_the_box, lower, upper = _box_sql((1, False))
+    inner, loc = bindparam("inner", type_=Float), center_locations.c
+    south_in, north_in = bindparam("south_in", type_=Float), bindparam("north_in", type_=Float)
+    west_in, east_in = bindparam("west_in", type_=Float), bindparam("east_in", type_=Float)
+    middle = [loc.min_lat >= south_in, loc.min_lat <= north_in]
+    inner_count = (
+        select(func.count())
+        .select_from(_locations(shape))
+        .where(*middle, loc.min_lon >= west_in, loc.min_lon <= east_in, *_group_sql(shape, confirmed))
+        .scalar_subquery()
+    )
+    strips = [[loc.min_lat > north_in], [loc.min_lat < south_in], [*middle, loc.min_lon < west_in]]
+    strips.append([*middle, loc.min_lon > east_in])
+    ring = union_all(
+        *(
+            select(
+                case((upper <= inner, 1), else_=0).label("certain"), case((upper > inner, loc.id)).label("uncertain")
+            )
+            .select_from(_locations(shape))
+            .where(*in_the_box, *strip, lower <= bindparam("outer", type_=Float), *_group_sql(shape, confirmed))
+            for strip in strips
+        )
+    ).subquery("ring")
+    return select(inner_count + func.coalesce(func.sum(ring.c.certain), 0), func.group_concat(ring.c.uncertain))
+
+
 @functools.lru_cache(maxsize=512)
 def _count_statement(box: BoxShape, shape: FilterShape, confirmed: bool | None) -> Select:
     """Count the centers certainly inside (upper bound within `inner`) and list the ids of the
     uncertain ones, among those in the box whose lower bound is within `outer`."""
     in_the_box, lower, upper = _box_sql(box)
     inner = bindparam("inner", type_=Float)
-    return select(
-        func.coalesce(func.sum(case((upper <= inner, 1), else_=0)), 0),
-        func.group_concat(case((upper > inner, center_locations.c.id))),
-    ).where(*in_the_box, lower <= bindparam("outer", type_=Float), *_group_sql(shape, confirmed))  # bound first
+    return (
+        select(
+            func.coalesce(func.sum(case((upper <= inner, 1), else_=0)), 0),
+            func.group_concat(case((upper > inner, center_locations.c.id))),
+        )
+        .select_from(_locations(shape))
+        .where(
+            *in_the_box,
+            lower <= bindparam("outer", type_=Float),
+            *_group_sql(shape, confirmed),  # bound first
+        )
+    )
 
 
 @functools.lru_cache(maxsize=512)
 def _near_statement(box: BoxShape, shape: FilterShape, confirmed: bool | None) -> Select:
-    """(id, latitude, longitude) of the centers in the box whose lower bound is within `outer`."""
+    """(id, latitude, longitude) of the centers in the box whose lower bound is within `outer`
+    (the exact point from the narrow search row, not the wide centers row)."""
     in_the_box, lower, _ = _box_sql(box)
+    rows = center_search_rows.c
     return (
-        select(Center.id, Center.latitude, Center.longitude)
-        .join(center_locations, center_locations.c.id == Center.id)
+        select(rows.center_id, rows.latitude, rows.longitude)
+        .select_from(center_locations.join(center_search_rows, rows.center_id == center_locations.c.id))
         .where(*in_the_box, lower <= bindparam("outer", type_=Float), *_group_sql(shape, confirmed))
     )
 
 
+def _locations(shape: FilterShape) -> Any:
+    """The R*Tree, joined to the filter masks when the filters use them."""
+    if not uses_masks(shape):
+        return center_locations
+    return center_locations.join(center_search_rows, center_search_rows.c.center_id == center_locations.c.id)
+
+
 #: (id, latitude, longitude) of the centers whose ids are in the JSON array parameter `ids`
 #: (any number of ids, one bound value).
-_EDGE_STATEMENT = select(Center.id, Center.latitude, Center.longitude).where(
+_EDGE_STATEMENT = select(
+    center_search_rows.c.center_id, center_search_rows.c.latitude, center_search_rows.c.longitude
+).where(center_search_rows.c.center_id.in_(select(func.json_each(bindparam("ids")).table_valued("value").c.value)))
+
+
+#: SQLite: (id, name) of the centers whose ids are in the JSON array `ids` (to break distance ties).
+_NAMES_STATEMENT = select(Center.id, Center.name).where(
     Center.id.in_(select(func.json_each(bindparam("ids")).table_valued("value").c.value))
 )
 
 
-def _measure(lat: float, lon: float, rows: Sequence, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """Ids and exact distances of the (id, latitude, longitude) rows within `radius`."""
+def _distances(lat: float, lon: float, rows: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and exact distances of (id, latitude, longitude) rows."""
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     ids, lats, lons = zip(*rows, strict=True)
-    distances = geodesic_miles(lat, lon, np.array(lats), np.array(lons))
-    inside = np.flatnonzero(distances <= radius)
-    return np.array(ids, dtype=np.int64)[inside], distances[inside]
+    return np.array(ids, dtype=np.int64), geodesic_miles(lat, lon, np.array(lats), np.array(lons))
 
 
 def order_matches(
@@ -427,11 +541,15 @@ def _load_page(
 
 
 def filter_conditions(
-    filters: SearchFilters, now: datetime, center_id: ColumnElement[int] = Center.id
+    filters: SearchFilters,
+    now: datetime,
+    center_id: ColumnElement[int] = Center.id,
+    mask: ColumnElement[int] | None = None,
 ) -> list[ColumnElement[bool]]:
     """SQL conditions for the filters: any value within a filter, all filters together; on the
-    centers row of `center_id` (Center.id when the query reads `centers`, else the R*Tree's id)."""
-    return bound_filter_conditions(filter_shape(filters), center_id, filter_values(filters, now))
+    centers row of `center_id` (Center.id when the query reads `centers`, else the R*Tree's id),
+    and on its filter mask `mask` when the query joins `center_search_rows` (see `uses_masks`)."""
+    return bound_filter_conditions(filter_shape(filters), center_id, filter_values(filters, now), mask=mask)
 
 
 def _wanted(filters: SearchFilters) -> dict[str, tuple[str, ...]]:
@@ -452,30 +570,61 @@ def filter_shape(filters: SearchFilters) -> FilterShape:
 
 def filter_values(filters: SearchFilters, now: datetime) -> dict[str, Any]:
     """The values bound into `bound_filter_conditions` (and the confirmed-first groups)."""
-    values: dict[str, Any] = {f"codes_{kind}": list(codes) for kind, codes in _wanted(filters).items() if codes}
+    wanted = {kind: codes for kind, codes in _wanted(filters).items() if codes}
+    values: dict[str, Any] = {f"codes_{kind}": list(codes) for kind, codes in wanted.items()}
+    values.update({f"bits_{kind}": mask_bits(kind, codes) for kind, codes in wanted.items() if kind in MASKED_KINDS})
     values["verified_after"] = now - timedelta(days=VERIFICATION_VALID_DAYS)
     return values
 
 
+def uses_masks(shape: FilterShape) -> bool:
+    """Whether any of these filters is answered from the filter masks (`center_search_rows`)."""
+    kinds, pathway, accepting, _ = shape
+    return pathway or accepting is not None or any(kind in MASKED_KINDS for kind in kinds)
+
+
+PATHWAY_CODES = {
+    "levels_of_care": ("medical_detox",),
+    "medications": tuple(expand_medication_filter(["naltrexone"])),
+}
+
+
 def bound_filter_conditions(
-    shape: FilterShape, center_id: ColumnElement[int], values: dict[str, Any] | None = None
+    shape: FilterShape,
+    center_id: ColumnElement[int],
+    values: dict[str, Any] | None = None,
+    *,
+    mask: ColumnElement[int] | None = None,
 ) -> list[ColumnElement[bool]]:
     """`filter_conditions` with the codes and dates as bound parameters named as in `filter_values`,
     given at execution (so one statement serves every search of the same shape) unless `values`
-    are given here; on the centers row of `center_id`."""
+    are given here; on the centers row of `center_id`, and on its filter mask `mask` if given."""
     kinds, pathway, accepting, verified_only = shape
 
     def param(name: str, **kw: Any) -> BindParameter[Any]:
         return bindparam(name, values[name], **kw) if values is not None else bindparam(name, **kw)
 
+    def has_bits(bits: BindParameter[Any] | int) -> ColumnElement[bool]:
+        assert mask is not None
+        return mask.op("&")(bits) != 0
+
     conditions = []
     if pathway:
-        conditions.append(has_any(center_id, "levels_of_care", ("medical_detox",)))
-        conditions.append(has_any(center_id, "medications", tuple(expand_medication_filter(["naltrexone"]))))
+        for kind, codes in PATHWAY_CODES.items():
+            if mask is None:
+                conditions.append(has_any(center_id, kind, codes))
+            else:
+                conditions.append(has_bits(bindparam(f"pathway_{kind}", mask_bits(kind, codes), type_=BigInteger)))
     for kind in kinds:
-        conditions.append(has_any(center_id, kind, param(f"codes_{kind}", expanding=True)))
+        if mask is not None and kind in MASKED_KINDS:
+            conditions.append(has_bits(param(f"bits_{kind}", type_=BigInteger)))
+        else:
+            conditions.append(has_any(center_id, kind, param(f"codes_{kind}", expanding=True)))
+    if accepting is not None and mask is not None:
+        accepts = bindparam("accepting_referrals_bit", ACCEPTING_REFERRALS, type_=BigInteger)
+        conditions.append(has_bits(accepts) if accepting else mask.op("&")(accepts) == 0)
     on_center = []
-    if accepting is not None:
+    if accepting is not None and mask is None:
         on_center.append(Center.accepting_referrals.is_(accepting))
     if verified_only:
         on_center.append(Center.last_verified_at > param("verified_after"))

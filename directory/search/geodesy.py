@@ -37,31 +37,38 @@ def geodesic_miles(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -
     lam = big_l.copy()
     sin_sigma = cos_sigma = sigma = cos2_alpha = cos_2sm = sin_alpha = np.zeros_like(lam)
     # Each point stops iterating once its own lambda has converged, so its distance does not
-    # depend on which other points are measured with it.
+    # depend on which other points are measured with it. While every point is still iterating
+    # (the usual case until the last round) the new values are taken whole, without masking.
     active = np.ones(lam.shape, dtype=bool)
-    for _ in range(100):
-        sin_lam, cos_lam = np.sin(lam), np.cos(lam)
-        new_sin_sigma = np.hypot(cos_u2 * sin_lam, cos_u1 * sin_u2 - sin_u1 * cos_u2 * cos_lam)
-        new_cos_sigma = sin_u1 * sin_u2 + cos_u1 * cos_u2 * cos_lam
-        with np.errstate(invalid="ignore", divide="ignore"):
+    everyone = True
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for _ in range(100):
+            sin_lam, cos_lam = np.sin(lam), np.cos(lam)
+            new_sin_sigma = np.hypot(cos_u2 * sin_lam, cos_u1 * sin_u2 - sin_u1 * cos_u2 * cos_lam)
+            new_cos_sigma = sin_u1 * sin_u2 + cos_u1 * cos_u2 * cos_lam
             new_sin_alpha = np.where(new_sin_sigma == 0, 0.0, cos_u1 * cos_u2 * sin_lam / new_sin_sigma)
             new_cos2_alpha = 1 - new_sin_alpha**2
             new_cos_2sm = np.where(new_cos2_alpha == 0, 0.0, new_cos_sigma - 2 * sin_u1 * sin_u2 / new_cos2_alpha)
-        sin_sigma = np.where(active, new_sin_sigma, sin_sigma)
-        cos_sigma = np.where(active, new_cos_sigma, cos_sigma)
-        sigma = np.arctan2(sin_sigma, cos_sigma)
-        sin_alpha = np.where(active, new_sin_alpha, sin_alpha)
-        cos2_alpha = np.where(active, new_cos2_alpha, cos2_alpha)
-        cos_2sm = np.where(active, new_cos_2sm, cos_2sm)
-        c = f / 16 * cos2_alpha * (4 + f * (4 - 3 * cos2_alpha))
-        new_lam = big_l + (1 - c) * f * sin_alpha * (
-            sigma + c * sin_sigma * (cos_2sm + c * cos_sigma * (-1 + 2 * cos_2sm**2))
-        )
-        converged = np.abs(new_lam - lam) < 1e-12
-        lam = np.where(active, new_lam, lam)
-        active &= ~converged
-        if not active.any():
-            break
+            if everyone:
+                sin_sigma, cos_sigma, sin_alpha = new_sin_sigma, new_cos_sigma, new_sin_alpha
+                cos2_alpha, cos_2sm = new_cos2_alpha, new_cos_2sm
+            else:
+                sin_sigma = np.where(active, new_sin_sigma, sin_sigma)
+                cos_sigma = np.where(active, new_cos_sigma, cos_sigma)
+                sin_alpha = np.where(active, new_sin_alpha, sin_alpha)
+                cos2_alpha = np.where(active, new_cos2_alpha, cos2_alpha)
+                cos_2sm = np.where(active, new_cos_2sm, cos_2sm)
+            sigma = np.arctan2(sin_sigma, cos_sigma)
+            c = f / 16 * cos2_alpha * (4 + f * (4 - 3 * cos2_alpha))
+            new_lam = big_l + (1 - c) * f * sin_alpha * (
+                sigma + c * sin_sigma * (cos_2sm + c * cos_sigma * (-1 + 2 * cos_2sm**2))
+            )
+            converged = np.abs(new_lam - lam) < 1e-12
+            lam = new_lam if everyone else np.where(active, new_lam, lam)
+            active &= ~converged
+            if not active.any():
+                break
+            everyone = bool(active.all())
     u_sq = cos2_alpha * (a * a - b * b) / (b * b)
     big_a = 1 + u_sq / 16384 * (4096 + u_sq * (-768 + u_sq * (320 - 175 * u_sq)))
     big_b = u_sq / 1024 * (256 + u_sq * (-128 + u_sq * (74 - 47 * u_sq)))

@@ -13,11 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from directory.models import Center, CenterAttribute
 from directory.models.centers import ListingFacts
+from directory.search.masks import MASKED_KINDS, center_search_rows, codes_of_mask
+from directory.search.statements import run_select
+from directory.vocabulary import ATTRIBUTE_VOCABULARIES
 
 #: The listing's own columns, in the order `CenterListing` takes them.
 COLUMNS = (
@@ -76,25 +79,44 @@ class CenterListing(ListingFacts):
         return list(self.codes_by_kind.get(kind, ()))
 
 
-_CODES = (
+UNMASKED_KINDS = tuple(kind for kind in ATTRIBUTE_VOCABULARIES if kind not in MASKED_KINDS)
+#: The codes without a bit in the search row's mask (languages), aggregated per center.
+_UNMASKED_CODES = (
     select(func.aggregate_strings(CenterAttribute.kind + ":" + CenterAttribute.code, ","))
-    .where(CenterAttribute.center_id == Center.id)
+    .where(
+        CenterAttribute.center_id == Center.id,
+        # One bound value per kind, not an expanding list: the statement compiles once (statements.py).
+        or_(*(CenterAttribute.kind == bindparam(f"unmasked_{kind}", kind) for kind in UNMASKED_KINDS)),
+    )
     .scalar_subquery()
 )
+_MASK = select(center_search_rows.c.mask).where(center_search_rows.c.center_id == Center.id).scalar_subquery()
 #: Built once: each page only binds its ids.
-_LISTINGS = select(*COLUMNS, _CODES).where(Center.id.in_(bindparam("ids", expanding=True)))
+_LISTINGS = select(*COLUMNS, _MASK, _UNMASKED_CODES).where(Center.id.in_(bindparam("ids", expanding=True)))
+#: On SQLite, the ids as one JSON array (one statement for any number of ids, compiled once).
+_SQLITE_LISTINGS = select(*COLUMNS, _MASK, _UNMASKED_CODES).where(
+    Center.id.in_(select(func.json_each(bindparam("ids")).table_valued("value").c.value))
+)
 
 
 def load_listings(session: Session, ids: Sequence[int]) -> dict[int, CenterListing]:
-    """The listings of these centers, by id, in one statement (codes aggregated per center)."""
+    """The listings of these centers, by id, in one statement: the codes of the small
+    vocabularies read from the search row's mask, the others (languages) aggregated."""
     if not ids:
         return {}
+    if session.get_bind().dialect.name == "sqlite":
+        rows = run_select(session, _SQLITE_LISTINGS, {"ids": f"[{','.join(map(str, ids))}]"})
+    else:
+        rows = session.execute(_LISTINGS, {"ids": list(ids)}).all()
     listings = {}
-    for *values, packed in session.execute(_LISTINGS, {"ids": list(ids)}):
-        by_kind: dict[str, list[str]] = {}
-        for pair in packed.split(",") if packed else ():
-            kind, _, code = pair.partition(":")
-            by_kind.setdefault(kind, []).append(code)
-        listing = CenterListing(*values, codes_by_kind={k: tuple(sorted(v)) for k, v in by_kind.items()})
+    for *values, mask, packed in rows:
+        codes = dict(codes_of_mask(mask or 0))
+        if packed:
+            by_kind: dict[str, list[str]] = {}
+            for pair in packed.split(","):
+                kind, _, code = pair.partition(":")
+                by_kind.setdefault(kind, []).append(code)
+            codes.update((kind, tuple(sorted(found))) for kind, found in by_kind.items())
+        listing = CenterListing(*values, codes_by_kind=codes)
         listings[listing.id] = listing
     return listings

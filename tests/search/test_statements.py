@@ -1,0 +1,58 @@
+"""The search's statements sent straight to SQLite give what SQLAlchemy's execution gives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from directory.models import Center
+from directory.search.engine import (
+    SearchFilters,
+    _box_shape,
+    _box_values,
+    _count_statement,
+    _near_statement,
+    filter_shape,
+    filter_values,
+)
+from directory.search.geocoding import Place
+from directory.search.geodesy import bounding_box
+from directory.search.listing import _SQLITE_LISTINGS
+from directory.search.statements import run_select, sqlite_statement
+
+
+def test_straight_to_the_driver_matches_sqlalchemy(seeded_session):
+    if seeded_session.get_bind().dialect.name != "sqlite":
+        ids = seeded_session.scalars(select(Center.id).limit(3)).all()
+        assert run_select(seeded_session, select(Center.id).where(Center.id.in_(ids)), {}) == [(i,) for i in ids]
+        return
+    now = datetime(2026, 11, 21, tzinfo=UTC)
+    origin = Place("Denver, CO", 39.7392, -104.9903)
+    narrow = SearchFilters(payment=("medicaid",), verified_only=True, accepting_referrals=True)
+    for filters in (SearchFilters(), narrow):
+        box = bounding_box(origin.latitude, origin.longitude, 100)
+        params = {
+            **filter_values(filters, now),
+            **_box_values(origin.latitude, origin.longitude, box),
+            "inner": 99.0**2,
+            "outer": 101.0**2,
+        }
+        for confirmed in (None, True, False):
+            for stmt in (
+                _count_statement(_box_shape(box), filter_shape(filters), confirmed),
+                _near_statement(_box_shape(box), filter_shape(filters), confirmed),
+            ):
+                assert sqlite_statement(stmt) is not None
+                expected = [tuple(row) for row in seeded_session.execute(stmt, params)]
+                assert [tuple(row) for row in run_select(seeded_session, stmt, params)] == expected
+    ids = seeded_session.scalars(select(Center.id).order_by(Center.last_verified_at.desc()).limit(30)).all()
+    seeded_session.get(Center, ids[0]).last_verified_at = now - timedelta(days=1)
+    seeded_session.flush()
+    assert sqlite_statement(_SQLITE_LISTINGS) is not None  # compiled once, not per call
+    listing_params = {"ids": "[" + ",".join(map(str, ids)) + "]"}
+    expected = [tuple(row) for row in seeded_session.execute(_SQLITE_LISTINGS, listing_params)]
+    got = [tuple(row) for row in run_select(seeded_session, _SQLITE_LISTINGS, listing_params)]
+    assert got == expected
+    assert any(isinstance(row[20], datetime) for row in got)  # last_verified_at, converted
+    assert all(isinstance(row[15], bool) for row in got)  # accepting_referrals
