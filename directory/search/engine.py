@@ -53,7 +53,7 @@ from directory.search.geodesy import BoundingBox, bounding_box, degree_lengths, 
 from directory.search.listing import CenterListing, load_listings
 from directory.search.masks import ACCEPTING_REFERRALS, MASKED_KINDS, center_search_rows
 from directory.search.masks import bits as mask_bits
-from directory.search.statements import run_select
+from directory.search.statements import id_list, in_ids, run_select
 from directory.vocabulary import expand_medication_filter
 
 DEFAULT_RADIUS_MILES = 25
@@ -294,7 +294,7 @@ def _count_and_rank(
 
     def names_of(positions: np.ndarray) -> list[str]:
         wanted = ids[positions].tolist()
-        found = dict(run_select(session, _NAMES_STATEMENT, {"ids": f"[{','.join(map(str, wanted))}]"}))
+        found = dict(run_select(session, _NAMES_STATEMENT, {"ids": id_list(wanted)}))
         return [found[i] for i in wanted]
 
     chosen = order_matches(ids, distances, names_of, window=slice(first, last))[first:last]
@@ -482,13 +482,11 @@ def _locations(shape: FilterShape) -> Any:
 #: (any number of ids, one bound value).
 _EDGE_STATEMENT = select(
     center_search_rows.c.center_id, center_search_rows.c.latitude, center_search_rows.c.longitude
-).where(center_search_rows.c.center_id.in_(select(func.json_each(bindparam("ids")).table_valued("value").c.value)))
+).where(in_ids(center_search_rows.c.center_id))
 
 
 #: SQLite: (id, name) of the centers whose ids are in the JSON array `ids` (to break distance ties).
-_NAMES_STATEMENT = select(Center.id, Center.name).where(
-    Center.id.in_(select(func.json_each(bindparam("ids")).table_valued("value").c.value))
-)
+_NAMES_STATEMENT = select(Center.id, Center.name).where(in_ids(Center.id))
 
 
 def _distances(lat: float, lon: float, rows: Sequence) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from directory.models import Center, CenterAttribute
 from directory.models.centers import ListingFacts
 from directory.search.masks import MASKED_KINDS, center_search_rows, codes_of_mask
-from directory.search.statements import run_select
+from directory.search.statements import id_list, in_ids, run_select
 from directory.vocabulary import ATTRIBUTE_VOCABULARIES
 
 #: The listing's own columns, in the order `CenterListing` takes them.
@@ -94,9 +94,7 @@ _MASK = select(center_search_rows.c.mask).where(center_search_rows.c.center_id =
 #: Built once: each page only binds its ids.
 _LISTINGS = select(*COLUMNS, _MASK, _UNMASKED_CODES).where(Center.id.in_(bindparam("ids", expanding=True)))
 #: On SQLite, the ids as one JSON array (one statement for any number of ids, compiled once).
-_SQLITE_LISTINGS = select(*COLUMNS, _MASK, _UNMASKED_CODES).where(
-    Center.id.in_(select(func.json_each(bindparam("ids")).table_valued("value").c.value))
-)
+_SQLITE_LISTINGS = select(*COLUMNS, _MASK, _UNMASKED_CODES).where(in_ids(Center.id))
 
 
 def load_listings(session: Session, ids: Sequence[int]) -> dict[int, CenterListing]:
@@ -105,7 +103,7 @@ def load_listings(session: Session, ids: Sequence[int]) -> dict[int, CenterListi
     if not ids:
         return {}
     if session.get_bind().dialect.name == "sqlite":
-        rows = run_select(session, _SQLITE_LISTINGS, {"ids": f"[{','.join(map(str, ids))}]"})
+        rows = run_select(session, _SQLITE_LISTINGS, {"ids": id_list(ids)})
     else:
         rows = session.execute(_LISTINGS, {"ids": list(ids)}).all()
     listings = {}

@@ -9,11 +9,11 @@ shape and cached, so on SQLite each is compiled once here and then sent straight
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.orm import Session
 
@@ -80,3 +80,14 @@ def run_select(session: Session, stmt: Select, params: dict[str, Any]) -> list[S
             values[i] = f(values[i])
         converted.append(values)
     return converted
+
+
+def in_ids(column: ColumnElement[int]) -> ColumnElement[bool]:
+    """SQLite: `column` is one of the ids in the JSON array parameter `ids` (see `id_list`): one
+    bound value for any number of ids, so the statement compiles once."""
+    return column.in_(select(func.json_each(bindparam("ids")).table_valued("value").c.value))
+
+
+def id_list(ids: Iterable[int]) -> str:
+    """The `ids` parameter of `in_ids`."""
+    return "[" + ",".join(map(str, ids)) + "]"
