@@ -117,7 +117,12 @@ def forgot_password() -> ResponseReturnValue:
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
 def reset_password(token: str) -> ResponseReturnValue:
-    """Choose a new password from a reset link; then sign in with it."""
+    """Choose a new password from a reset link; then sign in with it. A link that is unknown,
+    used or expired says so before anyone types a password into it."""
+    try:
+        service.find_password_reset(db.session, token)
+    except AccountError as error:
+        return link_not_valid("This password reset link cannot be used", str(error))
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:

@@ -86,3 +86,17 @@ def test_an_expired_reset_link_is_refused(client, session):
     assert "Ask for a new one" in main_text(response)
     session.expire_all()
     assert login(client, user.email, PASSWORD).status_code == 302
+
+
+def test_a_forged_used_or_expired_link_says_so_instead_of_showing_the_form(client, session):
+    user = make_user(session)
+    _, expired = start_password_reset(session, user.email, now=utcnow() - timedelta(hours=2))
+    _, valid = start_password_reset(session, user.email)
+    session.commit()
+    assert "New password" in main_text(client.get(f"/password/reset/{valid}"))
+
+    for token in ("forged-token", expired):
+        response = client.get(f"/password/reset/{token}")
+        assert response.status_code == 410
+        assert "cannot be used" in main_text(response)
+        assert "New password" not in main_text(response)
