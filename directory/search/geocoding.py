@@ -2,11 +2,14 @@
 
 One entry point, `Geocoder.locate`, with two implementations chosen by config: the
 offline one (ZIP and town tables from the `zipcodes` package, built once per process)
-and geopy's Nominatim (online, cached) for deployments that want street-level places.
+and geopy's Nominatim (online, cached) for deployments that want street-level places. When
+Nominatim cannot be reached (network down, timeout, refused, over its rate limit), the offline
+tables answer instead: a person looking for help never gets an error because of it.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -14,8 +17,11 @@ from functools import cache, lru_cache
 from typing import Protocol
 
 import zipcodes
+from geopy.exc import GeopyError
 
 from directory.vocabulary import STATES
+
+log = logging.getLogger(__name__)
 
 EXAMPLES = (
     'a 5-digit ZIP code (e.g. 02139), a town and state (e.g. "Springfield, IL") or coordinates (e.g. "41.88,-87.63")'
@@ -165,15 +171,33 @@ class NominatimGeocoder:
     """Locates places with OpenStreetMap's Nominatim through geopy (online), with a cache.
 
     Coordinates are parsed locally; ZIPs and towns are looked up online, restricted to the US.
+    If the service fails (any geopy error: unreachable, timed out, refused, rate-limited), the
+    place is located by `fallback` (the offline tables) for this request; only the service's
+    own answers are cached, so the next request asks it again.
     """
 
-    def __init__(self, user_agent: str, domain: str = "nominatim.openstreetmap.org", client: object = None) -> None:
+    def __init__(
+        self,
+        user_agent: str,
+        domain: str = "nominatim.openstreetmap.org",
+        client: object = None,
+        fallback: Geocoder | None = None,
+    ) -> None:
         if client is None:
             from geopy.geocoders import Nominatim
 
             client = Nominatim(user_agent=user_agent, domain=domain, timeout=5)
         self._client = client
-        self.locate = lru_cache(maxsize=4096)(self._locate)  # type: ignore[method-assign]
+        self._fallback = fallback if fallback is not None else OfflineGeocoder()
+        self._online = lru_cache(maxsize=4096)(self._locate)
+
+    def locate(self, text: str) -> Place:
+        try:
+            return self._online(text)
+        except GeopyError as error:
+            # The place typed is not logged: it can say where a person seeking treatment lives.
+            log.warning("Nominatim failed (%s); the place was located offline instead", type(error).__name__)
+            return self._fallback.locate(text)
 
     def _locate(self, text: str) -> Place:
         query = parse_place(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from geopy.exc import GeocoderRateLimited, GeocoderTimedOut, GeocoderUnavailable
 
 from directory.search.geocoding import (
     NominatimGeocoder,
@@ -140,6 +141,36 @@ def test_nominatim_geocoder_reports_unknown_places_and_parses_points_locally():
     assert client.calls == [{"city": "Nowhereville", "state": "Ohio", "country": "us"}]
     assert nominatim.locate("40.0,-75.0").latitude == 40.0
     assert len(client.calls) == 1
+
+
+class FailingNominatim:
+    """The online service failing as geopy reports it (the network is the only thing faked)."""
+
+    def __init__(self, error):
+        self.error, self.calls = error, 0
+
+    def geocode(self, query):
+        self.calls += 1
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [GeocoderUnavailable("connection refused"), GeocoderTimedOut("timed out"), GeocoderRateLimited("429")],
+    ids=["unreachable", "timeout", "rate-limited"],
+)
+def test_nominatim_failures_fall_back_to_the_offline_tables(error, caplog):
+    client = FailingNominatim(error)
+    nominatim = NominatimGeocoder("test-agent", client=client)
+    offline = OfflineGeocoder()
+    assert nominatim.locate("02139") == offline.locate("02139")
+    assert nominatim.locate("St. Louis, MO") == offline.locate("saint louis, mo")
+    with pytest.raises(PlaceNotFound, match="not a US ZIP code we know"):
+        nominatim.locate("00000")
+    # Failures are not cached: the service is asked again next time.
+    nominatim.locate("02139")
+    assert client.calls == 4
+    assert "located offline" in caplog.text and "02139" not in caplog.text
 
 
 def test_make_geocoder_rejects_unknown_kind():
