@@ -7,8 +7,9 @@ Two phases of N referrals each (default 1,000), on a copy of the seed directory:
    `celery beat` do (`dispatch.send_pending`); routed/s is N over the time from the first send
    until every referral is routed (offered, unplaced or needs review), as seen by polling.
 2. Latency: N referrals submitted at a steady rate (default 100/s) through the app's own
-   `dispatch.submit_and_send` (commit, then publish); submit-to-first-offer is the first offer
-   row's `created_at` minus the referral's `created_at`, both stamped in the database.
+   `dispatch.submit_and_send` (commit, then publish), by several threads as concurrent web
+   requests would; submit-to-first-offer is the first offer row's `created_at` minus the
+   referral's `created_at`, both stamped in the database.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -80,6 +82,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--referrals", type=int, help="referrals per phase (default 1,000; --quick: 100)")
     parser.add_argument("--rate", type=float, default=100.0, help="submissions per second in phase 2 (default 100)")
+    parser.add_argument(
+        "--submitters",
+        type=int,
+        default=4,
+        help="threads submitting in phases 2 and 3, each with its own session (default 4)",
+    )
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes of the Celery worker (default 2)")
     parser.add_argument("--random-seed", type=int, default=1)
     parser.add_argument(
@@ -212,19 +220,46 @@ def throughput_phase(app: Flask, intakes: list[Intake], worker: Service, actor_i
     return phase
 
 
-def latency_phase(app: Flask, intakes: list[Intake], rate: float, worker: Service, actor_id: int) -> Phase:
-    """Submit at a steady rate through the app's submit path; submit-to-first-offer per referral."""
-    ids = []
+def latency_phase(
+    app: Flask, intakes: list[Intake], rate: float, worker: Service, actor_id: int, submitters: int
+) -> Phase:
+    """Submit at a steady rate through the app's submit path; submit-to-first-offer per referral.
+
+    The n-th referral is due at n / rate seconds. Several threads submit, each with its own session
+    (as concurrent web requests would): one alone spends most of its time waiting on its commit
+    and the broker, and fell behind the rate on PostgreSQL.
+    """
+    ids: list[str] = [""] * len(intakes)
+    due = iter(range(len(intakes)))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
     cpu = worker_cpu(worker)
-    with app.app_context():
-        actor = db.session.get(User, actor_id)
-        started = time.perf_counter()
-        for n, intake in enumerate(intakes):
-            delay = started + n / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            ids.append(dispatch.submit_and_send(intake, actor).id)
-        submit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+
+    def submit() -> None:
+        try:
+            with app.app_context():
+                actor = db.session.get(User, actor_id)
+                while not errors:
+                    with lock:
+                        n = next(due, None)
+                    if n is None:
+                        return
+                    delay = started + n / rate - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+                    ids[n] = dispatch.submit_and_send(intakes[n], actor).id
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=submit, name=f"submitter-{i}") for i in range(submitters)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    submit_seconds = time.perf_counter() - started
     finished = wait_routed(app, ids, worker, timeout=60 + len(ids))
     phase = phase_results(app, "latency", ids, finished - started, submit_seconds)
     phase.worker_cpu_seconds = worker_cpu(worker) - cpu
@@ -364,11 +399,11 @@ def main(argv: list[str] | None = None) -> None:
         actor = referral_staff(app)
         throughput = throughput_phase(app, intakes[:n], worker, actor)
         wait_queue_drained(redis_url, worker)
-        latency = latency_phase(app, intakes[n : 2 * n], args.rate, worker, actor)
+        latency = latency_phase(app, intakes[n : 2 * n], args.rate, worker, actor, args.submitters)
         wait_queue_drained(redis_url, worker)
         unloaded_rate = round(throughput.routed_per_second / 2, 1)
         log(f"  and at half the throughput measured, {unloaded_rate:g}/s:")
-        unloaded = latency_phase(app, intakes[2 * n : 2 * n + m], unloaded_rate, worker, actor)
+        unloaded = latency_phase(app, intakes[2 * n : 2 * n + m], unloaded_rate, worker, actor, args.submitters)
         wait_queue_drained(redis_url, worker)
         durations, notices = task_durations(worker_log), notification_tasks(worker_log)
         profile = profile_routing(app, intakes[2 * n + m :]) if args.profile else None
@@ -428,7 +463,8 @@ def render(
         "",
         *machine_lines(),
         f"- Broker: a private redis-server on 127.0.0.1; one `celery -A tasks worker --concurrency "
-        f"{args.concurrency}` (prefork: {args.concurrency} worker processes), on the same machine as the submitter",
+        f"{args.concurrency}` (prefork: {args.concurrency} worker processes), on the same machine as the submitter "
+        f"(phases 2 and 3: {args.submitters} threads)",
         f"- Database: {database}, the seed directory (11,689 centers)",
         "",
         "| goal | measured | met |",

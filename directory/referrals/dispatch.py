@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app, request
+from sqlalchemy import inspect
 
 from directory.extensions import db
 from directory.models import Referral, User
@@ -145,7 +146,8 @@ def submit_and_send(intake: Intake, actor: User | None) -> Referral:
     referral waits, which the re-send of stale rows picks up (ROUTING_REDISPATCH_SECONDS).
     """
     referral = service.submit_referral(db.session, intake, actor, sending=True)
-    if not send(referral.id):
-        service.mark_unsent(db.session, referral.id)
+    referral_id = inspect(referral).identity[0]  # the commit expired `referral.id`: no reload to send
+    if not send(referral_id):
+        service.mark_unsent(db.session, referral_id)
     db.session.refresh(referral)  # as routed meanwhile (in embedded mode, routed already)
     return referral

@@ -25,7 +25,7 @@ def test_routing_goals():
             "x", 1000, seconds, {"offered": 800, "unplaced": 150, "needs_review": 50}, 1.0, values, values, 9.0
         )
 
-    args = argparse.Namespace(concurrency=2, postgres=None, rate=100.0)
+    args = argparse.Namespace(concurrency=2, postgres=None, rate=100.0, submitters=4)
     block = render_routing(phase(8.0, [5.0] * 10), phase(10.0, [0.05] * 90 + [2.0] * 10), phase(20.0, [0.05] * 10),
                            np.array([0.01, 0.02]), command="c", started=STARTED, seconds=60, args=args)  # fmt: skip
     assert "| at least 100 referrals routed per second | 125.0/s | yes |" in block
