@@ -7,6 +7,12 @@ center has edited itself is never overwritten unless `overwrite_center_edits` is
 Rows stream through in batches, all in one transaction: whatever the file's length, memory
 grows by only 16 bytes a row (the line each center came from, to name it when an external id
 repeats). Which slugs and external ids are taken is asked of the database.
+
+The triggers that keep `center_search_rows` and `directory_revision` in step (migrations 0006,
+0007) shape how new rows are written: on PostgreSQL they are statement triggers, so each batch
+goes in as one statement per table (an executemany would run them once per row); on SQLite
+they are row triggers, whose writes SQLite saves per statement in a statement journal, kept in
+memory (`temp_store=MEMORY`, set on every connection: `directory._connection_settings`).
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ from itertools import islice
 
 import numpy as np
 from slugify import slugify
-from sqlalchemy import insert, select
+from sqlalchemy import Dialect, Table, select, text
 from sqlalchemy.orm import Session
 
 from directory.models import Center, CenterAttribute
+from directory.models.base import utcnow
 from directory.sources.records import MULTI_VALUED, SCALAR_FIELDS, CenterRecord, ImportIssue, ParsedRow
 
 BATCH_SIZE = 500
@@ -107,6 +114,7 @@ def _upsert(
     ids = [r.external_id for r, _ in records]
     existing = {c.external_id: c for c in session.scalars(select(Center).where(Center.external_id.in_(ids)))}
     new_records = []
+    code_changes = _CodeChanges()
     for record, line in records:
         center = existing.get(record.external_id)
         if center is None:
@@ -117,17 +125,18 @@ def _upsert(
             lines.add(center.id, line)
             if center.center_edited_at is not None and not overwrite_center_edits:
                 report.kept_center_edits += 1
-            elif apply_record(center, record):
+            elif apply_record(center, record, code_changes):
                 report.updated += 1
             else:
                 report.unchanged += 1
+    code_changes.write(session)
     for center_id, (_, line) in zip(_insert_new(session, [r for r, _ in new_records], slugs), new_records, strict=True):
         lines.add(center_id, line)
     report.created += len(new_records)
 
 
 def _insert_new(session: Session, records: list[CenterRecord], slugs: _Slugs) -> list[int]:
-    """Insert new centers and their attributes with two executemany INSERTs, bypassing the ORM; their ids.
+    """Insert new centers and their attributes with two INSERTs, bypassing the ORM; their ids.
 
     The same rows `apply_record` on a new `Center` would give, many times faster than the
     unit of work (a full import of the seed: 25 s down to 3 s). Existing centers still go
@@ -136,31 +145,76 @@ def _insert_new(session: Session, records: list[CenterRecord], slugs: _Slugs) ->
     if not records:
         return []
     centers, attributes = Center.__table__, CenterAttribute.__table__
-    rows = [
-        {"external_id": r.external_id, "slug": slug, **{name: getattr(r, name) for name in SCALAR_FIELDS}}
-        for r, slug in zip(records, slugs.assign(records), strict=True)
-    ]
-    # A plain executemany, then the ids by external id: on SQLite an INSERT ... RETURNING
-    # in parameter order would run once per row.
-    session.execute(insert(centers), rows)
+    now = utcnow()
+    _insert_rows(
+        session,
+        centers,
+        ("external_id", "slug", *SCALAR_FIELDS, "created_at", "updated_at"),
+        [
+            (r.external_id, slug, *(getattr(r, name) for name in SCALAR_FIELDS), now, now)
+            for r, slug in zip(records, slugs.assign(records), strict=True)
+        ],
+    )
+    # The ids by external id: on SQLite an INSERT ... RETURNING in parameter order would run
+    # once per row.
     written = select(centers.c.external_id, centers.c.id).where(
         centers.c.external_id.in_([r.external_id for r in records])
     )
     id_of = {external_id: center_id for external_id, center_id in session.execute(written)}
     ids = [id_of[r.external_id] for r in records]
     codes = [
-        {"center_id": center_id, "kind": kind, "code": code}
+        (center_id, kind, code)
         for center_id, record in zip(ids, records, strict=True)
         for kind in MULTI_VALUED
         for code in sorted(set(getattr(record, kind)))
     ]
     if codes:
-        session.execute(insert(attributes), codes)
+        _insert_rows(session, attributes, ("center_id", "kind", "code"), codes)
     return ids
 
 
-def apply_record(center: Center, record: CenterRecord) -> bool:
-    """Copy a record onto a center; returns whether anything changed."""
+def _insert_rows(session: Session, table: Table, names: tuple[str, ...], rows: list[tuple]) -> None:
+    """INSERT rows (tuples of the named columns' values) into `table`, straight to the driver.
+
+    PostgreSQL: one `INSERT ... SELECT FROM unnest(arrays)`, an array per column, so the
+    statement triggers run once for the whole batch, where an executemany would be one
+    statement, and one run of each trigger, per row. SQLite: an executemany of tuples
+    converted by the columns' own types (its triggers are row triggers either way).
+    """
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        arrays, parameters = _unnest(table, names, rows, dialect)
+        session.execute(text(f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM {arrays}"), parameters)
+        return
+    converters = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    if any(converters):
+        rows = [tuple(v if f is None else f(v) for f, v in zip(converters, row, strict=True)) for row in rows]
+    statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
+    session.connection().exec_driver_sql(statement, rows)
+
+
+def _delete_rows(session: Session, table: Table, names: tuple[str, ...], rows: list[tuple]) -> None:
+    """DELETE the rows whose named columns (a key of `table`) hold these values: one statement on PostgreSQL."""
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        arrays, parameters = _unnest(table, names, rows, dialect)
+        matches = " AND ".join(f"t.{name} = d.{name}" for name in names)
+        statement = f"DELETE FROM {table.name} t USING {arrays} AS d({', '.join(names)}) WHERE {matches}"
+        session.execute(text(statement), parameters)
+        return
+    matches = " AND ".join(f"{name} = ?" for name in names)
+    session.connection().exec_driver_sql(f"DELETE FROM {table.name} WHERE {matches}", rows)
+
+
+def _unnest(table: Table, names: tuple[str, ...], rows: list[tuple], dialect: Dialect) -> tuple[str, dict]:
+    """PostgreSQL: `unnest(...)` of one array parameter per named column, the rows as a table; and its parameters."""
+    arrays = ", ".join(f"CAST(:{name} AS {table.c[name].type.compile(dialect)}[])" for name in names)
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    return f"unnest({arrays})", dict(zip(names, columns, strict=True))
+
+
+def apply_record(center: Center, record: CenterRecord, code_changes: _CodeChanges) -> bool:
+    """Copy a record onto a center, its codes through `code_changes`; returns whether anything changed."""
     changed = False
     for name in SCALAR_FIELDS:
         value = getattr(record, name)
@@ -168,11 +222,40 @@ def apply_record(center: Center, record: CenterRecord) -> bool:
             setattr(center, name, value)
             changed = True
     for kind in MULTI_VALUED:
-        codes = getattr(record, kind)
-        if center.codes(kind) != sorted(codes):
-            center.set_codes(kind, codes)
-            changed = True
+        changed |= code_changes.replace(center, kind, getattr(record, kind))
     return changed
+
+
+class _CodeChanges:
+    """The attribute rows a batch of updated centers loses and gains, written in two statements.
+
+    Through the ORM each row would be a statement of its own, and on PostgreSQL each statement
+    runs the search-row and revision triggers (migrations 0006-0008) once more.
+    """
+
+    def __init__(self) -> None:
+        self.removed: list[tuple[int, str, str]] = []
+        self.added: list[tuple[int, str, str]] = []
+        self.centers: list[Center] = []
+
+    def replace(self, center: Center, kind: str, codes: list[str]) -> bool:
+        """Give `center` exactly these codes of `kind` when written; returns whether that changes them."""
+        have, wanted = set(center.codes(kind)), set(codes)
+        if have == wanted:
+            return False
+        self.removed += [(center.id, kind, code) for code in sorted(have - wanted)]
+        self.added += [(center.id, kind, code) for code in sorted(wanted - have)]
+        self.centers.append(center)
+        return True
+
+    def write(self, session: Session) -> None:
+        attributes = CenterAttribute.__table__
+        if self.removed:
+            _delete_rows(session, attributes, ("center_id", "kind", "code"), self.removed)
+        if self.added:
+            _insert_rows(session, attributes, ("center_id", "kind", "code"), self.added)
+        for center in self.centers:
+            session.expire(center, ["attributes"])
 
 
 def center_to_record(center: Center) -> CenterRecord:

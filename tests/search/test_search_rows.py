@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import delete, insert, select, text, update
 
 from directory.models import Center, CenterAttribute
+from directory.search.cache import read_directory_revision
 from directory.search.engine import SearchFilters, SearchQuery, find_centers_near, matching_center_distances
 from directory.search.geocoding import Place
 from directory.search.listing import load_listings
 from directory.search.masks import ACCEPTING_REFERRALS, FILTER_BITS, MASKED_KINDS
-from directory.sources.loader import import_rows
+from directory.sources.loader import BATCH_SIZE, import_rows
 from directory.sources.records import ParsedRow
 from directory.vocabulary import ATTRIBUTE_VOCABULARIES
 from tests.factories import add_centers, center_record
@@ -105,6 +106,41 @@ def test_search_rows_follow_imports_edits_and_deletions(session):
     session.commit()
     assert_in_step(session)
     assert centers[25].id not in stored_rows(session)
+
+
+def test_a_bulk_import_of_many_batches_leaves_every_search_row_right_and_bumps_the_revision(session):
+    """Imports write each batch in few statements (one per table on PostgreSQL), and the
+    triggers' statements are planned while the tables are still empty: every mask must still
+    be right, for centers created, updated by a re-import, and created by it."""
+    rng = random.Random(11)
+
+    def record(n: int):
+        codes = {kind: rng.sample(list(ATTRIBUTE_VOCABULARIES[kind]), rng.randint(0, 4)) for kind in MASKED_KINDS}
+        return center_record(
+            external_id=f"bulk:{n}",
+            latitude=rng.uniform(25, 49),
+            longitude=rng.uniform(-124, -67),
+            accepting_referrals=rng.random() < 0.5,
+            languages=rng.sample(["es", "asl", "vi"], rng.randint(0, 2)),
+            **codes,
+        )
+
+    def import_records(numbers) -> None:
+        rows = (ParsedRow(i + 2, record(n), []) for i, n in enumerate(numbers))
+        assert import_rows(session, rows, "bulk.csv").written
+
+    first = 2 * BATCH_SIZE + 37
+    before = read_directory_revision(session)
+    import_records(range(first))
+    assert len(stored_rows(session)) == first
+    assert_in_step(session)
+    assert read_directory_revision(session) > before
+
+    before = read_directory_revision(session)
+    import_records(range(first - BATCH_SIZE, first + BATCH_SIZE))  # half updated by external id, half new
+    assert len(stored_rows(session)) == first + BATCH_SIZE
+    assert_in_step(session)
+    assert read_directory_revision(session) > before
 
 
 @pytest.mark.parametrize(
