@@ -26,6 +26,7 @@ from __future__ import annotations
 import cProfile
 import io
 import pstats
+import random
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -187,7 +188,7 @@ def measure_database(
     pragmas: tuple[str, ...] = (),
     log: Callable[[str], None] = print,
 ) -> DatabaseRun:
-    """Time every measurement on every search, in rotating order, and check the answers."""
+    """Time every measurement on every search, in a shuffled order, and check the answers."""
     app = create_app({"DATABASE_URL": f"sqlite:///{path.resolve()}", "SECRET_KEY": "bench", "GEOCODER": "offline"})
     with app.app_context():
         session = db.session
@@ -227,6 +228,10 @@ def measure_database(
     return run
 
 
+#: Seeds the order of the measurements within each search (see `time_in_turns`).
+ORDER_SEED = 20261121
+
+
 def time_in_turns(
     session: Session,
     measurements: dict[str, Callable[[int, SearchQuery], Any]],
@@ -236,9 +241,14 @@ def time_in_turns(
     check: Callable[[int, BenchQuery, dict[str, Any]], None],
     log: Callable[[str], None],
 ) -> dict[str, list[float]]:
-    """Seconds of every measurement on every search, run in an order that rotates from search to
-    search (so machine noise hits all alike), after `warmup` untimed searches; `check` gets each
-    search's answers in plain values."""
+    """Seconds of every measurement on every search, after `warmup` untimed searches; `check`
+    gets each search's answers in plain values.
+
+    Each search runs the measurements in its own shuffled order (seeded: the same in every run),
+    so machine noise hits all alike and each measurement follows each of the others about
+    equally often. A rotated fixed order would not do: the one after the full scans (which read
+    a whole table and leave the CPU's caches cold) would always be the same one, and the raw
+    query would always run right after the engine's own statements had warmed its pages."""
     names = list(measurements)
     times: dict[str, list[float]] = {m: [] for m in names}
     for i, bench_query in enumerate(queries[:warmup]):
@@ -246,9 +256,10 @@ def time_in_turns(
             measurements[m](i, bench_query.query)
             session.expunge_all()
     started = time.perf_counter()
+    shuffler = random.Random(ORDER_SEED)
     for i, bench_query in enumerate(queries):
         answers = {}
-        for m in names[i % len(names) :] + names[: i % len(names)]:
+        for m in shuffler.sample(names, len(names)):
             t0 = time.perf_counter()
             answer = measurements[m](i, bench_query.query)
             times[m].append(time.perf_counter() - t0)

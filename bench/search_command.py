@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench import data, postgres
 from bench.queries import make_queries
-from bench.report import END_MARKER, fmt, ms, render, write_results
+from bench.report import END_MARKER, START_MARKER, fmt, machine, ms, render, write_results
 from bench.search import measure_database, profile_search
 
 
@@ -45,6 +45,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         f"are made and kept (default {postgres.DEFAULT_URL})",
     )
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--no-sqlite",
+        action="store_true",
+        help="PostgreSQL only (the SQLite databases are still built, as the source of the copies)",
+    )
     parser.add_argument("--output", type=Path, help="write the results into this Markdown file (between markers)")
     args = parser.parse_args(argv)
     if args.synthetic is None:
@@ -66,18 +71,20 @@ def main(argv: list[str] | None = None) -> None:
         databases.append(("Synthetic", data.synthetic_database(args.synthetic, args.random_seed, log)))
     queries = make_queries(args.queries, databases[0][1], args.random_seed)
     now = started.replace(tzinfo=None)
-    runs = [
-        measure_database(
-            name,
-            path,
-            queries,
-            now=now,
-            warmup=min(args.warmup, len(queries)),
-            pragmas=tuple(args.pragma),
-            log=log,
-        )
-        for name, path in databases
-    ]
+    runs = []
+    if not args.no_sqlite:
+        runs = [
+            measure_database(
+                name,
+                path,
+                queries,
+                now=now,
+                warmup=min(args.warmup, len(queries)),
+                pragmas=tuple(args.pragma),
+                log=log,
+            )
+            for name, path in databases
+        ]
     if args.profile:
         log(profile_search(databases[-1][1], queries, now=now, pragmas=tuple(args.pragma)))
     postgres_lines: list[str] = []
@@ -95,14 +102,27 @@ def main(argv: list[str] | None = None) -> None:
                     queries,
                     now=now,
                     warmup=min(args.warmup, len(queries)),
-                    sqlite_totals=run.results,
+                    sqlite_totals=runs[i].results if runs else None,
                     log=log,
                 )
-                for (name, path), run in zip(databases, runs, strict=True)
+                for i, (name, path) in enumerate(databases)
             ]
             postgres_lines = postgres.render(pg_runs, ms, fmt)
     command = " ".join(["python -m bench search", *(sys.argv[2:] if argv is None else argv)])
-    block = render(runs, command=command, started=started, seconds=time.perf_counter() - clock)
+    if runs:
+        block = render(runs, command=command, started=started, seconds=time.perf_counter() - clock)
+    else:
+        block = "\n".join(
+            [
+                START_MARKER,
+                f"### Results: {started:%Y-%m-%d %H:%M} UTC",
+                "",
+                f"Command: `{command}` (took {(time.perf_counter() - clock) / 60:.1f} min; SQLite not measured).",
+                "",
+                *(f"- {k}: {v}" for k, v in machine().items()),
+                END_MARKER,
+            ]
+        )
     if postgres_lines:
         head, _, tail = block.partition(END_MARKER)
         block = head.rstrip("\n") + "\n" + "\n".join(postgres_lines) + "\n\n" + END_MARKER + tail

@@ -1,18 +1,20 @@
 """Radius search: every matching center within the radius, nearest first, counted exactly.
 
 The database narrows the candidates with a spatial index and the filters: on SQLite an R*Tree
-over each center's point; on PostgreSQL a PostGIS geography with a GiST index (`ST_DWithin`
-on the sphere, widened to hold every point of the ellipsoid's circle); on PostgreSQL without
-PostGIS, and any other database, the (latitude, longitude) index. Filters on the small
-vocabularies read one bitmask per center (`center_search_rows`, see masks.py). The exact
-WGS-84 distance then decides who is inside the circle and in what order, so every path gives
-the same answer; on SQLite only the centers near the circle's edge and the page's
-neighbourhood are measured (`_count_and_rank`).
+over each center's point; on PostgreSQL a GiST index over each search row's point (postgres.py,
+migration 0009), or where that path does not apply (a box across the antimeridian or a pole)
+PostGIS's `ST_DWithin` on the sphere, widened to hold every point of the ellipsoid's circle
+(without PostGIS, and on any other database, the (latitude, longitude) index). Filters on the small vocabularies read
+one bitmask per center (`center_search_rows`, see masks.py). The exact WGS-84 distance then
+decides who is inside the circle and in what order, so every path gives the same answer; on
+SQLite and PostgreSQL only the centers near the circle's edge and the page's neighbourhood are
+measured (`_count_and_rank` here, `postgres.count_and_rank`), the rest counted from bounds.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import math
 import weakref
 from collections.abc import Callable, Sequence
@@ -49,11 +51,11 @@ from directory.models import Center, CenterAttribute
 from directory.models.base import utcnow
 from directory.models.centers import VERIFICATION_VALID_DAYS
 from directory.search.geocoding import Place
-from directory.search.geodesy import BoundingBox, bounding_box, degree_lengths, geodesic_miles
+from directory.search.geodesy import BoundingBox, DegreeLengths, bounding_box, degree_lengths, geodesic_miles
 from directory.search.listing import CenterListing, load_listings
 from directory.search.masks import ACCEPTING_REFERRALS, MASKED_KINDS, center_search_rows
 from directory.search.masks import bits as mask_bits
-from directory.search.statements import id_list, in_ids, run_select
+from directory.search.statements import id_list, in_ids, json_each, run_sqlite, sqlite_connection
 from directory.vocabulary import expand_medication_filter
 
 DEFAULT_RADIUS_MILES = 25
@@ -138,18 +140,23 @@ def find_centers_near(session: Session, query: SearchQuery, *, now: datetime | N
     now = now or utcnow()
     first, last = (query.page - 1) * query.per_page, query.page * query.per_page
     if session.get_bind().dialect.name != "sqlite":
-        # One pass over the index's candidates: on PostgreSQL, counting apart from ranking read
-        # the heap twice and was slower (docs/benchmarks.md).
+        if session.get_bind().dialect.name == "postgresql":
+            from directory.search import postgres  # it imports this module
+
+            if (result := postgres.find_centers_near(session, query, now=now)) is not None:
+                return result
+        # Elsewhere, and on PostgreSQL where its path does not apply: one pass over the candidates.
         ids, distances = matching_center_distances(session, query, now=now)
         return _load_page(session, query, len(ids), ids[first:last], distances[first:last])
+    connection = sqlite_connection(session)
     values = filter_values(query.filters, now)
     shape = filter_shape(query.filters)
     if query.sort != "confirmed_first":
-        total, ids, distances = _count_and_rank(session, query, shape, None, values, first, last)
-        return _load_page(session, query, total, ids, distances)
-    total, ids, distances = _count_and_rank(session, query, shape, True, values, first, last)
-    rest = _count_and_rank(session, query, shape, False, values, max(0, first - total), max(0, last - total))
-    return _load_page(session, query, total + rest[0], ids + rest[1], distances + rest[2])
+        total, ids, distances = _count_and_rank(connection, query, shape, None, values, first, last)
+        return _load_page(session, query, total, ids, distances, connection)
+    total, ids, distances = _count_and_rank(connection, query, shape, True, values, first, last)
+    rest = _count_and_rank(connection, query, shape, False, values, max(0, first - total), max(0, last - total))
+    return _load_page(session, query, total + rest[0], ids + rest[1], distances + rest[2], connection)
 
 
 def matching_center_distances(
@@ -248,7 +255,7 @@ FilterShape = tuple[tuple[str, ...], bool, bool | None, bool]
 
 
 def _count_and_rank(
-    session: Session,
+    connection: Any,
     query: SearchQuery,
     shape: FilterShape,
     confirmed: bool | None,
@@ -260,14 +267,14 @@ def _count_and_rank(
     within the radius, and the ids and distances of those ranked first to last (0-based, last
     excluded) in (distance, name, id) order.
 
-    SQLite only. Only the centers near the circle's edge and near its centre are measured
-    exactly: one aggregate over the R*Tree counts those certainly inside from distance bounds
-    and lists the uncertain ones; then the nearest are found within a small radius that holds
-    enough of them. The statements are built once per shape (filters present, longitude
-    ranges) and cached; each search only binds its values.
+    SQLite only (`connection` is the sqlite3 connection). Only the centers near the circle's
+    edge and near its centre are measured exactly: one aggregate over the R*Tree counts those
+    certainly inside from distance bounds and lists the uncertain ones; then the nearest are
+    found within a small radius that holds enough of them. The statements are built once per
+    shape (filters present, longitude ranges) and cached; each search only binds its values.
     """
     lat, lon, radius = query.origin.latitude, query.origin.longitude, query.radius_miles
-    certain, edge = _rtree_count(session, lat, lon, radius, shape, confirmed, values)
+    certain, edge = _rtree_count(connection, lat, lon, radius, shape, confirmed, values)
     if not certain and not edge:
         return 0, [], []
     # The matches within `reach` hold the first `last` once they are `last` or more (or all of
@@ -277,7 +284,7 @@ def _count_and_rank(
     reach = radius if estimate <= last else radius * min(1.0, math.sqrt(2 * last / estimate))
     total = None
     while True:
-        near = _rtree_near(session, lat, lon, reach, shape, confirmed, values)
+        near = _rtree_near(connection, lat, lon, reach, shape, confirmed, values)
         if total is None:  # the edge measured with the first neighbourhood: one distance computation
             ids, distances = _distances(lat, lon, [*edge, *near])
             total = certain + int(np.count_nonzero(distances[: len(edge)] <= radius))
@@ -294,7 +301,7 @@ def _count_and_rank(
 
     def names_of(positions: np.ndarray) -> list[str]:
         wanted = ids[positions].tolist()
-        found = dict(run_select(session, _NAMES_STATEMENT, {"ids": id_list(wanted)}))
+        found = dict(run_sqlite(connection, _NAMES_STATEMENT, {"ids": id_list(wanted)}))
         return [found[i] for i in wanted]
 
     chosen = order_matches(ids, distances, names_of, window=slice(first, last))[first:last]
@@ -305,40 +312,40 @@ EdgeRows = Sequence[Sequence[Any]]
 
 
 def _rtree_count(
-    session: Session, lat: float, lon: float, radius: float, shape: FilterShape, confirmed: bool | None, values: dict
+    connection: Any, lat: float, lon: float, radius: float, shape: FilterShape, confirmed: bool | None, values: dict
 ) -> tuple[int, EdgeRows]:
     """SQLite: how many matches the R*Tree's distance bounds put certainly inside, and the
     (id, latitude, longitude) of the uncertain ones."""
     box = bounding_box(lat, lon, radius)
-    params = {
-        **values,
-        **_box_values(lat, lon, box),
-        "inner": (radius - RTREE_SLACK_MILES) ** 2,
-        "outer": (radius + RTREE_SLACK_MILES) ** 2,
-    }
+    lengths = degree_lengths(box)
+    params = _box_values(lat, lon, box, lengths)
+    params.update(values)
+    params["inner"] = (radius - RTREE_SLACK_MILES) ** 2
+    params["outer"] = (radius + RTREE_SLACK_MILES) ** 2
     box_shape = _box_shape(box)
     if box_shape == (1, False):  # one longitude range (not across the antimeridian or a pole)
         # Every point of the inner box (a square in degrees at the longest degree lengths)
         # has its upper bound within `inner`: counted by the R*Tree alone, no bounds computed.
-        lengths = degree_lengths(box)
         half = math.sqrt(params["inner"] / 2) if radius > RTREE_SLACK_MILES else 0.0
         dlat, dlon = half / lengths.meridian_max, half / lengths.parallel_max
         params.update(south_in=lat - dlat, north_in=lat + dlat, west_in=lon - dlon, east_in=lon + dlon)
         stmt = _split_count_statement(shape, confirmed)
     else:
         stmt = _count_statement(box_shape, shape, confirmed)
-    ((certain, uncertain),) = run_select(session, stmt, params)
-    edge = run_select(session, _EDGE_STATEMENT, {"ids": f"[{uncertain}]"}) if uncertain else []
+    ((certain, uncertain),) = run_sqlite(connection, stmt, params)
+    edge = run_sqlite(connection, _EDGE_STATEMENT, {"ids": f"[{uncertain}]"}) if uncertain else []
     return certain, edge
 
 
 def _rtree_near(
-    session: Session, lat: float, lon: float, reach: float, shape: FilterShape, confirmed: bool | None, values: dict
+    connection: Any, lat: float, lon: float, reach: float, shape: FilterShape, confirmed: bool | None, values: dict
 ) -> EdgeRows:
     """SQLite: (id, latitude, longitude) of the matches that may be within `reach`."""
     box = bounding_box(lat, lon, reach + RTREE_SLACK_MILES)
-    params = {**values, **_box_values(lat, lon, box), "outer": (reach + RTREE_SLACK_MILES) ** 2}
-    return run_select(session, _near_statement(_box_shape(box), shape, confirmed), params)
+    params = _box_values(lat, lon, box, degree_lengths(box))
+    params.update(values)
+    params["outer"] = (reach + RTREE_SLACK_MILES) ** 2
+    return run_sqlite(connection, _near_statement(_box_shape(box), shape, confirmed), params)
 
 
 BoxShape = tuple[int, bool]
@@ -350,9 +357,8 @@ def _box_shape(box: BoundingBox) -> BoxShape:
     return len(box.longitude_ranges), wraps
 
 
-def _box_values(lat: float, lon: float, box: BoundingBox) -> dict[str, float]:
-    """The values bound into the box's SQL (see `_box_sql`)."""
-    lengths = degree_lengths(box)
+def _box_values(lat: float, lon: float, box: BoundingBox, lengths: DegreeLengths) -> dict[str, float]:
+    """The values bound into the box's SQL (see `_box_sql`); `lengths` are the box's `degree_lengths`."""
     values = {
         "lat": lat,
         "lon": lon,
@@ -395,7 +401,7 @@ def _box_sql(box: BoxShape) -> tuple[list[ColumnElement[bool]], ColumnElement[fl
 
 def _group_sql(shape: FilterShape, confirmed: bool | None) -> list[ColumnElement[bool]]:
     mask = center_search_rows.c.mask if uses_masks(shape) else None
-    conditions = bound_filter_conditions(shape, center_locations.c.id, mask=mask)
+    conditions = bound_filter_conditions(shape, center_locations.c.id, mask=mask, json_codes=True)
     if confirmed is not None:
         is_confirmed = (
             exists()
@@ -531,10 +537,10 @@ def _confirmed(now: datetime) -> ColumnElement[bool]:
 
 
 def _load_page(
-    session: Session, query: SearchQuery, total: int, ids: list[int], distances: list[float]
+    session: Session, query: SearchQuery, total: int, ids: list[int], distances: list[float], connection: Any = None
 ) -> SearchResult:
     """The page's centers, loaded with their attributes, in the given order."""
-    centers = load_listings(session, ids)
+    centers = load_listings(session, ids, connection)
     return SearchResult(query, total, [SearchHit(centers[i], d) for i, d in zip(ids, distances, strict=True)])
 
 
@@ -570,6 +576,7 @@ def filter_values(filters: SearchFilters, now: datetime) -> dict[str, Any]:
     """The values bound into `bound_filter_conditions` (and the confirmed-first groups)."""
     wanted = {kind: codes for kind, codes in _wanted(filters).items() if codes}
     values: dict[str, Any] = {f"codes_{kind}": list(codes) for kind, codes in wanted.items()}
+    values.update({f"codes_json_{kind}": json.dumps(list(codes)) for kind, codes in wanted.items()})
     values.update({f"bits_{kind}": mask_bits(kind, codes) for kind, codes in wanted.items() if kind in MASKED_KINDS})
     values["verified_after"] = now - timedelta(days=VERIFICATION_VALID_DAYS)
     return values
@@ -593,10 +600,13 @@ def bound_filter_conditions(
     values: dict[str, Any] | None = None,
     *,
     mask: ColumnElement[int] | None = None,
+    json_codes: bool = False,
 ) -> list[ColumnElement[bool]]:
     """`filter_conditions` with the codes and dates as bound parameters named as in `filter_values`,
     given at execution (so one statement serves every search of the same shape) unless `values`
-    are given here; on the centers row of `center_id`, and on its filter mask `mask` if given."""
+    are given here; on the centers row of `center_id`, and on its filter mask `mask` if given.
+    With `json_codes` (SQLite), a filter's codes are bound as one JSON array, so the statement
+    has no list parameter and compiles once (statements.py)."""
     kinds, pathway, accepting, verified_only = shape
 
     def param(name: str, **kw: Any) -> BindParameter[Any]:
@@ -617,7 +627,8 @@ def bound_filter_conditions(
         if mask is not None and kind in MASKED_KINDS:
             conditions.append(has_bits(param(f"bits_{kind}", type_=BigInteger)))
         else:
-            conditions.append(has_any(center_id, kind, param(f"codes_{kind}", expanding=True)))
+            codes = json_each(param(f"codes_json_{kind}")) if json_codes else param(f"codes_{kind}", expanding=True)
+            conditions.append(has_any(center_id, kind, codes))
     if accepting is not None and mask is not None:
         accepts = bindparam("accepting_referrals_bit", ACCEPTING_REFERRALS, type_=BigInteger)
         conditions.append(has_bits(accepts) if accepting else mask.op("&")(accepts) == 0)
@@ -631,9 +642,7 @@ def bound_filter_conditions(
     return [*conditions, *on_center]
 
 
-def has_any(
-    center_id: ColumnElement[int], kind: str, codes: tuple[str, ...] | BindParameter[Any]
-) -> ColumnElement[bool]:
+def has_any(center_id: ColumnElement[int], kind: str, codes: tuple[str, ...] | Any) -> ColumnElement[bool]:
     """Condition: the center has at least one of these codes for this attribute."""
     return exists().where(
         CenterAttribute.center_id == center_id,

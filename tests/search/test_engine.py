@@ -108,8 +108,12 @@ def test_filters_match_brute_force(seeded_session, seed_centers):
                 and (not filters.language or codes.get("languages", set()) & set(filters.language))
             )
 
-        ids, _ = matching_center_distances(seeded_session, SearchQuery(origin=origin, radius_miles=60, filters=filters))
-        assert ids == [i for _, _, i in brute_force(centers, origin, 60, keep)], filters
+        expected = [i for _, _, i in brute_force(centers, origin, 60, keep)]
+        query = SearchQuery(origin=origin, radius_miles=60, filters=filters, per_page=100)
+        ids, _ = matching_center_distances(seeded_session, query)
+        assert ids == expected, filters
+        result = find_centers_near(seeded_session, query)  # on SQLite: the counted path, its own SQL
+        assert (result.total, [hit.center.id for hit in result.hits]) == (len(expected), expected[:100]), filters
 
 
 def test_naltrexone_filter_means_either_form(session):

@@ -17,9 +17,9 @@ from directory.search.engine import (
     filter_values,
 )
 from directory.search.geocoding import Place
-from directory.search.geodesy import bounding_box
+from directory.search.geodesy import bounding_box, degree_lengths
 from directory.search.listing import _SQLITE_LISTINGS
-from directory.search.statements import run_select, sqlite_statement
+from directory.search.statements import compiled_statement, run_select
 
 
 def test_straight_to_the_driver_matches_sqlalchemy(seeded_session):
@@ -34,7 +34,7 @@ def test_straight_to_the_driver_matches_sqlalchemy(seeded_session):
         box = bounding_box(origin.latitude, origin.longitude, 100)
         params = {
             **filter_values(filters, now),
-            **_box_values(origin.latitude, origin.longitude, box),
+            **_box_values(origin.latitude, origin.longitude, box, degree_lengths(box)),
             "inner": 99.0**2,
             "outer": 101.0**2,
         }
@@ -43,13 +43,13 @@ def test_straight_to_the_driver_matches_sqlalchemy(seeded_session):
                 _count_statement(_box_shape(box), filter_shape(filters), confirmed),
                 _near_statement(_box_shape(box), filter_shape(filters), confirmed),
             ):
-                assert sqlite_statement(stmt) is not None
+                assert compiled_statement(stmt, seeded_session.get_bind().dialect) is not None
                 expected = [tuple(row) for row in seeded_session.execute(stmt, params)]
                 assert [tuple(row) for row in run_select(seeded_session, stmt, params)] == expected
     ids = seeded_session.scalars(select(Center.id).order_by(Center.last_verified_at.desc()).limit(30)).all()
     seeded_session.get(Center, ids[0]).last_verified_at = now - timedelta(days=1)
     seeded_session.flush()
-    assert sqlite_statement(_SQLITE_LISTINGS) is not None  # compiled once, not per call
+    assert compiled_statement(_SQLITE_LISTINGS, seeded_session.get_bind().dialect) is not None  # compiled once
     listing_params = {"ids": "[" + ",".join(map(str, ids)) + "]"}
     expected = [tuple(row) for row in seeded_session.execute(_SQLITE_LISTINGS, listing_params)]
     got = [tuple(row) for row in run_select(seeded_session, _SQLITE_LISTINGS, listing_params)]
