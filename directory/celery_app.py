@@ -5,10 +5,12 @@ sweeps expired offers itself (see directory/referrals/dispatch.py), so nothing e
 
 Reliability settings: JSON only; acks_late with reject_on_worker_lost so a killed worker's
 task is delivered again; a visibility timeout above the task time limit; results ignored.
-Each worker process has up to PREFETCH_PER_PROCESS tasks reserved (unacknowledged, so a killed
-worker's are delivered again too): with one, a process that finished a task sat idle while the
-worker acknowledged it and fetched the next from Redis (about a quarter fewer referrals routed per
-second, `python -m bench routing`). Tasks carry only ids: no personal data in messages, arguments,
+Each worker process reserves PREFETCH_PER_PROCESS task at a time (unacknowledged, so a killed
+worker's is delivered again too): reserving 4 routed 30% more on PostgreSQL on a loaded machine,
+but no more on a quiet one (back to back, referrals/s with 4 and with 1: SQLite 125 and 136,
+PostgreSQL 91 and 99), and a killed
+worker would hold four times the messages, its notifications waiting out the visibility timeout
+(docs/benchmarks.md). Tasks carry only ids: no personal data in messages, arguments,
 results or logs.
 
 A worker that loses its connection to Redis exits (code 1) instead of reconnecting in-process,
@@ -29,7 +31,7 @@ from directory.extensions import db
 
 TASK_TIME_LIMIT_SECONDS = 120
 VISIBILITY_TIMEOUT_SECONDS = 600  # must stay above the task time limit
-PREFETCH_PER_PROCESS = 4
+PREFETCH_PER_PROCESS = 1
 
 
 def celery_init_app(app: Flask) -> Celery:
