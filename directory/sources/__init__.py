@@ -72,9 +72,25 @@ def import_file(
         return report
     except csv.Error as error:
         report = ImportReport()
-        report.issues.append(ImportIssue(name, 0, "(file)", "", f"is not a readable CSV file: {error}"))
+        message = f"is not a readable CSV file: {error}"
+        if "field larger than field limit" in str(error):
+            message += "; a field this long usually means a quote that is opened and never closed"
+        report.issues.append(ImportIssue(name, _line_of_csv_error(path), "(file)", "", message))
         report.invalid_rows = 1
         return report
+
+
+def _line_of_csv_error(path: str | Path) -> int:
+    """The line where Python's CSV reader fails on this file (0 if it does not fail on its own):
+    its error does not say where, so the file is read again up to it."""
+    with open(path, encoding="utf-8-sig", newline="") as stream:
+        reader = csv.reader(stream)
+        try:
+            for _ in reader:
+                pass
+        except csv.Error:
+            return reader.line_num
+    return 0
 
 
 def _first_undecodable(path: str | Path) -> tuple[int, int, bytes]:

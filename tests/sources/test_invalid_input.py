@@ -139,6 +139,18 @@ def test_a_file_that_is_not_utf8_is_reported(app, runner, tmp_path, file_format)
     assert count_centers(app) == 0
 
 
+@pytest.mark.parametrize("file_format", list(FORMATS))
+def test_a_field_too_long_for_the_csv_reader_is_reported_at_its_line(app, runner, tmp_path, file_format):
+    path = write_rows(tmp_path / "in.csv", file_format, {}, {}, {})
+    with open(path, "a", encoding="utf-8", newline="") as stream:
+        stream.write('"an opening quote never closed' + "x" * 140_000 + "\n")
+    result = run_import(runner, path, file_format)
+    assert result.exit_code == 1
+    assert f"{path}:5: column '(file)': is not a readable CSV file: field larger than field limit" in result.output
+    assert "a quote that is opened and never closed" in result.output
+    assert count_centers(app) == 0
+
+
 def test_a_repeated_external_id_is_reported_with_the_first_line(app, runner, tmp_path):
     path = write_rows(tmp_path / "in.csv", "centers", {}, {}, {"external_id": "test:1"})
     result = run_import(runner, path)
