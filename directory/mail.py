@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,6 +19,10 @@ log = logging.getLogger(__name__)
 class Mailer(Protocol):
     def send(self, to: str, subject: str, body: str) -> None:
         """Send a plain-text message."""
+        ...
+
+    def batch(self) -> AbstractContextManager[Mailer]:
+        """A mailer for several messages in a row (e.g. a drain of queued notices), sharing one connection."""
         ...
 
 
@@ -41,22 +47,67 @@ class OutboxMailer:
         # The subject and the file name only: the address and the body (links) stay out of logs.
         log.info("mail written to outbox: %s (%s)", name, subject)
 
+    def batch(self) -> AbstractContextManager[Mailer]:
+        return nullcontext(self)  # nothing to share between files
+
 
 class SmtpMailer:
-    """Sends through an SMTP server (STARTTLS when asked)."""
+    """Sends through an SMTP server (STARTTLS when asked): one connection per message, or per `batch`."""
 
     def __init__(self, host: str, port: int, sender: str, *, username: str = "", password: str = "", tls: bool = True):
         self.host, self.port, self.sender = host, port, sender
         self.username, self.password, self.tls = username, password, tls
 
     def send(self, to: str, subject: str, body: str) -> None:
-        with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
+        with self.batch() as mailer:
+            mailer.send(to, subject, body)
+
+    @contextmanager
+    def batch(self) -> Iterator[Mailer]:
+        """Connect (and STARTTLS and log in) once for all the batch's messages, at its first message."""
+        connection = _SmtpConnection(self)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def connect(self) -> smtplib.SMTP:
+        smtp = smtplib.SMTP(self.host, self.port, timeout=10)
+        try:
             if self.tls:
                 smtp.starttls()
             if self.username:
                 smtp.login(self.username, self.password)
-            smtp.send_message(_message(self.sender, to, subject, body))
+        except Exception:
+            smtp.close()
+            raise
+        return smtp
+
+
+class _SmtpConnection:
+    """An `SmtpMailer`'s messages over one SMTP connection, opened at the first message."""
+
+    def __init__(self, mailer: SmtpMailer) -> None:
+        self.mailer = mailer
+        self.smtp: smtplib.SMTP | None = None
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        if self.smtp is None:
+            self.smtp = self.mailer.connect()
+        self.smtp.send_message(_message(self.mailer.sender, to, subject, body))
         log.info("mail sent by SMTP (%s)", subject)
+
+    def batch(self) -> AbstractContextManager[Mailer]:
+        return nullcontext(self)
+
+    def close(self) -> None:
+        if self.smtp is None:
+            return
+        try:
+            self.smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            self.smtp.close()  # the messages went; a failed goodbye loses nothing
+        self.smtp = None
 
 
 def make_mailer(config: dict) -> Mailer:

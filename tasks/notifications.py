@@ -8,34 +8,75 @@ from flask import current_app
 from sqlalchemy.exc import OperationalError
 
 from directory.extensions import db
-from directory.referrals import notifications
+from directory.referrals import dispatch, notifications
+from directory.referrals.notice_queue import merge
+from directory.referrals.notifications import Notices
 
 MAX_RETRIES = 5
 RETRY_BACKOFF_MAX_SECONDS = 600
+
+
+#: Notices (one committed change each) a drain takes at most; if more wait, it sends a fresh
+#: drain and ends, which goes behind the routing tasks queued meanwhile, so a steady stream of
+#: changes never keeps a worker process from routing.
+DRAIN_BATCH = 100
+
+
+@shared_task(bind=True, name="tasks.notifications.send_waiting_notices", max_retries=MAX_RETRIES)
+def send_waiting_notices(self) -> None:
+    """Mail the notices waiting in Redis (directory/referrals/notice_queue.py), oldest first.
+
+    What this drain took stays in Redis under its task id until mailed: a killed worker's
+    drain is delivered again and mails it first, and a retry carries only what is left.
+    """
+    queue = dispatch.notice_queue()
+    queue.unschedule()  # a change committed from now on sends another drain
+    drain_id = self.request.id
+    notices = merge(queue.taken(drain_id) + queue.take(drain_id, DRAIN_BATCH))
+    offers, referrals = list(notices.new_offer_ids), list(notices.changed_referral_ids)
+    try:
+        _mail(offers, referrals)
+    except OperationalError as error:
+        queue.keep_only(drain_id, Notices(tuple(offers), tuple(referrals)))
+        raise self.retry(exc=error, countdown=_backoff(self.request.retries)) from error
+    queue.keep_only(drain_id, Notices())
+    if queue.schedule():  # more than one batch waited
+        dispatch.send_drain(queue)
 
 
 @shared_task(bind=True, name="tasks.notifications.send_notices", max_retries=MAX_RETRIES)
 def send_notices(self, offer_ids: list[int], referral_ids: list[str]) -> None:
     """Email the staff of each new offer's center and the creator of each referral whose status changed.
 
-    One task per committed change (a routed referral has a new offer and a new status). If the
-    database fails midway, the retry carries only what was not mailed yet: nobody gets a message twice.
+    Embedded mode runs this in the committing process. (With a broker, changes queue their notices
+    for `send_waiting_notices`; messages of this task sent by the previous version are still run.)
+    If the database fails midway, the retry carries only what was not mailed yet: nobody gets a
+    message twice.
     """
-    mailer, base_url = current_app.extensions["mailer"], current_app.config["BASE_URL"]
     offers, referrals = list(offer_ids), list(referral_ids)
     try:
+        _mail(offers, referrals)
+    except OperationalError as error:
+        raise self.retry(args=[offers, referrals], exc=error, countdown=_backoff(self.request.retries)) from error
+
+
+def _mail(offers: list[int], referrals: list[str]) -> None:
+    """Mail each offer's center staff, then each referral's creator; each id is removed once mailed."""
+    base_url = current_app.config["BASE_URL"]
+    with current_app.extensions["mailer"].batch() as mailer:  # one SMTP connection for them all
         while offers:
             notifications.notify_center_staff(db.session, offers[0], mailer, base_url)
             offers.pop(0)
         while referrals:
             notifications.notify_referrer(db.session, referrals[0], mailer, base_url)
             referrals.pop(0)
-    except OperationalError as error:
-        countdown = get_exponential_backoff_interval(1, self.request.retries, RETRY_BACKOFF_MAX_SECONDS, True)
-        raise self.retry(args=[offers, referrals], exc=error, countdown=countdown) from error
 
 
-# Still accepted for messages sent by the previous version (one task per notice), which may be
+def _backoff(retries: int) -> int:
+    return get_exponential_backoff_interval(1, retries, RETRY_BACKOFF_MAX_SECONDS, True)
+
+
+# Still accepted for messages sent by an older version (one task per notice), which may be
 # queued while workers are upgraded; nothing sends these any more.
 
 

@@ -196,3 +196,13 @@ def pytest_report_header() -> str:
     if TEST_DATABASE_URL:
         return f"database: a fresh PostgreSQL database per test on {make_url(TEST_DATABASE_URL).host}"
     return "database: SQLite (a fresh file per test)"
+
+
+@pytest.fixture
+def redis_url(tmp_path) -> Iterator[str]:
+    """A private redis-server on a free port for this test (skips, saying why, if Redis is not installed)."""
+    from tests.integration.services import start_redis
+
+    server = start_redis(tmp_path)
+    yield server.url
+    server.stop()

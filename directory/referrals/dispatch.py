@@ -13,13 +13,17 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import redis
 from flask import Flask, current_app, request
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import inspect
 
 from directory.extensions import db
 from directory.models import Referral, User
 from directory.referrals import notifications, service
 from directory.referrals.intake import Intake
+from directory.referrals.notice_queue import NoticeQueue
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +107,69 @@ def send_pending(older_than: timedelta = timedelta(0), stale_after: timedelta | 
 
 
 def send_notices(notices: notifications.Notices) -> None:
-    """Send one notification task for one committed change (ids only); a failure never undoes the change."""
+    """Queue one committed change's notices (ids only) for mailing; a failure never undoes the change.
+
+    With a broker they wait in Redis for a drain task (`notice_queue`), sent only if none is
+    waiting already; in embedded mode the task runs here and now.
+    """
     from tasks.notifications import send_notices as task
 
+    celery = current_app.extensions["celery"]
     try:
-        publish(task, list(notices.new_offer_ids), list(notices.changed_referral_ids))
+        if celery.conf.task_always_eager:
+            publish(task, list(notices.new_offer_ids), list(notices.changed_referral_ids))
+            return
+        queue = notice_queue()
+        if queue.push(notices):
+            send_drain(queue)
     except Exception as error:  # broker down or mail failing (eager mode): the change stands
-        log.warning("could not send %s for %s: %s", task.name, notices, type(error).__name__)
+        log.warning("could not queue %s: %s", notices, type(error).__name__)
+
+
+def send_drain(queue: NoticeQueue) -> None:
+    """Send the task that mails the waiting notices (the caller has claimed it with `schedule` or `push`)."""
+    from tasks.notifications import send_waiting_notices
+
+    try:
+        publish(send_waiting_notices)
+    except Exception:
+        queue.unschedule()  # the next change, or beat's round, sends it
+        raise
+
+
+def send_drain_if_needed() -> bool:
+    """Send a drain for notices left waiting without one (its message was lost); True if one was sent."""
+    if current_app.extensions["celery"].conf.task_always_eager:
+        return False
+    try:
+        queue = notice_queue()
+        if not queue.schedule():
+            return False
+        send_drain(queue)
+    except Exception as error:  # Redis is down: the next round tries again
+        log.warning("could not send a drain for waiting notices: %s", type(error).__name__)
+        return False
+    return True
+
+
+#: Seconds to wait on Redis for the notice queue: a change is committed already, so a slow or
+#: unreachable Redis must not hold up the request or the routing task for long.
+NOTICE_QUEUE_TIMEOUT_SECONDS = 2.0
+_notice_clients: dict[tuple[int, str], Any] = {}
+
+
+def notice_queue() -> NoticeQueue:
+    """The notice queue on the app's Redis, through a client kept per process (a forked process makes its own)."""
+    url = current_app.config["REDIS_URL"]
+    key = (os.getpid(), url)
+    if key not in _notice_clients:
+        _notice_clients[key] = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=NOTICE_QUEUE_TIMEOUT_SECONDS,
+            socket_timeout=NOTICE_QUEUE_TIMEOUT_SECONDS,
+            retry=Retry(NoBackoff(), 1),  # one more try on a fresh connection (Redis restarted), no wait
+        )
+    return NoticeQueue(_notice_clients[key])
 
 
 def init_notifications(app: Flask) -> None:

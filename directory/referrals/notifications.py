@@ -7,7 +7,8 @@ What to send is noticed on the session itself (`watch`): every new `Offer` and e
 change of a `Referral`'s status that is flushed is noted, and handed to `deliver` only
 after the transaction commits (a rollback forgets it). That covers every way offers are
 made and statuses change (routing in a worker, answers, expiry, cancellation) without the
-lifecycle code knowing about mail. `deliver` gets only ids, to send as tasks.
+lifecycle code knowing about mail. `deliver` gets only ids, to queue for mailing
+(directory/referrals/notice_queue.py).
 """
 
 from __future__ import annotations

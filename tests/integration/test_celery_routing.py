@@ -13,16 +13,21 @@ import threading
 import time
 from collections import Counter
 from datetime import timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from directory.accounts.service import create_user
 from directory.extensions import db
-from directory.models import Offer, Referral
+from directory.models import CenterAttribute, Offer, Referral, User
 from directory.models.base import utcnow
 from directory.referrals import dispatch
 from directory.referrals.intake import validate_intake
+from directory.referrals.notifications import OFFER_SUBJECT, STATUS_SUBJECT
 from directory.referrals.service import submit_referral
+from directory.routing.ranking import DETOX_CODES, NALTREXONE_CODES
 from tests.conftest import copy_of_seeded, make_app
 from tests.integration.services import Worker, start_redis, wait_for
 
@@ -54,13 +59,6 @@ def intake(n: int) -> dict:
 
 
 @pytest.fixture
-def redis_url(tmp_path):
-    server = start_redis(tmp_path)
-    yield server.url
-    server.stop()
-
-
-@pytest.fixture
 def routing_app(seeded_database, tmp_path, redis_url):
     app = make_app(copy_of_seeded(seeded_database, tmp_path), REDIS_URL=redis_url, MAIL_OUTBOX=str(tmp_path / "outbox"))
     yield app
@@ -76,13 +74,14 @@ def worker(routing_app, tmp_path):
     w.stop()
 
 
-def submit_many(app, numbers, *, send: bool = True) -> list[str]:
+def submit_many(app, numbers, *, send: bool = True, actor_id: int | None = None) -> list[str]:
     """Submit intakes the way the web layer does: commit, then send the outbox rows."""
     ids = []
     with app.app_context():
         geocoder = app.extensions["geocoder"]
         for n in numbers:
-            referral = submit_referral(db.session, validate_intake(intake(n), geocoder, utcnow()), None)
+            actor = db.session.get(User, actor_id) if actor_id else None
+            referral = submit_referral(db.session, validate_intake(intake(n), geocoder, utcnow()), actor)
             ids.append(referral.id)
         if send:
             dispatch.send_pending()
@@ -123,17 +122,41 @@ def notification_tasks(worker) -> Counter:
     return Counter(re.findall(r"Task (tasks\.notifications\.\w+)\[[^\]]+\] succeeded", worker.log.read_text()))
 
 
-def test_200_referrals_are_all_routed(routing_app, worker):
-    ids = submit_many(routing_app, range(200))
+def mailed(app) -> Counter:
+    """The messages in the outbox folder, by (recipient, subject)."""
+    messages = Counter()
+    for path in Path(app.config["MAIL_OUTBOX"]).glob("*.eml"):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        messages[(message["To"], message["Subject"])] += 1
+    return messages
+
+
+def test_200_referrals_are_all_routed_and_mailed_about(routing_app, worker):
+    with routing_app.app_context():
+        sender = create_user(db.session, "sender@example.org", "referral_staff")
+        offerable = select(CenterAttribute.center_id).where(CenterAttribute.code.in_(DETOX_CODES | NALTREXONE_CODES))
+        staff = create_user(db.session, "staff@example.org", "center_staff", set(db.session.scalars(offerable)))
+        db.session.commit()
+        sender_id, staff_id = sender.id, staff.id
+    ids = submit_many(routing_app, range(200), actor_id=sender_id)
     counts = wait_settled(routing_app, ids)
     print(f"\n200 referrals: {dict(counts)}")
     assert sum(counts[s] for s in SETTLED) == 200
     assert counts["offered"] > 100 and counts["needs_review"] > 0
     assert_no_duplicate_offers(routing_app)
-    # One notification task per routed referral (its new offer and its new status together).
-    wait_for(lambda: sum(notification_tasks(worker).values()) >= 200, 60, "the notification tasks")
+    # Each routed referral's new status reaches its sender, and each offer its center's staff,
+    # exactly once; the notices wait in Redis for drain tasks, far fewer than the changes.
+    with routing_app.app_context():
+        offers = db.session.scalar(select(func.count()).select_from(Offer))
+        assert db.session.get(User, staff_id).centers  # the staff account is linked to the offered centers
+    expected = Counter({("sender@example.org", STATUS_SUBJECT): 200, ("staff@example.org", OFFER_SUBJECT): offers})
+    wait_for(lambda: mailed(routing_app) == expected, 60, "every notice to be mailed")
     time.sleep(0.5)
-    assert notification_tasks(worker) == {"tasks.notifications.send_notices": 200}
+    assert mailed(routing_app) == expected
+    drains = notification_tasks(worker)
+    print(f"notification tasks: {dict(drains)}")
+    assert set(drains) == {"tasks.notifications.send_waiting_notices"}
+    assert drains["tasks.notifications.send_waiting_notices"] < 100
 
 
 def test_worker_killed_mid_routing_loses_and_duplicates_nothing(routing_app, worker):

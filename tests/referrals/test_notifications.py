@@ -128,24 +128,30 @@ def test_a_closed_offer_or_an_inactive_account_gets_no_mail(app, client, store, 
     assert notifications.notify_referrer(own_session, referral_id, mailer, "http://x") == 0
 
 
+def failing_once(function):
+    """`function`, except that its first call fails as if the database server had dropped the connection."""
+    from sqlalchemy.exc import OperationalError
+
+    calls = []
+
+    def connection_lost_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("SELECT ...", {}, Exception("server closed the connection unexpectedly"))
+        return function(*args, **kwargs)
+
+    return connection_lost_once
+
+
 def test_a_database_failure_midway_retries_only_what_was_not_mailed(app, client, store, people, monkeypatch):  # noqa: F811
     from celery.exceptions import Retry
-    from sqlalchemy.exc import OperationalError
 
     from tasks.notifications import send_notices
 
     referral_id = submit(client, people)
     [offer_id] = offer_ids(store, referral_id)
     clear(app)
-    real, failures = notifications.notify_referrer, []
-
-    def connection_lost_once(*args, **kwargs):
-        if not failures:
-            failures.append(1)
-            raise OperationalError("SELECT ...", {}, Exception("server closed the connection unexpectedly"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(notifications, "notify_referrer", connection_lost_once)
+    monkeypatch.setattr(notifications, "notify_referrer", failing_once(notifications.notify_referrer))
     with app.app_context(), pytest.raises(Retry) as retry:
         send_notices.apply(args=[[offer_id], [referral_id]])
     # The center's mail went out before the failure: the retry carries only the sender's.

@@ -1,0 +1,120 @@
+"""Notices waiting in Redis for a drain task: one drain at a time, oldest first, nothing lost or mailed twice."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from celery.exceptions import Retry
+
+from directory.referrals import notifications
+from directory.referrals.notice_queue import SCHEDULED, NoticeQueue, merge
+from directory.referrals.notifications import Notices
+from tests.api.test_referrals_api import offer_ids, people, store, submit  # noqa: F401  (shared fixtures)
+from tests.referrals.test_notifications import clear, failing_once, mail
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def queue(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    yield NoticeQueue(client)
+    client.close()
+
+
+def test_a_drain_is_sent_for_the_first_notice_and_not_again_until_it_starts(queue):
+    assert queue.push(Notices((1,), ("a",))) is True
+    assert queue.push(Notices((2,), ("b",))) is False  # the drain sent for the first takes this too
+    assert queue.client.ttl(SCHEDULED) > 0  # a lost drain message does not block drains for ever
+    queue.unschedule()  # the drain started
+    assert queue.push(Notices((3,), ())) is True
+    assert queue.waiting() == 3
+
+
+def test_nothing_waiting_needs_no_drain(queue):
+    assert queue.schedule() is False
+    queue.push(Notices((1,), ()))
+    assert queue.schedule() is False  # the push claimed it already
+    queue.unschedule()
+    assert queue.schedule() is True
+    assert queue.schedule() is False
+
+
+def test_a_drain_takes_the_oldest_and_keeps_them_until_mailed(queue):
+    for n in range(1, 4):
+        queue.push(Notices((n,), (f"r{n}",)))
+    taken = queue.take("drain-1", 2)
+    assert taken == [Notices((1,), ("r1",)), Notices((2,), ("r2",))]
+    assert queue.waiting() == 1
+    # A killed drain's task is delivered again with the same id: what it took is still there.
+    assert queue.taken("drain-1") == taken
+    assert queue.taken("drain-2") == []
+    queue.keep_only("drain-1", Notices((), ("r2",)))  # mailed all but one
+    assert queue.taken("drain-1") == [Notices((), ("r2",))]
+    queue.keep_only("drain-1", Notices())
+    assert queue.taken("drain-1") == []
+    assert queue.take("drain-2", 10) == [Notices((3,), ("r3",))]
+    assert queue.take("drain-3", 10) == []
+
+
+def test_merge_mails_each_offer_and_each_changed_referral_once():
+    merged = merge([Notices((1,), ("a",)), Notices((2,), ("b", "a")), Notices((), ("c", "b"))])
+    assert merged == Notices((1, 2), ("a", "b", "c"))
+    assert merge([]) == Notices()
+
+
+def test_the_drain_mails_what_waits_and_a_failure_keeps_only_what_is_left(
+    app,
+    client,
+    store,  # noqa: F811
+    people,  # noqa: F811
+    queue,
+    redis_url,
+    monkeypatch,
+):
+    from tasks.notifications import send_waiting_notices
+
+    referral_id = submit(client, people)  # the embedded app mails at once: clear those
+    [offer_id] = offer_ids(store, referral_id)
+    clear(app)
+    monkeypatch.setitem(app.config, "REDIS_URL", redis_url)  # where the drain finds the queue
+    queue.push(Notices((offer_id,), (referral_id,)))
+    monkeypatch.setattr(notifications, "notify_referrer", failing_once(notifications.notify_referrer))
+    with app.app_context(), pytest.raises(Retry):
+        send_waiting_notices.apply(task_id="drain-1")
+    # The center's mail went out before the failure; the drain's retry (same id) holds the rest.
+    assert [to for to, _, _ in mail(app)] == [people.emails["near_staff"]]
+    assert queue.taken("drain-1") == [Notices((), (referral_id,))]
+    assert queue.waiting() == 0
+    with app.app_context():
+        send_waiting_notices.apply(task_id="drain-1")
+    assert sorted(to for to, _, _ in mail(app)) == sorted([people.emails["near_staff"], people.emails["sender"]])
+    assert queue.taken("drain-1") == []
+
+
+def test_a_drain_leaves_the_rest_to_a_fresh_one_after_a_batch(
+    app,
+    client,
+    store,  # noqa: F811
+    people,  # noqa: F811
+    queue,
+    redis_url,
+    monkeypatch,
+):
+    import tasks.notifications
+
+    first, second = submit(client, people), submit(client, people)
+    clear(app)
+    monkeypatch.setitem(app.config, "REDIS_URL", redis_url)
+    monkeypatch.setattr(tasks.notifications, "DRAIN_BATCH", 1)
+    queue.push(Notices((), (first,)))
+    queue.push(Notices((), (second,)))
+    sent = []
+    real_send_drain = tasks.notifications.dispatch.send_drain
+    monkeypatch.setattr(tasks.notifications.dispatch, "send_drain", lambda q: sent.append(1) or real_send_drain(q))
+    with app.app_context():
+        tasks.notifications.send_waiting_notices.apply(task_id="drain-1")
+    # The first drain mailed one and sent a fresh drain for the other (run here: the app is embedded).
+    assert sent == [1]
+    assert sorted(to for to, _, _ in mail(app)) == [people.emails["sender"]] * 2
+    assert queue.waiting() == 0
