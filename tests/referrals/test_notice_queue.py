@@ -118,3 +118,28 @@ def test_a_drain_leaves_the_rest_to_a_fresh_one_after_a_batch(
     assert sent == [1]
     assert sorted(to for to, _, _ in mail(app)) == [people.emails["sender"]] * 2
     assert queue.waiting() == 0
+
+
+def test_beats_round_sends_a_drain_for_notices_left_without_one(
+    app,
+    client,
+    people,  # noqa: F811
+    queue,
+    redis_url,
+    monkeypatch,
+):
+    from tasks.routing import dispatch_outbox
+
+    referral_id = submit(client, people)
+    clear(app)
+    monkeypatch.setitem(app.config, "REDIS_URL", redis_url)
+    monkeypatch.setitem(app.extensions["celery"].conf, "task_always_eager", False)  # as in a worker: not embedded
+    queue.push(Notices((), (referral_id,)))
+    queue.unschedule()  # as if the drain sent for it was lost with its message
+    sent = []
+    monkeypatch.setattr("directory.referrals.dispatch.publish", lambda task, *args: sent.append(task.name))
+    with app.app_context():
+        dispatch_outbox.apply()
+        dispatch_outbox.apply()  # the drain it sent has not started yet: not sent twice
+    assert sent == ["tasks.notifications.send_waiting_notices"]
+    assert queue.waiting() == 1
