@@ -9,7 +9,7 @@ take either.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -105,14 +105,16 @@ _UNMASKED_CODES = (
     .scalar_subquery()
 )
 _MASK = select(center_search_rows.c.mask).where(center_search_rows.c.center_id == Center.id).scalar_subquery()
+#: What a listing is read from, per centers row: `COLUMNS`, the search row's mask and the packed
+#: unmasked codes (`listings_from_rows` takes rows of these). PostgreSQL's search selects them
+#: for its page in its own statement (postgres.py).
+LISTING_SQL = (*COLUMNS, _MASK, _UNMASKED_CODES)
 #: Built once: each page only binds its ids (a list, on databases other than these two).
-_LISTINGS = select(*COLUMNS, _MASK, _UNMASKED_CODES).where(Center.id.in_(bindparam("ids", expanding=True)))
+_LISTINGS = select(*LISTING_SQL).where(Center.id.in_(bindparam("ids", expanding=True)))
 #: On PostgreSQL, the ids as one array: the same SQL for every page (compiled once, and prepared).
-_POSTGRESQL_LISTINGS = select(*COLUMNS, _MASK, _UNMASKED_CODES).where(
-    Center.id == any_(bindparam("ids", type_=ARRAY(Integer)))
-)
+_POSTGRESQL_LISTINGS = select(*LISTING_SQL).where(Center.id == any_(bindparam("ids", type_=ARRAY(Integer))))
 #: On SQLite, the ids as one JSON array (one statement for any number of ids, compiled once).
-_SQLITE_LISTINGS = select(*COLUMNS, _MASK, _UNMASKED_CODES).where(in_ids(Center.id))
+_SQLITE_LISTINGS = select(*LISTING_SQL).where(in_ids(Center.id))
 
 
 def load_listings(session: Session, ids: Sequence[int], connection: Any = None) -> dict[int, CenterListing]:
@@ -128,6 +130,11 @@ def load_listings(session: Session, ids: Sequence[int], connection: Any = None) 
         rows = run_select(session, _POSTGRESQL_LISTINGS, {"ids": list(ids)})
     else:
         rows = session.execute(_LISTINGS, {"ids": list(ids)}).all()
+    return listings_from_rows(rows)
+
+
+def listings_from_rows(rows: Iterable[Sequence[Any]]) -> dict[int, CenterListing]:
+    """Listings by id from rows of `LISTING_SQL`."""
     listings = {}
     for *values, mask, packed in rows:
         codes = dict(codes_of_mask(mask or 0))

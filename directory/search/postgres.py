@@ -68,9 +68,9 @@ from directory.search.engine import (
     order_matches,
 )
 from directory.search.geodesy import bounding_box, degree_lengths, geodesic_miles
-from directory.search.listing import load_listings
+from directory.search.listing import LISTING_SQL, CenterListing, listings_from_rows, load_listings
 from directory.search.masks import center_search_rows
-from directory.search.statements import run_select
+from directory.search.statements import run_select, run_selects
 
 #: The point column and its index (migration 0009).
 COLUMN = "lon_lat"
@@ -122,12 +122,14 @@ def find_centers_near(session: Session, query: SearchQuery, *, now: datetime) ->
     values = filter_values(query.filters, now)
     shape = filter_shape(query.filters)
     if query.sort != "confirmed_first":
-        total, ids, distances = count_and_rank(session, query, shape, None, values, first, last)
+        total, ids, distances, centers = count_and_rank(session, query, shape, None, values, first, last)
     else:
-        total, ids, distances = count_and_rank(session, query, shape, True, values, first, last)
+        total, ids, distances, centers = count_and_rank(session, query, shape, True, values, first, last)
         rest = count_and_rank(session, query, shape, False, values, max(0, first - total), max(0, last - total))
-        total, ids, distances = total + rest[0], ids + rest[1], distances + rest[2]
-    centers = load_listings(session, ids)
+        total, ids, distances, centers = total + rest[0], ids + rest[1], distances + rest[2], centers | rest[3]
+    # The page's listings came with the count, unless the page came from a wider neighbourhood.
+    if missing := [i for i in ids if i not in centers]:
+        centers = centers | load_listings(session, missing)
     return SearchResult(query, total, [SearchHit(centers[i], d) for i, d in zip(ids, distances, strict=True)])
 
 
@@ -139,10 +141,11 @@ def count_and_rank(
     values: dict[str, Any],
     first: int,
     last: int,
-) -> tuple[int, list[int], list[float]]:
+) -> tuple[int, list[int], list[float], dict[int, CenterListing]]:
     """How many centers passing the filters (and, unless `confirmed` is None, confirmed or not)
-    are within the radius, and the ids and distances of those ranked first to last (0-based,
-    last excluded) in (distance, name, id) order."""
+    are within the radius, the ids and distances of those ranked first to last (0-based, last
+    excluded) in (distance, name, id) order, and the listings of those of them that were among
+    the nearest (`_page_statement`: usually all; maybe others too)."""
     lat, lon, radius = float(query.origin.latitude), float(query.origin.longitude), float(query.radius_miles)
     box = bounding_box(lat, lon, radius)
     lengths = degree_lengths(box)
@@ -160,11 +163,19 @@ def count_and_rank(
     lowest = min(lengths.meridian_min, lengths.parallel_min)
     nearest = min(MAX_NEAREST, math.ceil(2 * last * lengths.meridian_max * lengths.parallel_max / lowest**2) + 10)
     params["nearest"] = nearest
-    (row,) = run_select(session, _count_statement(shape, confirmed), params)
+    count = (_count_statement(shape, confirmed), params)
+    if first < last:
+        # The listings of the page's candidates among the nearest, in the same round trip.
+        params.update(page_first=first, last_offset=last - 1)
+        params.update(page_slack=2 * SLACK_MILES, radius_out=radius + SLACK_MILES)
+        (row,), page = run_selects(session, count, (_page_statement(shape, confirmed), params))
+        listings = listings_from_rows(page)
+    else:
+        (row,), listings = run_select(session, *count), {}
     certain, arrays = row[0], [array or [] for array in row[1:]]  # array_agg of no rows is NULL
     edge_ids, edge_lats, edge_lons, knn_ids, knn_lats, knn_lons = arrays
     if not certain and not edge_ids:
-        return 0, [], []
+        return 0, [], [], {}
     ids = np.array([*edge_ids, *knn_ids], dtype=np.int64)
     distances = geodesic_miles(lat, lon, np.array([*edge_lats, *knn_lats]), np.array([*edge_lons, *knn_lons]))
     total = certain + int(np.count_nonzero(distances[: len(edge_ids)] <= radius))
@@ -195,15 +206,18 @@ def count_and_rank(
                 break
             reach *= 2
     if first >= min(last, total):
-        return total, [], []
+        return total, [], [], {}
 
     def names_of(positions: np.ndarray) -> list[str]:
+        # Ties that touch the page are among the listings whenever the page is (`_page_statement`).
         wanted = ids[positions].tolist()
-        found = dict(run_select(session, _NAMES_STATEMENT, {"ids": wanted}))
+        found = {i: listings[i].name for i in wanted if i in listings}
+        if unlisted := [i for i in wanted if i not in found]:
+            found.update(run_select(session, _NAMES_STATEMENT, {"ids": unlisted}))
         return [found[i] for i in wanted]
 
     chosen = order_matches(ids, distances, names_of, window=slice(first, last))[first:last]
-    return total, ids[chosen].tolist(), distances[chosen].tolist()
+    return total, ids[chosen].tolist(), distances[chosen].tolist(), listings
 
 
 def _near(
@@ -295,20 +309,60 @@ def _count_statement(shape: FilterShape, confirmed: bool | None) -> Select:
         func.array_agg(ring.c.lat).filter(uncertain).label("edge_lats"),
         func.array_agg(ring.c.lon).filter(uncertain).label("edge_lons"),
     ).subquery("counted")
-    knn = (
-        select(_rows.center_id.label("id"), _lat.label("lat"), _lon.label("lon"))
-        .select_from(_table)
-        .where(_in_box("south", "west0", "north", "east0"), *group)
-        .order_by(_point.op("<->")(func.point(_param("lon"), _param("lat"))))
-        .limit(bindparam("nearest", type_=Integer))
-        .subquery("knn")
-    )
+    knn = _nearest(group, _rows.center_id.label("id"), _lat.label("lat"), _lon.label("lon")).subquery("knn")
     nearest = select(
         func.array_agg(knn.c.id).label("ids"),
         func.array_agg(knn.c.lat).label("lats"),
         func.array_agg(knn.c.lon).label("lons"),
     ).subquery("nearest")
     return select(*counted.c, *nearest.c).select_from(counted.join(nearest, true()))
+
+
+def _nearest(group: list[ColumnElement[bool]], *columns: ColumnElement[Any]) -> Select:
+    """`columns` of the `nearest` matches in the box closest to the origin in degrees (the
+    GiST's own `<->` ordering): the same rows for the count and for the page."""
+    return (
+        select(*columns)
+        .select_from(_table)
+        .where(_in_box("south", "west0", "north", "east0"), *group)
+        .order_by(_point.op("<->")(func.point(_param("lon"), _param("lat"))))
+        .limit(bindparam("nearest", type_=Integer))
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _page_statement(shape: FilterShape, confirmed: bool | None) -> Select:
+    """The listings (listing.LISTING_SQL) of those of the count's nearest that may be ranked
+    `page_first` to `last_offset` (0-based, both included) by distance: sent with the count
+    (`run_selects`), so the page usually needs no round trip of its own, though its ids are
+    known only once Python has measured the nearest.
+
+    From the bounds of each one's distance (miles, see `_bounds`): those whose lower bound is
+    within the (`last_offset` + 1)-th smallest upper bound (that many of them are that close,
+    so none ranked later is closer), whose upper bound reaches the (`page_first` + 1)-th
+    smallest lower bound (at most `page_first` of them can be closer than one that does not),
+    and whose lower bound is within the circle; each comparison widened by the slack of both
+    bounds. Whenever the page comes from the nearest, these hold it, and every distance tie
+    around it that `order_matches` breaks by name; count_and_rank loads any other listing."""
+    lower, upper = _bounds()
+    knn = _nearest(
+        _group(shape, confirmed),
+        _rows.center_id.label("id"),
+        func.sqrt(lower).label("lower"),
+        func.sqrt(upper).label("upper"),
+    ).cte("knn")
+    slack = _param("page_slack")
+    offset = functools.partial(bindparam, type_=Integer)
+    last_upper = select(knn.c.upper).order_by(knn.c.upper).offset(offset("last_offset")).limit(1).scalar_subquery()
+    first_lower = select(knn.c.lower).order_by(knn.c.lower).offset(offset("page_first")).limit(1).scalar_subquery()
+    candidates = select(knn.c.id).where(
+        knn.c.lower <= _param("radius_out"),
+        # Fewer of them than `last_offset` + 1: any may be on the page.
+        knn.c.lower <= func.coalesce(last_upper, literal_column("'infinity'", Float)) + slack,
+        # Fewer than `page_first` + 1: none is (the comparison with NULL is not true).
+        knn.c.upper + slack >= first_lower,
+    )
+    return select(*LISTING_SQL).where(Center.id.in_(candidates))
 
 
 @functools.lru_cache(maxsize=256)

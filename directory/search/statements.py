@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,6 +123,29 @@ def run_select(session: Session, stmt: Select, params: dict[str, Any]) -> list[S
     if compiled is None:
         return list(session.execute(stmt, params).all())
     return run_compiled(driver_connection(session), compiled, params)
+
+
+def run_selects(session: Session, *statements: tuple[Select, dict[str, Any]]) -> list[list[Sequence[Any]]]:
+    """The rows of each of these (statement, parameters), as `run_select` returns them; on
+    PostgreSQL in one round trip (psycopg's pipeline mode: every statement is sent, then one
+    Sync, and all results read back), unless one of them cannot go straight to the driver.
+    Each statement still runs on its own (at READ COMMITTED, each sees its own snapshot)."""
+    dialect = session.get_bind().dialect
+    compiled = [compiled_statement(stmt, dialect) if dialect.driver == "psycopg" else None for stmt, _ in statements]
+    if len(statements) < 2 or None in compiled:
+        return [run_select(session, stmt, params) for stmt, params in statements]
+    connection = driver_connection(session)
+    with ExitStack() as cursors:
+        sent = []
+        with connection.pipeline():  # sends everything queued, and reads every result, on leaving
+            for statement, (_, params) in zip(compiled, statements, strict=True):
+                args = statement.arguments(params)
+                for listener in LISTENERS:
+                    listener(statement.sql, args)
+                cursor = cursors.enter_context(connection.cursor())
+                cursor.execute(statement.sql, args)
+                sent.append((statement, cursor))
+        return [statement.convert(cursor.fetchall()) for statement, cursor in sent]
 
 
 def run_sqlite(connection: Any, stmt: Select, params: dict[str, Any]) -> list[Sequence[Any]]:

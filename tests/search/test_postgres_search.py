@@ -96,13 +96,37 @@ def test_the_count_and_the_neighbourhood_read_the_index_alone(session):
     plans = []
     with raw.cursor() as cursor:
         for sql, params in sent:
-            if "center_search_rows" in sql and "lon_lat" in sql:
+            if "center_search_rows" in sql and "lon_lat" in sql and "FROM centers" not in sql:  # not the page
                 cursor.execute("EXPLAIN " + sql, params)
                 plans.append("\n".join(row[0] for row in cursor.fetchall()))
     assert len(plans) == 1, sent  # the count, with the neighbourhood
     for plan in plans:
         assert f"Index Only Scan using {postgres.INDEX}" in plan, plan
         assert " on centers" not in plan, plan
+
+
+def test_the_page_comes_with_the_count_in_one_round_trip(seeded_session, monkeypatch):
+    """The page's listings are read by a statement sent with the count (pipeline mode), not
+    loaded after it; the answer equals the one-pass path's, ties broken by name included."""
+    pipelined = []
+    monkeypatch.setattr(
+        statements, "run_selects", lambda *a, **k: pipelined.append(1) or real_run_selects(*a, **k), raising=True
+    )
+    monkeypatch.setattr(postgres, "run_selects", statements.run_selects)
+    monkeypatch.setattr(postgres, "load_listings", lambda *a: pytest.fail("the page was loaded after the count"))
+    postgres.has_points(seeded_session)  # looked up once per engine
+    for origin in random_places(10, seed=5):
+        query = SearchQuery(origin, radius_miles=50)
+        sent = _sent_statements(seeded_session, query)
+        assert len(sent) == 2 and "FROM centers" in sent[1][0], sent  # the count, then the page's listings
+        ids, distances = matching_center_distances(seeded_session, query)
+        result = find_centers_near(seeded_session, query)
+        assert [h.center.id for h in result.hits] == ids[:20]
+        assert [h.distance_miles for h in result.hits] == pytest.approx(distances[:20], rel=0, abs=1e-9)
+    assert pipelined
+
+
+real_run_selects = statements.run_selects
 
 
 def _split(lat: float, lon: float, radius: float) -> tuple[float, float, float, float]:
@@ -192,6 +216,7 @@ def test_a_neighbourhood_the_nearest_do_not_cover_is_measured_apart(session):
     session.execute(text("SET enable_seqscan = off"))
     query = SearchQuery(Place("here", 60.0, -100.0), radius_miles=5)
     sent = [(sql, params) for sql, params in _sent_statements(session, query) if "lon_lat" in sql]
+    sent = [(sql, params) for sql, params in sent if "FROM centers" not in sql]  # not the page's listings
     assert len(sent) == 2  # the count with the nearest, then the neighbourhood
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cursor:
