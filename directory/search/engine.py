@@ -151,12 +151,26 @@ def find_centers_near(session: Session, query: SearchQuery, *, now: datetime | N
     connection = sqlite_connection(session)
     values = filter_values(query.filters, now)
     shape = filter_shape(query.filters)
+
+    def rank(confirmed: bool | None, lo: int, hi: int) -> Ranking:
+        return _count_and_rank(connection, query, shape, confirmed, values, lo, hi)
+
+    total, ids, distances = rank_page(query, first, last, rank)
+    return _load_page(session, query, total, ids, distances, connection)
+
+
+Ranking = tuple[int, list[int], list[float]]
+
+
+def rank_page(query: SearchQuery, first: int, last: int, rank: Callable[[bool | None, int, int], Ranking]) -> Ranking:
+    """(total, ids, distances) of the matches ranked `first` to `last` (0-based, last excluded) in
+    the query's order, from `rank(confirmed, first, last)`, which ranks one group (None: all) by
+    distance: with sort "confirmed_first", the confirmed group, then the rest from where it ends."""
     if query.sort != "confirmed_first":
-        total, ids, distances = _count_and_rank(connection, query, shape, None, values, first, last)
-        return _load_page(session, query, total, ids, distances, connection)
-    total, ids, distances = _count_and_rank(connection, query, shape, True, values, first, last)
-    rest = _count_and_rank(connection, query, shape, False, values, max(0, first - total), max(0, last - total))
-    return _load_page(session, query, total + rest[0], ids + rest[1], distances + rest[2], connection)
+        return rank(None, first, last)
+    total, ids, distances = rank(True, first, last)
+    rest_total, rest_ids, rest_distances = rank(False, max(0, first - total), max(0, last - total))
+    return total + rest_total, ids + rest_ids, distances + rest_distances
 
 
 def matching_center_distances(

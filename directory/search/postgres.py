@@ -66,6 +66,7 @@ from directory.search.engine import (
     filter_shape,
     filter_values,
     order_matches,
+    rank_page,
 )
 from directory.search.geodesy import bounding_box, degree_lengths, geodesic_miles
 from directory.search.listing import LISTING_SQL, CenterListing, listings_from_rows, load_listings
@@ -121,12 +122,14 @@ def find_centers_near(session: Session, query: SearchQuery, *, now: datetime) ->
     first, last = (query.page - 1) * query.per_page, query.page * query.per_page
     values = filter_values(query.filters, now)
     shape = filter_shape(query.filters)
-    if query.sort != "confirmed_first":
-        total, ids, distances, centers = count_and_rank(session, query, shape, None, values, first, last)
-    else:
-        total, ids, distances, centers = count_and_rank(session, query, shape, True, values, first, last)
-        rest = count_and_rank(session, query, shape, False, values, max(0, first - total), max(0, last - total))
-        total, ids, distances, centers = total + rest[0], ids + rest[1], distances + rest[2], centers | rest[3]
+    centers: dict[int, CenterListing] = {}
+
+    def rank(confirmed: bool | None, lo: int, hi: int) -> tuple[int, list[int], list[float]]:
+        total, ids, distances, listings = count_and_rank(session, query, shape, confirmed, values, lo, hi)
+        centers.update(listings)
+        return total, ids, distances
+
+    total, ids, distances = rank_page(query, first, last, rank)
     # The page's listings came with the count, unless the page came from a wider neighbourhood.
     if missing := [i for i in ids if i not in centers]:
         centers = centers | load_listings(session, missing)
