@@ -19,7 +19,7 @@ from directory.api.schemas import Error, center_detail, center_history, search_r
 from directory.extensions import db
 from directory.models import Center
 from directory.models.base import utcnow
-from directory.public.forms import SearchForm
+from directory.public.forms import SearchForm, plain_search_query
 from directory.security import managed_center_or_404, roles_required
 
 WRITE_ROLES = ("center_staff", "admin")
@@ -36,12 +36,14 @@ def search_centers() -> ResponseReturnValue:
     text = request.query_string.decode("latin-1")
     query = cache.query_for(text)
     if query is None:
-        form = SearchForm(formdata=request.args)
-        if not form.validate():
-            fields = {name: list(messages) for name, messages in form.errors.items()}
-            summary = " ".join(f"{name}: {messages[0]}" for name, messages in fields.items())
-            return error_response(f"Invalid search. {summary}", 400, fields)
-        query = form.to_query()
+        query = plain_search_query(request.args.to_dict(flat=False), current_app.extensions["geocoder"])
+        if query is None:  # something to explain, or not plainly valid: the form decides
+            form = SearchForm(formdata=request.args)
+            if not form.validate():
+                fields = {name: list(messages) for name, messages in form.errors.items()}
+                summary = " ".join(f"{name}: {messages[0]}" for name, messages in fields.items())
+                return error_response(f"Invalid search. {summary}", 400, fields)
+            query = form.to_query()
         cache.remember_query(text, query)
     body = cache.render(db.session, query, search_response_json, variant=query.origin.label)
     return Response(body, mimetype="application/json")

@@ -1,6 +1,11 @@
-"""The search form, shared by the search pages and `GET /api/v1/centers/search`."""
+"""The search form, shared by the search pages and `GET /api/v1/centers/search`, and
+`plain_search_query`: the form's answer for a plainly valid search, without building the form."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from flask import current_app
 from flask_wtf import FlaskForm
@@ -26,7 +31,7 @@ from directory.search.engine import (
     SearchFilters,
     SearchQuery,
 )
-from directory.search.geocoding import Place, PlaceNotFound
+from directory.search.geocoding import Geocoder, Place, PlaceNotFound
 from directory.vocabulary import LANGUAGES, LEVELS_OF_CARE, MEDICATIONS, PAYMENT_OPTIONS, POPULATIONS
 
 
@@ -147,3 +152,75 @@ class SearchForm(FlaskForm):
             per_page=self.per_page.data or 20,
             sort=self.sort.data or DEFAULT_SORT,
         )
+
+
+#: What `plain_search_query` takes as a number; anything else (signs, exponents, "nan",
+#: spaces) is left to the form.
+_PLAIN_DECIMAL = re.compile(r"[0-9]{1,7}(?:\.[0-9]{1,7})?")
+_PLAIN_INTEGER = re.compile(r"[0-9]{1,7}")
+N = TypeVar("N", int, float)
+_CODE_LISTS = {
+    name: frozenset(choice.value for choice in field.kwargs["choices"])
+    for name, field in vars(SearchForm).items()
+    if getattr(field, "field_class", None) is CodeListField
+}
+_ACCEPTING = {"": None, "true": True, "false": False}
+_VERIFIED = {"": False, "false": False, "0": False, "no": False, "true": True, "1": True, "yes": True, "on": True}
+
+
+def plain_search_query(args: Mapping[str, list[str]], geocoder: Geocoder) -> SearchQuery | None:
+    """What `SearchForm(formdata=...)` would validate `args` (each parameter's list of values)
+    into, when every parameter is plainly valid; None for anything else, which the form then
+    parses and, if it is wrong, explains. The API's searches take this path: the form binds
+    and validates 13 fields per request, a third of a millisecond of an uncached search's CPU.
+    `tests/public/test_plain_search_query.py` holds the two to the same answers."""
+    near = _one(args, "near")
+    if not near or not near.strip():
+        return None
+    codes: dict[str, tuple[str, ...]] = {}
+    for name, accepted in _CODE_LISTS.items():
+        found = [code.strip() for value in args.get(name, ()) for code in value.split(",") if code.strip()]
+        if not accepted.issuperset(found):
+            return None
+        codes[name] = tuple(found)
+    radius = _number(_one(args, "radius_miles"), _PLAIN_DECIMAL, float, DEFAULT_RADIUS_MILES, 0.1, MAX_RADIUS_MILES)
+    page = _number(_one(args, "page"), _PLAIN_INTEGER, int, 1, 1, 1_000_000)
+    per_page = _number(_one(args, "per_page"), _PLAIN_INTEGER, int, 20, 1, MAX_PER_PAGE)
+    accepting = _ACCEPTING.get(_one(args, "accepting_referrals") or "", ...)
+    verified = _VERIFIED.get(_one(args, "verified_only") or "")
+    pathway = _one(args, "pathway") or ""
+    sort = _one(args, "sort", DEFAULT_SORT)
+    if None in (radius, page, per_page, verified) or accepting is ... or sort not in SORTS:
+        return None
+    if pathway and pathway not in PATHWAYS:
+        return None
+    try:
+        origin = geocoder.locate(near)
+    except PlaceNotFound:
+        return None
+    return SearchQuery(
+        origin=origin,
+        radius_miles=radius,
+        filters=SearchFilters(**codes, accepting_referrals=accepting, verified_only=verified, pathway=pathway or None),
+        page=page,
+        per_page=per_page,
+        sort=sort,
+    )
+
+
+def _one(args: Mapping[str, list[str]], name: str, absent: str | None = None) -> str | None:
+    """The parameter's first value, as the form reads it."""
+    values = args.get(name)
+    return values[0] if values else absent
+
+
+def _number(
+    text: str | None, pattern: re.Pattern[str], kind: Callable[[str], N], default: N, low: N, high: N
+) -> N | None:
+    """`text` as a number within [low, high] (empty or absent: `default`), or None."""
+    if not text:
+        return default
+    if not pattern.fullmatch(text):
+        return None
+    value = kind(text)
+    return value if low <= value <= high else None
