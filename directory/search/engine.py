@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     BindParameter,
     Column,
@@ -33,8 +34,10 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Select,
+    String,
     Table,
     and_,
+    any_,
     bindparam,
     case,
     exists,
@@ -615,12 +618,14 @@ def bound_filter_conditions(
     *,
     mask: ColumnElement[int] | None = None,
     json_codes: bool = False,
+    array_codes: bool = False,
 ) -> list[ColumnElement[bool]]:
     """`filter_conditions` with the codes and dates as bound parameters named as in `filter_values`,
     given at execution (so one statement serves every search of the same shape) unless `values`
     are given here; on the centers row of `center_id`, and on its filter mask `mask` if given.
-    With `json_codes` (SQLite), a filter's codes are bound as one JSON array, so the statement
-    has no list parameter and compiles once (statements.py)."""
+    With `json_codes` (SQLite) a filter's codes are bound as one JSON array, with `array_codes`
+    (PostgreSQL) as one array, so the statement has no list parameter and compiles once
+    (statements.py)."""
     kinds, pathway, accepting, verified_only = shape
 
     def param(name: str, **kw: Any) -> BindParameter[Any]:
@@ -641,6 +646,10 @@ def bound_filter_conditions(
         if mask is not None and kind in MASKED_KINDS:
             conditions.append(has_bits(param(f"bits_{kind}", type_=BigInteger)))
         else:
+            if array_codes:
+                codes = param(f"codes_{kind}", type_=ARRAY(String))
+                conditions.append(_exists_attribute(center_id, kind, CenterAttribute.code == any_(codes)))
+                continue
             codes = json_each(param(f"codes_json_{kind}")) if json_codes else param(f"codes_{kind}", expanding=True)
             conditions.append(has_any(center_id, kind, codes))
     if accepting is not None and mask is not None:
@@ -658,8 +667,8 @@ def bound_filter_conditions(
 
 def has_any(center_id: ColumnElement[int], kind: str, codes: tuple[str, ...] | Any) -> ColumnElement[bool]:
     """Condition: the center has at least one of these codes for this attribute."""
-    return exists().where(
-        CenterAttribute.center_id == center_id,
-        CenterAttribute.kind == kind,
-        CenterAttribute.code.in_(codes),
-    )
+    return _exists_attribute(center_id, kind, CenterAttribute.code.in_(codes))
+
+
+def _exists_attribute(center_id: ColumnElement[int], kind: str, code: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists().where(CenterAttribute.center_id == center_id, CenterAttribute.kind == kind, code)

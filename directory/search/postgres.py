@@ -258,7 +258,7 @@ def _bounds(
 
 def _group(shape: FilterShape, confirmed: bool | None) -> list[ColumnElement[bool]]:
     """The filters on the search row (its mask, or EXISTS on the other tables), and the confirmed group."""
-    conditions = bound_filter_conditions(shape, _rows.center_id, mask=_rows.mask)
+    conditions = bound_filter_conditions(shape, _rows.center_id, mask=_rows.mask, array_codes=True)
     if confirmed is not None:
         is_confirmed = (
             exists()

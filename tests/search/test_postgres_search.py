@@ -107,7 +107,8 @@ def test_the_count_and_the_neighbourhood_read_the_index_alone(session):
 
 def test_the_page_comes_with_the_count_in_one_round_trip(seeded_session, monkeypatch):
     """The page's listings are read by a statement sent with the count (pipeline mode), not
-    loaded after it; the answer equals the one-pass path's, ties broken by name included."""
+    loaded after it, with a language filter too; the answer equals the one-pass path's, ties
+    broken by name included."""
     pipelined = []
     monkeypatch.setattr(
         statements, "run_selects", lambda *a, **k: pipelined.append(1) or real_run_selects(*a, **k), raising=True
@@ -115,10 +116,17 @@ def test_the_page_comes_with_the_count_in_one_round_trip(seeded_session, monkeyp
     monkeypatch.setattr(postgres, "run_selects", statements.run_selects)
     monkeypatch.setattr(postgres, "load_listings", lambda *a: pytest.fail("the page was loaded after the count"))
     postgres.has_points(seeded_session)  # looked up once per engine
-    for origin in random_places(10, seed=5):
-        query = SearchQuery(origin, radius_miles=50)
-        sent = _sent_statements(seeded_session, query)
+    spanish = SearchFilters(language=("es",))  # languages have no mask bits: an array parameter
+    for i, origin in enumerate(random_places(10, seed=5)):
+        query = SearchQuery(origin, radius_miles=50, filters=spanish if i % 2 else SearchFilters())
+        direct: list[str] = []
+        statements.LISTENERS.append(lambda sql, params: direct.append(sql))
+        try:
+            sent = _sent_statements(seeded_session, query)
+        finally:
+            statements.LISTENERS.pop()
         assert len(sent) == 2 and "FROM centers" in sent[1][0], sent  # the count, then the page's listings
+        assert direct == [sql for sql, _ in sent]  # both straight to the driver (so in one round trip)
         ids, distances = matching_center_distances(seeded_session, query)
         result = find_centers_near(seeded_session, query)
         assert [h.center.id for h in result.hits] == ids[:20]
