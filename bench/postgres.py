@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy
+from psycopg import RawCursor
 from sqlalchemy import URL, Float, Select, bindparam, create_engine, func, literal_column, make_url, or_, select, text
 from sqlalchemy.orm import Session
 
@@ -324,8 +325,9 @@ def explain(session: Session, query, now: datetime) -> dict[str, str]:
         statements[name] = (str(compiled), None)
     plans = {}
     raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor:
-        for name, (sql, params) in statements.items():
+    for name, (sql, params) in statements.items():
+        # Sent straight to the driver: `$1` placeholders and a list of values, for a RawCursor.
+        with RawCursor(raw) if isinstance(params, list) else raw.cursor() as cursor:
             cursor.execute("EXPLAIN " + sql, params)
             lines = [row[0].strip() for row in cursor.fetchall()]
             nodes = [line.split("  (cost")[0].lstrip("-> ") for line in lines if "Scan" in line or "Join" in line]

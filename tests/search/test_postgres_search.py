@@ -14,6 +14,7 @@ import random
 import numpy as np
 import pytest
 from geopy.distance import geodesic
+from psycopg import RawCursor
 from sqlalchemy import event, select, text, update
 from sqlalchemy.orm import Session
 
@@ -83,6 +84,15 @@ def _sent_statements(session: Session, query: SearchQuery) -> list[tuple[str, ob
     return sent
 
 
+def _plan(session: Session, sql: str, params: object) -> str:
+    """EXPLAIN of a statement as it was sent: through SQLAlchemy (named parameters) or straight
+    to the driver (`$1` placeholders, a list of values: through a RawCursor, as it was sent)."""
+    raw = session.connection().connection.driver_connection
+    with RawCursor(raw) if isinstance(params, list) else raw.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
 def test_the_count_and_the_neighbourhood_read_the_index_alone(session):
     add_centers(
         session,
@@ -92,13 +102,11 @@ def test_the_count_and_the_neighbourhood_read_the_index_alone(session):
     session.execute(text("SET enable_seqscan = off"))  # a 60-row table would otherwise be scanned
     query = SearchQuery(Place("here", 40.05, -74.95), radius_miles=5, filters=SearchFilters(payment=("self_pay",)))
     sent = _sent_statements(session, query)
-    raw = session.connection().connection.driver_connection
-    plans = []
-    with raw.cursor() as cursor:
-        for sql, params in sent:
-            if "center_search_rows" in sql and "lon_lat" in sql and "FROM centers" not in sql:  # not the page
-                cursor.execute("EXPLAIN " + sql, params)
-                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+    plans = [
+        _plan(session, sql, params)
+        for sql, params in sent
+        if "center_search_rows" in sql and "lon_lat" in sql and "FROM centers" not in sql  # not the page
+    ]
     assert len(plans) == 1, sent  # the count, with the neighbourhood
     for plan in plans:
         assert f"Index Only Scan using {postgres.INDEX}" in plan, plan
@@ -117,9 +125,10 @@ def test_the_page_comes_with_the_count_in_one_round_trip(seeded_session, monkeyp
     monkeypatch.setattr(postgres, "load_listings", lambda *a: pytest.fail("the page was loaded after the count"))
     postgres.has_points(seeded_session)  # looked up once per engine
     spanish = SearchFilters(language=("es",))  # languages have no mask bits: an array parameter
+    direct: list[str] = []
     for i, origin in enumerate(random_places(10, seed=5)):
         query = SearchQuery(origin, radius_miles=50, filters=spanish if i % 2 else SearchFilters())
-        direct: list[str] = []
+        direct.clear()
         statements.LISTENERS.append(lambda sql, params: direct.append(sql))
         try:
             sent = _sent_statements(seeded_session, query)
@@ -127,6 +136,7 @@ def test_the_page_comes_with_the_count_in_one_round_trip(seeded_session, monkeyp
             statements.LISTENERS.pop()
         assert len(sent) == 2 and "FROM centers" in sent[1][0], sent  # the count, then the page's listings
         assert direct == [sql for sql, _ in sent]  # both straight to the driver (so in one round trip)
+        assert all("$1" in sql and "%(" not in sql for sql in direct)  # as PostgreSQL takes them (RawCursor)
         ids, distances = matching_center_distances(seeded_session, query)
         result = find_centers_near(seeded_session, query)
         assert [h.center.id for h in result.hits] == ids[:20]
@@ -226,10 +236,7 @@ def test_a_neighbourhood_the_nearest_do_not_cover_is_measured_apart(session):
     sent = [(sql, params) for sql, params in _sent_statements(session, query) if "lon_lat" in sql]
     sent = [(sql, params) for sql, params in sent if "FROM centers" not in sql]  # not the page's listings
     assert len(sent) == 2  # the count with the nearest, then the neighbourhood
-    raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor:
-        cursor.execute("EXPLAIN " + sent[1][0], sent[1][1])
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+    plan = _plan(session, *sent[1])
     assert f"Index Only Scan using {postgres.INDEX}" in plan, plan
     for page in (1, 2, 7):
         paged = SearchQuery(query.origin, 5, page=page)
