@@ -307,6 +307,38 @@ def test_the_revision_changes_with_each_committed_change_and_not_with_a_rolled_b
     assert read_directory_revision(session) > before
 
 
+def test_a_cached_answer_opens_no_transaction_of_the_session(app, session):
+    add_centers(session, center_record(name="Alpha Recovery"))
+    session.commit()
+    cache = SearchCache(10, 60)
+    cache.search(session, query())
+    session.close()
+    assert [hit.center.name for hit in cache.search(session, query()).hits] == ["Alpha Recovery"]
+    assert cache.hits == 1
+    assert not session.in_transaction()  # the revision came from a pooled connection of its own
+
+
+def test_a_transaction_with_its_own_changes_searches_them_and_leaves_the_cache_as_committed(app, session):
+    add_centers(session, center_record(name="Alpha Recovery"))
+    session.commit()
+    cache = SearchCache(10, 60)
+    names = lambda: [hit.center.name for hit in cache.search(session, query()).hits]  # noqa: E731
+    assert names() == ["Alpha Recovery"]
+    before = read_directory_revision(session)
+    session.scalar(select(Center)).name = "Alpha Renamed"
+    session.flush()
+    renamed = read_directory_revision(session)
+    assert renamed > before  # the transaction's own change counts
+    assert names() == ["Alpha Renamed"]  # what the transaction sees, not the cached answer
+    session.rollback()
+    # The next commit reaches the revision number the rolled-back transaction had: the cache
+    # must not answer it with what that transaction saw.
+    session.scalar(select(Center)).beds_available = 4
+    session.commit()
+    assert read_directory_revision(session) == renamed
+    assert names() == ["Alpha Recovery"]
+
+
 def test_on_postgresql_a_transaction_bumps_the_revision_once_however_many_rows_it_changes(app, session):
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("PostgreSQL only (statement triggers; SQLite's are per row)")
