@@ -7,7 +7,10 @@ import smtplib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import EmailMessage, Message
+from email.mime.text import MIMEText
 from pathlib import Path
 from typing import Protocol
 
@@ -26,7 +29,33 @@ class Mailer(Protocol):
         ...
 
 
-def _message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
+#: A body is sent as UTF-8: as it is (7bit) if it is ASCII in short lines, as `EmailMessage` does,
+#: else in quoted-printable (still readable, and 7-bit clean for any SMTP server).
+_UTF8_7BIT = Charset("utf-8")
+_UTF8_7BIT.body_encoding = None
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+_MAX_LINE = 78
+
+
+def _message(sender: str, to: str, subject: str, body: str) -> Message:
+    """A plain-text message: From, To, Subject, then the body as UTF-8.
+
+    Built with the compat32 `MIMEText` (about a fifth of the CPU time of an `EmailMessage`, which
+    parses each header through the header registry); a subject that is not ASCII is encoded as an
+    RFC 2047 word. Addresses that are not ASCII (a display name in the sender, say) take the
+    `EmailMessage` way, which encodes them as before.
+    """
+    if not (sender.isascii() and to.isascii()):
+        return _email_message(sender, to, subject, body)
+    plain = body.isascii() and all(len(line) <= _MAX_LINE for line in body.splitlines())
+    message = MIMEText(body, "plain", _UTF8_7BIT if plain else _UTF8_QP)
+    message["From"], message["To"] = sender, to
+    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8", header_name="Subject").encode()
+    return message
+
+
+def _email_message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, to, subject
     message.set_content(body)

@@ -17,10 +17,12 @@ class Recorder:
 
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], str, tuple]] = []
+        self.parsed: list = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's hook name)
         message = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append((envelope.rcpt_tos, message["Subject"], session.peer))
+        self.parsed.append(message)
         return "250 OK"
 
     @property
@@ -89,3 +91,13 @@ def test_smtp_is_used_when_a_host_is_configured(smtp_server):
     )
     mailer.send("a@example.org", "Hello", "Body")
     assert [to for to, _, _ in recorder.messages] == [["a@example.org"]]
+
+
+def test_a_message_that_is_not_ascii_arrives_as_it_was_written(smtp_server):
+    controller, recorder = smtp_server
+    mailer = SmtpMailer(controller.hostname, controller.port, "Répertoire <no-reply@example.org>", tls=False)
+    mailer.send("a@example.org", "Nouvelle offre — référence", "Connectez-vous : https://exemple.org/portail\n")
+    (message,) = recorder.parsed
+    assert message["Subject"] == "Nouvelle offre — référence"
+    assert message["From"].addresses[0].display_name == "Répertoire"
+    assert message.get_content().replace("\r\n", "\n") == "Connectez-vous : https://exemple.org/portail\n"  # SMTP: CRLF
