@@ -64,12 +64,8 @@ def _mail(offers: list[int], referrals: list[str]) -> None:
     """Mail each offer's center staff, then each referral's creator; each id is removed once mailed."""
     base_url = current_app.config["BASE_URL"]
     with current_app.extensions["mailer"].batch() as mailer:  # one SMTP connection for them all
-        while offers:
-            notifications.notify_center_staff(db.session, offers[0], mailer, base_url)
-            offers.pop(0)
-        while referrals:
-            notifications.notify_referrer(db.session, referrals[0], mailer, base_url)
-            referrals.pop(0)
+        notifications.notify_center_staffs(db.session, offers, mailer, base_url)
+        notifications.notify_referrers(db.session, referrals, mailer, base_url)
 
 
 def _backoff(retries: int) -> int:

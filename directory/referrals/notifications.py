@@ -96,27 +96,71 @@ def watch(sessionmaker: Any, deliver: Deliver) -> None:
 
 def notify_center_staff(session: Session, offer_id: int, mailer: Mailer, base_url: str) -> int:
     """Email the staff of the offer's center, if the offer is still open; returns how many were emailed."""
-    recipients = session.scalars(
-        select(User.email)
-        .join(center_staff, center_staff.c.user_id == User.id)
-        .join(Offer, Offer.center_id == center_staff.c.center_id)
-        .where(Offer.id == offer_id, Offer.status == OfferStatus.OFFERED.value)
-        .where(User.role == Role.CENTER_STAFF.value, User.active.is_(True))
-        .order_by(User.id)
-    ).all()  # one query of addresses: loading `User`s would load their centers too
-    for email in recipients:
-        mailer.send(email, OFFER_SUBJECT, OFFER_BODY.format(base_url=base_url))
-    return len(recipients)
+    return notify_center_staffs(session, [offer_id], mailer, base_url)
 
 
 def notify_referrer(session: Session, referral_id: str, mailer: Mailer, base_url: str) -> int:
     """Email the referral's creator that its status changed; returns how many were emailed (0 or 1)."""
-    email = session.scalar(
-        select(User.email)
-        .join(Referral, Referral.created_by_id == User.id)
-        .where(Referral.id == referral_id, Referral.status != ReferralStatus.RECEIVED.value, User.active.is_(True))
-    )
-    if email is None:
-        return 0
-    mailer.send(email, STATUS_SUBJECT, STATUS_BODY.format(base_url=base_url, referral_id=referral_id))
-    return 1
+    return notify_referrers(session, [referral_id], mailer, base_url)
+
+
+#: Ids read per statement by the `notify_*s` functions (a drain holds a few hundred at most).
+CHUNK = 500
+
+
+def notify_center_staffs(session: Session, offer_ids: list[int], mailer: Mailer, base_url: str) -> int:
+    """Email the staff of each offer's center, for the offers still open, in order; returns how many were emailed.
+
+    The addresses of all the offers are read in one query (one per offer was most of a drain's
+    database time); each id is removed from `offer_ids` once its mail went, so that if mailing
+    fails midway, what is left is what was not mailed.
+    """
+    recipients: dict[int, list[str]] = {}
+    for chunk in _chunks(offer_ids):
+        rows = session.execute(
+            select(Offer.id, User.email)
+            .join(center_staff, center_staff.c.user_id == User.id)
+            .join(Offer, Offer.center_id == center_staff.c.center_id)
+            .where(Offer.id.in_(chunk), Offer.status == OfferStatus.OFFERED.value)
+            .where(User.role == Role.CENTER_STAFF.value, User.active.is_(True))
+            .order_by(Offer.id, User.id)
+        )  # addresses only: loading `User`s would load their centers too
+        for offer_id, email in rows:
+            recipients.setdefault(offer_id, []).append(email)
+    sent = 0
+    body = OFFER_BODY.format(base_url=base_url)
+    while offer_ids:
+        for email in recipients.get(offer_ids[0], ()):
+            mailer.send(email, OFFER_SUBJECT, body)
+            sent += 1
+        offer_ids.pop(0)
+    return sent
+
+
+def notify_referrers(session: Session, referral_ids: list[str], mailer: Mailer, base_url: str) -> int:
+    """Email the creator of each referral that its status changed, in order; returns how many were emailed.
+
+    One query for all the referrals' creators; each id is removed from `referral_ids` once mailed
+    (or once found to have nobody to mail), as in `notify_center_staffs`.
+    """
+    creators: dict[str, str] = {}
+    for chunk in _chunks(referral_ids):
+        rows = session.execute(
+            select(Referral.id, User.email)
+            .join(Referral, Referral.created_by_id == User.id)
+            .where(Referral.id.in_(chunk), Referral.status != ReferralStatus.RECEIVED.value, User.active.is_(True))
+        )
+        creators.update((referral_id, email) for referral_id, email in rows)
+    sent = 0
+    while referral_ids:
+        referral_id = referral_ids[0]
+        if (email := creators.get(referral_id)) is not None:
+            mailer.send(email, STATUS_SUBJECT, STATUS_BODY.format(base_url=base_url, referral_id=referral_id))
+            sent += 1
+        referral_ids.pop(0)
+    return sent
+
+
+def _chunks(ids: list[Any]) -> list[list[Any]]:
+    unique = list(dict.fromkeys(ids))
+    return [unique[i : i + CHUNK] for i in range(0, len(unique), CHUNK)]

@@ -79,7 +79,7 @@ def test_the_drain_mails_what_waits_and_a_failure_keeps_only_what_is_left(
     clear(app)
     monkeypatch.setitem(app.config, "REDIS_URL", redis_url)  # where the drain finds the queue
     queue.push(Notices((offer_id,), (referral_id,)))
-    monkeypatch.setattr(notifications, "notify_referrer", failing_once(notifications.notify_referrer))
+    monkeypatch.setattr(notifications, "notify_referrers", failing_once(notifications.notify_referrers))
     with app.app_context(), pytest.raises(Retry):
         send_waiting_notices.apply(task_id="drain-1")
     # The center's mail went out before the failure; the drain's retry (same id) holds the rest.

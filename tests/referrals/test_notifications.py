@@ -151,7 +151,7 @@ def test_a_database_failure_midway_retries_only_what_was_not_mailed(app, client,
     referral_id = submit(client, people)
     [offer_id] = offer_ids(store, referral_id)
     clear(app)
-    monkeypatch.setattr(notifications, "notify_referrer", failing_once(notifications.notify_referrer))
+    monkeypatch.setattr(notifications, "notify_referrers", failing_once(notifications.notify_referrers))
     with app.app_context(), pytest.raises(Retry) as retry:
         send_notices.apply(args=[[offer_id], [referral_id]])
     # The center's mail went out before the failure: the retry carries only the sender's.
@@ -160,3 +160,44 @@ def test_a_database_failure_midway_retries_only_what_was_not_mailed(app, client,
     with app.app_context():
         send_notices.apply(args=retry.value.sig.args)
     assert sorted(to for to, _, _ in mail(app)) == sorted([people.emails["near_staff"], people.emails["sender"]])
+
+
+class Recording:
+    """A mailer that keeps (to, subject) and fails at its `fail_at`-th message, if given."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.fail_at = fail_at
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        if self.fail_at is not None and len(self.sent) + 1 == self.fail_at:
+            raise OSError("SMTP connection lost")
+        self.sent.append((to, subject))
+
+
+def test_a_batch_of_notices_is_read_in_one_query_each_and_mailed_in_order(app, client, store, own_session, people):  # noqa: F811
+    from sqlalchemy import event
+
+    first, second = submit(client, people), submit(client, people)
+    offers = offer_ids(store, first) + offer_ids(store, second)
+    statements = []
+    event.listen(own_session.get_bind(), "before_cursor_execute", lambda *args: statements.append(args[2]))
+    mailer = Recording()
+    offer_list, referral_list = list(offers), [second, "no-such-referral", first]
+    assert notifications.notify_center_staffs(own_session, offer_list, mailer, "http://x") == 2
+    assert notifications.notify_referrers(own_session, referral_list, mailer, "http://x") == 2
+    assert len(statements) == 2
+    assert offer_list == [] and referral_list == []
+    assert (
+        mailer.sent
+        == [(people.emails["near_staff"], notifications.OFFER_SUBJECT)] * 2
+        + [(people.emails["sender"], notifications.STATUS_SUBJECT)] * 2
+    )
+
+
+def test_a_mail_failure_midway_leaves_only_what_was_not_mailed(app, client, store, own_session, people):  # noqa: F811
+    first, second, third = (submit(client, people) for _ in range(3))
+    referrals = [first, second, third]
+    with pytest.raises(OSError):
+        notifications.notify_referrers(own_session, referrals, Recording(fail_at=2), "http://x")
+    assert referrals == [second, third]
