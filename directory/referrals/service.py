@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Select, and_, any_, bindparam, case, func, or_, select, update
+from sqlalchemy import Integer, Select, Update, and_, any_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -45,7 +45,7 @@ from directory.routing.ranking import (
 from directory.routing.rules import ClinicalFacts, assess, target_naltrexone_start
 from directory.search.engine import SearchQuery, matching_center_distances
 from directory.search.geocoding import Place
-from directory.search.statements import id_list, in_ids
+from directory.search.statements import id_list, in_ids, run_select
 
 ROUTER = "router"
 DEFAULT_OFFER_TTL = timedelta(hours=4)
@@ -129,10 +129,14 @@ def submit_referral(session: Session, intake: Intake, actor: User | None, now: d
 
 def _lock_referral(session: Session, referral_id: str) -> Referral | None:
     """Load the referral for a state change, locking its row where the database can."""
-    stmt = select(Referral).where(Referral.id == referral_id)
-    if session.get_bind().dialect.name != "sqlite":
-        stmt = stmt.with_for_update()
-    return session.scalar(stmt)
+    return session.scalar(_referral_for_update(session.get_bind().dialect.name != "sqlite"), {"id": referral_id})
+
+
+@functools.cache
+def _referral_for_update(locking: bool) -> Select:
+    """`_lock_referral`'s statement, built once (the referral's id bound at execution)."""
+    stmt = select(Referral).where(Referral.id == bindparam("id", type_=Referral.id.type))
+    return stmt.with_for_update() if locking else stmt
 
 
 def _claim_for_routing(session: Session, referral_id: str, now: datetime) -> bool:
@@ -145,13 +149,22 @@ def _claim_for_routing(session: Session, referral_id: str, now: datetime) -> boo
     """
     if session.get_bind().dialect.name != "sqlite":
         return True
-    claimed = session.execute(
+    claimed = session.execute(_claim_statement(), {"referral_id": referral_id, "claimed_at": now})
+    return claimed.rowcount == 1
+
+
+@functools.cache
+def _claim_statement() -> Update:
+    """`_claim_for_routing`'s statement, built once (id and time bound at execution)."""
+    return (
         update(Referral)
-        .where(Referral.id == referral_id, Referral.status.in_((ReferralStatus.RECEIVED, ReferralStatus.ROUTING)))
-        .values(updated_at=now)
+        .where(
+            Referral.id == bindparam("referral_id", type_=Referral.id.type),
+            Referral.status.in_((ReferralStatus.RECEIVED, ReferralStatus.ROUTING)),
+        )
+        .values(updated_at=bindparam("claimed_at", type_=Referral.updated_at.type))
         .execution_options(synchronize_session=False)
     )
-    return claimed.rowcount == 1
 
 
 def load_candidates(session: Session, referral: Referral, now: datetime) -> list[Candidate]:
@@ -163,7 +176,7 @@ def load_candidates(session: Session, referral: Referral, now: datetime) -> list
     if not ids:
         return []
     postgresql = session.get_bind().dialect.name == "postgresql"
-    rows = session.execute(_candidate_rows(postgresql), {"ids": ids if postgresql else id_list(ids)})
+    rows = run_select(session, _candidate_rows(postgresql), {"ids": ids if postgresql else id_list(ids)})
     centers = {row[0]: row for row in rows}
     return [_candidate(centers[i], distance, now) for i, distance in zip(ids, distances, strict=True) if i in centers]
 
@@ -207,19 +220,27 @@ def _candidate_rows(postgresql: bool) -> Select:
 
 
 def _candidate(row: Any, distance_miles: float, now: datetime) -> Candidate:
-    """Router data from a row of `load_candidates`: the center's columns, then its codes of each kind joined by ";"."""
-    joined = zip(ATTRIBUTE_KINDS, row[-len(ATTRIBUTE_KINDS) :], strict=True)
+    """Router data from a row of `load_candidates`: the center's columns (id, name, phone, intake phone,
+    accepting referrals, beds, last verified, detox stay days), then its codes of each kind joined by ";"."""
+    center_id, name, phone, intake_phone, accepting, beds, last_verified_at, stay_days, *codes = row
     return Candidate(
-        center_id=row.id,
-        name=row.name,
+        center_id=center_id,
+        name=name,
         distance_miles=distance_miles,
-        phone=row.intake_phone or row.phone,
-        accepting_referrals=row.accepting_referrals,
-        beds_available=row.beds_available,
-        verified=is_verified(row.last_verified_at, now),
-        detox_stay_days=row.detox_stay_days,
-        **{kind: frozenset(codes.split(";")) if codes else frozenset() for kind, codes in joined},
+        phone=intake_phone or phone,
+        accepting_referrals=accepting,
+        beds_available=beds,
+        verified=is_verified(last_verified_at, now),
+        detox_stay_days=stay_days,
+        **dict(zip(ATTRIBUTE_KINDS, map(_code_set, codes), strict=True)),
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _code_set(codes: str | None) -> frozenset[str]:
+    """The codes of one kind, from the ";"-joined text the database returns: one shared frozenset for
+    each text (centers list the same few mixes of codes over and over, and frozensets never change)."""
+    return frozenset(codes.split(";")) if codes else frozenset()
 
 
 def _needs(referral: Referral) -> Needs:
