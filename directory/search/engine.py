@@ -103,6 +103,9 @@ class SearchFilters:
     pathway: str | None = None
 
 
+NO_FILTERS = SearchFilters()
+
+
 @dataclass(frozen=True)
 class SearchQuery:
     origin: Place
@@ -182,10 +185,13 @@ def matching_center_distances(
     """Ids and distances of every match, ordered by distance, then name, then id; with sort
     "confirmed_first", centers confirmed within VERIFICATION_VALID_DAYS come first, each group in that order."""
     now = now or utcnow()
-    stmt = candidate_select(session, query, now=now)
-    if query.sort == "confirmed_first":
-        stmt = stmt.add_columns(_confirmed(now))
-    rows = session.execute(stmt).all()
+    if session.get_bind().dialect.name == "sqlite" and query.sort != "confirmed_first" and query.filters == NO_FILTERS:
+        rows = _in_box(session, query)
+    else:
+        stmt = candidate_select(session, query, now=now)
+        if query.sort == "confirmed_first":
+            stmt = stmt.add_columns(_confirmed(now))
+        rows = session.execute(stmt).all()
     if not rows:
         return [], []
     columns = list(zip(*rows, strict=True))
@@ -200,6 +206,38 @@ def matching_center_distances(
         )
     ]
     return ids[chosen].tolist(), distances[chosen].tolist()
+
+
+def _in_box(session: Session, query: SearchQuery) -> list[Sequence[Any]]:
+    """SQLite, no filters: (id, latitude, longitude, name) of every center in the query's bounding
+    box, as `candidate_select` reads them, from a statement built once per number of longitude
+    ranges (the box's edges bound at execution) and sent straight to the driver. The router reads
+    its candidates this way for each referral: building and compiling the statement anew, and
+    SQLAlchemy's work around running it, cost more than SQLite's own."""
+    box = bounding_box(query.origin.latitude, query.origin.longitude, query.radius_miles)
+    params: dict[str, Any] = {"south": box.south, "north": box.north}
+    for i, (west, east) in enumerate(box.longitude_ranges):
+        params[f"west_{i}"], params[f"east_{i}"] = west, east
+    return run_sqlite(sqlite_connection(session), _box_statement(len(box.longitude_ranges)), params)
+
+
+@functools.cache
+def _box_statement(ranges: int) -> Select:
+    loc = center_locations.c
+    return (
+        select(Center.id, Center.latitude, Center.longitude, Center.name)
+        .join(center_locations, loc.id == Center.id)
+        .where(
+            loc.max_lat >= bindparam("south"),
+            loc.min_lat <= bindparam("north"),
+            or_(
+                *(
+                    and_(loc.max_lon >= bindparam(f"west_{i}"), loc.min_lon <= bindparam(f"east_{i}"))
+                    for i in range(ranges)
+                )
+            ),
+        )
+    )
 
 
 def candidate_select(session: Session, query: SearchQuery, *, now: datetime | None = None) -> Select:

@@ -205,6 +205,16 @@ def test_search_across_the_antimeridian(session):
     assert names == ["West of the line", "East of the line"]
 
 
+def test_unfiltered_matches_across_the_antimeridian_take_both_longitude_ranges(session):
+    add_centers(
+        session,
+        center_record(name="West of the line", city="Adak", state="AK", zip="99546", latitude=51.88, longitude=179.9),
+        center_record(name="East of the line", city="Adak", state="AK", zip="99546", latitude=51.88, longitude=-179.9),
+    )
+    ids, distances = matching_center_distances(session, SearchQuery(Place("Adak", 51.88, 179.95), 20))
+    assert len(ids) == 2 and distances == sorted(distances)
+
+
 def test_changed_coordinates_move_the_center_in_the_index(session):
     add_centers(session, center_record(name="Mover"))
     origin = OfflineGeocoder().locate("60601")
