@@ -204,7 +204,14 @@ def _candidate_rows(postgresql: bool) -> Select:
     takes_a_step = (
         select(step_code.center_id)
         .where(step_code.center_id == Center.id)
-        .where(or_(*(and_(step_code.kind == kind, step_code.code.in_(c)) for kind, c in STEP_CODES.items())))
+        .where(
+            or_(
+                *(
+                    and_(step_code.kind == kind, or_(*(step_code.code == code for code in sorted(c))))
+                    for kind, c in STEP_CODES.items()
+                )
+            )
+        )
         .exists()
     )
     return (
