@@ -7,14 +7,19 @@ task (or, in embedded mode, the sweep) sends it later.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 from flask import Flask, current_app, request
+from kombu.transport import redis as kombu_redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import inspect
@@ -66,9 +71,38 @@ def _publishing_connections(celery: Any) -> Any:
     key = (os.getpid(), id(celery))
     if key not in _pools:
         options = {**celery.conf.broker_transport_options, "max_retries": 0}
+        redis_broker = urlsplit(celery.conf.broker_url).scheme in ("redis", "rediss")
+        connection = celery.connection_for_write(
+            transport=PublishingRedisTransport if redis_broker else None, transport_options=options
+        )
         # A limit is what makes kombu keep released connections (without one it closes them).
-        _pools[key] = celery.connection_for_write(transport_options=options).Pool(limit=PUBLISHING_CONNECTIONS)
+        _pools[key] = connection.Pool(limit=PUBLISHING_CONNECTIONS)
     return _pools[key]
+
+
+class _PublishingRedisChannel(kombu_redis.Channel):
+    """kombu's Redis channel, with one Redis client kept for the commands it sends itself.
+
+    kombu builds a new `redis.Redis` client (over the channel's own connection pool) for every
+    message it publishes, and building one copies the table of ~170 response callbacks: about a
+    fifth of a publish's CPU time. The client only borrows a connection from the pool for each
+    command, so one kept per channel serves every message alike; it goes with its channel (a
+    connection closed after a failure makes new channels, and so new clients).
+    """
+
+    @contextmanager
+    def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
+        yield client or self._kept_client
+
+    @functools.cached_property
+    def _kept_client(self) -> Any:
+        return self._create_client()
+
+
+class PublishingRedisTransport(kombu_redis.Transport):
+    """kombu's Redis transport with `_PublishingRedisChannel`: what `publish` sends with (a Redis broker only)."""
+
+    Channel = _PublishingRedisChannel
 
 
 def send(referral_id: str) -> bool:
