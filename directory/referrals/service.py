@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Select, Update, and_, any_, bindparam, case, func, or_, select, update
+from sqlalchemy import Integer, Select, Update, and_, any_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -60,25 +60,29 @@ class ReferralError(ValueError):
     """An action that cannot be done in the referral's or offer's current state."""
 
 
-def _timeline(session: Session, referral: Referral, status: str, actor: User | None, reason: str | None, now: datetime):
-    session.add(
-        TimelineEntry(
-            referral_id=referral.id,
-            at=now,
-            status=status,
-            by_id=actor.id if actor else None,
-            by_label=actor.email if actor else ROUTER,
-            reason=reason,
-        )
-    )
+def _timeline(session: Session, referral: Referral, status: str, actor: User | None, reason: str | None, now: datetime,
+              entries: list[dict[str, Any]] | None = None) -> None:  # fmt: skip
+    """Add an entry to the referral's timeline; into `entries` instead, if given, for `_end` to write."""
+    values = {
+        "referral_id": referral.id,
+        "at": now,
+        "status": status,
+        "by_id": actor.id if actor else None,
+        "by_label": actor.email if actor else ROUTER,
+        "reason": reason,
+    }
+    if entries is not None:
+        entries.append(values)
+    else:
+        session.add(TimelineEntry(**values))
 
 
 def _set_status(session: Session, referral: Referral, status: ReferralStatus, actor: User | None, reason: str | None,
-                now: datetime) -> None:  # fmt: skip
+                now: datetime, entries: list[dict[str, Any]] | None = None) -> None:  # fmt: skip
     referral.status = status.value
     referral.status_reason = reason
     referral.updated_at = now
-    _timeline(session, referral, f"referral:{status.value}", actor, reason, now)
+    _timeline(session, referral, f"referral:{status.value}", actor, reason, now, entries)
 
 
 def submit_referral(session: Session, intake: Intake, actor: User | None, now: datetime | None = None, *,
@@ -302,12 +306,15 @@ def route_referral(session: Session, referral_id: str, *, now: datetime | None =
     assessment = assess(_facts(referral))
     # Read before the first write: on SQLite the write lock is then held only for the writes.
     candidates = load_candidates(session, referral, now) if assessment.routable and not consent_lapsed else []
+    # Routing's timeline entries (up to three), written in one INSERT by `_end`: as ORM objects, the
+    # unit of work's bookkeeping for them cost more than the rest of routing's writes.
+    entries: list[dict[str, Any]] = []
     if not _claim_for_routing(session, referral_id, now):
         session.rollback()  # another delivery of the same task routed it since it was read (SQLite)
         return session.get(Referral, referral_id).status  # type: ignore[union-attr]
     if consent_lapsed:
-        _set_status(session, referral, ReferralStatus.CANCELLED, None, "Consent revoked or expired.", now)
-        return _end(session, referral)
+        _set_status(session, referral, ReferralStatus.CANCELLED, None, "Consent revoked or expired.", now, entries)
+        return _end(session, referral, entries)
     plan: dict[str, Any] = {
         "detox": None,
         "naltrexone_program": None,
@@ -318,34 +325,39 @@ def route_referral(session: Session, referral_id: str, *, now: datetime | None =
     }
     if not assessment.routable:
         referral.plan = plan
-        _set_status(session, referral, ReferralStatus.NEEDS_REVIEW, None, assessment.review_reason, now)
-        return _end(session, referral)
+        _set_status(session, referral, ReferralStatus.NEEDS_REVIEW, None, assessment.review_reason, now, entries)
+        return _end(session, referral, entries)
     if referral.status == ReferralStatus.RECEIVED:
-        _set_status(session, referral, ReferralStatus.ROUTING, None, None, now)
+        _set_status(session, referral, ReferralStatus.ROUTING, None, None, now, entries)
     needs = _needs(referral)
     detox = rank_detox(candidates, needs)
     if not detox:
         plan["partial_matches"] = [_partial_view(r) for r in partial_matches(candidates, needs)]
         referral.plan = plan
-        _set_status(session, referral, ReferralStatus.UNPLACED, None, "No medical detox center fits.", now)
-        return _end(session, referral)
+        _set_status(session, referral, ReferralStatus.UNPLACED, None, "No medical detox center fits.", now, entries)
+        return _end(session, referral, entries)
     top = detox[0]
     naltrexone = rank_naltrexone(candidates, needs, detox_center_id=top.candidate.center_id)
-    offer = _make_offer(session, referral, "detox", top, rank=1, now=now, ttl=offer_ttl)
+    offer = _make_offer(session, referral, "detox", top, rank=1, now=now, ttl=offer_ttl, entries=entries)
     plan["detox"] = _step_view(top, offer)
     plan["naltrexone_program"] = _naltrexone_view(naltrexone[0] if naltrexone else None, assessment.earliest_start)
     referral.plan = plan
-    _set_status(session, referral, ReferralStatus.OFFERED, None, f"Offered to {top.candidate.name} (detox).", now)
+    _set_status(
+        session, referral, ReferralStatus.OFFERED, None, f"Offered to {top.candidate.name} (detox).", now, entries
+    )
     try:
-        return _end(session, referral)
+        return _end(session, referral, entries)
     except IntegrityError:
         session.rollback()  # another delivery of the same task made this offer first
         return session.get(Referral, referral_id).status  # type: ignore[union-attr]
 
 
-def _end(session: Session, referral: Referral) -> str:
-    """Commit routing's writes; the referral's status, read before the commit expires it (no reload)."""
+def _end(session: Session, referral: Referral, entries: list[dict[str, Any]]) -> str:
+    """Commit routing's writes, with its timeline `entries`; the referral's status, read before the commit
+    expires it (no reload)."""
     status = referral.status
+    if entries:
+        session.execute(insert(TimelineEntry), entries)
     session.commit()
     return status
 
@@ -372,7 +384,8 @@ def _partial_view(ranked: Ranked) -> dict[str, Any]:
 
 
 def _make_offer(session: Session, referral: Referral, step: str, ranked: Ranked, *, rank: int, now: datetime,
-                ttl: timedelta, target_start: date | None = None) -> Offer:  # fmt: skip
+                ttl: timedelta, target_start: date | None = None,
+                entries: list[dict[str, Any]] | None = None) -> Offer:  # fmt: skip
     offer = Offer(
         referral_id=referral.id,
         center_id=ranked.candidate.center_id,
@@ -386,7 +399,7 @@ def _make_offer(session: Session, referral: Referral, step: str, ranked: Ranked,
         target_start=target_start,
     )
     session.add(offer)  # written with the rest at commit: routing flushes once
-    _timeline(session, referral, f"offer:{step}:offered", None, f"Offered to {ranked.candidate.name}.", now)
+    _timeline(session, referral, f"offer:{step}:offered", None, f"Offered to {ranked.candidate.name}.", now, entries)
     return offer
 
 
