@@ -119,10 +119,15 @@ def submit_referral(session: Session, intake: Intake, actor: User | None, now: d
     )
     session.add(referral)
     session.flush()
-    _timeline(session, referral, "referral:received", actor, None, now)
-    session.add(
-        OutboxMessage(task="route_referral", referral_id=referral.id, created_at=now,
-                      dispatched_at=now if sending else None, attempts=1 if sending else 0)
+    # The timeline entry and the outbox row as plain INSERTs, in the same transaction: as ORM objects,
+    # the unit of work's bookkeeping for them cost more than writing them.
+    entries: list[dict[str, Any]] = []
+    _timeline(session, referral, "referral:received", actor, None, now, entries)
+    session.execute(insert(TimelineEntry), entries)
+    session.execute(
+        insert(OutboxMessage),
+        [{"task": "route_referral", "referral_id": referral.id, "created_at": now,
+          "dispatched_at": now if sending else None, "attempts": 1 if sending else 0}],
     )  # fmt: skip
     session.commit()
     return referral
