@@ -42,3 +42,16 @@ def test_the_outbox_writes_a_message_that_parses_back(tmp_path):
     (path,) = tmp_path.glob("*.eml")
     message = message_from_bytes(path.read_bytes(), policy=policy.default)
     assert (message["Subject"], message["To"], message.get_content()) == ("Offre — ñ", "a@example.org", "Corps é\n")
+
+
+@pytest.mark.parametrize(
+    ("to", "subject"),
+    [
+        ("staff@example.org", "Offer\r\nBcc: everyone@example.org"),
+        ("staff@example.org\nBcc: everyone@example.org", "Offer"),
+        ("staff@example.org", "Offer\nX-Injected: yes"),
+    ],
+)
+def test_a_header_with_a_line_break_is_refused_not_written(to, subject):
+    with pytest.raises(ValueError, match="linefeed or carriage return"):
+        bytes(_message("no-reply@example.org", to, subject, "Body\n"))
