@@ -58,7 +58,7 @@ from directory.search.geodesy import BoundingBox, DegreeLengths, bounding_box, d
 from directory.search.listing import CenterListing, load_listings
 from directory.search.masks import ACCEPTING_REFERRALS, MASKED_KINDS, center_search_rows
 from directory.search.masks import bits as mask_bits
-from directory.search.statements import id_list, in_ids, json_each, run_sqlite, sqlite_connection
+from directory.search.statements import DRIVERS, id_list, in_ids, json_each, run_select, run_sqlite, sqlite_connection
 from directory.vocabulary import expand_medication_filter
 
 DEFAULT_RADIUS_MILES = 25
@@ -185,8 +185,8 @@ def matching_center_distances(
     """Ids and distances of every match, ordered by distance, then name, then id; with sort
     "confirmed_first", centers confirmed within VERIFICATION_VALID_DAYS come first, each group in that order."""
     now = now or utcnow()
-    if session.get_bind().dialect.name == "sqlite" and query.sort != "confirmed_first" and query.filters == NO_FILTERS:
-        rows = _in_box(session, query)
+    if query.sort != "confirmed_first" and query.filters == NO_FILTERS and session.get_bind().dialect.driver in DRIVERS:
+        rows = _unfiltered_candidates(session, query)
     else:
         stmt = candidate_select(session, query, now=now)
         if query.sort == "confirmed_first":
@@ -208,35 +208,57 @@ def matching_center_distances(
     return ids[chosen].tolist(), distances[chosen].tolist()
 
 
-def _in_box(session: Session, query: SearchQuery) -> list[Sequence[Any]]:
-    """SQLite, no filters: (id, latitude, longitude, name) of every center in the query's bounding
-    box, as `candidate_select` reads them, from a statement built once per number of longitude
-    ranges (the box's edges bound at execution) and sent straight to the driver. The router reads
-    its candidates this way for each referral: building and compiling the statement anew, and
-    SQLAlchemy's work around running it, cost more than SQLite's own."""
-    box = bounding_box(query.origin.latitude, query.origin.longitude, query.radius_miles)
+def _unfiltered_candidates(session: Session, query: SearchQuery) -> list[Sequence[Any]]:
+    """No filters: (id, latitude, longitude, name) of the centers `candidate_select` reads, from a
+    statement built once (per number of longitude ranges) with the place bound at execution,
+    and sent straight to the driver (on PostgreSQL, prepared by psycopg after a few runs). The
+    router reads its candidates this way for each referral: building and compiling the
+    statement anew, and SQLAlchemy's work around running it, cost more than the database's own."""
+    lat, lon, radius = query.origin.latitude, query.origin.longitude, query.radius_miles
+    if session.get_bind().dialect.name == "postgresql" and uses_postgis(session):
+        meters = (radius * SPHERE_WIDENING + 0.01) * METERS_PER_MILE
+        return run_select(session, _sphere_statement(), {"lat": lat, "lon": lon, "meters": meters})
+    box = bounding_box(lat, lon, radius)
     params: dict[str, Any] = {"south": box.south, "north": box.north}
     for i, (west, east) in enumerate(box.longitude_ranges):
         params[f"west_{i}"], params[f"east_{i}"] = west, east
-    return run_sqlite(sqlite_connection(session), _box_statement(len(box.longitude_ranges)), params)
+    rtree = session.get_bind().dialect.name == "sqlite"
+    return run_select(session, _box_statement(len(box.longitude_ranges), rtree), params)
 
 
 @functools.cache
-def _box_statement(ranges: int) -> Select:
-    loc = center_locations.c
-    return (
-        select(Center.id, Center.latitude, Center.longitude, Center.name)
-        .join(center_locations, loc.id == Center.id)
-        .where(
-            loc.max_lat >= bindparam("south"),
-            loc.min_lat <= bindparam("north"),
+def _sphere_statement() -> Select:
+    """PostGIS: `candidate_select`'s circle on the sphere, the place and distance bound at execution."""
+    origin = func.geography(
+        func.ST_SetSRID(func.ST_MakePoint(bindparam("lon", type_=Float), bindparam("lat", type_=Float)), 4326)
+    )
+    location = literal_column(f"centers.{schema.POSTGIS_COLUMN}")
+    within = func.ST_DWithin(location, origin, bindparam("meters", type_=Float), literal_column("false"))
+    return select(Center.id, Center.latitude, Center.longitude, Center.name).where(within)
+
+
+@functools.cache
+def _box_statement(ranges: int, rtree: bool) -> Select:
+    """`candidate_select`'s bounding box, its edges bound at execution: on SQLite's R*Tree, or
+    on the centers' own coordinates (PostgreSQL without PostGIS)."""
+    stmt = select(Center.id, Center.latitude, Center.longitude, Center.name)
+    if not rtree:
+        return stmt.where(
+            Center.latitude.between(bindparam("south", type_=Float), bindparam("north", type_=Float)),
             or_(
                 *(
-                    and_(loc.max_lon >= bindparam(f"west_{i}"), loc.min_lon <= bindparam(f"east_{i}"))
+                    Center.longitude.between(bindparam(f"west_{i}", type_=Float), bindparam(f"east_{i}", type_=Float))
                     for i in range(ranges)
                 )
             ),
         )
+    loc = center_locations.c
+    return stmt.join(center_locations, loc.id == Center.id).where(
+        loc.max_lat >= bindparam("south"),
+        loc.min_lat <= bindparam("north"),
+        or_(
+            *(and_(loc.max_lon >= bindparam(f"west_{i}"), loc.min_lon <= bindparam(f"east_{i}")) for i in range(ranges))
+        ),
     )
 
 

@@ -13,9 +13,11 @@ from sqlalchemy import create_engine, text, update
 
 from directory.models import Center
 from directory.models.base import utcnow
+from directory.search import engine, statements
 from directory.search.engine import (
     SearchFilters,
     SearchQuery,
+    candidate_select,
     find_centers_near,
     matching_center_distances,
 )
@@ -213,6 +215,35 @@ def test_unfiltered_matches_across_the_antimeridian_take_both_longitude_ranges(s
     )
     ids, distances = matching_center_distances(session, SearchQuery(Place("Adak", 51.88, 179.95), 20))
     assert len(ids) == 2 and distances == sorted(distances)
+
+
+@pytest.mark.parametrize("postgis", [True, False], ids=["as installed", "PostgreSQL without PostGIS"])
+def test_unfiltered_matches_come_straight_from_the_driver_as_the_general_statement_finds_them(
+    seeded_session, monkeypatch, postgis
+):
+    """What the router reads for each referral: a statement built once, the place bound at
+    execution (SQLite's R*Tree; PostGIS's sphere, or the box without it), the same answer as the
+    statement `candidate_select` builds for each search."""
+    if not postgis:
+        if seeded_session.get_bind().dialect.name != "postgresql":
+            pytest.skip("PostgreSQL only (the PostgreSQL pass runs it)")
+        monkeypatch.setattr(engine, "uses_postgis", lambda session: False)
+    places = [(origin, radius) for origin in random_places(40, seed=11) for radius in (10, 60, 250)]
+    direct: list[str] = []
+    statements.LISTENERS.append(lambda sql, params: direct.append(sql))
+    try:
+        answers = [matching_center_distances(seeded_session, SearchQuery(origin, radius)) for origin, radius in places]
+    finally:
+        statements.LISTENERS.pop()
+    assert len(direct) == len(places)  # one statement each, straight to the driver
+    monkeypatch.setattr(
+        engine, "_unfiltered_candidates", lambda session, query: session.execute(candidate_select(session, query)).all()
+    )
+    for (origin, radius), (ids, distances) in zip(places, answers, strict=True):
+        expected_ids, expected_distances = matching_center_distances(seeded_session, SearchQuery(origin, radius))
+        assert ids == expected_ids
+        assert distances == expected_distances
+    assert sum(len(ids) for ids, _ in answers) > 1000
 
 
 def test_changed_coordinates_move_the_center_in_the_index(session):
