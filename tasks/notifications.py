@@ -13,6 +13,11 @@ from directory.referrals.notice_queue import merge
 from directory.referrals.notifications import Notices
 
 MAX_RETRIES = 5
+#: What a drain retries after, keeping what is left: the database or the mail server failing
+#: (smtplib's errors and a refused or timed-out connection are all OSErrors). If the retries run
+#: out, what the drain holds goes back to the queue within the hour (notice_queue.reclaim).
+#: (Embedded mode's `send_notices` runs in the request, so it retries database failures only.)
+MAIL_RETRIED = (OperationalError, OSError)
 RETRY_BACKOFF_MAX_SECONDS = 600
 
 
@@ -36,7 +41,7 @@ def send_waiting_notices(self) -> None:
     offers, referrals = list(notices.new_offer_ids), list(notices.changed_referral_ids)
     try:
         _mail(offers, referrals)
-    except OperationalError as error:
+    except MAIL_RETRIED as error:
         queue.keep_only(drain_id, Notices(tuple(offers), tuple(referrals)))
         raise self.retry(exc=error, countdown=_backoff(self.request.retries)) from error
     queue.keep_only(drain_id, Notices())

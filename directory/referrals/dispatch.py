@@ -172,11 +172,14 @@ def send_drain(queue: NoticeQueue) -> None:
 
 
 def send_drain_if_needed() -> bool:
-    """Send a drain for notices left waiting without one (its message was lost); True if one was sent."""
+    """Send a drain for notices left waiting without one (its message was lost), or held by a
+    drain that gave up (put back in the queue first); True if one was sent."""
     if current_app.extensions["celery"].conf.task_always_eager:
         return False
     try:
         queue = notice_queue()
+        if reclaimed := queue.reclaim():
+            log.warning("put back %d changes' notices held by a drain that gave up", reclaimed)
         if not queue.schedule():
             return False
         send_drain(queue)

@@ -13,6 +13,10 @@ removes them only once mailed; if its process is killed, the same task is delive
 (acks_late) and mails what its list still holds first. So a notice is mailed at least once,
 as before; a database failure midway keeps just what is left for the retry.
 
+A drain whose task gives up (its retries ran out while the database or the mail server was
+down) leaves what it took in its list; beat's round puts what a drain has held for over an
+hour back in the queue (`reclaim`), so an outage delays mail but does not drop it.
+
 Redis, not the database, holds the waiting notices, as the broker held the per-change task
 messages before: a Redis that loses its data loses queued mail, never a referral or an offer.
 """
@@ -20,6 +24,7 @@ messages before: a Redis that loses its data loses queued mail, never a referral
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,6 +37,11 @@ SCHEDULED_SECONDS = 600
 #: A drain's own list; it expires if that drain's message is lost for good (kept a day to be safe).
 TAKEN = "directory:notices:taken:{}"
 TAKEN_SECONDS = 24 * 3600
+#: The drains holding notices, each scored by when it took them or last kept what was left.
+HOLDERS = "directory:notices:holders"
+#: A drain holding notices this long has given up: a drain mails at most DRAIN_BATCH changes,
+#: and its retries (tasks/notifications.py) are over within minutes.
+RECLAIM_SECONDS = 3600
 
 
 def encode(notices: Notices) -> str:
@@ -87,16 +97,17 @@ class NoticeQueue:
         items = self.client.lrange(TAKEN.format(drain_id), 0, -1)
         return [decode(item) for item in reversed(items)]  # RPOPLPUSH put the newest first
 
-    def take(self, drain_id: str, count: int) -> list[Notices]:
+    def take(self, drain_id: str, count: int, *, now: float | None = None) -> list[Notices]:
         """Move up to `count` of the oldest waiting notices to this drain's own list, and return them."""
         key = TAKEN.format(drain_id)
         pipe = self.client.pipeline(transaction=True)
         for _ in range(count):
             pipe.rpoplpush(WAITING, key)
         pipe.expire(key, TAKEN_SECONDS)
-        return [decode(item) for item in pipe.execute()[:-1] if item is not None]  # oldest first
+        pipe.zadd(HOLDERS, {drain_id: time.time() if now is None else now})
+        return [decode(item) for item in pipe.execute()[:-2] if item is not None]  # oldest first
 
-    def keep_only(self, drain_id: str, left: Notices) -> None:
+    def keep_only(self, drain_id: str, left: Notices, *, now: float | None = None) -> None:
         """Replace what this drain holds by what is `left` to mail (nothing, when it is all mailed)."""
         key = TAKEN.format(drain_id)
         pipe = self.client.pipeline(transaction=True)
@@ -104,4 +115,21 @@ class NoticeQueue:
         if left:
             pipe.rpush(key, encode(left))
             pipe.expire(key, TAKEN_SECONDS)
+            pipe.zadd(HOLDERS, {drain_id: time.time() if now is None else now})
+        else:
+            pipe.zrem(HOLDERS, drain_id)
         pipe.execute()
+
+    def reclaim(self, *, older_than: float = RECLAIM_SECONDS, now: float | None = None) -> int:
+        """Put back in the queue, to be mailed first, what drains have held for over `older_than`
+        seconds (they gave up); how many changes' notices went back."""
+        now = time.time() if now is None else now
+        moved = 0
+        for drain_id in self.client.zrangebyscore(HOLDERS, "-inf", now - older_than):
+            key = TAKEN.format(drain_id.decode() if isinstance(drain_id, bytes) else drain_id)
+            # One at a time, each move atomic: nothing is lost if this stops midway. The drain's
+            # newest goes first to the queue's oldest end, so they keep their order there.
+            while self.client.lmove(key, WAITING, "LEFT", "RIGHT") is not None:
+                moved += 1
+            self.client.zrem(HOLDERS, drain_id)
+        return moved
