@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from directory.search.engine import SearchFilters, SearchQuery, SearchResult, find_centers_near
+from directory.search.statements import as_sqlalchemy_errors
 from directory.vocabulary import expand_medication_filter
 
 #: The one-row table of migration 0006 (only its triggers write it).
@@ -57,8 +58,9 @@ def read_committed_revision(session: Session) -> int:
 def _read_revision(connection: Any) -> int:
     cursor = connection.cursor()
     try:
-        cursor.execute(READ_REVISION)
-        row = cursor.fetchone()
+        with as_sqlalchemy_errors(READ_REVISION):
+            cursor.execute(READ_REVISION)
+            row = cursor.fetchone()
     finally:
         cursor.close()
     if row is None:

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import ExitStack
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import RawCursor
 from sqlalchemy import ColumnElement, Dialect, Select, bindparam, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 #: Called with (sql, parameters) before each statement goes straight to the driver: what
@@ -150,7 +153,7 @@ def run_selects(session: Session, *statements: tuple[Select, dict[str, Any]]) ->
     if len(statements) < 2 or None in compiled:
         return [run_select(session, stmt, params) for stmt, params in statements]
     connection = driver_connection(session)
-    with ExitStack() as cursors:
+    with ExitStack() as cursors, as_sqlalchemy_errors(compiled[0].sql):
         sent = []
         with connection.pipeline():  # sends everything queued, and reads every result, on leaving
             for statement, (_, params) in zip(compiled, statements, strict=True):
@@ -177,11 +180,23 @@ def run_compiled(connection: Any, compiled: CompiledStatement, params: dict[str,
     args = compiled.arguments(params)
     for listener in LISTENERS:
         listener(compiled.sql, args)
-    if compiled.raw:
-        with RawCursor(connection) as cursor:
-            cursor.execute(compiled.sql, args)
-            return compiled.convert(cursor.fetchall())
-    return compiled.convert(connection.execute(compiled.sql, args).fetchall())
+    with as_sqlalchemy_errors(compiled.sql, args):
+        if compiled.raw:
+            with RawCursor(connection) as cursor:
+                cursor.execute(compiled.sql, args)
+                return compiled.convert(cursor.fetchall())
+        return compiled.convert(connection.execute(compiled.sql, args).fetchall())
+
+
+@contextmanager
+def as_sqlalchemy_errors(sql: str, args: Any = None) -> Iterator[None]:
+    """The driver's errors raised as SQLAlchemy raises them for the statements it runs (e.g. a
+    connection dropped mid-statement as `sqlalchemy.exc.OperationalError`), so what handles
+    those (the tasks' retries, the error pages) handles these statements' errors alike."""
+    try:
+        yield
+    except (sqlite3.Error, psycopg.Error) as error:
+        raise DBAPIError.instance(sql, args, error, Exception) from error
 
 
 @functools.cache

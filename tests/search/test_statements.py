@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import psycopg
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from directory.models import Center
 from directory.search.engine import (
     SearchFilters,
+    SearchQuery,
     _box_shape,
     _box_values,
     _count_statement,
     _near_statement,
     filter_shape,
     filter_values,
+    find_centers_near,
+    matching_center_distances,
 )
 from directory.search.geocoding import Place
 from directory.search.geodesy import bounding_box, degree_lengths
 from directory.search.listing import _SQLITE_LISTINGS
 from directory.search.statements import compiled_statement, run_select
+from tests.factories import add_centers, center_record
+
+CHICAGO = {"latitude": 41.8858, "longitude": -87.6181}
 
 
 def test_straight_to_the_driver_matches_sqlalchemy(seeded_session):
@@ -56,3 +66,21 @@ def test_straight_to_the_driver_matches_sqlalchemy(seeded_session):
     assert got == expected
     assert any(isinstance(row[20], datetime) for row in got)  # last_verified_at, converted
     assert all(isinstance(row[15], bool) for row in got)  # accepting_referrals
+
+
+@pytest.mark.parametrize("path", ["search page", "router's candidates"])
+def test_a_driver_error_comes_out_as_sqlalchemys(session, path):
+    """A connection dropped under a statement sent straight to the driver raises SQLAlchemy's
+    error, as it would through SQLAlchemy: what the tasks retry on and the error pages handle."""
+    add_centers(session, center_record(**CHICAGO))
+    session.commit()
+    query = SearchQuery(Place("here", CHICAGO["latitude"], CHICAGO["longitude"]), radius_miles=25)
+    search = find_centers_near if path == "search page" else matching_center_distances
+    search(session, query)  # what is looked up once per database (through SQLAlchemy) is looked up
+    connection = session.connection()
+    connection.connection.driver_connection.close()  # as if the server had dropped it
+    with pytest.raises(DBAPIError) as raised:
+        search(session, query)
+    assert isinstance(raised.value.orig, sqlite3.Error | psycopg.Error)
+    connection.invalidate()
+    session.rollback()
