@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+#: Seconds to wait on the rate limits' storage (Redis) before counting in the process's memory.
+RATE_LIMIT_STORAGE_TIMEOUT_SECONDS = 0.5
+
 
 def from_environment(instance_path: str) -> dict[str, Any]:
     """The app's settings: defaults for the embedded mode, overridden by environment variables."""
@@ -29,6 +32,15 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": _flag(env.get("SESSION_COOKIE_SECURE", "false")),
         "IDLE_TIMEOUT_MINUTES": int(env.get("IDLE_TIMEOUT_MINUTES", 30)),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or env.get("REDIS_URL") or "memory://",
+        # While that storage (Redis) is down or hangs, each process counts in its own memory instead
+        # of answering 500 (a sign-in must not depend on Redis), and goes back to it once it
+        # answers again; a request waits at most about a second on an unanswering Redis.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": {
+            "wrap_exceptions": True,  # the storage's errors as limits.errors.StorageError
+            "socket_connect_timeout": RATE_LIMIT_STORAGE_TIMEOUT_SECONDS,
+            "socket_timeout": RATE_LIMIT_STORAGE_TIMEOUT_SECONDS,
+        },
         "RATELIMIT_HEADERS_ENABLED": True,
         "MAIL_FROM": env.get("MAIL_FROM", "Treatment directory <no-reply@localhost>"),
         "MAIL_OUTBOX": env.get("MAIL_OUTBOX", os.path.join(instance_path, "outbox")),

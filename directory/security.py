@@ -17,6 +17,9 @@ from flask import Flask, Response, abort, current_app, jsonify, redirect, render
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, logout_user
 from limits import parse
+from limits.errors import StorageError
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
 
 from directory.accounts import audit
 from directory.accounts.service import user_for_api_token
@@ -27,6 +30,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Unknown or revoked bearer tokens tolerated per client address before answering 429.
 BAD_TOKEN_LIMIT = parse("20/minute")
+#: Where this process counts bad tokens while the limiter's storage (Redis) does not answer.
+_bad_tokens_here = FixedWindowRateLimiter(MemoryStorage())
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -82,9 +87,18 @@ def _load_user_from_bearer_token(req: Any) -> User | None:
     user = user_for_api_token(db.session, token.strip())
     if user is not None:
         db.session.commit()  # last_used_at
-    elif limiter.enabled and not limiter.limiter.hit(BAD_TOKEN_LIMIT, "bad-bearer-token", get_remote_address()):
+    elif limiter.enabled and not _bad_token_allowed(get_remote_address()):
         abort(429)  # someone is guessing tokens
     return user
+
+
+def _bad_token_allowed(address: str) -> bool:
+    """Count one bad token from `address`: False once there were too many. Counted where the
+    rate limits are (Redis), or in this process while that does not answer."""
+    try:
+        return limiter.limiter.hit(BAD_TOKEN_LIMIT, "bad-bearer-token", address)
+    except StorageError:
+        return _bad_tokens_here.hit(BAD_TOKEN_LIMIT, "bad-bearer-token", address)
 
 
 def is_api_request() -> bool:
