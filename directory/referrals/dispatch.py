@@ -63,6 +63,9 @@ def publish(task: Any, *args: object) -> None:
 
 #: Broker connections kept per process for `publish` (more concurrent senders wait for one).
 PUBLISHING_CONNECTIONS = 10
+#: Seconds `publish` waits on the broker for each step (connecting, each reply) before giving up:
+#: the task's message is in the outbox already, for beat's re-send.
+PUBLISH_TIMEOUT_SECONDS = 1.0
 _pools: dict[tuple[int, int], Any] = {}
 
 
@@ -70,7 +73,14 @@ def _publishing_connections(celery: Any) -> Any:
     """This process's pool of broker connections for `publish` (a forked process makes its own)."""
     key = (os.getpid(), id(celery))
     if key not in _pools:
-        options = {**celery.conf.broker_transport_options, "max_retries": 0}
+        options = {
+            **celery.conf.broker_transport_options,
+            "max_retries": 0,
+            # A broker that takes the connection but does not answer (hung, or its replies lost)
+            # would otherwise hold the sender for ever: a web request past gunicorn's timeout.
+            "socket_timeout": PUBLISH_TIMEOUT_SECONDS,
+            "socket_connect_timeout": PUBLISH_TIMEOUT_SECONDS,
+        }
         redis_broker = urlsplit(celery.conf.broker_url).scheme in ("redis", "rediss")
         connection = celery.connection_for_write(
             transport=PublishingRedisTransport if redis_broker else None, transport_options=options

@@ -4,8 +4,6 @@ memory, and the counting goes back to Redis once it answers again."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -16,7 +14,7 @@ from flask import Flask
 from directory.extensions import db, limiter
 from tests.conftest import make_app
 from tests.factories import login, make_user
-from tests.integration.services import RedisServer, start_redis
+from tests.integration.services import RedisServer, SilentServer, start_redis
 
 EMAIL = "staff@example.org"
 
@@ -112,27 +110,8 @@ def test_counting_goes_back_to_redis_once_it_answers(tmp_path, redis_server, mon
 
 @pytest.fixture
 def silent_server() -> Iterator[str]:
-    """A TCP server that accepts connections and never answers (a hung Redis)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
-    stop.set()
-    thread.join()
-    for connection in held:
-        connection.close()
-    listener.close()
+    with SilentServer() as server:
+        yield server.url
 
 
 def test_a_hung_redis_delays_a_sign_in_by_about_a_second_at_most(tmp_path, silent_server):

@@ -84,6 +84,15 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=15)
 
+    def pause(self) -> None:
+        """Hang the server (SIGSTOP): the kernel still takes connections, nothing answers them."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def queue_length(self, queue: str = "celery") -> int:
         """How many messages wait in a Celery queue (not counting those a worker holds)."""
         client = redis.Redis.from_url(self.url)
@@ -91,6 +100,40 @@ class RedisServer:
             return client.llen(queue)
         finally:
             client.close()
+
+
+class SilentServer:
+    """A TCP server on a free loopback port that accepts connections and never answers: a hung
+    Redis (stuck, or behind a network that drops its replies). Use it as a context manager."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.held: list[socket.socket] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.held.append(self.listener.accept()[0])
+            except OSError:
+                continue
+
+    def __enter__(self) -> SilentServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.thread.join()
+        for connection in self.held:
+            connection.close()
+        self.listener.close()
 
 
 def start_redis(workdir: Path) -> RedisServer:
