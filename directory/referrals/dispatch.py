@@ -201,7 +201,7 @@ def send_drain_if_needed() -> bool:
 
 #: Seconds to wait on Redis for the notice queue: a change is committed already, so a slow or
 #: unreachable Redis must not hold up the request or the routing task for long.
-NOTICE_QUEUE_TIMEOUT_SECONDS = 2.0
+NOTICE_QUEUE_TIMEOUT_SECONDS = 1.0
 _notice_clients: dict[tuple[int, str], Any] = {}
 
 
@@ -214,7 +214,9 @@ def notice_queue() -> NoticeQueue:
             url,
             socket_connect_timeout=NOTICE_QUEUE_TIMEOUT_SECONDS,
             socket_timeout=NOTICE_QUEUE_TIMEOUT_SECONDS,
-            retry=Retry(NoBackoff(), 1),  # one more try on a fresh connection (Redis restarted), no wait
+            # One more try on a fresh connection (Redis restarted), at once; not after a timeout
+            # (Redis hung), which would only double the wait.
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
         )
     return NoticeQueue(_notice_clients[key])
 
