@@ -3,6 +3,7 @@ whichever worker answers the scrape (prometheus-client's multiprocess mode, set 
 
 from __future__ import annotations
 
+import gc
 import http.client
 import os
 import subprocess
@@ -124,7 +125,7 @@ def test_the_metrics_folder_is_emptied_when_gunicorn_starts(tmp_path: Path, monk
     assert sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
 
 
-def test_workers_build_the_geocoder_tables_as_they_start(tmp_path, monkeypatch):
+def test_workers_build_the_geocoder_tables_as_they_start_then_set_them_aside_from_the_collector(tmp_path, monkeypatch):
     from directory.search import geocoding
 
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # else the config would set one here
@@ -132,8 +133,13 @@ def test_workers_build_the_geocoder_tables_as_they_start(tmp_path, monkeypatch):
     geocoding._tables.cache_clear()
     namespace: dict = {}
     exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
-    namespace["post_worker_init"](None)
-    assert geocoding._tables.cache_info().currsize == 1
+    assert gc.get_freeze_count() == 0
+    try:
+        namespace["post_worker_init"](None)
+        assert geocoding._tables.cache_info().currsize == 1
+        assert gc.get_freeze_count() > 100_000  # the app, the modules and the tables
+    finally:
+        gc.unfreeze()  # this is the test process, not a worker
 
 
 def test_without_a_folder_set_the_server_makes_its_own_and_removes_it(monkeypatch):
