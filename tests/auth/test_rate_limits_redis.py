@@ -93,7 +93,7 @@ def test_bad_api_tokens_are_still_limited_with_redis_down(tmp_path, redis_server
     assert answers == [401] * 20 + [429, 429]
 
 
-def test_counting_goes_back_to_redis_once_it_answers(tmp_path, redis_server, monkeypatch):
+def test_counting_goes_back_to_redis_once_it_answers(tmp_path, redis_server):
     app = limited_app(tmp_path, redis_server.url)
     redis_server.stop()
     assert login(app.test_client(), EMAIL).status_code == 302  # the limiter falls back to memory
