@@ -14,6 +14,7 @@ from directory.models.audit import AuditEvent
 from directory.models.base import Base
 from directory.models.centers import Center, CenterAttribute
 from directory.models.referrals import (
+    HeldNotice,
     Offer,
     OfferStatus,
     OutboxMessage,
@@ -29,6 +30,7 @@ __all__ = [
     "Center",
     "CenterAttribute",
     "ClaimStatus",
+    "HeldNotice",
     "Invitation",
     "ListingClaim",
     "Offer",

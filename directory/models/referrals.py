@@ -183,3 +183,20 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_outbox_dispatched_at", "dispatched_at"),)
+
+
+class HeldNotice(Base):
+    """A committed change's notices (ids only) that could not be handed on for mailing when it
+    committed: Redis was down or did not answer, or, in embedded mode, the mail service failed.
+
+    Kept here until the next round hands them on (beat's `dispatch_outbox`, or the embedded
+    sweep), so an outage delays the mail of such a change instead of dropping it. Rows never
+    hold personal data: offer ids and random referral ids, as JSON lists.
+    """
+
+    __tablename__ = "held_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_ids: Mapped[list[int]] = mapped_column(JSON)
+    referral_ids: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

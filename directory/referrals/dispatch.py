@@ -1,8 +1,9 @@
-"""Sending routing tasks after commit, from the outbox; and the embedded-mode sweep.
+"""Sending routing tasks after commit, from the outbox; queueing notices; and the embedded-mode sweep.
 
 The broker only ever sees a task name and a referral id. If the broker is down when a
 referral is submitted, the outbox row stays unsent and the periodic `dispatch_outbox`
-task (or, in embedded mode, the sweep) sends it later.
+task (or, in embedded mode, the sweep) sends it later. Notices that cannot be queued when
+their change commits are held in the database and handed on by the same rounds.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from directory.extensions import db
 from directory.models import Referral, User
 from directory.referrals import notifications, service
 from directory.referrals.intake import Intake
-from directory.referrals.notice_queue import NoticeQueue
+from directory.referrals.notice_queue import NoticeQueue, merge
 
 log = logging.getLogger(__name__)
 
@@ -154,20 +155,63 @@ def send_notices(notices: notifications.Notices) -> None:
     """Queue one committed change's notices (ids only) for mailing; a failure never undoes the change.
 
     With a broker they wait in Redis for a drain task (`notice_queue`), sent only if none is
-    waiting already; in embedded mode the task runs here and now.
+    waiting already; in embedded mode the task runs here and now. If that fails (Redis down or
+    not answering; in embedded mode, the mail service failing) they are held in the database
+    for the next round (`send_held_notices`): their mail is late, not lost.
     """
+    try:
+        _queue_or_mail(notices)
+    except Exception as error:
+        try:
+            with db.engine.begin() as connection:
+                notifications.hold(connection, notices)
+        except Exception as hold_error:  # the database is down too: nothing left to keep them in
+            log.error(
+                "could not queue %s (%s) nor hold them (%s): not mailed",
+                notices,
+                type(error).__name__,
+                type(hold_error).__name__,
+            )
+            return
+        log.warning("could not queue %s: %s; held for the next round", notices, type(error).__name__)
+
+
+def _queue_or_mail(notices: notifications.Notices) -> None:
+    """Hand notices on for mailing: to the queue in Redis (and send a drain if none waits), or in
+    embedded mode mail them here and now; raises if that fails."""
     from tasks.notifications import send_notices as task
 
-    celery = current_app.extensions["celery"]
+    if current_app.extensions["celery"].conf.task_always_eager:
+        publish(task, list(notices.new_offer_ids), list(notices.changed_referral_ids))
+        return
+    queue = notice_queue()
+    if queue.push(notices):
+        send_drain(queue)
+
+
+#: Held changes' notices handed on per round, merged into one (a drain mails them in chunks).
+HELD_BATCH = 500
+
+
+def send_held_notices() -> int:
+    """Hand on the notices held in the database (`send_notices` could not queue them); returns
+    how many changes' worth went. Run by beat's round, and in embedded mode by the sweep.
+
+    They are queued (or mailed) first and forgotten after, so a process that dies in between
+    leaves them to be mailed twice rather than never. If handing on fails (Redis still down),
+    they stay for the next round.
+    """
+    held = notifications.held(db.session, HELD_BATCH)
+    db.session.rollback()  # end the read: nothing is held while queueing
+    if not held:
+        return 0
     try:
-        if celery.conf.task_always_eager:
-            publish(task, list(notices.new_offer_ids), list(notices.changed_referral_ids))
-            return
-        queue = notice_queue()
-        if queue.push(notices):
-            send_drain(queue)
-    except Exception as error:  # broker down or mail failing (eager mode): the change stands
-        log.warning("could not queue %s: %s", notices, type(error).__name__)
+        _queue_or_mail(merge(notices for _, notices in held))
+    except Exception as error:
+        log.warning("could not queue %d held changes' notices: %s", len(held), type(error).__name__)
+        return 0
+    notifications.release(db.session, [row_id for row_id, _ in held])
+    return len(held)
 
 
 def send_drain(queue: NoticeQueue) -> None:
@@ -243,6 +287,7 @@ def init_embedded_sweep(app: Flask) -> None:
         state["last"] = now
         service.expire_offers(db.session, offer_ttl=offer_ttl())
         send_pending()
+        send_held_notices()
 
 
 def submit_and_send(intake: Intake, actor: User | None) -> Referral:

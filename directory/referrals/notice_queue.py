@@ -19,6 +19,9 @@ hour back in the queue (`reclaim`), so an outage delays mail but does not drop i
 
 Redis, not the database, holds the waiting notices, as the broker held the per-change task
 messages before: a Redis that loses its data loses queued mail, never a referral or an offer.
+Notices that cannot be pushed here when their change commits (Redis down or not answering) are
+held in the database instead, and beat's round pushes them once Redis answers
+(`dispatch.send_held_notices`).
 """
 
 from __future__ import annotations

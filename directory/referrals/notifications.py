@@ -8,7 +8,8 @@ change of a `Referral`'s status that is flushed is noted, and handed to `deliver
 after the transaction commits (a rollback forgets it). That covers every way offers are
 made and statuses change (routing in a worker, answers, expiry, cancellation) without the
 lifecycle code knowing about mail. `deliver` gets only ids, to queue for mailing
-(directory/referrals/notice_queue.py).
+(directory/referrals/notice_queue.py). Notices that cannot be queued when their change commits
+(Redis down) are held in the database (`hold`) until a later round hands them on.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import Connection, delete, event, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from directory.mail import Mailer
-from directory.models import Offer, OfferStatus, Referral, ReferralStatus, Role, User, center_staff
+from directory.models import HeldNotice, Offer, OfferStatus, Referral, ReferralStatus, Role, User, center_staff
+from directory.models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,34 @@ def watch(sessionmaker: Any, deliver: Deliver) -> None:
     event.listen(sessionmaker, "after_flush", _after_flush)
     event.listen(sessionmaker, "after_commit", after_commit)
     event.listen(sessionmaker, "after_soft_rollback", _forget)
+
+
+def hold(connection: Connection, notices: Notices) -> None:
+    """Keep a committed change's notices in the database (one `HeldNotice` row, ids only), for a
+    later round to hand on: `connection` is the caller's, which commits."""
+    connection.execute(
+        insert(HeldNotice).values(
+            offer_ids=list(notices.new_offer_ids), referral_ids=list(notices.changed_referral_ids), created_at=utcnow()
+        )
+    )
+
+
+def held(session: Session, limit: int) -> list[tuple[int, Notices]]:
+    """The oldest held notices, at most `limit` changes' worth, with their row ids."""
+    rows = session.execute(
+        select(HeldNotice.id, HeldNotice.offer_ids, HeldNotice.referral_ids).order_by(HeldNotice.id).limit(limit)
+    )
+    return [
+        (row_id, Notices(tuple(int(i) for i in offers), tuple(str(r) for r in referrals)))
+        for row_id, offers, referrals in rows
+    ]
+
+
+def release(session: Session, row_ids: list[int]) -> None:
+    """Forget held notices that were handed on (one statement, one commit)."""
+    if row_ids:
+        session.execute(delete(HeldNotice).where(HeldNotice.id.in_(row_ids)))
+        session.commit()
 
 
 def notify_center_staff(session: Session, offer_id: int, mailer: Mailer, base_url: str) -> int:
