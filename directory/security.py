@@ -32,6 +32,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 BAD_TOKEN_LIMIT = parse("20/minute")
 #: Where this process counts bad tokens while the limiter's storage (Redis) does not answer.
 _bad_tokens_here = FixedWindowRateLimiter(MemoryStorage())
+#: Once the storage failed to count a bad token, this process counts them in its own memory for
+#: this long before it tries the storage again: a hung Redis makes each try wait for its timeout,
+#: which a stream of bad tokens would otherwise pay on every request.
+BAD_TOKEN_STORAGE_RETRY_SECONDS = 5.0
+_bad_token_storage = {"failed_until": 0.0}  # time.monotonic() until which the storage is not tried
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -94,11 +99,14 @@ def _load_user_from_bearer_token(req: Any) -> User | None:
 
 def _bad_token_allowed(address: str) -> bool:
     """Count one bad token from `address`: False once there were too many. Counted where the
-    rate limits are (Redis), or in this process while that does not answer."""
-    try:
-        return limiter.limiter.hit(BAD_TOKEN_LIMIT, "bad-bearer-token", address)
-    except StorageError:
-        return _bad_tokens_here.hit(BAD_TOKEN_LIMIT, "bad-bearer-token", address)
+    rate limits are (Redis), or in this process while that does not answer (tried again every
+    BAD_TOKEN_STORAGE_RETRY_SECONDS)."""
+    if time.monotonic() >= _bad_token_storage["failed_until"]:
+        try:
+            return limiter.limiter.hit(BAD_TOKEN_LIMIT, "bad-bearer-token", address)
+        except StorageError:
+            _bad_token_storage["failed_until"] = time.monotonic() + BAD_TOKEN_STORAGE_RETRY_SECONDS
+    return _bad_tokens_here.hit(BAD_TOKEN_LIMIT, "bad-bearer-token", address)
 
 
 def is_api_request() -> bool:

@@ -11,6 +11,7 @@ import pytest
 import redis
 from flask import Flask
 
+from directory import security
 from directory.extensions import db, limiter
 from tests.conftest import make_app
 from tests.factories import login, make_user
@@ -41,10 +42,16 @@ def limited_app(tmp_path, storage_uri: str) -> Flask:
 @pytest.fixture(autouse=True)
 def fresh_limiter() -> Iterator[None]:
     """The limiter is one object for every app of the test run: whether it took its storage for
-    dead is its own state, which a new app would inherit (a process has only one app); each
-    app's `init_app` gives it a new storage."""
+    dead, its back-off and its fallback counts are its own state, which a new app would inherit
+    (a process has only one app); each app's `init_app` gives it a new storage."""
     yield
     limiter._storage_dead = False
+    limiter._Limiter__check_backend_count = 0  # its back-off between looks at a dead storage
+    limiter._Limiter__last_check_backend = 0.0
+    if (fallback := getattr(limiter, "_fallback_storage", None)) is not None:
+        fallback.reset()
+    security._bad_token_storage["failed_until"] = 0.0
+    security._bad_tokens_here.storage.reset()
 
 
 def limit_keys(url: str) -> list[bytes]:
@@ -101,9 +108,14 @@ def test_counting_goes_back_to_redis_once_it_answers(tmp_path, redis_server):
     assert not limit_keys(redis_server.url)
 
     # The limiter looks at Redis again after a back-off (1, 2, 4 ... seconds): wait past the first.
-    deadline = time.monotonic() + 10
+    # Each sign-in from an address of its own: this process's own count (10 a minute per address)
+    # must not decide how long the wait may be.
+    deadline, n = time.monotonic() + 10, 0
     while not limit_keys(redis_server.url) and time.monotonic() < deadline:
-        assert login(app.test_client(), EMAIL).status_code == 302
+        n += 1
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.0.{n // 250}.{n % 250 + 1}"
+        assert login(client, EMAIL).status_code == 302
         time.sleep(0.2)
     assert limit_keys(redis_server.url), "the limiter should count in Redis again"
 
@@ -125,3 +137,18 @@ def test_a_hung_redis_delays_a_sign_in_by_about_a_second_at_most(tmp_path, silen
 
     assert timings[0] < 3, timings  # waited on Redis once, then counted in memory
     assert max(timings[1:]) < 0.5, timings
+
+
+def test_a_hung_redis_delays_one_bad_token_request_not_each(tmp_path, silent_server):
+    app = limited_app(tmp_path, silent_server)
+    client = app.test_client()
+
+    timings, answers = [], []
+    for n in range(22):
+        started = time.monotonic()
+        answers.append(client.get("/api/v1/referrals", headers={"Authorization": f"Bearer tdk_guess{n}"}).status_code)
+        timings.append(time.monotonic() - started)
+
+    assert answers == [401] * 20 + [429, 429]  # still limited, counted in this process
+    assert timings[0] < 3, timings  # waited on Redis once
+    assert sum(timings[1:]) < 1.0, timings  # then not again for a while
