@@ -37,6 +37,7 @@ def test_referral_from_form_to_accepted_detox_and_naltrexone_offer(app, client, 
     earliest = earliest_naltrexone_start(referral.last_opioid_use, "heroin")
     assert "Lakeside Detox" in text and "Naltrexone Clinic" in text
     assert earliest.isoformat() in text
+    assert text.count("Earliest naltrexone start") == 1  # in the naltrexone program's step, not again
     assert "Baseline liver tests required" in text and "Interaction: alcohol" in text
     assert "not medical advice" in text
     assert 'href="tel:+1-312-555-0100"' in text
@@ -188,6 +189,10 @@ def test_unplaced_referral_shows_partial_matches(client, store, scene):
     referral = submit(client, store, payment="private_insurance")
     text = page(client.get(f"/referrals/{referral.id}"))
     assert "Not placed" in text and "Partial matches" in text and "Lakeside Detox" in text
+    # No naltrexone program planned: when naltrexone could start is still on the page.
+    earliest = earliest_naltrexone_start(referral.last_opioid_use, "heroin")
+    assert "No center planned for this step." in text
+    assert f"<dt>Earliest naltrexone start</dt><dd>{earliest.isoformat()}</dd>" in text
 
 
 def test_the_form_needs_its_csrf_token(app, client, store, scene):
