@@ -124,11 +124,14 @@ class SearchForm(FlaskForm):
     )
 
     origin: Place | None = None
+    #: Places the person may have meant, when the one typed was not found or names several.
+    near_suggestions: tuple[str, ...] = ()
 
     def validate_near(self, field: StringField) -> None:
         try:
             self.origin = current_app.extensions["geocoder"].locate(field.data or "")
         except PlaceNotFound as error:
+            self.near_suggestions = error.suggestions
             raise ValidationError(str(error)) from error
 
     def to_query(self) -> SearchQuery:

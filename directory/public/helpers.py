@@ -157,9 +157,12 @@ def search_url(
     radius_miles: float | None = None,
     without: tuple[str, str] | None = None,
     sort: str | None = None,
+    near: str | None = None,
 ) -> str:
-    """The same search on another page, with another radius or order, or without one filter value."""
+    """The same search on another page, with another radius, order or place, or without one filter value."""
     params = [param for param in search_params(form) if param != without]
+    if near is not None:
+        params = [(k, near if k == "near" else v) for k, v in params]
     if radius_miles is not None:
         params = [(k, format_miles(radius_miles) if k == "radius_miles" else v) for k, v in params]
     if sort is not None:

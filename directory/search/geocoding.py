@@ -1,4 +1,4 @@
-"""Turn what a person types ("02139", "St. Louis, MO", "41.88,-87.63") into a point.
+"""Turn what a person types ("02139", "St. Louis, MO", "Chicago", "41.88,-87.63") into a point.
 
 One entry point, `Geocoder.locate`, with two implementations chosen by config: the
 offline one (ZIP and town tables from the `zipcodes` package, built once per process)
@@ -9,9 +9,11 @@ tables answer instead: a person looking for help never gets an error because of 
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Protocol
@@ -38,7 +40,16 @@ class Place:
 
 
 class PlaceNotFound(ValueError):
-    """The text could not be understood or located; the message says why, for the user."""
+    """The text could not be understood or located; the message says why, for the user.
+
+    `suggestions` are places the person may have meant, each written as `locate` takes it (e.g.
+    "Springfield, IL"): the towns of that name when it names one in several states, or close
+    spellings of a town not found.
+    """
+
+    def __init__(self, message: str, suggestions: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.suggestions = tuple(suggestions)
 
 
 @dataclass(frozen=True)
@@ -48,7 +59,7 @@ class PlaceQuery:
     kind: str  # "zip", "town" or "point"
     zip: str = ""
     town: str = ""
-    state: str = ""
+    state: str = ""  # "" for a town named without its state
     latitude: float = 0.0
     longitude: float = 0.0
 
@@ -62,6 +73,7 @@ class Geocoder(Protocol):
 _POINT = re.compile(r"^\s*([-+]?\d{1,2}(?:\.\d+)?)\s*[,\s]\s*([-+]?\d{1,3}(?:\.\d+)?)\s*$")
 _ZIP = re.compile(r"^\s*(\d{5})(?:-\d{4})?\s*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_LETTER = re.compile(r"[^\W\d_]")
 _STATE_NAMES = {name.casefold(): code for code, name in STATES.items()}
 #: Words that towns spell both ways ("St. Louis" / "Saint Louis"), folded to one form.
 _ABBREVIATIONS = {"st": "saint", "ste": "sainte", "ft": "fort", "mt": "mount", "pt": "point"}
@@ -89,6 +101,9 @@ def parse_place(text: str) -> PlaceQuery:
     town, state = _split_town_state(text)
     if town and state:
         return PlaceQuery("town", town=town, state=state)
+    town = text.rstrip(",. ").strip()
+    if town and "," not in town and _LETTER.search(town):  # "Chicago": a town, in whichever state has it
+        return PlaceQuery("town", town=town)
     raise PlaceNotFound(f'We could not understand "{text}". Enter {EXAMPLES}.')
 
 
@@ -121,18 +136,81 @@ class OfflineGeocoder:
         query = parse_place(text)
         if query.kind == "point":
             return Place(f"{query.latitude:.4f}, {query.longitude:.4f}", query.latitude, query.longitude)
-        zips, towns = _tables()
+        tables = _tables()
         if query.kind == "zip":
-            if query.zip not in zips:
+            if query.zip not in tables.zips:
                 raise PlaceNotFound(f"{query.zip} is not a US ZIP code we know. Check it, or enter a town and state.")
-            return zips[query.zip]
-        place = towns.get((normalize_town(query.town), query.state))
+            return tables.zips[query.zip]
+        state = query.state or state_of_town(query.town)
+        place = tables.towns.get((normalize_town(query.town), state))
         if place is None:
+            close = similar_towns(query.town, state)
             raise PlaceNotFound(
-                f'We could not find a town called "{query.town}" in {STATES[query.state]}. '
-                f"Check the spelling, or enter a 5-digit ZIP code."
+                f'We could not find a town called "{query.town}" in {STATES[state]}. '
+                + (f"Did you mean {_either(close)}? " if close else "Check the spelling, ")
+                + ("Or enter" if close else "or enter")
+                + " a 5-digit ZIP code.",
+                close,
             )
         return place
+
+
+#: A town named without its state is taken to be the one with this many times the ZIP codes of
+#: any other town of that name (Chicago: Illinois's, not Chicago, OH); otherwise the person is asked.
+CLEAR_LEAD = 5
+#: Towns offered at most, when a name is in several states or close to a name not found.
+MAX_SUGGESTIONS = 8
+
+
+def state_of_town(town: str) -> str:
+    """The state of the town called `town`, named without its state: the only one of that name,
+    or one far larger than the others (CLEAR_LEAD); raises PlaceNotFound, with the towns it could
+    be (largest first) or close spellings, if there is none or no clear one."""
+    named = _tables().by_name.get(normalize_town(town), [])
+    if not named and (town.upper() in STATES or town.casefold() in _STATE_NAMES):
+        raise PlaceNotFound(f'"{town}" is a state. Enter a town and its state (e.g. "Springfield, IL"), or a ZIP code.')
+    if not named:
+        close = similar_towns(town)
+        raise PlaceNotFound(
+            f'We could not find a town called "{town}". '
+            + (f"Did you mean {_either(close)}? Or enter " if close else "Check the spelling, or enter ")
+            + f"{EXAMPLES}.",
+            close,
+        )
+    if len(named) == 1 or named[0].zip_codes >= CLEAR_LEAD * named[1].zip_codes:
+        return named[0].state
+    choices = [entry.place.label for entry in named[:MAX_SUGGESTIONS]]
+    raise PlaceNotFound(
+        f'There are towns called "{town}" in {len(named)} states, the largest {_either(choices[:3], "and")}. '
+        f'Add the state (e.g. "{choices[0]}"), or enter a 5-digit ZIP code.',
+        choices,
+    )
+
+
+def similar_towns(town: str, state: str = "") -> list[str]:
+    """Towns spelled like `town` (in `state`, if given), closest first, as "Town, ST"."""
+    name = normalize_town(town)
+    if not name:
+        return []
+    tables = _tables()
+    # Only names that start alike and are about as long are compared: the full list is long.
+    candidates = [
+        other
+        for other in tables.names_by_initial.get(name[0], ())
+        if abs(len(other) - len(name)) <= 2 and (not state or (other, state) in tables.towns)
+    ]
+    found = []
+    for other in difflib.get_close_matches(name, candidates, n=MAX_SUGGESTIONS, cutoff=0.8):
+        if state:
+            found.append(tables.towns[(other, state)].label)
+        else:
+            found.extend(entry.place.label for entry in tables.by_name[other][:2])
+    return found[:MAX_SUGGESTIONS]
+
+
+def _either(labels: Sequence[str], conjunction: str = "or") -> str:
+    """ "A", "A or B", "A; B or C" (a label has a comma of its own: "Springfield, IL")."""
+    return labels[0] if len(labels) == 1 else f"{'; '.join(labels[:-1])} {conjunction} {labels[-1]}"
 
 
 def warm_up() -> None:
@@ -140,9 +218,23 @@ def warm_up() -> None:
     _tables()
 
 
+@dataclass(frozen=True)
+class _NamedTown:
+    state: str
+    place: Place
+    zip_codes: int  # how many ZIP codes name it: a measure of its size
+
+
+@dataclass(frozen=True)
+class _Tables:
+    zips: dict[str, Place]  # ZIP -> its point
+    towns: dict[tuple[str, str], Place]  # (normalized town, state) -> the mean of the town's ZIP points
+    by_name: dict[str, list[_NamedTown]]  # normalized town -> the towns of that name, largest first
+    names_by_initial: dict[str, list[str]]  # first letter -> the normalized town names
+
+
 @cache
-def _tables() -> tuple[dict[str, Place], dict[tuple[str, str], Place]]:
-    """ZIP -> place and (town, state) -> place (the mean of the town's ZIP points)."""
+def _tables() -> _Tables:
     zips: dict[str, Place] = {}
     points: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     names: dict[tuple[str, str], str] = {}
@@ -164,7 +256,15 @@ def _tables() -> tuple[dict[str, Place], dict[tuple[str, str], Place]]:
         )
         for key, pts in points.items()
     }
-    return zips, towns
+    by_name: dict[str, list[_NamedTown]] = defaultdict(list)
+    for (name, state), place in towns.items():
+        by_name[name].append(_NamedTown(state, place, len(points[(name, state)])))
+    for entries in by_name.values():
+        entries.sort(key=lambda entry: (-entry.zip_codes, entry.state))
+    names_by_initial: dict[str, list[str]] = defaultdict(list)
+    for name in sorted(by_name):
+        names_by_initial[name[0]].append(name)
+    return _Tables(zips, towns, dict(by_name), dict(names_by_initial))
 
 
 class NominatimGeocoder:
@@ -205,8 +305,9 @@ class NominatimGeocoder:
             return Place(f"{query.latitude:.4f}, {query.longitude:.4f}", query.latitude, query.longitude)
         if query.kind == "zip":
             found = self._client.geocode({"postalcode": query.zip, "country": "us"})  # type: ignore[attr-defined]
-        else:
-            found = self._client.geocode({"city": query.town, "state": STATES[query.state], "country": "us"})  # type: ignore[attr-defined]
+        else:  # a town named without its state: the state the offline tables give it (or ask which)
+            state = query.state or state_of_town(query.town)
+            found = self._client.geocode({"city": query.town, "state": STATES[state], "country": "us"})  # type: ignore[attr-defined]
         if found is None:
             raise PlaceNotFound(f'We could not find "{text.strip()}". Check it, or enter {EXAMPLES}.')
         return Place(found.address, float(found.latitude), float(found.longitude))

@@ -106,7 +106,9 @@ def test_pagination(client, session):
     ("query", "field", "message"),
     [
         ("", "near", "Enter a ZIP code"),
-        ("near=pizza", "near", "could not understand"),
+        ("near=pizza", "near", "could not find a town called"),
+        ("near=Springfield", "near", 'There are towns called "Springfield" in '),
+        ("near=1234", "near", "could not understand"),
         ("near=00000", "near", "not a US ZIP code"),
         ("near=60601&radius_miles=0", "radius_miles", "0.1 to 500"),
         ("near=60601&radius_miles=501", "radius_miles", "0.1 to 500"),

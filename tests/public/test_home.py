@@ -74,7 +74,8 @@ def test_home_prechecks_the_filters_in_the_query_string(client):
     [
         ("Atlantis, IL", 'We could not find a town called "Atlantis" in Illinois'),
         ("00000", "00000 is not a US ZIP code we know"),
-        ("somewhere nice", 'We could not understand "somewhere nice"'),
+        ("somewhere nice", 'We could not find a town called "somewhere nice". Check the spelling'),
+        ("Texas", '"Texas" is a state. Enter a town and its state'),
         ("", "Enter a ZIP code or a town and state."),
     ],
 )
@@ -90,6 +91,37 @@ def test_a_place_that_cannot_be_found_shows_the_form_again_with_the_reason(clien
     assert "near-error" in (near_input.attrs["aria-describedby"] or "")
     assert near_input.attrs["value"] == near
     assert page.checked("medication") == ["naltrexone"], "the person's filters are kept"
+
+
+def test_a_town_in_several_states_offers_each_as_a_search_keeping_the_filters(client):
+    response = client.get("/search", query_string={"near": "Springfield", "medication": "naltrexone"})
+    page = Page(response.data)
+
+    assert response.status_code == 400
+    assert 'There are towns called "Springfield" in ' in page.text_of("near-error")
+    offered = [link for link in page.links_to("/search") if link.params["near"][0].startswith("Springfield, ")]
+    assert [link.text for link in offered][:1] == ["Springfield, IL"] and len(offered) == 8
+    for link in offered:
+        assert link.text == link.params["near"][0]
+        assert link.params["medication"] == ["naltrexone"], "the person's filters are kept"
+    followed = client.get(offered[0].href)
+    assert followed.status_code == 200
+    assert "Treatment centers near Springfield, IL" in Page(followed.data).text
+
+
+def test_a_misspelled_town_offers_the_close_spellings(client):
+    page = Page(client.get("/search?near=Chicgo%2C+IL").data)
+
+    assert "Did you mean Chicago, IL?" in page.text_of("near-error")
+    [offered] = [link for link in page.links_to("/search") if link.text == "Chicago, IL"]
+    assert offered.params["near"] == ["Chicago, IL"]
+
+
+def test_a_town_without_its_state_is_searched_when_it_is_clear_which(client):
+    response = client.get("/search?near=Chicago")
+
+    assert response.status_code == 200
+    assert "Treatment centers near Chicago, IL" in Page(response.data).text
 
 
 def test_an_unknown_place_message_gives_examples(client):

@@ -87,7 +87,8 @@ def centers(session):
     [
         ({"client_reference": ""}, "client_reference", "Required"),
         ({"client_reference": "x" * 65}, "client_reference", "At most 64"),
-        ({"location": "nowhere at all"}, "location", "could not understand"),
+        ({"location": "nowhere at all"}, "location", "could not find a town called"),
+        ({"location": "60601 somewhere, IL, US"}, "location", "could not understand"),
         ({"payment": "bitcoin"}, "payment", "Unknown value 'bitcoin'"),
         ({"primary_opioid": "kratom"}, "primary_opioid", "accepted: heroin"),
         ({"last_opioid_use": "2026-12-01T00:00:00Z"}, "last_opioid_use", "in the future"),

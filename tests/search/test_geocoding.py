@@ -26,6 +26,8 @@ geocoder = OfflineGeocoder()
         ("chicago il", "town"),
         ("Salt Lake City Utah", "town"),
         ("Santa Fe, New Mexico", "town"),
+        ("Springfield", "town"),
+        ("chicago.", "town"),
         ("41.88,-87.63", "point"),
         ("41.88, -87.63", "point"),
         ("-14.27 -170.70", "point"),
@@ -40,10 +42,9 @@ def test_parse_place_recognises_each_kind(text, kind):
     [
         ("", "Enter a place"),
         ("   ", "Enter a place"),
-        ("pizza", "could not understand"),
         ("1234", "could not understand"),
-        ("Springfield", "could not understand"),
         ("Springfield, ZZ", "could not understand"),
+        (", IL", "could not understand"),
         ("91.0,10.0", "out of range"),
         ("45.0,181.0", "out of range"),
         ("x" * 200, "too long"),
@@ -99,6 +100,49 @@ def test_unknown_zip_and_town_get_specific_messages():
         geocoder.locate("Nowhereville, OH")
 
 
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Boise", "Boise, ID"),  # the only town of that name
+        ("chicago", "Chicago, IL"),  # far larger than Chicago's namesakes elsewhere
+        ("St. Louis", "Saint Louis, MO"),
+        ("Salt Lake City", "Salt Lake City, UT"),
+    ],
+)
+def test_a_town_without_its_state_is_located_when_it_is_clear_which(text, label):
+    assert geocoder.locate(text).label == label
+
+
+def test_a_town_in_several_states_asks_which_offering_the_largest_first():
+    with pytest.raises(PlaceNotFound) as caught:
+        geocoder.locate("Springfield")
+    message, suggestions = str(caught.value), caught.value.suggestions
+    assert message.startswith('There are towns called "Springfield" in ')
+    assert "Add the state (e.g. " in message and "ZIP code" in message
+    assert {"Springfield, IL", "Springfield, MA", "Springfield, MO"} <= set(suggestions[:5])
+    assert len(suggestions) == 8
+    for suggestion in suggestions:  # each is a place the geocoder takes as it is
+        assert geocoder.locate(suggestion).label == suggestion
+
+
+def test_close_spellings_are_suggested_in_the_state_or_anywhere():
+    with pytest.raises(PlaceNotFound, match='"Chicgo" in Illinois. Did you mean Chicago, IL\\?') as caught:
+        geocoder.locate("Chicgo, IL")
+    assert caught.value.suggestions == ("Chicago, IL",)
+    with pytest.raises(PlaceNotFound, match='could not find a town called "Chicgo". Did you mean ') as caught:
+        geocoder.locate("Chicgo")
+    assert caught.value.suggestions[0] == "Chicago, IL"
+    with pytest.raises(PlaceNotFound, match='could not find a town called "Xqzzy". Check the spelling') as caught:
+        geocoder.locate("Xqzzy")
+    assert caught.value.suggestions == ()
+
+
+def test_a_state_alone_is_not_taken_for_a_town():
+    with pytest.raises(PlaceNotFound, match='"Illinois" is a state. Enter a town and its state'):
+        geocoder.locate("Illinois")
+    assert geocoder.locate("New York").label == "New York, NY"  # a state, and a town too
+
+
 def test_normalize_town_folds_case_punctuation_and_abbreviations():
     assert normalize_town("St. Mary's") == normalize_town("SAINT MARYS") == "saint marys"
     assert normalize_town("Winston-Salem") == "winston salem"
@@ -131,6 +175,17 @@ def test_nominatim_geocoder_queries_structured_and_caches():
     assert first == second
     assert first.label == "Cambridge, MA 02139"
     assert len(client.calls) == 1
+
+
+def test_nominatim_geocoder_asks_for_a_town_without_its_state_in_the_state_the_tables_give():
+    client = FakeNominatim(
+        {(("city", "Boise"), ("country", "us"), ("state", "Idaho")): Location("Boise, Idaho", 43.6, -116.2)}
+    )
+    nominatim = NominatimGeocoder("test-agent", client=client)
+    assert nominatim.locate("Boise").label == "Boise, Idaho"
+    with pytest.raises(PlaceNotFound, match='towns called "Springfield" in '):
+        nominatim.locate("Springfield")
+    assert client.calls == [{"city": "Boise", "state": "Idaho", "country": "us"}]  # none for Springfield
 
 
 def test_nominatim_geocoder_reports_unknown_places_and_parses_points_locally():
