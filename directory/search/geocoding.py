@@ -72,6 +72,7 @@ class Geocoder(Protocol):
 
 _POINT = re.compile(r"^\s*([-+]?\d{1,2}(?:\.\d+)?)\s*[,\s]\s*([-+]?\d{1,3}(?:\.\d+)?)\s*$")
 _ZIP = re.compile(r"^\s*(\d{5})(?:-\d{4})?\s*$")
+_TRAILING_ZIP = re.compile(r"[^\W\d_][.,]?\s+(\d{5})(?:-\d{4})?\s*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LETTER = re.compile(r"[^\W\d_]")
 _STATE_NAMES = {name.casefold(): code for code, name in STATES.items()}
@@ -98,6 +99,8 @@ def parse_place(text: str) -> PlaceQuery:
                 "longitude -180 to 180 (e.g. 41.88,-87.63)."
             )
         return PlaceQuery("point", latitude=lat, longitude=lon)
+    if match := _TRAILING_ZIP.search(text):  # an address ending in its ZIP: "Chicago, IL 60601"
+        return PlaceQuery("zip", zip=match.group(1))
     town, state = _split_town_state(text)
     if town and state:
         return PlaceQuery("town", town=town, state=state)
@@ -113,6 +116,8 @@ def _split_town_state(text: str) -> tuple[str, str]:
     else:
         town, _, state = text.rpartition(" ")
     town, state = town.strip(), state.strip().rstrip(".")
+    if re.fullmatch(r"(?:[A-Za-z]\.){2}", state + "."):  # "D.C." and the like
+        state = state.replace(".", "")
     code = state.upper() if state.upper() in STATES else _STATE_NAMES.get(state.casefold(), "")
     if not code and "," not in text:
         # "Salt Lake City Utah", "Saint Paul New Mexico": try two-word state names.

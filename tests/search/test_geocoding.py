@@ -22,6 +22,8 @@ geocoder = OfflineGeocoder()
     [
         ("02139", "zip"),
         (" 60601-1234 ", "zip"),
+        ("Chicago, IL 60601", "zip"),
+        ("1600 Pennsylvania Ave NW, Washington, DC 20500-0003", "zip"),
         ("Chicago, IL", "town"),
         ("chicago il", "town"),
         ("Salt Lake City Utah", "town"),
@@ -135,6 +137,17 @@ def test_close_spellings_are_suggested_in_the_state_or_anywhere():
     with pytest.raises(PlaceNotFound, match='could not find a town called "Xqzzy". Check the spelling') as caught:
         geocoder.locate("Xqzzy")
     assert caught.value.suggestions == ()
+
+
+def test_an_address_ending_in_its_zip_is_located_at_the_zip():
+    assert geocoder.locate("Chicago, Illinois 60601") == geocoder.locate("60601")
+    assert geocoder.locate("1600 Pennsylvania Ave NW, Washington, DC 20500").label.startswith("20500 (Washington, DC")
+    assert parse_place("Chicago, IL 60601").zip == "60601"
+
+
+def test_a_state_written_with_full_stops_is_read():
+    places = {geocoder.locate(text) for text in ("Washington, D.C.", "Washington D.C.", "Washington, DC")}
+    assert [place.label for place in places] == ["Washington, DC"]
 
 
 def test_a_state_alone_is_not_taken_for_a_town():
