@@ -14,6 +14,7 @@ from wtforms import Field
 from directory.models import Center
 from directory.public import bp
 from directory.public.forms import SearchForm
+from directory.search import geocoding
 from directory.search.engine import DEFAULT_RADIUS_MILES, MAX_RADIUS_MILES
 from directory.search.listing import CenterListing
 from directory.vocabulary import ATTRIBUTE_VOCABULARIES, MEDICATION_GROUPS, label
@@ -172,6 +173,12 @@ def search_url(
     if page > 1:
         params.append(("page", str(page)))
     return url_for("public.search") + "?" + urlencode(params)
+
+
+@bp.app_template_global()
+def other_towns(form: SearchForm) -> list[str]:
+    """The other towns called what the person typed without a state, when one was chosen for it."""
+    return geocoding.other_towns(form.near.data or "")
 
 
 @bp.app_template_global()

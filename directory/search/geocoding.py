@@ -192,6 +192,20 @@ def state_of_town(town: str) -> str:
     )
 
 
+def other_towns(text: str) -> list[str]:
+    """When `text` is a town typed without its state and located (`state_of_town` chose one): the
+    other towns of that name, largest first, as "Town, ST" (at most MAX_SUGGESTIONS)."""
+    try:
+        query = parse_place(text)
+        if query.kind != "town" or query.state:
+            return []
+        chosen = state_of_town(query.town)
+    except PlaceNotFound:
+        return []
+    named = _tables().by_name.get(normalize_town(query.town), [])
+    return [entry.place.label for entry in named if entry.state != chosen][:MAX_SUGGESTIONS]
+
+
 def similar_towns(town: str, state: str = "") -> list[str]:
     """Towns spelled like `town` (in `state`, if given), closest first, as "Town, ST"."""
     name = normalize_town(town)

@@ -117,11 +117,17 @@ def test_a_misspelled_town_offers_the_close_spellings(client):
     assert offered.params["near"] == ["Chicago, IL"]
 
 
-def test_a_town_without_its_state_is_searched_when_it_is_clear_which(client):
-    response = client.get("/search?near=Chicago")
+def test_a_town_without_its_state_is_searched_when_it_is_clear_which_offering_the_others(client):
+    response = client.get("/search", query_string={"near": "Boston", "medication": "naltrexone"})
+    page = Page(response.data)
 
     assert response.status_code == 200
-    assert "Treatment centers near Chicago, IL" in Page(response.data).text
+    assert "Treatment centers near Boston, MA" in page.text
+    assert "Not the one you meant? Search near" in page.text
+    others = [link for link in page.links_to("/search") if link.text.startswith("Boston, ")]
+    assert "Boston, GA" in [link.text for link in others] and "Boston, MA" not in [link.text for link in others]
+    assert all(link.params["near"] == [link.text] and link.params["medication"] == ["naltrexone"] for link in others)
+    assert "Not the one you meant" not in Page(client.get("/search?near=Boston%2C+MA").data).text
 
 
 def test_an_unknown_place_message_gives_examples(client):

@@ -11,6 +11,7 @@ from directory.search.geocoding import (
     PlaceNotFound,
     make_geocoder,
     normalize_town,
+    other_towns,
     parse_place,
 )
 
@@ -106,13 +107,21 @@ def test_unknown_zip_and_town_get_specific_messages():
     ("text", "label"),
     [
         ("Boise", "Boise, ID"),  # the only town of that name
-        ("chicago", "Chicago, IL"),  # far larger than Chicago's namesakes elsewhere
+        ("chicago", "Chicago, IL"),
+        ("Boston", "Boston, MA"),  # 55 ZIP codes; the Bostons of Georgia, Indiana, ... one each
         ("St. Louis", "Saint Louis, MO"),
         ("Salt Lake City", "Salt Lake City, UT"),
     ],
 )
 def test_a_town_without_its_state_is_located_when_it_is_clear_which(text, label):
     assert geocoder.locate(text).label == label
+
+
+def test_the_other_towns_of_a_name_typed_without_its_state_are_known():
+    others = other_towns("Boston")
+    assert "Boston, MA" not in others and {"Boston, GA", "Boston, NY"} <= set(others)
+    assert other_towns("Boise") == []  # the only one
+    assert other_towns("Boston, MA") == other_towns("02139") == other_towns("Springfield") == []
 
 
 def test_a_town_in_several_states_asks_which_offering_the_largest_first():
