@@ -92,7 +92,8 @@ class SearchForm(FlaskForm):
     near = StringField(
         "ZIP code or town",
         validators=[InputRequired("Enter a ZIP code or a town and state.")],
-        description='A 5-digit ZIP, "City, ST" or "lat,lon".',
+        description='A 5-digit ZIP, "City, ST" or "lat,lon"; a town alone ("Boston") when one town of that name '
+        "is clearly meant (else 400 naming the largest), an address ending in its ZIP.",
     )
     radius_miles = FloatField(
         "Within (miles)",
