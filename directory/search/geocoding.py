@@ -151,10 +151,8 @@ class OfflineGeocoder:
         if place is None:
             close = similar_towns(query.town, state)
             raise PlaceNotFound(
-                f'We could not find a town called "{query.town}" in {STATES[state]}. '
-                + (f"Did you mean {_either(close)}? " if close else "Check the spelling, ")
-                + ("Or enter" if close else "or enter")
-                + " a 5-digit ZIP code.",
+                f'We could not find a town called "{query.town}" in {STATES[state]}. {_did_you_mean(close)}'
+                "a 5-digit ZIP code.",
                 close,
             )
         return place
@@ -176,12 +174,7 @@ def state_of_town(town: str) -> str:
         raise PlaceNotFound(f'"{town}" is a state. Enter a town and its state (e.g. "Springfield, IL"), or a ZIP code.')
     if not named:
         close = similar_towns(town)
-        raise PlaceNotFound(
-            f'We could not find a town called "{town}". '
-            + (f"Did you mean {_either(close)}? Or enter " if close else "Check the spelling, or enter ")
-            + f"{EXAMPLES}.",
-            close,
-        )
+        raise PlaceNotFound(f'We could not find a town called "{town}". {_did_you_mean(close)}{EXAMPLES}.', close)
     if len(named) == 1 or named[0].zip_codes >= CLEAR_LEAD * named[1].zip_codes:
         return named[0].state
     choices = [entry.place.label for entry in named[:MAX_SUGGESTIONS]]
@@ -225,6 +218,11 @@ def similar_towns(town: str, state: str = "") -> list[str]:
         else:
             found.extend(entry.place.label for entry in tables.by_name[other][:2])
     return found[:MAX_SUGGESTIONS]
+
+
+def _did_you_mean(close: Sequence[str]) -> str:
+    """The start of the advice after a town not found: the close spellings, if any; then what to enter."""
+    return f"Did you mean {_either(close)}? Or enter " if close else "Check the spelling, or enter "
 
 
 def _either(labels: Sequence[str], conjunction: str = "or") -> str:
