@@ -159,7 +159,7 @@ class OfflineGeocoder:
 
 
 #: A town named without its state is taken to be the one with this many times the ZIP codes of
-#: any other town of that name (Chicago: Illinois's, not Chicago, OH); otherwise the person is asked.
+#: any other town of that name (Boston: Massachusetts's, not Georgia's); otherwise the person is asked.
 CLEAR_LEAD = 5
 #: Towns offered at most, when a name is in several states or close to a name not found.
 MAX_SUGGESTIONS = 8
@@ -178,8 +178,9 @@ def state_of_town(town: str) -> str:
     if len(named) == 1 or named[0].zip_codes >= CLEAR_LEAD * named[1].zip_codes:
         return named[0].state
     choices = [entry.place.label for entry in named[:MAX_SUGGESTIONS]]
+    which = f": {_either(choices, 'and')}" if len(named) <= 3 else f", the largest {_either(choices[:3], 'and')}"
     raise PlaceNotFound(
-        f'There are towns called "{town}" in {len(named)} states, the largest {_either(choices[:3], "and")}. '
+        f'There are towns called "{town}" in {len(named)} states{which}. '
         f'Add the state (e.g. "{choices[0]}"), or enter a 5-digit ZIP code.',
         choices,
     )

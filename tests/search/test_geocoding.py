@@ -136,6 +136,11 @@ def test_a_town_in_several_states_asks_which_offering_the_largest_first():
         assert geocoder.locate(suggestion).label == suggestion
 
 
+def test_a_town_in_two_or_three_states_names_them_all():
+    with pytest.raises(PlaceNotFound, match="in 2 states: Kansas City, MO and Kansas City, KS. Add the state"):
+        geocoder.locate("Kansas City")
+
+
 def test_close_spellings_are_suggested_in_the_state_or_anywhere():
     with pytest.raises(PlaceNotFound, match='"Chicgo" in Illinois. Did you mean Chicago, IL\\?') as caught:
         geocoder.locate("Chicgo, IL")
