@@ -40,10 +40,10 @@ def dispatch_outbox() -> None:
     """Re-send outbox rows that were not sent in time (e.g. the broker was down at submit), queue
     notices held in the database (Redis was down when their change committed), and send a drain
     for notices left waiting without one (its message was lost)."""
-    sent = dispatch.send_pending(older_than=timedelta(seconds=30))
+    sent, held, drained = dispatch.outbox_round(older_than=timedelta(seconds=30))
     if sent:
         log.info("re-sent %d outbox messages", sent)
-    if held := dispatch.send_held_notices():
+    if held:
         log.info("queued the held notices of %d changes", held)
-    if dispatch.send_drain_if_needed():
+    if drained:
         log.info("sent a drain for notices left waiting")

@@ -214,6 +214,13 @@ def send_held_notices() -> int:
     return len(held)
 
 
+def outbox_round(older_than: timedelta = timedelta(0)) -> tuple[int, int, bool]:
+    """One round of beat's `dispatch_outbox`: re-send the outbox (`send_pending`), hand on held
+    notices (`send_held_notices`), and send a drain for notices left without one
+    (`send_drain_if_needed`); returns what each did."""
+    return send_pending(older_than=older_than), send_held_notices(), send_drain_if_needed()
+
+
 def send_drain(queue: NoticeQueue) -> None:
     """Send the task that mails the waiting notices (the caller has claimed it with `schedule` or `push`)."""
     from tasks.notifications import send_waiting_notices

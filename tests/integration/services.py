@@ -273,9 +273,7 @@ class Beat:
         while not self._stop.is_set():
             with self.app.app_context():
                 try:  # what `tasks.routing.dispatch_outbox` does
-                    self.sent += dispatch.send_pending()
-                    dispatch.send_held_notices()
-                    dispatch.send_drain_if_needed()
+                    self.sent += dispatch.outbox_round()[0]
                 except Exception as error:  # e.g. the database is locked: the next round tries again
                     self.failed_rounds += 1
                     logging.getLogger(__name__).warning("beat round failed: %s", type(error).__name__)
