@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from directory.accounts import passwords
 from directory.celery_app import celery_init_app
 from directory.config import from_environment
 from directory.extensions import csrf, db, limiter
@@ -58,6 +59,19 @@ def register_extensions(app: Flask) -> None:
         domain=app.config["NOMINATIM_DOMAIN"],
     )
     init_search_cache(app)
+    init_password_hashing(app)
+
+
+def init_password_hashing(app: Flask) -> None:
+    """Hash new passwords with the configured Argon2 profile; the test suite's cheap one only when testing."""
+    profile = app.config["PASSWORD_HASH_PROFILE"]
+    if profile == passwords.TEST_PROFILE and not app.testing:
+        raise ValueError(
+            f"PASSWORD_HASH_PROFILE={profile} is for test suites only (TESTING): "
+            f"leave it unset for {passwords.DEFAULT_PROFILE}."
+        )
+    passwords.use_profile(profile)
+    passwords.verify_password(None, "")  # the unknown-email check's hash made now, not at the first sign-in
 
 
 def init_database(app: Flask) -> None:

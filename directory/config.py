@@ -31,6 +31,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _flag(env.get("SESSION_COOKIE_SECURE", "false")),
         "IDLE_TIMEOUT_MINUTES": int(env.get("IDLE_TIMEOUT_MINUTES", 30)),
+        # Argon2id's cost for new passwords (directory/accounts/passwords.py). Not read from the
+        # environment: the one other profile, "cheapest-for-tests", is for test suites only.
+        "PASSWORD_HASH_PROFILE": "rfc-9106-low-memory",
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or env.get("REDIS_URL") or "memory://",
         # While that storage (Redis) is down or hangs, each process counts in its own memory instead
         # of answering 500 (a sign-in must not depend on Redis), and goes back to it once it
