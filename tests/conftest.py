@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import URL, create_engine, make_url, text
 from sqlalchemy.orm import Session
 
@@ -184,9 +185,29 @@ def make_app(database_url: str, **config: object) -> Flask:
             **config,
         }
     )
+    # Each test's app would compile every template it renders anew: they share Jinja's compiled
+    # code instead (kept per template name and source, so an edited template compiles again).
+    app.jinja_env.bytecode_cache = _COMPILED_TEMPLATES
     with app.app_context():
         schema.upgrade(db.engine)
     return app
+
+
+class _CompiledTemplates(BytecodeCache):
+    """Jinja's compiled templates, in this process's memory."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if (code := self.code.get(bucket.key)) is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED_TEMPLATES = _CompiledTemplates()
 
 
 @pytest.fixture
