@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from directory.accounts import audit
 from directory.models import (
     Center,
     CenterAttribute,
@@ -87,7 +88,8 @@ def _set_status(session: Session, referral: Referral, status: ReferralStatus, ac
 
 def submit_referral(session: Session, intake: Intake, actor: User | None, now: datetime | None = None, *,
                     sending: bool = False) -> Referral:  # fmt: skip
-    """Write the referral and its routing outbox row in one transaction (commits; never waits on the broker).
+    """Write the referral, its routing outbox row and its audit event ("referral.create") in one
+    transaction (commits; never waits on the broker).
 
     With `sending`, the caller sends the routing task right after this commit, so the row is written
     as sent (one commit instead of two); if the broker does not take it, the caller calls `mark_unsent`.
@@ -129,6 +131,7 @@ def submit_referral(session: Session, intake: Intake, actor: User | None, now: d
         [{"task": "route_referral", "referral_id": referral.id, "created_at": now,
           "dispatched_at": now if sending else None, "attempts": 1 if sending else 0}],
     )  # fmt: skip
+    audit.record(session, actor, "referral.create", "referral", referral.id)
     session.commit()
     return referral
 

@@ -137,8 +137,6 @@ def new_referral() -> ResponseReturnValue:
             form.attach(error)
         else:
             referral = submit_and_send(intake, _actor())
-            audit.record(db.session, _actor(), "referral.create", "referral", referral.id)
-            db.session.commit()
             flash(f"Referral {referral.client_reference} received.")
             return redirect(url_for("staff.referral", referral_id=referral.id))
     return render_template("staff/new.html", form=form), 400

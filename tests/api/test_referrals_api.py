@@ -186,6 +186,18 @@ def test_who_may_see_a_referral(client, store, people, openapi):
     assert "CASE-1042" not in seen.get_data(as_text=True) and "555-0199" not in seen.get_data(as_text=True)
 
 
+def test_a_submitted_referral_is_audited_in_its_own_transaction(client, store, people):
+    referral_id = submit(client, people)
+    (event,) = store.events("referral.create")
+    with store.session() as session:
+        sender = session.get(User, event.actor_id)
+        referral = session.get(Referral, referral_id)
+        assert sender is not None and sender.email == people.emails["sender"]
+        assert (event.entity_type, event.entity_id) == ("referral", referral_id)
+        # Written with the referral (service.submit_referral's one commit), not after it.
+        assert referral.created_by_id == sender.id
+
+
 def test_every_view_is_audited(client, store, people):
     referral_id = submit(client, people)
     for who in ("sender", "admin", "near_staff"):
