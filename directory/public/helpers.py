@@ -16,6 +16,7 @@ from directory.public import bp
 from directory.public.forms import SearchForm
 from directory.search import geocoding
 from directory.search.engine import DEFAULT_RADIUS_MILES, MAX_RADIUS_MILES
+from directory.search.geodesy import geodesic_miles_to
 from directory.search.listing import CenterListing
 from directory.vocabulary import ATTRIBUTE_VOCABULARIES, MEDICATION_GROUPS, label
 
@@ -173,6 +174,32 @@ def search_url(
     if page > 1:
         params.append(("page", str(page)))
     return url_for("public.search") + "?" + urlencode(params)
+
+
+@bp.app_template_global()
+def profile_url(center: Center | CenterListing, form: SearchForm) -> str:
+    """A center's profile, carrying the search it was found by: the profile then gives its
+    distance from the place searched, and a link back to the same page of results."""
+    params = search_params(form)
+    if form.page.data and form.page.data > 1:
+        params.append(("page", str(form.page.data)))
+    return url_for("public.center_profile", slug=center.slug) + "?" + urlencode(params)
+
+
+@dataclass(frozen=True)
+class FoundBy:
+    """The search a profile was opened from: how far the center is from its place, and the way back."""
+
+    distance_miles: float
+    place: str
+    back_url: str
+
+
+def found_by(form: SearchForm, center: Center) -> FoundBy:
+    """`FoundBy` for a validated search form (its place located) and the center it found."""
+    origin = form.to_query().origin
+    miles = geodesic_miles_to(origin.latitude, origin.longitude, center.latitude, center.longitude)
+    return FoundBy(miles, origin.label, search_url(form, page=form.page.data or 1))
 
 
 @bp.app_template_global()

@@ -11,6 +11,7 @@ from directory.models import Center
 from directory.models.base import utcnow
 from directory.public import bp
 from directory.public.forms import SearchForm
+from directory.public.helpers import found_by
 
 
 @bp.get("/")
@@ -32,11 +33,17 @@ def search() -> ResponseReturnValue:
 
 @bp.get("/centers/<slug>")
 def center_profile(slug: str) -> ResponseReturnValue:
-    """One center's profile, in plain words."""
+    """One center's profile, in plain words; opened from results (the search in the query string),
+    with its distance from the place searched and a link back to them."""
     center = db.session.scalar(select(Center).where(Center.slug == slug))
     if center is None:
         abort(404)
-    return render_template("public/center.html", center=center, now=utcnow())
+    search = None
+    if request.args:
+        form = SearchForm(formdata=request.args)
+        if form.validate():  # anything else (a link edited by hand): the plain profile
+            search = found_by(form, center)
+    return render_template("public/center.html", center=center, now=utcnow(), found_by=search)
 
 
 @bp.get("/naltrexone")

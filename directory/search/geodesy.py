@@ -78,6 +78,11 @@ def geodesic_miles(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -
     return miles
 
 
+def geodesic_miles_to(lat: float, lon: float, to_lat: float, to_lon: float) -> float:
+    """WGS-84 geodesic distance in miles between two points (as `geodesic_miles` measures it)."""
+    return float(geodesic_miles(lat, lon, np.array([to_lat]), np.array([to_lon]))[0])
+
+
 def _distance(
     sigma: np.ndarray, sin_sigma: np.ndarray, cos_sigma: np.ndarray, cos2_alpha: np.ndarray, cos_2sm: np.ndarray
 ) -> np.ndarray:

@@ -158,8 +158,13 @@ def test_a_person_searches_by_zip_with_filters_opens_a_profile_and_reads_about_n
     assert browser.fact("Phone") == "(312) 555-0123"
     assert browser.fact("Accepting referrals") == "Yes"
     assert "Naltrexone injection (Vivitrol)" in browser.text and "Spanish" in browser.text
+    assert "1.1 miles from 60601 (Chicago, IL) · Back to your results" in browser.text
     browser.check("profile")
 
+    browser.follow("Back to your results")  # the same results, filters kept
+    assert browser.heading == "Treatment centers near 60601 (Chicago, IL)"
+    assert "1 center within 25 miles" in browser.text and "Payment: Medicaid" in browser.text
+    browser.follow("Riverside Recovery Clinic")
     browser.follow("What to know about naltrexone treatment")
     assert browser.heading == "Naltrexone: what to know before you start"
     assert "7 days after short-acting opioids" in browser.text

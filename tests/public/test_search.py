@@ -241,6 +241,42 @@ def test_pagination_links_go_page_to_page_and_keep_every_filter(client, session)
     assert '<ol class="results" start="21">' in second.html
 
 
+def test_a_profile_opened_from_results_gives_the_distance_and_the_way_back(client, session):
+    add_centers(
+        session,
+        *(
+            center_record(name=f"Center {n:02d}", medications=["naltrexone_oral"], **north_of_60601(n))
+            for n in range(1, 23)
+        ),
+    )
+    second = Page(client.get(search(client, near="60601", medication="naltrexone").link("Next").href).data)
+    result = second.results()[0]
+    distance = re.search(r"[\d.]+ miles", result.text).group()
+
+    link = result.link("View profile")
+    assert link.params == {"near": ["60601"], "radius_miles": ["25"], "medication": ["naltrexone"], "page": ["2"]}
+    assert len(second.find_all("a", href=link.href)) == 2  # the name links there too
+    profile = Page(client.get(link.href).data)
+
+    assert f"{distance} from 60601 (Chicago, IL) · Back to your results" in profile.text
+    back = profile.link("Back to your results")
+    assert (back.path, back.params) == ("/search", {**link.params})
+    assert Page(client.get(back.href).data).result_names() == second.result_names()
+
+
+@pytest.mark.parametrize("query", ["", "?near=not+a+place", "?near=60601&radius_miles=-3", "?page=2"])
+def test_a_profile_without_a_valid_search_is_the_plain_profile(client, session, query):
+    add_centers(session, center_record(name="Plain", **north_of_60601(1)))
+    slug = session.scalar(select(Center.slug))
+
+    response = client.get(f"/centers/{slug}{query}")
+
+    assert response.status_code == 200
+    page = Page(response.data)
+    assert page.first_text("h1") == "Plain"
+    assert "Back to your results" not in page.text and "miles from" not in page.text
+
+
 def test_a_page_past_the_end_offers_the_first_page(client, session):
     add_centers(session, center_record(name="Only One"))
 
