@@ -38,12 +38,12 @@ def center_profile(slug: str) -> ResponseReturnValue:
     center = db.session.scalar(select(Center).where(Center.slug == slug))
     if center is None:
         abort(404)
-    search = None
+    opened_from = None
     if request.args:
         form = SearchForm(formdata=request.args)
         if form.validate():  # anything else (a link edited by hand): the plain profile
-            search = found_by(form, center)
-    return render_template("public/center.html", center=center, now=utcnow(), found_by=search)
+            opened_from = found_by(form, center)
+    return render_template("public/center.html", center=center, now=utcnow(), found_by=opened_from)
 
 
 @bp.get("/naltrexone")
