@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 
 from directory.accounts import audit
 from directory.models import (
+    AuditEvent,
     Center,
     CenterAttribute,
     Offer,
@@ -121,8 +122,8 @@ def submit_referral(session: Session, intake: Intake, actor: User | None, now: d
     )
     session.add(referral)
     session.flush()
-    # The timeline entry and the outbox row as plain INSERTs, in the same transaction: as ORM objects,
-    # the unit of work's bookkeeping for them cost more than writing them.
+    # The timeline entry, the outbox row and the audit event as plain INSERTs, in the same
+    # transaction: as ORM objects, the unit of work's bookkeeping for them cost more than writing them.
     entries: list[dict[str, Any]] = []
     _timeline(session, referral, "referral:received", actor, None, now, entries)
     session.execute(insert(TimelineEntry), entries)
@@ -131,7 +132,7 @@ def submit_referral(session: Session, intake: Intake, actor: User | None, now: d
         [{"task": "route_referral", "referral_id": referral.id, "created_at": now,
           "dispatched_at": now if sending else None, "attempts": 1 if sending else 0}],
     )  # fmt: skip
-    audit.record(session, actor, "referral.create", "referral", referral.id)
+    session.execute(insert(AuditEvent), [audit.event_row(actor, "referral.create", "referral", referral.id, at=now)])
     session.commit()
     return referral
 
