@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import queue
 import shutil
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -128,8 +129,6 @@ def _migrated_sqlite_file() -> Path:
     """SQLite: an empty database file at the newest migration, made once per run, that tests
     copy (as on PostgreSQL: a copy takes well under a millisecond, migrating about 40 ms)."""
     if not _migrated_sqlite:
-        import tempfile
-
         path = Path(tempfile.mkdtemp(prefix="directory-tests-")) / "migrated.sqlite3"
         engine = create_engine(f"sqlite:///{path}")
         schema.upgrade(engine)

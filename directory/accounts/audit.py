@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -19,11 +18,10 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def event_row(actor: User | None, action: str, entity_type: str, entity_id: object, *, at: datetime) -> dict[str, Any]:
-    """One event (no field changes) as the values of a plain INSERT into `AuditEvent`'s table, for
-    hot paths that write their rows that way (`record` adds an ORM object, which costs more)."""
+def event_row(actor: User | None, action: str, entity_type: str, entity_id: object = None) -> dict[str, Any]:
+    """Who did what to which entity, as the column values of one event (`record` builds its events
+    from these; hot paths write them with a plain INSERT, cheaper than an ORM object)."""
     return {
-        "at": at,
         "actor_id": actor.id if actor is not None else None,
         "action": action,
         "entity_type": entity_type,
@@ -45,23 +43,9 @@ def record(
 
     With `changes` ({field: (old, new)}), one event per changed field; otherwise one event.
     """
-    actor_id = actor.id if actor is not None else None
-    entity = None if entity_id is None else str(entity_id)
+    event = event_row(actor, action, entity_type, entity_id)
     if changes:
         for field, (old, new) in changes.items():
-            session.add(
-                AuditEvent(
-                    actor_id=actor_id,
-                    action=action,
-                    entity_type=entity_type,
-                    entity_id=entity,
-                    field=field,
-                    old_value=_text(old),
-                    new_value=_text(new),
-                    detail=detail,
-                )
-            )
+            session.add(AuditEvent(**event, field=field, old_value=_text(old), new_value=_text(new), detail=detail))
     else:
-        session.add(
-            AuditEvent(actor_id=actor_id, action=action, entity_type=entity_type, entity_id=entity, detail=detail)
-        )
+        session.add(AuditEvent(**event, detail=detail))

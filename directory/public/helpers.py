@@ -180,10 +180,8 @@ def search_url(
 def profile_url(center: Center | CenterListing, form: SearchForm) -> str:
     """A center's profile, carrying the search it was found by: the profile then gives its
     distance from the place searched, and a link back to the same page of results."""
-    params = search_params(form)
-    if form.page.data and form.page.data > 1:
-        params.append(("page", str(form.page.data)))
-    return url_for("public.center_profile", slug=center.slug) + "?" + urlencode(params)
+    search = urlsplit(search_url(form, page=form.page.data or 1))
+    return url_for("public.center_profile", slug=center.slug) + "?" + search.query
 
 
 @dataclass(frozen=True)
@@ -197,7 +195,8 @@ class FoundBy:
 
 def found_by(form: SearchForm, center: Center) -> FoundBy:
     """`FoundBy` for a validated search form (its place located) and the center it found."""
-    origin = form.to_query().origin
+    origin = form.origin
+    assert origin is not None  # located by `validate()`
     miles = geodesic_miles_to(origin.latitude, origin.longitude, center.latitude, center.longitude)
     return FoundBy(miles, origin.label, search_url(form, page=form.page.data or 1))
 

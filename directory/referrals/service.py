@@ -132,7 +132,8 @@ def submit_referral(session: Session, intake: Intake, actor: User | None, now: d
         [{"task": "route_referral", "referral_id": referral.id, "created_at": now,
           "dispatched_at": now if sending else None, "attempts": 1 if sending else 0}],
     )  # fmt: skip
-    session.execute(insert(AuditEvent), [audit.event_row(actor, "referral.create", "referral", referral.id, at=now)])
+    created = audit.event_row(actor, "referral.create", "referral", referral.id)
+    session.execute(insert(AuditEvent), [{**created, "at": now}])
     session.commit()
     return referral
 
