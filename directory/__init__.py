@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -135,6 +137,11 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(api_tokens_cli)
 
 
+def _sqrt(x: float | None) -> float | None:
+    """SQLite's `sqrt` for builds without it: NULL for NULL or a negative number, as SQLite's own."""
+    return math.sqrt(x) if x is not None and x >= 0 else None
+
+
 @event.listens_for(Engine, "connect")
 def _connection_settings(dbapi_connection: Any, _record: Any) -> None:
     """Settings of every new database connection.
@@ -156,6 +163,10 @@ def _connection_settings(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA mmap_size=1073741824")
         cursor.execute("PRAGMA temp_store=MEMORY")
+        try:  # the radius search's SQL takes square roots (directory/search/engine.py)
+            cursor.execute("SELECT sqrt(4.0)")
+        except sqlite3.OperationalError:  # a SQLite built without its math functions
+            dbapi_connection.create_function("sqrt", 1, _sqrt, deterministic=True)
         cursor.close()
     elif type(dbapi_connection).__module__.startswith("psycopg"):
         # PostgreSQL's JIT compiles a query whose estimated cost is high, and a wide radius

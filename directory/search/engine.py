@@ -1,7 +1,9 @@
 """Radius search: every matching center within the radius, nearest first, counted exactly.
 
-The database narrows the candidates with a spatial index and the filters: on SQLite an R*Tree
-over each center's point; on PostgreSQL a GiST index over each search row's point (postgres.py,
+The database narrows the candidates with a spatial index and the filters: on SQLite a B-tree
+over each search row's latitude band and longitude (migration 0011: the circle read band by
+band, index-only), and an R*Tree over each center's point for a box across the antimeridian or
+over a pole and for the full list of candidates; on PostgreSQL a GiST index over each search row's point (postgres.py,
 migration 0009), or where that path does not apply (a box across the antimeridian or a pole)
 PostGIS's `ST_DWithin` on the sphere, widened to hold every point of the ellipsoid's circle
 (without PostGIS, and on any other database, the (latitude, longitude) index). Filters on the small vocabularies read
@@ -29,6 +31,7 @@ from sqlalchemy import (
     BindParameter,
     Column,
     ColumnElement,
+    CompoundSelect,
     Engine,
     Float,
     Integer,
@@ -325,6 +328,8 @@ def in_box(box: BoundingBox) -> list[ColumnElement[bool]]:
 
 #: The R*Tree keeps each coordinate as a 32-bit float rounded outwards (within 4e-5 degrees,
 #: 4 m, of the exact one): distance bounds computed from its coordinates are widened by this much.
+#: The band index holds the exact coordinates; its statements keep the same margin, which also
+#: covers the rounding of their arithmetic.
 RTREE_SLACK_MILES = 0.005
 
 
@@ -345,29 +350,30 @@ def _count_and_rank(
     excluded) in (distance, name, id) order.
 
     SQLite only (`connection` is the sqlite3 connection). Only the centers near the circle's
-    edge and near its centre are measured exactly: one aggregate over the R*Tree counts those
-    certainly inside from distance bounds and lists the uncertain ones; then the nearest are
+    edge and near its centre are measured exactly: one aggregate over the band index counts those
+    certainly inside from distance bounds and lists the uncertain ones (`_sqlite_count`); then the nearest are
     found within a small radius that holds enough of them. The statements are built once per
     shape (filters present, longitude ranges) and cached; each search only binds its values.
     """
     lat, lon, radius = query.origin.latitude, query.origin.longitude, query.radius_miles
-    certain, edge = _rtree_count(connection, lat, lon, radius, shape, confirmed, values)
-    if not certain and not edge:
+    certain, uncertain = _sqlite_count(connection, lat, lon, radius, shape, confirmed, values)
+    if not certain and not uncertain:
         return 0, [], []
     # The matches within `reach` hold the first `last` once they are `last` or more (or all of
     # them): `reach` is guessed from the count, taking the uncertain ones as inside, and
     # widened if it falls short.
-    estimate = certain + len(edge)
+    estimate = certain + (uncertain.count(",") + 1 if uncertain else 0)
     reach = radius if estimate <= last else radius * min(1.0, math.sqrt(2 * last / estimate))
     total = None
     while True:
-        near = _rtree_near(connection, lat, lon, reach, shape, confirmed, values)
-        if total is None:  # the edge measured with the first neighbourhood: one distance computation
-            ids, distances = _distances(lat, lon, [*edge, *near])
-            total = certain + int(np.count_nonzero(distances[: len(edge)] <= radius))
-            ids, distances = ids[len(edge) :], distances[len(edge) :]
+        if total is None:  # the first neighbourhood brings the uncertain points: one statement, one measuring
+            rows = _sqlite_near(connection, lat, lon, reach, shape, confirmed, values, f"[{uncertain or ''}]")
+            ids, distances = _distances(lat, lon, rows)
+            edge = np.array([row[3] for row in rows], dtype=bool)
+            total = certain + int(np.count_nonzero(distances[edge] <= radius))
+            ids, distances = ids[~edge], distances[~edge]
         else:
-            ids, distances = _distances(lat, lon, near)
+            ids, distances = _distances(lat, lon, _sqlite_near(connection, lat, lon, reach, shape, confirmed, values))
         within = distances <= reach
         ids, distances = ids[within], distances[within]
         if len(ids) >= min(last, total) or reach >= radius:
@@ -388,41 +394,89 @@ def _count_and_rank(
 EdgeRows = Sequence[Sequence[Any]]
 
 
-def _rtree_count(
+def _sqlite_count(
     connection: Any, lat: float, lon: float, radius: float, shape: FilterShape, confirmed: bool | None, values: dict
-) -> tuple[int, EdgeRows]:
-    """SQLite: how many matches the R*Tree's distance bounds put certainly inside, and the
-    (id, latitude, longitude) of the uncertain ones."""
+) -> tuple[int, str | None]:
+    """SQLite: how many matches the distance bounds put certainly inside, and the ids of the
+    uncertain ones (comma-separated; None for none): band by band (`_band_count_statement`), or
+    through the R*Tree for a box across the antimeridian or over a pole."""
     box = bounding_box(lat, lon, radius)
     lengths = degree_lengths(box)
     params = _box_values(lat, lon, box, lengths)
     params.update(values)
-    params["inner"] = (radius - RTREE_SLACK_MILES) ** 2
+    params["inner"] = (radius - RTREE_SLACK_MILES) ** 2 if radius > RTREE_SLACK_MILES else -1.0
     params["outer"] = (radius + RTREE_SLACK_MILES) ** 2
     box_shape = _box_shape(box)
     if box_shape == (1, False):  # one longitude range (not across the antimeridian or a pole)
-        # Every point of the inner box (a square in degrees at the longest degree lengths)
-        # has its upper bound within `inner`: counted by the R*Tree alone, no bounds computed.
-        half = math.sqrt(params["inner"] / 2) if radius > RTREE_SLACK_MILES else 0.0
-        dlat, dlon = half / lengths.meridian_max, half / lengths.parallel_max
-        params.update(south_in=lat - dlat, north_in=lat + dlat, west_in=lon - dlon, east_in=lon + dlon)
-        stmt = _split_count_statement(shape, confirmed)
+        params.update(_band_values(box))
+        stmt = _band_count_statement(shape, confirmed)
     else:
         stmt = _count_statement(box_shape, shape, confirmed)
     ((certain, uncertain),) = run_sqlite(connection, stmt, params)
-    edge = run_sqlite(connection, _EDGE_STATEMENT, {"ids": f"[{uncertain}]"}) if uncertain else []
-    return certain, edge
+    return certain, uncertain
 
 
-def _rtree_near(
-    connection: Any, lat: float, lon: float, reach: float, shape: FilterShape, confirmed: bool | None, values: dict
+def _sqlite_near(
+    connection: Any,
+    lat: float,
+    lon: float,
+    reach: float,
+    shape: FilterShape,
+    confirmed: bool | None,
+    values: dict,
+    edge_ids: str | None = None,
 ) -> EdgeRows:
-    """SQLite: (id, latitude, longitude) of the matches that may be within `reach`."""
+    """SQLite: (id, latitude, longitude) of the matches that may be within `reach`; with
+    `edge_ids` (a JSON array of ids), each of them flagged 0, followed in the same statement by
+    the (id, latitude, longitude, 1) of those ids (`_with_edge`)."""
     box = bounding_box(lat, lon, reach + RTREE_SLACK_MILES)
-    params = _box_values(lat, lon, box, degree_lengths(box))
+    lengths = degree_lengths(box)
+    params = _box_values(lat, lon, box, lengths)
     params.update(values)
     params["outer"] = (reach + RTREE_SLACK_MILES) ** 2
-    return run_sqlite(connection, _near_statement(_box_shape(box), shape, confirmed), params)
+    params["inner"] = -1.0  # the near statement needs no middle
+    box_shape = _box_shape(box)
+    if box_shape == (1, False):
+        params.update(_band_values(box))
+        stmt = _band_near_statement(shape, confirmed)
+    else:
+        stmt = _near_statement(box_shape, shape, confirmed)
+    if edge_ids is None:
+        return run_sqlite(connection, stmt, params)
+    params["ids"] = edge_ids
+    return run_sqlite(connection, _with_edge(stmt), params)
+
+
+#: SQLite: each search row's latitude band is CAST(latitude * BANDS_PER_DEGREE + 90 *
+#: BANDS_PER_DEGREE AS INTEGER), a generated column indexed with the row's longitude, latitude
+#: and mask (migration 0011, which has the same number: a test holds them equal).
+BANDS_PER_DEGREE = 20
+_FIRST_BAND_OFFSET = 90 * BANDS_PER_DEGREE
+#: Each band's latitudes are taken as this much wider on either side (degrees, 0.1 mm) than its
+#: edges, so that float rounding in a row's band cannot put it outside the latitudes assumed.
+_BAND_PADDING = 1e-9
+#: Longitudes that no row has: a band with nothing certainly inside gets (_NO_WEST, _NO_EAST).
+_NO_WEST, _NO_EAST = 1000.0, -1000.0
+
+search_row_bands = Table(
+    "center_search_rows",
+    MetaData(),
+    Column("center_id", Integer, primary_key=True),
+    Column("band", Integer),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("mask", BigInteger),
+)
+
+
+def _band(latitude: float) -> int:
+    """The band of a row at this latitude, as SQLite computes it (migration 0011)."""
+    return int(latitude * BANDS_PER_DEGREE + _FIRST_BAND_OFFSET)
+
+
+def _band_values(box: BoundingBox) -> dict[str, int]:
+    """The `first_band` and `last_band` of the band statements: the bands the box crosses."""
+    return {"first_band": _band(box.south), "last_band": _band(box.north)}
 
 
 BoxShape = tuple[int, bool]
@@ -476,49 +530,123 @@ def _box_sql(box: BoxShape) -> tuple[list[ColumnElement[bool]], ColumnElement[fl
     return in_the_box, lower, upper
 
 
-def _group_sql(shape: FilterShape, confirmed: bool | None) -> list[ColumnElement[bool]]:
-    mask = center_search_rows.c.mask if uses_masks(shape) else None
-    conditions = bound_filter_conditions(shape, center_locations.c.id, mask=mask, json_codes=True)
+def _group_sql(
+    shape: FilterShape,
+    confirmed: bool | None,
+    center_id: ColumnElement[int] = center_locations.c.id,
+    mask: ColumnElement[int] = center_search_rows.c.mask,
+) -> list[ColumnElement[bool]]:
+    """The filters (and the confirmed group, unless `confirmed` is None) on the center `center_id`,
+    whose filter mask is `mask` (the R*Tree's id and the joined search row's mask by default)."""
+    conditions = bound_filter_conditions(shape, center_id, mask=mask if uses_masks(shape) else None, json_codes=True)
     if confirmed is not None:
         is_confirmed = (
             exists()
-            .where(Center.id == center_locations.c.id, Center.last_verified_at > bindparam("verified_after"))
+            .where(Center.id == center_id, Center.last_verified_at > bindparam("verified_after"))
             .correlate_except(Center)
         )
         conditions.append(is_confirmed if confirmed else ~is_confirmed)
     return conditions
 
 
-@functools.lru_cache(maxsize=256)
-def _split_count_statement(shape: FilterShape, confirmed: bool | None) -> Select:
-    """`_count_statement` for a box of one longitude range, split by each point's R*Tree corner
-    (min_lat, min_lon): those in the inner box (`south_in` to `north_in`, `west_in` to
-    `east_in`), all certainly inside, are counted without computing their bounds; the four
-    strips around it are measured as `_count_statement` measures the whole box."""
-    in_the_box, lower, upper = _box_sql((1, False))
-    inner, loc = bindparam("inner", type_=Float), center_locations.c
-    south_in, north_in = bindparam("south_in", type_=Float), bindparam("north_in", type_=Float)
-    west_in, east_in = bindparam("west_in", type_=Float), bindparam("east_in", type_=Float)
-    middle = [loc.min_lat >= south_in, loc.min_lat <= north_in]
-    inner_count = (
-        select(func.count())
-        .select_from(_locations(shape))
-        .where(*middle, loc.min_lon >= west_in, loc.min_lon <= east_in, *_group_sql(shape, confirmed))
-        .scalar_subquery()
+@functools.cache
+def band_bounds() -> Any:
+    """SQLite: the bands `first_band` to `last_band` (see `_band_values`) that may hold a point
+    within `outer` (squared miles), with the longitudes where their rows may be (west_out to
+    east_out) and their middle (west_in to east_in), where every point is certainly within
+    `inner`: a CTE of (band, west_in, east_in, west_out, east_out).
+
+    Each band's longitudes are computed in SQL from the same bounds as `_box_sql`'s: the middle
+    by the upper bound at the band's latitude farthest from the centre, the reach by the lower
+    bound at its nearest (see geodesy.DegreeLengths), within the box's longitudes (`west0` to
+    `east0`). A band is taken to reach _BAND_PADDING beyond its edges, so that no row's rounding
+    puts it outside them. A band with no middle gets (_NO_WEST, _NO_EAST), which no longitude
+    is between."""
+
+    lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
+    inner, outer = bindparam("inner", type_=Float), bindparam("outer", type_=Float)
+    numbers = select(bindparam("first_band", type_=Integer).label("band")).cte("band_numbers", recursive=True)
+    numbers = numbers.union_all(
+        select(numbers.c.band + 1).where(numbers.c.band < bindparam("last_band", type_=Integer))
     )
-    strips = [[loc.min_lat > north_in], [loc.min_lat < south_in], [*middle, loc.min_lon < west_in]]
-    strips.append([*middle, loc.min_lon > east_in])
-    ring = union_all(
-        *(
-            select(
-                case((upper <= inner, 1), else_=0).label("certain"), case((upper > inner, loc.id)).label("uncertain")
-            )
-            .select_from(_locations(shape))
-            .where(*in_the_box, *strip, lower <= bindparam("outer", type_=Float), *_group_sql(shape, confirmed))
-            for strip in strips
+    south = (numbers.c.band - _FIRST_BAND_OFFSET) / float(BANDS_PER_DEGREE) - _BAND_PADDING
+    north = (numbers.c.band + (1 - _FIRST_BAND_OFFSET)) / float(BANDS_PER_DEGREE) + _BAND_PADDING
+    edges = select(numbers.c.band, func.abs(south - lat).label("dy_south"), func.abs(north - lat).label("dy_north"))
+    edges = edges.add_columns(and_(south <= lat, lat <= north).label("holds_centre")).subquery("edges")
+    farthest = func.max(edges.c.dy_south, edges.c.dy_north)
+    nearest = case((edges.c.holds_centre, 0.0), else_=func.min(edges.c.dy_south, edges.c.dy_north))
+    middle_left = inner - farthest * farthest * bindparam("meridian_max2", type_=Float)
+    reach_left = outer - nearest * nearest * bindparam("meridian_min2", type_=Float)
+    half_in = func.sqrt(middle_left / bindparam("parallel_max2", type_=Float))
+    half_out = func.sqrt(reach_left / bindparam("parallel_min2", type_=Float))
+    return (
+        select(
+            edges.c.band,
+            case((middle_left >= 0, lon - half_in), else_=_NO_WEST).label("west_in"),
+            case((middle_left >= 0, lon + half_in), else_=_NO_EAST).label("east_in"),
+            func.max(bindparam("west0", type_=Float), lon - half_out).label("west_out"),
+            func.min(bindparam("east0", type_=Float), lon + half_out).label("east_out"),
         )
-    ).subquery("ring")
-    return select(inner_count + func.coalesce(func.sum(ring.c.certain), 0), func.group_concat(ring.c.uncertain))
+        .where(reach_left >= 0)
+        .cte("bands")
+        .prefix_with("MATERIALIZED")  # each band's values computed once, not once per row
+    )
+
+
+def _band_sql() -> tuple[Any, ColumnElement[bool], ColumnElement[float], ColumnElement[float]]:
+    """The search rows of the bands (`band_bounds`), each read through the band index
+    (migration 0011, index-only) between the longitudes where its rows may be (west_out to
+    east_out); whether a row is in its band's middle (west_in to east_in), where every point is
+    certainly within `inner`; and SQL for squared lower and upper bounds of a row's distance (as
+    `_box_sql`, from its exact point)."""
+    lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
+    bands = band_bounds()
+    rows = search_row_bands.c
+    source = bands.join(
+        search_row_bands,
+        and_(rows.band == bands.c.band, rows.longitude >= bands.c.west_out, rows.longitude <= bands.c.east_out),
+    )
+    in_middle = and_(rows.longitude >= bands.c.west_in, rows.longitude <= bands.c.east_in)
+    dy = rows.latitude - lat
+    dx = rows.longitude - lon
+    dy2, dx2 = dy * dy, dx * dx
+    lower = dy2 * bindparam("meridian_min2", type_=Float) + dx2 * bindparam("parallel_min2", type_=Float)
+    upper = dy2 * bindparam("meridian_max2", type_=Float) + dx2 * bindparam("parallel_max2", type_=Float)
+    return source, in_middle, lower, upper
+
+
+def _band_group_sql(shape: FilterShape, confirmed: bool | None) -> list[ColumnElement[bool]]:
+    """`_group_sql` on the search row of the band statements."""
+    return _group_sql(shape, confirmed, search_row_bands.c.center_id, search_row_bands.c.mask)
+
+
+@functools.lru_cache(maxsize=256)
+def _band_count_statement(shape: FilterShape, confirmed: bool | None) -> Select:
+    """`_count_statement` band by band: the rows within each band's west_in to east_in are
+    counted with no arithmetic, and only the rest (near the circle's edge) are bounded."""
+    source, in_middle, lower, upper = _band_sql()
+    inner = bindparam("inner", type_=Float)
+    certain = case((in_middle, 1), (upper <= inner, 1), else_=0)
+    uncertain = case(
+        (and_(~in_middle, upper > inner, lower <= bindparam("outer", type_=Float)), search_row_bands.c.center_id)
+    )
+    return (
+        select(func.coalesce(func.sum(certain), 0), func.group_concat(uncertain))
+        .select_from(source)
+        .where(*_band_group_sql(shape, confirmed))
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _band_near_statement(shape: FilterShape, confirmed: bool | None) -> Select:
+    """`_near_statement` band by band."""
+    source, _, lower, _ = _band_sql()
+    rows = search_row_bands.c
+    return (
+        select(rows.center_id, rows.latitude, rows.longitude)
+        .select_from(source)
+        .where(lower <= bindparam("outer", type_=Float), *_band_group_sql(shape, confirmed))
+    )
 
 
 @functools.lru_cache(maxsize=512)
@@ -561,11 +689,14 @@ def _locations(shape: FilterShape) -> Any:
     return center_locations.join(center_search_rows, center_search_rows.c.center_id == center_locations.c.id)
 
 
-#: (id, latitude, longitude) of the centers whose ids are in the JSON array parameter `ids`
-#: (any number of ids, one bound value).
-_EDGE_STATEMENT = select(
-    center_search_rows.c.center_id, center_search_rows.c.latitude, center_search_rows.c.longitude
-).where(in_ids(center_search_rows.c.center_id))
+@functools.lru_cache(maxsize=512)
+def _with_edge(near: Select) -> CompoundSelect:
+    """The rows of a near statement, each flagged 0, and then the (id, latitude, longitude, 1) of
+    the centers whose ids are in the JSON array parameter `ids` (any number of ids, one bound
+    value): the count's uncertain points, read with the first neighbourhood."""
+    rows = center_search_rows.c
+    edge = select(rows.center_id, rows.latitude, rows.longitude, literal_column("1")).where(in_ids(rows.center_id))
+    return union_all(near.add_columns(literal_column("0")), edge)
 
 
 #: SQLite: (id, name) of the centers whose ids are in the JSON array `ids` (to break distance ties).
@@ -573,10 +704,10 @@ _NAMES_STATEMENT = select(Center.id, Center.name).where(in_ids(Center.id))
 
 
 def _distances(lat: float, lon: float, rows: Sequence) -> tuple[np.ndarray, np.ndarray]:
-    """Ids and exact distances of (id, latitude, longitude) rows."""
+    """Ids and exact distances of (id, latitude, longitude, ...) rows."""
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
-    ids, lats, lons = zip(*rows, strict=True)
+    ids, lats, lons = list(zip(*rows, strict=True))[:3]
     return np.array(ids, dtype=np.int64), geodesic_miles(lat, lon, np.array(lats), np.array(lons))
 
 
