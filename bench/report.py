@@ -13,7 +13,7 @@ import numpy as np
 import sqlalchemy
 
 from bench.results import end_marker, start_marker, write_section
-from bench.search import BOX_SCAN, FULL_SCAN, PAGE_LOAD, RAW_INDEX, RTREE_ONLY, SEARCH, DatabaseRun
+from bench.search import BOX_SCAN, FULL_SCAN, PAGE_LOAD, RAW_INDEX, RTREE_INDEX, RTREE_ONLY, SEARCH, DatabaseRun
 
 START_MARKER = start_marker("search")
 END_MARKER = end_marker("search")
@@ -98,6 +98,8 @@ def ratio_rows(run: DatabaseRun) -> list[tuple[str, str, str]]:
     rows = [
         ("search / raw index SQL (goal at 1M: at most 2)", SEARCH, RAW_INDEX),
         ("full scan / search (goal at 1M: at least 100)", FULL_SCAN, SEARCH),
+        ("search / R*Tree index SQL (the baseline before the band index)", SEARCH, RTREE_INDEX),
+        ("raw index SQL / R*Tree index SQL (the band index against the R*Tree)", RAW_INDEX, RTREE_INDEX),
         ("search / R*Tree alone (no filters)", SEARCH, RTREE_ONLY),
         ("page load alone / raw index SQL (the floor under the first ratio)", PAGE_LOAD, RAW_INDEX),
         ("box scan SQL / R*Tree alone (the index alone)", BOX_SCAN, RTREE_ONLY),

@@ -5,9 +5,14 @@ For every search of the workload, on each database, in turns (so machine noise h
 - search: `find_centers_near(session, SearchQuery(...))`, page 1 of 20, the function the app calls;
 - engine SQL alone: every statement that search sent to SQLite (recorded once beforehand),
   replayed through the DBAPI connection: what the search costs before any Python;
-- raw index SQL: the spatial-index query any indexed implementation must run: the ids of the
-  centers in the engine's box (R*Tree) that pass the same filters (EXISTS on
-  center_attributes, as the engine writes them), through the DBAPI connection;
+- raw index SQL: the spatial-index query any indexed implementation must run, on the index
+  the search counts with: the ids of the centers in the engine's box, read from the band index
+  (migration 0011: each latitude band of the box between the box's longitudes, index-only),
+  that pass the same filters as the engine writes them (masks; languages EXISTS), through the
+  DBAPI connection;
+- R*Tree index SQL: the baseline of the runs before the band index (session 10): the ids in
+  the same box from the R*Tree that pass the same filters (the R*Tree joined to
+  center_search_rows for the masks);
 - R*Tree alone: the same box without the filters (`SELECT id FROM center_locations WHERE ...`);
 - page load alone: loading the page's 20 listings (with their attributes) as the search does,
   the part of a search that does not grow with the number of candidates;
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import cProfile
 import io
+import math
 import pstats
 import random
 import sqlite3
@@ -36,13 +42,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, event, func, select, text
+from sqlalchemy import Select, and_, event, func, select, text
 from sqlalchemy.orm import Session
 
 from bench.queries import BenchQuery
 from directory import create_app
 from directory.extensions import db
 from directory.models import Center
+from directory.search import engine
 from directory.search import statements as search_statements
 from directory.search.engine import (
     SearchQuery,
@@ -55,12 +62,13 @@ from directory.search.engine import (
     order_matches,
     with_filters,
 )
-from directory.search.geodesy import BoundingBox, bounding_box, geodesic_miles
+from directory.search.geodesy import BoundingBox, bounding_box, degree_lengths, geodesic_miles
 from directory.search.listing import CenterListing, load_listings
 
 SEARCH = "search"
 ENGINE_SQL = "engine SQL alone"
 RAW_INDEX = "raw index SQL"
+RTREE_INDEX = "R*Tree index SQL"
 RTREE_ONLY = "R*Tree alone"
 FULL_SCAN = "full scan"
 BOX_SCAN = "box scan SQL"
@@ -113,7 +121,41 @@ def positional_sql(session: Session, stmt: Select) -> tuple[str, list[Any]]:
 
 
 def raw_index_select(query: SearchQuery, now: datetime) -> Select:
-    """The ids in the R*Tree box that pass the filters: what any indexed search must run."""
+    """The ids in the engine's box, from the band index, that pass the filters as the engine
+    writes them: what any search on that index must run (a box across the antimeridian or over
+    a pole, which the search reads through the R*Tree, from the R*Tree)."""
+    box = _box(query)
+    if len(box.longitude_ranges) != 1 or box.longitude_ranges[0] == (-180.0, 180.0):
+        return rtree_index_select(query, now)
+    lat, lon = query.origin.latitude, query.origin.longitude
+    bands = engine.band_bounds()
+    rows = engine.search_row_bands.c
+    stmt = (
+        select(rows.center_id)
+        .select_from(
+            bands.join(
+                engine.search_row_bands,
+                and_(rows.band == bands.c.band, rows.longitude.between(bands.c.west_out, bands.c.east_out)),
+            )
+        )
+        .where(*engine._band_group_sql(engine.filter_shape(query.filters), None))
+    )
+    values = {
+        **engine._box_values(lat, lon, box, degree_lengths(box)),
+        **engine._band_values(box),
+        **engine.filter_values(query.filters, now),
+        "inner": -1.0,  # no middle
+        "outer": math.inf,  # every band between the box's longitudes (west0 to east0)
+    }
+    return stmt.params(**{name: value for name, value in values.items() if name in _names(stmt)})
+
+
+def _names(stmt: Select) -> set[str]:
+    return set(stmt.compile().params)
+
+
+def rtree_index_select(query: SearchQuery, now: datetime) -> Select:
+    """The ids in the R*Tree box that pass the filters (joined to the search rows for their masks)."""
     loc = center_locations.c
     return with_filters(select(loc.id).where(*in_box(_box(query))), query.filters, now, loc.id)
 
@@ -201,6 +243,7 @@ def measure_database(
         for pragma in pragmas:
             raw.execute(f"PRAGMA {pragma}")
         index_sql = [positional_sql(session, raw_index_select(q.query, now)) for q in queries]
+        rtree_index_sql = [positional_sql(session, rtree_index_select(q.query, now)) for q in queries]
         log(f"{name}: {centers:,} centers; finding each search's page and SQL, then warming up ...")
         engine_sql = [recorded_sql(session, q.query, now) for q in queries]
         pages = [matching_center_distances(session, q.query, now=now)[0][: q.query.per_page] for q in queries]
@@ -208,6 +251,7 @@ def measure_database(
             SEARCH: lambda i, q: find_centers_near(session, q, now=now),
             ENGINE_SQL: lambda i, q: replay(raw, engine_sql[i]),
             RAW_INDEX: lambda i, q: raw.execute(*index_sql[i]).fetchall(),
+            RTREE_INDEX: lambda i, q: raw.execute(*rtree_index_sql[i]).fetchall(),
             RTREE_ONLY: lambda i, q: raw.execute(*rtree_sql(_box(q))).fetchall(),
             PAGE_LOAD: lambda i, q: list(load_listings(session, pages[i]).values()),
             FULL_SCAN: lambda i, q: full_scan(raw, session, q, now),
@@ -291,6 +335,8 @@ def check(
     problems = []
     if not index_ids.issuperset(scan_ids):
         problems.append("the index box misses matches")
+    if not {row[0] for row in answers[RTREE_INDEX]}.issuperset(scan_ids):
+        problems.append("the R*Tree's box misses matches")
     if not {row[0] for row in answers[RTREE_ONLY]}.issuperset(row[0] for row in answers[BOX_SCAN]):
         problems.append("the R*Tree misses centers the table has in the box")
     for m, answer in answers.items():
@@ -344,6 +390,7 @@ def query_plans(raw: sqlite3.Connection, session: Session, query: SearchQuery, n
     return {
         **plans,
         RAW_INDEX: plan(*positional_sql(session, raw_index_select(query, now))),
+        RTREE_INDEX: plan(*positional_sql(session, rtree_index_select(query, now))),
         FULL_SCAN: plan("SELECT id, latitude, longitude FROM centers", ()),
         BOX_SCAN: plan(*box_scan_sql(_box(query))),
     }
