@@ -1,16 +1,19 @@
 """Radius search: every matching center within the radius, nearest first, counted exactly.
 
-The database narrows the candidates with a spatial index and the filters: on SQLite a B-tree
-over each search row's latitude band and longitude (migration 0011: the circle read band by
-band, index-only), and an R*Tree over each center's point for a box across the antimeridian or
-over a pole and for the full list of candidates; on PostgreSQL a GiST index over each search row's point (postgres.py,
-migration 0009), or where that path does not apply (a box across the antimeridian or a pole)
-PostGIS's `ST_DWithin` on the sphere, widened to hold every point of the ellipsoid's circle
-(without PostGIS, and on any other database, the (latitude, longitude) index). Filters on the small vocabularies read
-one bitmask per center (`center_search_rows`, see masks.py). The exact WGS-84 distance then
-decides who is inside the circle and in what order, so every path gives the same answer; on
-SQLite and PostgreSQL only the centers near the circle's edge and the page's neighbourhood are
-measured (`_count_and_rank` here, `postgres.count_and_rank`), the rest counted from bounds.
+The database narrows the candidates with a spatial index and the filters:
+- on SQLite, a B-tree over each search row's latitude band and longitude (migration 0011: the
+  circle read band by band, index-only), and an R*Tree over each center's point for a box
+  across the antimeridian or over a pole and for the full list of candidates;
+- on PostgreSQL, a GiST index over each search row's point (postgres.py, migration 0009), or
+  where that path does not apply (a box across the antimeridian or a pole) PostGIS's
+  `ST_DWithin` on the sphere, widened to hold every point of the ellipsoid's circle;
+- without PostGIS, and on any other database, the (latitude, longitude) index.
+
+Filters on the small vocabularies read one bitmask per center (`center_search_rows`, see
+masks.py). The exact WGS-84 distance then decides who is inside the circle and in what order,
+so every path gives the same answer; on SQLite and PostgreSQL only the centers near the
+circle's edge and the page's neighbourhood are measured (`_count_and_rank` here,
+`postgres.count_and_rank`), the rest counted from bounds.
 """
 
 from __future__ import annotations
@@ -350,9 +353,9 @@ def _count_and_rank(
     excluded) in (distance, name, id) order.
 
     SQLite only (`connection` is the sqlite3 connection). Only the centers near the circle's
-    edge and near its centre are measured exactly: one aggregate over the band index counts those
-    certainly inside from distance bounds and lists the uncertain ones (`_sqlite_count`); then the nearest are
-    found within a small radius that holds enough of them. The statements are built once per
+    edge and near its centre are measured exactly: one aggregate over the band index counts
+    those certainly inside from distance bounds and lists the uncertain ones (`_sqlite_count`);
+    then the nearest are found within a small radius that holds enough of them. The statements are built once per
     shape (filters present, longitude ranges) and cached; each search only binds its values.
     """
     lat, lon, radius = query.origin.latitude, query.origin.longitude, query.radius_miles
@@ -366,7 +369,7 @@ def _count_and_rank(
     reach = radius if estimate <= last else radius * min(1.0, math.sqrt(2 * last / estimate))
     total = None
     while True:
-        if total is None:  # the first neighbourhood brings the uncertain points: one statement, one measuring
+        if total is None:  # the uncertain points come with the first neighbourhood, measured with it
             rows = _sqlite_near(connection, lat, lon, reach, shape, confirmed, values, f"[{uncertain or ''}]")
             ids, distances = _distances(lat, lon, rows)
             edge = np.array([row[3] for row in rows], dtype=bool)
@@ -562,7 +565,6 @@ def band_bounds() -> Any:
     `east0`). A band is taken to reach _BAND_PADDING beyond its edges, so that no row's rounding
     puts it outside them. A band with no middle gets (_NO_WEST, _NO_EAST), which no longitude
     is between."""
-
     lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
     inner, outer = bindparam("inner", type_=Float), bindparam("outer", type_=Float)
     numbers = select(bindparam("first_band", type_=Integer).label("band")).cte("band_numbers", recursive=True)
