@@ -85,17 +85,6 @@ SLACK_MILES = 1e-4
 #: At most this many of the nearest matches are returned with the count (more: another statement).
 MAX_NEAREST = 5000
 
-#: Sent with the count, in its round trip: the search's statements, and whatever else the
-#: transaction runs after them, are planned generically. psycopg prepares a statement once it
-#: has run a few times, and PostgreSQL then plans it anew at each execution for as long as it
-#: estimates that a plan made for the values at hand beats a generic one, which for these
-#: statements it kept doing. Their plans are the same whatever the values (index-only scans of
-#: the GiST), so that was planning for nothing (docs/benchmarks.md, session 10). The setting
-#: lasts until the transaction ends (`SET LOCAL`); the app's other transactions keep
-#: PostgreSQL's own choice. (Putting it back after the search would cost a round trip, which
-#: took as much time as the setting saved.)
-GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
-
 #: The search rows under a short name (the statements repeat it, and psycopg converts and
 #: prepares statements of at most 4,096 characters once, longer ones on every execution).
 _table = center_search_rows.alias("r")
@@ -182,10 +171,10 @@ def count_and_rank(
         # The listings of the page's candidates among the nearest, in the same round trip.
         params.update(page_first=first, last_offset=last - 1)
         params.update(page_slack=2 * SLACK_MILES, radius_out=radius + SLACK_MILES)
-        (row,), page = run_selects(session, count, (_page_statement(shape, confirmed), params), setup=GENERIC_PLANS)
+        (row,), page = run_selects(session, count, (_page_statement(shape, confirmed), params))
         listings = listings_from_rows(page)
     else:
-        ((row,),), listings = run_selects(session, count, setup=GENERIC_PLANS), {}
+        (row,), listings = run_select(session, *count), {}
     certain, arrays = row[0], [array or [] for array in row[1:]]  # array_agg of no rows is NULL
     edge_ids, edge_lats, edge_lons, knn_ids, knn_lats, knn_lons = arrays
     if not certain and not edge_ids:

@@ -143,28 +143,19 @@ def run_select(session: Session, stmt: Select, params: dict[str, Any]) -> list[S
     return run_compiled(driver_connection(session), compiled, params)
 
 
-def run_selects(
-    session: Session, *statements: tuple[Select, dict[str, Any]], setup: str | None = None
-) -> list[list[Sequence[Any]]]:
+def run_selects(session: Session, *statements: tuple[Select, dict[str, Any]]) -> list[list[Sequence[Any]]]:
     """The rows of each of these (statement, parameters), as `run_select` returns them; on
     PostgreSQL in one round trip (psycopg's pipeline mode: every statement is sent, then one
     Sync, and all results read back), unless one of them cannot go straight to the driver.
-    Each statement still runs on its own (at READ COMMITTED, each sees its own snapshot).
-    `setup`: PostgreSQL only, a statement without parameters sent first (e.g. a `SET LOCAL`),
-    in the same round trip when the others go straight to the driver."""
+    Each statement still runs on its own (at READ COMMITTED, each sees its own snapshot)."""
     dialect = session.get_bind().dialect
     compiled = [compiled_statement(stmt, dialect) if dialect.driver == "psycopg" else None for stmt, _ in statements]
-    if (len(statements) < 2 and setup is None) or None in compiled:
-        if setup is not None:
-            with as_sqlalchemy_errors(setup), driver_connection(session).cursor() as cursor:
-                cursor.execute(setup)
+    if len(statements) < 2 or None in compiled:
         return [run_select(session, stmt, params) for stmt, params in statements]
     connection = driver_connection(session)
     with ExitStack() as cursors, as_sqlalchemy_errors(compiled[0].sql):
         sent = []
         with connection.pipeline():  # sends everything queued, and reads every result, on leaving
-            if setup is not None:
-                cursors.enter_context(connection.cursor()).execute(setup)
             for statement, (_, params) in zip(compiled, statements, strict=True):
                 args = statement.arguments(params)
                 for listener in LISTENERS:

@@ -263,24 +263,3 @@ def test_a_point_in_a_box_is_decided_exactly(session):
         session.execute(text(f"SET enable_seqscan = {seqscan}"))
         found = session.execute(text(f"SELECT count(*) FROM center_search_rows WHERE lon_lat <@ {box}")).scalar()
         assert found == 1
-
-
-def test_the_search_plans_generically_for_its_own_transaction_only(seeded_session):
-    """Once psycopg has prepared the search's statements, PostgreSQL runs them with generic
-    plans (not planned anew at each execution); the connection's own setting is back once the
-    search's transaction ends."""
-    seeded_session.execute(text("SET plan_cache_mode = force_custom_plan"))  # whatever it was
-    seeded_session.commit()
-    for origin in random_places(10, seed=41):
-        find_centers_near(seeded_session, SearchQuery(origin, radius_miles=25))
-        assert seeded_session.execute(text("SHOW plan_cache_mode")).scalar_one() == "force_generic_plan"
-        seeded_session.commit()
-        assert seeded_session.execute(text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"
-    prepared = seeded_session.execute(
-        text("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
-    ).all()
-    counts = [row for row in prepared if "array_agg" in row.statement]  # the count (and nearest) statement
-    assert counts, [row.statement[:80] for row in prepared]
-    assert all(row.generic_plans > 0 and row.custom_plans == 0 for row in counts), counts
-    seeded_session.execute(text("RESET plan_cache_mode"))  # the pooled connection serves other tests
-    seeded_session.commit()
