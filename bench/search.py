@@ -125,7 +125,7 @@ def raw_index_select(query: SearchQuery, now: datetime) -> Select:
     writes them: what any search on that index must run (a box across the antimeridian or over
     a pole, which the search reads through the R*Tree, from the R*Tree)."""
     box = _box(query)
-    if len(box.longitude_ranges) != 1 or box.longitude_ranges[0] == (-180.0, 180.0):
+    if engine._box_shape(box) != (1, False):
         return rtree_index_select(query, now)
     lat, lon = query.origin.latitude, query.origin.longitude
     bands = engine.band_bounds()
@@ -147,11 +147,7 @@ def raw_index_select(query: SearchQuery, now: datetime) -> Select:
         "inner": -1.0,  # no middle
         "outer": math.inf,  # every band between the box's longitudes (west0 to east0)
     }
-    return stmt.params(**{name: value for name, value in values.items() if name in _names(stmt)})
-
-
-def _names(stmt: Select) -> set[str]:
-    return set(stmt.compile().params)
+    return stmt.params(**values)  # the values of the statement's parameters (the rest are ignored)
 
 
 def rtree_index_select(query: SearchQuery, now: datetime) -> Select:
