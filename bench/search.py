@@ -1,6 +1,7 @@
 """Radius search benchmark: the app's search against the raw index query and a full scan.
 
-For every search of the workload, on each database, in turns (so machine noise hits all alike):
+For every search of the workload, on each database, in turns (so machine noise hits all alike;
+three turns by default, each search's time the median of them):
 
 - search: `find_centers_near(session, SearchQuery(...))`, page 1 of 20, the function the app calls;
 - engine SQL alone: every statement that search sent to SQLite (recorded once beforehand),
@@ -77,17 +78,25 @@ PAGE_LOAD = "page load alone"
 FULL_LIST_CHECK_EVERY = 10
 #: Distances are computed by the same formula, but on arrays of other lengths.
 DISTANCE_TOLERANCE_MILES = 1e-6
+#: Turns of the measurements per search (`time_in_turns`); `--repeats` sets it.
+REPEATS = 3
+#: Measurements taken in the first turn only: they take a second or more at a million
+#: centers, where a millisecond of noise does not matter, and repeating them would triple
+#: the run.
+ONCE = frozenset({FULL_SCAN, BOX_SCAN})
 
 
 @dataclass
 class DatabaseRun:
-    """Timings (seconds, one per search) and checks of every measurement on one database."""
+    """Timings (seconds, one per search: the median of its turns) and checks of every measurement on one database."""
 
     name: str
     path: Path
     centers: int
     queries: list[BenchQuery]
     times: dict[str, list[float]] = field(default_factory=dict)
+    #: Per measurement, the seconds of each turn (one list per turn, one value per search).
+    turns: dict[str, list[list[float]]] = field(default_factory=dict)
     results: list[int] = field(default_factory=list)
     candidates: list[int] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -223,6 +232,7 @@ def measure_database(
     *,
     now: datetime,
     warmup: int,
+    repeats: int = REPEATS,
     pragmas: tuple[str, ...] = (),
     log: Callable[[str], None] = print,
 ) -> DatabaseRun:
@@ -253,11 +263,12 @@ def measure_database(
             FULL_SCAN: lambda i, q: full_scan(raw, session, q, now),
             BOX_SCAN: lambda i, q: raw.execute(*box_scan_sql(_box(q))).fetchall(),
         }
-        run.times = time_in_turns(
+        run.times, run.turns = time_in_turns(
             session,
             measurements,
             queries,
             warmup=warmup,
+            repeats=repeats,
             check=lambda i, bq, answers: check(
                 run, session, bq, answers, full_list=i % FULL_LIST_CHECK_EVERY == 0, now=now
             ),
@@ -280,17 +291,24 @@ def time_in_turns(
     warmup: int,
     check: Callable[[int, BenchQuery, dict[str, Any]], None],
     log: Callable[[str], None],
-) -> dict[str, list[float]]:
-    """Seconds of every measurement on every search, after `warmup` untimed searches; `check`
-    gets each search's answers in plain values.
+    repeats: int = 1,
+    once: frozenset[str] = ONCE,
+) -> tuple[dict[str, list[float]], dict[str, list[list[float]]]]:
+    """Seconds of every measurement on every search (the median of its `repeats` turns), and
+    the seconds of each turn, after `warmup` untimed searches; `check` gets each search's
+    answers (from its first turn) in plain values.
 
-    Each search runs the measurements in its own shuffled order (seeded: the same in every run),
-    so machine noise hits all alike and each measurement follows each of the others about
-    equally often. A rotated fixed order would not do: the one after the full scans (which read
-    a whole table and leave the CPU's caches cold) would always be the same one, and the raw
-    query would always run right after the engine's own statements had warmed its pages."""
+    Each search runs the measurements `repeats` times in turns, each turn in its own shuffled
+    order (seeded: the same in every run), so machine noise hits all alike and each measurement
+    follows each of the others about equally often. A rotated fixed order would not do: the one
+    after the full scans (which read a whole table and leave the CPU's caches cold) would always
+    be the same one, and the raw query would always run right after the engine's own statements
+    had warmed its pages. The median of the turns keeps a single stall (this machine's page
+    cache being reclaimed, another process) out of a search's time: with one timing per search,
+    PostgreSQL's p50 ratio of the same code measured 1.77x and 2.19x an hour apart. The
+    measurements in `once` take the first turn only."""
     names = list(measurements)
-    times: dict[str, list[float]] = {m: [] for m in names}
+    turns: dict[str, list[list[float]]] = {m: [[] for _ in range(1 if m in once else repeats)] for m in names}
     for i, bench_query in enumerate(queries[:warmup]):
         for m in names:
             measurements[m](i, bench_query.query)
@@ -299,18 +317,22 @@ def time_in_turns(
     shuffler = random.Random(ORDER_SEED)
     for i, bench_query in enumerate(queries):
         answers = {}
-        for m in shuffler.sample(names, len(names)):
-            t0 = time.perf_counter()
-            answer = measurements[m](i, bench_query.query)
-            times[m].append(time.perf_counter() - t0)
-            # Keep no ORM objects: each measurement starts with an empty identity map.
-            answers[m] = summary(answer)
-            del answer
-            session.expunge_all()
+        for turn in range(repeats):
+            taking = [m for m in names if turn < len(turns[m])]
+            for m in shuffler.sample(taking, len(taking)):
+                t0 = time.perf_counter()
+                answer = measurements[m](i, bench_query.query)
+                turns[m][turn].append(time.perf_counter() - t0)
+                # Keep no ORM objects: each measurement starts with an empty identity map.
+                if turn == 0:
+                    answers[m] = summary(answer)
+                del answer
+                session.expunge_all()
         check(i, bench_query, answers)
         if (i + 1) % max(1, len(queries) // 10) == 0:
             log(f"  {i + 1}/{len(queries)} searches, {time.perf_counter() - started:.0f} s")
-    return times
+    times = {m: np.median(np.array(turns[m]), axis=0).tolist() for m in names}
+    return times, turns
 
 
 def check(

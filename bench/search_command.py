@@ -11,7 +11,7 @@ from pathlib import Path
 from bench import data, postgres
 from bench.queries import make_queries
 from bench.report import END_MARKER, START_MARKER, fmt, machine, ms, render, write_results
-from bench.search import measure_database, profile_search
+from bench.search import REPEATS, measure_database, profile_search
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -25,6 +25,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a smoke run: 20,000 synthetic centers, 20 searches")
     parser.add_argument("--random-seed", type=int, default=1, help="for the synthetic centers and the searches")
     parser.add_argument("--warmup", type=int, default=5, help="searches run untimed first (default 5)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        metavar="N",
+        help=f"turns of the measurements per search, each search's time the median of them (default {REPEATS}; "
+        "--quick: 1); the full and box scans take one",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -56,6 +63,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.synthetic = 20_000 if args.quick else 1_000_000
     if args.queries is None:
         args.queries = 20 if args.quick else 100
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else REPEATS
+    if args.repeats < 1:
+        parser.error("--repeats must be 1 or more")
     return args
 
 
@@ -80,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
                 queries,
                 now=now,
                 warmup=min(args.warmup, len(queries)),
+                repeats=args.repeats,
                 pragmas=tuple(args.pragma),
                 log=log,
             )
@@ -102,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
                     queries,
                     now=now,
                     warmup=min(args.warmup, len(queries)),
+                    repeats=args.repeats,
                     sqlite_totals=runs[i].results if runs else None,
                     log=log,
                 )
