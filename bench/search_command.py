@@ -17,7 +17,7 @@ from bench.search import REPEATS, measure_database, profile_search
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench search",
-        description="Time find_centers_near against the raw R*Tree query and a full scan, on the seed "
+        description="Time find_centers_near against the raw index query and a full scan, on the seed "
         "directory and on synthetic centers; print (or write) the results as Markdown.",
     )
     parser.add_argument("--synthetic", type=int, metavar="N", help="synthetic centers (default 1,000,000; 0: none)")
