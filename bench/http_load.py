@@ -12,6 +12,7 @@ hit rate during the runs is read from the server's /metrics.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -49,6 +50,10 @@ SERVERS = {"cached": {}, "uncached": {"SEARCH_CACHE_SIZE": "0"}}
 SERVER_LABELS = {"cached": "cache on (as deployed)", "uncached": "cache off (SEARCH_CACHE_SIZE=0)"}
 #: Share of searches near "City, ST" of a real center instead of a ZIP code.
 CITY_SHARE = 0.3
+#: With --zipf: requests in the drawn sequence, and how far apart in it the runs start (each
+#: run's threads take fewer than that between them, so no run repeats another's requests).
+ZIPF_REQUESTS = 250_000
+ZIPF_RUN_STRIDE = 20_011
 #: The issue's goals.
 GOAL_THROUGHPUT_RATIO = 0.6
 GOAL_P99_MS = 100.0
@@ -85,6 +90,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: gunicorn.conf.py's, 2 x cores + 1)")
     parser.add_argument("--places", type=int, help="distinct searches cycled through (default 400; --quick: 60)")
+    parser.add_argument(
+        "--zipf",
+        type=float,
+        metavar="S",
+        help="instead of cycling through the searches, ask them in one long random sequence with skewed "
+        "popularity: the k-th most popular 1/k^S as often as the most popular (e.g. 0.8); each run starts at "
+        "its own place in the sequence",
+    )
     parser.add_argument("--random-seed", type=int, default=1)
     parser.add_argument(
         "--profile",
@@ -98,6 +111,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.duration = args.duration or (3.0 if args.quick else 8.0)
     args.rounds = args.rounds or (1 if args.quick else 4)
     args.places = args.places or (60 if args.quick else 400)
+    if args.zipf is not None and args.zipf < 0:
+        parser.error("--zipf must be 0 or more")
     return args
 
 
@@ -122,6 +137,17 @@ def search_paths(seed_database: Path, count: int, random_seed: int) -> list[str]
             params.append((name, value))
         paths.append(f"{SEARCH_PATH}?{urlencode(params)}")
     return paths
+
+
+def zipf_sequence(paths: list[str], exponent: float, length: int, random_seed: int) -> list[str]:
+    """`length` requests drawn from `paths` at random, the k-th most popular (in an order drawn
+    at random) asked with probability proportional to 1/k**exponent: traffic that repeats its
+    popular searches often and the rest seldom, unlike the uniform cycle."""
+    rng = np.random.default_rng(random_seed + 2)
+    weights = 1.0 / np.arange(1, len(paths) + 1) ** exponent
+    popularity = rng.permutation(len(paths))  # the k-th most popular is paths[popularity[k]]
+    drawn = rng.choice(len(paths), size=length, p=weights / weights.sum())
+    return [paths[i] for i in popularity[drawn]]
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
@@ -159,12 +185,19 @@ def cache_lookups(base: str) -> tuple[int, int]:
 
 
 def run_wrk(
-    base: str, server: str, endpoint: str, paths_file: Path, args: argparse.Namespace, round_number: int
+    base: str,
+    server: str,
+    endpoint: str,
+    paths_file: Path,
+    args: argparse.Namespace,
+    round_number: int,
+    start: int = 0,
 ) -> WrkRun:
+    """One wrk run; `start`: where in the paths file its first thread begins (the others further on)."""
     before = cache_lookups(base) if endpoint == "search" else (0, 0)
     argv = [
         "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration:g}s", "--timeout", "10s",
-        "-s", str(LUA_SCRIPT), base, "--", str(paths_file),
+        "-s", str(LUA_SCRIPT), base, "--", str(paths_file), str(start),
     ]  # fmt: skip
     output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     line = next((x for x in output.splitlines() if x.startswith("WRK-RESULT ")), None)
@@ -299,26 +332,37 @@ def main(argv: list[str] | None = None) -> None:
             servers[name] = start_server(name, database, workdir, args)
         workers = servers["cached"][2]
         candidates = search_paths(seed, args.places, args.random_seed)
-        log(f"2 gunicorn servers, {workers} workers each; checking {args.places} searches on each (warm-up) ...")
+        if args.zipf is not None:  # each search once: its popularity is its rank's alone
+            candidates = list(dict.fromkeys(candidates))
+        log(f"2 gunicorn servers, {workers} workers each; checking {len(candidates)} searches on each (warm-up) ...")
         checked = {name: check_paths(base, candidates) for name, (_, base, _) in servers.items()}
         paths, totals, rejected = checked["cached"]
         if checked["uncached"][:2] != (paths, totals):
             raise SystemExit("The servers with and without the cache answered the searches differently.")
-        if len(paths) < args.places * 0.9:
+        if len(paths) < len(candidates) * 0.9:
             raise SystemExit(f"Too many searches did not answer 200: {dict(rejected)}")
         search_file, healthz_file = workdir / "search-paths.txt", workdir / "healthz-paths.txt"
-        search_file.write_text("\n".join(paths) + "\n")
+        requests = paths if args.zipf is None else zipf_sequence(paths, args.zipf, ZIPF_REQUESTS, args.random_seed)
+        search_file.write_text("\n".join(requests) + "\n")
+        runs_started = itertools.count()
+
+        def start(endpoint: str) -> int:
+            """Where a run starts in its paths file: with --zipf, each search run further on."""
+            return next(runs_started) * ZIPF_RUN_STRIDE if endpoint == "search" and args.zipf is not None else 0
+
         healthz_file.write_text(HEALTHZ_PATH + "\n")
         files = {"healthz": healthz_file, "search": search_file}
         log("Warm-up: one unmeasured search run on each server (each worker fills its own cache) ...")
         for name, (_, base, _) in servers.items():
-            run_wrk(base, name, "search", search_file, args, 0)
+            run_wrk(base, name, "search", search_file, args, 0, start("search"))
         turns = [(server, endpoint) for server in SERVERS for endpoint in ("healthz", "search")]
         runs: list[WrkRun] = []
         boots_before = {name: worker_boots(service.log) for name, (service, _, _) in servers.items()}
         for round_number in range(1, args.rounds + 1):
             for server, endpoint in turns if round_number % 2 else reversed(turns):
-                runs.append(run_wrk(servers[server][1], server, endpoint, files[endpoint], args, round_number))
+                runs.append(
+                    run_wrk(servers[server][1], server, endpoint, files[endpoint], args, round_number, start(endpoint))
+                )
         restarts = sum(worker_boots(service.log) - boots_before[name] for name, (service, _, _) in servers.items())
         if args.profile:
             for name, (service, base, _) in servers.items():
@@ -347,6 +391,17 @@ def main(argv: list[str] | None = None) -> None:
         write_section(args.output, NAME, wrap(NAME, block))
         log(f"Results written to {args.output}")
     print(block)
+
+
+def workload(args: argparse.Namespace, places: int) -> str:
+    """How the searches were asked, for the results block."""
+    if args.zipf is None:
+        return f"searches cycle through {places} real places and filters"
+    return (
+        f"searches drawn from {places} real places and filters with skewed popularity (--zipf {args.zipf:g}: the "
+        f"k-th most popular asked 1/k^{args.zipf:g} as often as the first), in one sequence of "
+        f"{ZIPF_REQUESTS:,} requests, each run from its own place in it"
+    )
 
 
 def render(
@@ -406,8 +461,8 @@ def render(
         "default size) and one with SEARCH_CACHE_SIZE=0; wrk on the same machine "
         f"({args.threads} threads)",
         f"- Load: {args.connections} connections, {args.rounds} run(s) of {args.duration:g} s per endpoint and "
-        "server, in turns, after one unmeasured search run on each server; searches cycle through "
-        f"{len(totals)} real places and filters (results per search: mean {np.mean(totals):.0f}, "
+        f"server, in turns, after one unmeasured search run on each server; {workload(args, len(totals))} "
+        f"(results per search: mean {np.mean(totals):.0f}, "
         f"median {np.median(totals):.0f}, max {max(totals)})",
         f"- Search cache hit rate during the search runs: cache on {hit_rate('cached')}; "
         f"cache off {hit_rate('uncached')}",

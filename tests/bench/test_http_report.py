@@ -6,7 +6,7 @@ import argparse
 from collections import Counter
 from datetime import UTC, datetime
 
-from bench.http_load import WrkRun, render
+from bench.http_load import WrkRun, render, workload, zipf_sequence
 
 STARTED = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
@@ -27,7 +27,7 @@ def test_goals_are_judged_per_server_on_the_median_round_with_the_hit_rate():
         wrk("cached", "search", 2, 500, 90, (1000, 0)),
         wrk("cached", "healthz", 2, 1000, 20),
     ]
-    args = argparse.Namespace(threads=2, connections=32, rounds=2, duration=10)
+    args = argparse.Namespace(threads=2, connections=32, rounds=2, duration=10, zipf=None)
     block = render(runs, command="python -m bench http", started=STARTED, seconds=60, args=args, workers=5,
                    restarts=0, totals=[3, 10, 40], rejected=Counter())  # fmt: skip
     assert (
@@ -42,3 +42,31 @@ def test_goals_are_judged_per_server_on_the_median_round_with_the_hit_rate():
     assert "| search p99 under 100 ms | cache off (SEARCH_CACHE_SIZE=0) | 155.0 ms | no |" in block
     assert "cache on 99.5% of 2,000 searches; cache off no lookups (off)" in block
     assert "### Results: 2026-11-21 09:00 UTC" in block
+    assert "searches cycle through 3 real places and filters" in block
+
+
+def test_zipf_sequence_asks_the_popular_searches_most():
+    paths = [f"/p{i}" for i in range(1000)]
+    sequence = zipf_sequence(paths, 1.0, 200_000, random_seed=1)
+    assert len(sequence) == 200_000 and set(sequence) <= set(paths)
+    assert sequence == zipf_sequence(paths, 1.0, 200_000, random_seed=1)  # the same in every run
+    counts = sorted(Counter(sequence).values(), reverse=True)
+    # The most popular of 1,000 at s = 1 takes 1 / H(1000) = 13.4% of the requests, the second
+    # half of that, the tenth a tenth.
+    assert 0.125 < counts[0] / len(sequence) < 0.143
+    assert 0.45 < counts[1] / counts[0] < 0.55
+    assert 0.08 < counts[9] / counts[0] < 0.12
+    # The popularity order is drawn at random, not the order of the paths given.
+    assert Counter(sequence).most_common(1)[0][0] != paths[0]
+    # s = 0: every search about as often as any other (1 in 1,000; the busiest within chance of it).
+    flat = Counter(zipf_sequence(paths, 0.0, 200_000, random_seed=1))
+    assert len(flat) == 1000 and max(flat.values()) / 200_000 < 0.0015
+
+
+def test_workload_names_the_skew():
+    args = argparse.Namespace(zipf=0.8)
+    assert workload(args, 20_000) == (
+        "searches drawn from 20000 real places and filters with skewed popularity (--zipf 0.8: the k-th most "
+        "popular asked 1/k^0.8 as often as the first), in one sequence of 250,000 requests, each run from its "
+        "own place in it"
+    )
