@@ -50,6 +50,7 @@ from bench.search import (
     SEARCH,
     Page,
     exact_matches,
+    median_of_turns,
     same_distances,
     time_in_turns,
 )
@@ -82,13 +83,12 @@ TABLES = ("centers", "center_attributes")
 
 @dataclass
 class PostgresRun:
-    """Timings (seconds, one per search: the median of its turns) and checks on one PostgreSQL database."""
+    """Timings (seconds: each turn's, one per search) and checks on one PostgreSQL database."""
 
     name: str
     database: str
     centers: int
     queries: list[BenchQuery]
-    times: dict[str, list[float]] = field(default_factory=dict)
     #: Per measurement, the seconds of each turn (one list per turn, one value per search).
     turns: dict[str, list[list[float]]] = field(default_factory=dict)
     results: list[int] = field(default_factory=list)
@@ -99,7 +99,8 @@ class PostgresRun:
     server: str = ""
 
     def seconds(self, measurement: str) -> np.ndarray:
-        return np.array(self.times[measurement])
+        """Each search's seconds: the median of its turns."""
+        return median_of_turns(self.turns[measurement])
 
 
 def server_url(url: str, database: str) -> URL:
@@ -273,7 +274,7 @@ def measure_postgres(
             PAGE_LOAD: lambda i, q: list(load_listings(session, pages[i]).values()),
             FULL_SCAN: lambda i, q: full_scan(session, q, now),
         }
-        run.times, run.turns = time_in_turns(
+        run.turns = time_in_turns(
             session,
             measurements,
             queries,
@@ -381,7 +382,7 @@ def render(runs: list[PostgresRun], ms: Callable[[np.ndarray, float], float], fm
             "",
         ]
         lines += ["| measurement | p50 ms | p95 ms | mean ms |", "|---|---:|---:|---:|"]
-        for m in run.times:
+        for m in run.turns:
             t = run.seconds(m)
             lines.append(f"| {m} | {fmt(ms(t, 50))} | {fmt(ms(t, 95))} | {fmt(float(np.mean(t)) * 1000)} |")
         lines += ["", "| ratio, same run | of p50s | of p95s | median per search |", "|---|---:|---:|---:|"]

@@ -102,7 +102,7 @@ def database_section(run: DatabaseRun) -> list[str]:
         "| measurement | p50 ms | p95 ms | mean ms |",
         "|---|---:|---:|---:|",
     ]
-    for m in run.times:
+    for m in run.turns:
         t = run.seconds(m)
         lines.append(f"| {m} | {fmt(ms(t, 50))} | {fmt(ms(t, 95))} | {fmt(t.mean() * 1000)} |")
     lines += [
@@ -135,7 +135,7 @@ def kind_table(run: DatabaseRun) -> list[str]:
     groups: dict[str, list[int]] = defaultdict(list)
     for i, q in enumerate(run.queries):
         groups[q.kind].append(i)
-    shown = [m for m in run.times if m != BOX_SCAN]
+    shown = [m for m in run.turns if m != BOX_SCAN]
     lines = [
         "| kind of search (p50 ms) | searches | mean results | mean candidates | "
         + " | ".join(shown)

@@ -88,13 +88,12 @@ ONCE = frozenset({FULL_SCAN, BOX_SCAN})
 
 @dataclass
 class DatabaseRun:
-    """Timings (seconds, one per search: the median of its turns) and checks of every measurement on one database."""
+    """Timings (seconds: each turn's, one per search) and checks of every measurement on one database."""
 
     name: str
     path: Path
     centers: int
     queries: list[BenchQuery]
-    times: dict[str, list[float]] = field(default_factory=dict)
     #: Per measurement, the seconds of each turn (one list per turn, one value per search).
     turns: dict[str, list[list[float]]] = field(default_factory=dict)
     results: list[int] = field(default_factory=list)
@@ -104,7 +103,13 @@ class DatabaseRun:
     plans: dict[str, str] = field(default_factory=dict)
 
     def seconds(self, measurement: str) -> np.ndarray:
-        return np.array(self.times[measurement])
+        """Each search's seconds: the median of its turns."""
+        return median_of_turns(self.turns[measurement])
+
+
+def median_of_turns(turns: list[list[float]]) -> np.ndarray:
+    """Per search, the median of its turns' seconds (one list per turn, one value per search)."""
+    return np.median(np.array(turns), axis=0)
 
 
 def rtree_sql(box: BoundingBox) -> tuple[str, list[float]]:
@@ -263,7 +268,7 @@ def measure_database(
             FULL_SCAN: lambda i, q: full_scan(raw, session, q, now),
             BOX_SCAN: lambda i, q: raw.execute(*box_scan_sql(_box(q))).fetchall(),
         }
-        run.times, run.turns = time_in_turns(
+        run.turns = time_in_turns(
             session,
             measurements,
             queries,
@@ -293,10 +298,10 @@ def time_in_turns(
     log: Callable[[str], None],
     repeats: int = 1,
     once: frozenset[str] = ONCE,
-) -> tuple[dict[str, list[float]], dict[str, list[list[float]]]]:
-    """Seconds of every measurement on every search (the median of its `repeats` turns), and
-    the seconds of each turn, after `warmup` untimed searches; `check` gets each search's
-    answers (from its first turn) in plain values.
+) -> dict[str, list[list[float]]]:
+    """Seconds of every measurement on every search in each of `repeats` turns (a search's time
+    is the median of its turns: `median_of_turns`), after `warmup` untimed searches; `check`
+    gets each search's answers (from its first turn) in plain values.
 
     Each search runs the measurements `repeats` times in turns, each turn in its own shuffled
     order (seeded: the same in every run), so machine noise hits all alike and each measurement
@@ -331,8 +336,7 @@ def time_in_turns(
         check(i, bench_query, answers)
         if (i + 1) % max(1, len(queries) // 10) == 0:
             log(f"  {i + 1}/{len(queries)} searches, {time.perf_counter() - started:.0f} s")
-    times = {m: np.median(np.array(turns[m]), axis=0).tolist() for m in names}
-    return times, turns
+    return turns
 
 
 def check(
