@@ -143,27 +143,47 @@ def run_select(session: Session, stmt: Select, params: dict[str, Any]) -> list[S
     return run_compiled(driver_connection(session), compiled, params)
 
 
-def run_selects(session: Session, *statements: tuple[Select, dict[str, Any]]) -> list[list[Sequence[Any]]]:
+def run_selects(
+    session: Session, *statements: tuple[Select, dict[str, Any]], generic_plans: bool = False
+) -> list[list[Sequence[Any]]]:
     """The rows of each of these (statement, parameters), as `run_select` returns them; on
     PostgreSQL in one round trip (psycopg's pipeline mode: every statement is sent, then one
     Sync, and all results read back), unless one of them cannot go straight to the driver.
-    Each statement still runs on its own (at READ COMMITTED, each sees its own snapshot)."""
+    Each statement still runs on its own (at READ COMMITTED, each sees its own snapshot).
+
+    With `generic_plans` (PostgreSQL), even a single statement goes through the pipeline, each
+    prepared on the server at its first execution on a connection and run with its generic plan,
+    planned once for any values (`plan_cache_mode` set for these statements only: see
+    `GENERIC_PLANS`); for statements whose best plan does not depend on their values."""
     dialect = session.get_bind().dialect
     compiled = [compiled_statement(stmt, dialect) if dialect.driver == "psycopg" else None for stmt, _ in statements]
-    if len(statements) < 2 or None in compiled:
+    if None in compiled or (len(statements) < 2 and not generic_plans):
         return [run_select(session, stmt, params) for stmt, params in statements]
     connection = driver_connection(session)
     with ExitStack() as cursors, as_sqlalchemy_errors(compiled[0].sql):
         sent = []
         with connection.pipeline():  # sends everything queued, and reads every result, on leaving
+            if generic_plans:
+                cursors.enter_context(RawCursor(connection)).execute(GENERIC_PLANS[0])
             for statement, (_, params) in zip(compiled, statements, strict=True):
                 args = statement.arguments(params)
                 for listener in LISTENERS:
                     listener(statement.sql, args)
                 cursor = cursors.enter_context(RawCursor(connection))
-                cursor.execute(statement.sql, args)
+                cursor.execute(statement.sql, args, prepare=generic_plans or None)
                 sent.append((statement, cursor))
+            if generic_plans:
+                cursors.enter_context(RawCursor(connection)).execute(GENERIC_PLANS[1])
         return [statement.convert(cursor.fetchall()) for statement, cursor in sent]
+
+
+#: What `run_selects(..., generic_plans=True)` sends before its statements and after them, in the
+#: same round trip. PostgreSQL plans a prepared statement afresh for each execution's values (a
+#: "custom" plan) until it judges its generic plan no worse; for the radius search that took
+#: about a third of a small search (planning its six index scans), for the same plan every time.
+#: SET LOCAL lasts until the transaction ends at most, so an error between the two leaves
+#: nothing behind; DEFAULT is the value of the server's configuration (`auto` unless set there).
+GENERIC_PLANS = ("SET LOCAL plan_cache_mode = force_generic_plan", "SET LOCAL plan_cache_mode TO DEFAULT")
 
 
 def run_sqlite(connection: Any, stmt: Select, params: dict[str, Any]) -> list[Sequence[Any]]:

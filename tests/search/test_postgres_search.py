@@ -147,6 +147,54 @@ def test_the_page_comes_with_the_count_in_one_round_trip(seeded_session, monkeyp
 real_run_selects = statements.run_selects
 
 
+def _prepared(session: Session) -> dict[str, tuple[int, int]]:
+    """The connection's prepared statements: SQL -> (generic plans, custom plans) run so far."""
+    rows = session.execute(text("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"))
+    return {sql: (generic, custom) for sql, generic, custom in rows}
+
+
+def test_the_search_statements_run_with_generic_plans_and_leave_the_setting_as_it_was(seeded_session):
+    """Every statement of the search is prepared at its first run and runs with its generic plan
+    (planned once, not for each search's values), from the first search on; the rest of the
+    transaction plans as the server is configured to."""
+    sent: list[str] = []
+    statements.LISTENERS.append(lambda sql, params: sent.append(sql))
+    try:
+        for i, origin in enumerate(random_places(6, seed=11)):
+            filters = SearchFilters(payment=("medicaid",)) if i % 2 else SearchFilters()
+            query = SearchQuery(
+                origin, radius_miles=60, filters=filters, sort="confirmed_first" if i % 3 else "distance"
+            )
+            ids, _ = matching_center_distances(seeded_session, query)
+            result = find_centers_near(seeded_session, query)
+            assert [h.center.id for h in result.hits] == ids[:20]
+            assert seeded_session.execute(text("SHOW plan_cache_mode")).scalar_one() == "auto"
+    finally:
+        statements.LISTENERS.pop()
+    prepared = _prepared(seeded_session)
+    searched = {sql for sql in sent if "lon_lat" in sql}
+    assert len(searched) >= 4  # counts and pages, of two filter shapes and both sort orders
+    for sql in searched:
+        generic, custom = prepared[sql]
+        assert generic >= 1 and custom == 0, (generic, custom, sql[:200])
+
+
+def test_a_failed_statement_leaves_no_generic_plan_setting_behind(session):
+    """The setting is local to the transaction: a statement failing between it and its reset
+    (the pipeline skips the rest) leaves the connection planning as configured once rolled back."""
+    from sqlalchemy import literal_column
+    from sqlalchemy.exc import DBAPIError
+
+    failing = select(literal_column("1") / literal_column("0"))
+    with pytest.raises(DBAPIError, match="division by zero"):
+        statements.run_selects(session, (failing, {}), generic_plans=True)
+    session.rollback()
+    assert session.execute(text("SHOW plan_cache_mode")).scalar_one() == "auto"
+    (rows,) = statements.run_selects(session, (select(literal_column("2")), {}), generic_plans=True)
+    assert [tuple(r) for r in rows] == [(2,)]
+    assert session.execute(text("SHOW plan_cache_mode")).scalar_one() == "auto"
+
+
 def _split(lat: float, lon: float, radius: float) -> tuple[float, float, float, float]:
     """The inner box of `postgres.count_and_rank` (south, west, north, east)."""
     lengths = degree_lengths(bounding_box(lat, lon, radius))
