@@ -240,8 +240,8 @@ def _near(
 
 def _run(session: Session, *statements: tuple[Select, dict[str, Any]]) -> list[list[Any]]:
     """The rows of each of these statements of the search, in one round trip, each with its
-    generic plan (`run_selects`): every one is a scan of the GiST index, whose plan is the same
-    for any box (PostgreSQL would otherwise plan it again for each search's values)."""
+    generic plan (`run_selects`): scans of the GiST index and lookups by primary key, whose
+    plans are the same for any box (PostgreSQL would otherwise plan them again for each search)."""
     return run_selects(session, *statements, generic_plans=True)
 
 

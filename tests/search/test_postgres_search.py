@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from geopy.distance import geodesic
 from psycopg import RawCursor
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, literal_column, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from directory.models import Center
@@ -182,9 +183,6 @@ def test_the_search_statements_run_with_generic_plans_and_leave_the_setting_as_i
 def test_a_failed_statement_leaves_no_generic_plan_setting_behind(session):
     """The setting is local to the transaction: a statement failing between it and its reset
     (the pipeline skips the rest) leaves the connection planning as configured once rolled back."""
-    from sqlalchemy import literal_column
-    from sqlalchemy.exc import DBAPIError
-
     failing = select(literal_column("1") / literal_column("0"))
     with pytest.raises(DBAPIError, match="division by zero"):
         statements.run_selects(session, (failing, {}), generic_plans=True)
