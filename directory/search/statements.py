@@ -154,7 +154,7 @@ def run_selects(
     With `generic_plans` (PostgreSQL), even a single statement goes through the pipeline, each
     prepared on the server at its first execution on a connection and run with its generic plan,
     planned once for any values (`plan_cache_mode` set for these statements only: see
-    `GENERIC_PLANS`); for statements whose best plan does not depend on their values."""
+    `GENERIC_PLANS_ON`); for statements whose best plan does not depend on their values."""
     dialect = session.get_bind().dialect
     compiled = [compiled_statement(stmt, dialect) if dialect.driver == "psycopg" else None for stmt, _ in statements]
     if None in compiled or (len(statements) < 2 and not generic_plans):
@@ -164,7 +164,7 @@ def run_selects(
         sent = []
         with connection.pipeline():  # sends everything queued, and reads every result, on leaving
             if generic_plans:
-                cursors.enter_context(RawCursor(connection)).execute(GENERIC_PLANS[0])
+                cursors.enter_context(RawCursor(connection)).execute(GENERIC_PLANS_ON)
             for statement, (_, params) in zip(compiled, statements, strict=True):
                 args = statement.arguments(params)
                 for listener in LISTENERS:
@@ -173,7 +173,7 @@ def run_selects(
                 cursor.execute(statement.sql, args, prepare=generic_plans or None)
                 sent.append((statement, cursor))
             if generic_plans:
-                cursors.enter_context(RawCursor(connection)).execute(GENERIC_PLANS[1])
+                cursors.enter_context(RawCursor(connection)).execute(GENERIC_PLANS_OFF)
         return [statement.convert(cursor.fetchall()) for statement, cursor in sent]
 
 
@@ -183,7 +183,8 @@ def run_selects(
 #: about a third of a small search (planning its six index scans), for the same plan every time.
 #: SET LOCAL lasts until the transaction ends at most, so an error between the two leaves
 #: nothing behind; DEFAULT is the value of the server's configuration (`auto` unless set there).
-GENERIC_PLANS = ("SET LOCAL plan_cache_mode = force_generic_plan", "SET LOCAL plan_cache_mode TO DEFAULT")
+GENERIC_PLANS_ON = "SET LOCAL plan_cache_mode = force_generic_plan"
+GENERIC_PLANS_OFF = "SET LOCAL plan_cache_mode TO DEFAULT"
 
 
 def run_sqlite(connection: Any, stmt: Select, params: dict[str, Any]) -> list[Sequence[Any]]:
