@@ -13,7 +13,9 @@ verified only, confirmed first).
    degree lengths over the box (geodesy.DegreeLengths): certainly inside if the upper bound
    is, left out if the lower bound is outside, uncertain otherwise. The same statement returns
    the matches nearest the origin in degrees (the GiST's own `<->` ordering, LIMIT `nearest`):
-   every match within a radius `reach` that the farthest of them guarantees is among them.
+   every match within a radius `reach` that the farthest of them guarantees is among them;
+   and, in rows of their own, the listings of those of the nearest that may be on the page, from the
+   bounds of their distances (read from the index once, for both).
 2. The uncertain ones and the nearest are measured exactly (Vincenty, `geodesic_miles`); the
    matches within `reach` are ordered by distance, name and id, and the page taken from them.
    If they are fewer than the page needs (a tight cluster, a later page), one more index-only
@@ -44,6 +46,7 @@ import numpy as np
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
+    CompoundSelect,
     Engine,
     Float,
     Integer,
@@ -52,12 +55,14 @@ from sqlalchemy import (
     exists,
     func,
     literal_column,
+    null,
     select,
     text,
     true,
     union_all,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
 
 from directory.models import Center
 from directory.search.engine import (
@@ -152,7 +157,7 @@ def count_and_rank(
     """How many centers passing the filters (and, unless `confirmed` is None, confirmed or not)
     are within the radius, the ids and distances of those ranked first to last (0-based, last
     excluded) in (distance, name, id) order, and the listings of those of them that were among
-    the nearest (`_page_statement`: usually all; maybe others too)."""
+    the nearest (`_count_and_page_statement`: usually all; maybe others too)."""
     lat, lon, radius = float(query.origin.latitude), float(query.origin.longitude), float(query.radius_miles)
     box = bounding_box(lat, lon, radius)
     lengths = degree_lengths(box)
@@ -170,15 +175,15 @@ def count_and_rank(
     lowest = min(lengths.meridian_min, lengths.parallel_min)
     nearest = min(MAX_NEAREST, math.ceil(2 * last * lengths.meridian_max * lengths.parallel_max / lowest**2) + 10)
     params["nearest"] = nearest
-    count = (_count_statement(shape, confirmed), params)
     if first < last:
-        # The listings of the page's candidates among the nearest, in the same round trip.
+        # The listings of the page's candidates among the nearest come with the count.
         params.update(page_first=first, last_offset=last - 1)
         params.update(page_slack=2 * SLACK_MILES, radius_out=radius + SLACK_MILES)
-        (row,), page = _run(session, count, (_page_statement(shape, confirmed), params))
-        listings = listings_from_rows(page)
+        (rows,) = _run(session, (_count_and_page_statement(shape, confirmed), params))
+        row = next(r for r in rows if r[0] is not None)[:_COUNT_COLUMNS]
+        listings = listings_from_rows(r[_COUNT_COLUMNS:] for r in rows if r[0] is None)
     else:
-        ((row,),), listings = _run(session, count), {}
+        ((row,),), listings = _run(session, (_count_statement(shape, confirmed), params)), {}
     certain, arrays = row[0], [array or [] for array in row[1:]]  # array_agg of no rows is NULL
     edge_ids, edge_lats, edge_lons, knn_ids, knn_lats, knn_lons = arrays
     if not certain and not edge_ids:
@@ -216,7 +221,7 @@ def count_and_rank(
         return total, [], [], {}
 
     def names_of(positions: np.ndarray) -> list[str]:
-        # Ties that touch the page are among the listings whenever the page is (`_page_statement`).
+        # Ties that touch the page are among the listings whenever the page is (`_page_candidates`).
         wanted = ids[positions].tolist()
         found = {i: listings[i].name for i in wanted if i in listings}
         if unlisted := [i for i in wanted if i not in found]:
@@ -284,11 +289,49 @@ def _group(shape: FilterShape, confirmed: bool | None) -> list[ColumnElement[boo
 
 @functools.lru_cache(maxsize=256)
 def _count_statement(shape: FilterShape, confirmed: bool | None) -> Select:
+    """(certain count, then the uncertain ones' ids, latitudes and longitudes as arrays, then the
+    `nearest` matches' ids, latitudes and longitudes as arrays): see `_counted` and `_nearest`."""
+    group = _group(shape, confirmed)
+    knn = _nearest(group, _rows.center_id.label("id"), _lat.label("lat"), _lon.label("lon")).subquery("knn")
+    counted, nearest = _counted(group), _nearest_arrays(knn)
+    return select(*counted.c, *nearest.c).select_from(counted.join(nearest, true()))
+
+
+#: The columns of the count's row (`_count_statement`), before the listing's in `_count_and_page_statement`.
+_COUNT_COLUMNS = 7
+
+
+@functools.lru_cache(maxsize=256)
+def _count_and_page_statement(shape: FilterShape, confirmed: bool | None) -> CompoundSelect:
+    """`_count_statement`'s row (followed by NULL for each column of a listing), and then the
+    listings (listing.LISTING_SQL, after NULL for each of the count's columns) of those of the
+    nearest that may be ranked `page_first` to `last_offset` (0-based, both included) by
+    distance (`_page_candidates`): one statement, so the page usually needs no round trip of its
+    own, though its ids are known only once Python has measured the nearest. The nearest are
+    read from the index once (a CTE), for the count's arrays and the page's candidates alike."""
+    group = _group(shape, confirmed)
+    lower, upper = _bounds()
+    knn = _nearest(
+        group,
+        _rows.center_id.label("id"),
+        _lat.label("lat"),
+        _lon.label("lon"),
+        func.sqrt(lower).label("lower"),
+        func.sqrt(upper).label("upper"),
+    ).cte("knn")
+    counted, nearest = _counted(group), _nearest_arrays(knn)
+    count_row = select(*counted.c, *nearest.c, *(null() for _ in LISTING_SQL)).select_from(
+        counted.join(nearest, true())
+    )
+    pages = select(*(null() for _ in range(_COUNT_COLUMNS)), *LISTING_SQL).where(Center.id.in_(_page_candidates(knn)))
+    return union_all(count_row, pages)
+
+
+def _counted(group: list[ColumnElement[bool]]) -> Subquery:
     """(certain count, then the uncertain ones' ids, latitudes and longitudes as arrays): the inner
     box counted without bounds; in the four strips around it (north and south the full width),
     each point certain if its upper bound is within `inner`, left out if its lower bound is
     beyond `outer`."""
-    group = _group(shape, confirmed)
     middle = [_lat >= _param("south_in"), _lat <= _param("north_in")]
     inner_count = (
         select(func.count())
@@ -319,24 +362,17 @@ def _count_statement(shape: FilterShape, confirmed: bool | None) -> Select:
         .subquery("ring")
     )
     uncertain = ring.c.uncertain
-    counted = select(
+    return select(
         (inner_count + func.count().filter(~uncertain)).label("certain"),
         func.array_agg(ring.c.id).filter(uncertain).label("edge_ids"),
         func.array_agg(ring.c.lat).filter(uncertain).label("edge_lats"),
         func.array_agg(ring.c.lon).filter(uncertain).label("edge_lons"),
     ).subquery("counted")
-    knn = _nearest(group, _rows.center_id.label("id"), _lat.label("lat"), _lon.label("lon")).subquery("knn")
-    nearest = select(
-        func.array_agg(knn.c.id).label("ids"),
-        func.array_agg(knn.c.lat).label("lats"),
-        func.array_agg(knn.c.lon).label("lons"),
-    ).subquery("nearest")
-    return select(*counted.c, *nearest.c).select_from(counted.join(nearest, true()))
 
 
 def _nearest(group: list[ColumnElement[bool]], *columns: ColumnElement[Any]) -> Select:
     """`columns` of the `nearest` matches in the box closest to the origin in degrees (the
-    GiST's own `<->` ordering): the same rows for the count and for the page."""
+    GiST's own `<->` ordering)."""
     return (
         select(*columns)
         .select_from(_table)
@@ -346,39 +382,37 @@ def _nearest(group: list[ColumnElement[bool]], *columns: ColumnElement[Any]) -> 
     )
 
 
-@functools.lru_cache(maxsize=256)
-def _page_statement(shape: FilterShape, confirmed: bool | None) -> Select:
-    """The listings (listing.LISTING_SQL) of those of the count's nearest that may be ranked
-    `page_first` to `last_offset` (0-based, both included) by distance: sent with the count
-    (`run_selects`), so the page usually needs no round trip of its own, though its ids are
-    known only once Python has measured the nearest.
+def _nearest_arrays(knn: Any) -> Subquery:
+    """The ids, latitudes and longitudes of the nearest (`knn`: `_nearest` with columns id, lat, lon), as arrays."""
+    return select(
+        func.array_agg(knn.c.id).label("ids"),
+        func.array_agg(knn.c.lat).label("lats"),
+        func.array_agg(knn.c.lon).label("lons"),
+    ).subquery("nearest")
 
-    From the bounds of each one's distance (miles, see `_bounds`): those whose lower bound is
-    within the (`last_offset` + 1)-th smallest upper bound (that many of them are that close,
-    so none ranked later is closer), whose upper bound reaches the (`page_first` + 1)-th
-    smallest lower bound (at most `page_first` of them can be closer than one that does not),
-    and whose lower bound is within the circle; each comparison widened by the slack of both
-    bounds. Whenever the page comes from the nearest, these hold it, and every distance tie
-    around it that `order_matches` breaks by name; count_and_rank loads any other listing."""
-    lower, upper = _bounds()
-    knn = _nearest(
-        _group(shape, confirmed),
-        _rows.center_id.label("id"),
-        func.sqrt(lower).label("lower"),
-        func.sqrt(upper).label("upper"),
-    ).cte("knn")
+
+def _page_candidates(knn: Any) -> Select:
+    """The ids of those of the nearest (`knn`: id, and the lower and upper bounds of its distance
+    in miles, see `_bounds`) that may be ranked `page_first` to `last_offset` by distance.
+
+    Those whose lower bound is within the (`last_offset` + 1)-th smallest upper bound (that many
+    of them are that close, so none ranked later is closer), whose upper bound reaches the
+    (`page_first` + 1)-th smallest lower bound (at most `page_first` of them can be closer than
+    one that does not), and whose lower bound is within the circle; each comparison widened by
+    the slack of both bounds. Whenever the page comes from the nearest, these hold it, and every
+    distance tie around it that `order_matches` breaks by name; count_and_rank loads any other
+    listing."""
     slack = _param("page_slack")
     offset = functools.partial(bindparam, type_=Integer)
     last_upper = select(knn.c.upper).order_by(knn.c.upper).offset(offset("last_offset")).limit(1).scalar_subquery()
     first_lower = select(knn.c.lower).order_by(knn.c.lower).offset(offset("page_first")).limit(1).scalar_subquery()
-    candidates = select(knn.c.id).where(
+    return select(knn.c.id).where(
         knn.c.lower <= _param("radius_out"),
         # Fewer of them than `last_offset` + 1: any may be on the page.
         knn.c.lower <= func.coalesce(last_upper, literal_column("'infinity'", Float)) + slack,
         # Fewer than `page_first` + 1: none is (the comparison with NULL is not true).
         knn.c.upper + slack >= first_lower,
     )
-    return select(*LISTING_SQL).where(Center.id.in_(candidates))
 
 
 @functools.lru_cache(maxsize=256)

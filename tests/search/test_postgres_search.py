@@ -95,6 +95,9 @@ def _plan(session: Session, sql: str, params: object) -> str:
 
 
 def test_the_count_and_the_neighbourhood_read_the_index_alone(session):
+    """One statement counts, reads the nearest and loads the page: the search rows only through
+    the GiST index (index-only), the nearest once for the count and the page alike, and the
+    centers rows only for the page, by primary key."""
     add_centers(
         session,
         *(center_record(external_id=f"t:{i}", latitude=40 + i / 200, longitude=-75 + i / 300) for i in range(60)),
@@ -103,21 +106,23 @@ def test_the_count_and_the_neighbourhood_read_the_index_alone(session):
     session.execute(text("SET enable_seqscan = off"))  # a 60-row table would otherwise be scanned
     query = SearchQuery(Place("here", 40.05, -74.95), radius_miles=5, filters=SearchFilters(payment=("self_pay",)))
     sent = _sent_statements(session, query)
-    plans = [
-        _plan(session, sql, params)
-        for sql, params in sent
-        if "center_search_rows" in sql and "lon_lat" in sql and "FROM centers" not in sql  # not the page
-    ]
-    assert len(plans) == 1, sent  # the count, with the neighbourhood
-    for plan in plans:
-        assert f"Index Only Scan using {postgres.INDEX}" in plan, plan
-        assert " on centers" not in plan, plan
+    plans = [_plan(session, sql, params) for sql, params in sent if "lon_lat" in sql]
+    assert len(plans) == 1, sent  # the count, with the neighbourhood and the page
+    (plan,) = plans
+    scans = [line.strip() for line in plan.splitlines() if " on center" in line]
+    by_point = [line for line in scans if postgres.INDEX in line]
+    assert len(by_point) == 6, plan  # the inner box, the four strips and the nearest, each once
+    assert all(f"Index Only Scan using {postgres.INDEX}" in line for line in by_point), plan
+    assert plan.count("Order By: (lon_lat <->") == 1, plan
+    # The page's rows, by id (and its listings' languages, from center_attributes).
+    by_id = [line for line in scans if " on centers " in line or " on center_search_rows " in line]
+    by_id = [line for line in by_id if postgres.INDEX not in line]
+    assert by_id and all(" using pk_center" in line for line in by_id), plan
 
 
 def test_the_page_comes_with_the_count_in_one_round_trip(seeded_session, monkeypatch):
-    """The page's listings are read by a statement sent with the count (pipeline mode), not
-    loaded after it, with a language filter too; the answer equals the one-pass path's, ties
-    broken by name included."""
+    """The page's listings are read by the count's own statement, not loaded after it, with a
+    language filter too; the answer equals the one-pass path's, ties broken by name included."""
     pipelined = []
     monkeypatch.setattr(
         statements, "run_selects", lambda *a, **k: pipelined.append(1) or real_run_selects(*a, **k), raising=True
@@ -135,8 +140,8 @@ def test_the_page_comes_with_the_count_in_one_round_trip(seeded_session, monkeyp
             sent = _sent_statements(seeded_session, query)
         finally:
             statements.LISTENERS.pop()
-        assert len(sent) == 2 and "FROM centers" in sent[1][0], sent  # the count, then the page's listings
-        assert direct == [sql for sql, _ in sent]  # both straight to the driver (so in one round trip)
+        assert len(sent) == 1 and "FROM centers" in sent[0][0], sent  # the count, with the page's listings
+        assert direct == [sql for sql, _ in sent]  # straight to the driver
         assert all("$1" in sql and "%(" not in sql for sql in direct)  # as PostgreSQL takes them (RawCursor)
         ids, distances = matching_center_distances(seeded_session, query)
         result = find_centers_near(seeded_session, query)
@@ -174,7 +179,7 @@ def test_the_search_statements_run_with_generic_plans_and_leave_the_setting_as_i
         statements.LISTENERS.pop()
     prepared = _prepared(seeded_session)
     searched = {sql for sql in sent if "lon_lat" in sql}
-    assert len(searched) >= 4  # counts and pages, of two filter shapes and both sort orders
+    assert len(searched) >= 4  # counts (with their pages), of two filter shapes and both sort orders
     for sql in searched:
         generic, custom = prepared[sql]
         assert generic >= 1 and custom == 0, (generic, custom, sql[:200])
@@ -280,8 +285,7 @@ def test_a_neighbourhood_the_nearest_do_not_cover_is_measured_apart(session):
     session.execute(text("SET enable_seqscan = off"))
     query = SearchQuery(Place("here", 60.0, -100.0), radius_miles=5)
     sent = [(sql, params) for sql, params in _sent_statements(session, query) if "lon_lat" in sql]
-    sent = [(sql, params) for sql, params in sent if "FROM centers" not in sql]  # not the page's listings
-    assert len(sent) == 2  # the count with the nearest, then the neighbourhood
+    assert len(sent) == 2  # the count with the nearest (and the page's listings), then the neighbourhood
     plan = _plan(session, *sent[1])
     assert f"Index Only Scan using {postgres.INDEX}" in plan, plan
     for page in (1, 2, 7):
