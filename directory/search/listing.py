@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, any_, bindparam, func, or_, select
+from sqlalchemy import ARRAY, ColumnElement, Integer, any_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from directory.models import Center, CenterAttribute
@@ -105,10 +105,17 @@ _UNMASKED_CODES = (
     .scalar_subquery()
 )
 _MASK = select(center_search_rows.c.mask).where(center_search_rows.c.center_id == Center.id).scalar_subquery()
-#: What a listing is read from, per centers row: `COLUMNS`, the search row's mask and the packed
-#: unmasked codes (`listings_from_rows` takes rows of these). PostgreSQL's search selects them
-#: for its page in its own statement (postgres.py).
-LISTING_SQL = (*COLUMNS, _MASK, _UNMASKED_CODES)
+
+
+def listing_sql(mask: ColumnElement[int] = _MASK) -> tuple[ColumnElement[Any], ...]:
+    """What a listing is read from, per centers row: `COLUMNS`, the search row's mask and the
+    packed unmasked codes (`listings_from_rows` takes rows of these). The mask is looked up by
+    the center's id unless the statement has it already (`mask`): PostgreSQL's search selects
+    its page's listings in its count's statement, with the masks its index scan read (postgres.py)."""
+    return (*COLUMNS, mask, _UNMASKED_CODES)
+
+
+LISTING_SQL = listing_sql()
 #: Built once: each page only binds its ids (a list, on databases other than these two).
 _LISTINGS = select(*LISTING_SQL).where(Center.id.in_(bindparam("ids", expanding=True)))
 #: On PostgreSQL, the ids as one array: the same SQL for every page (compiled once, and prepared).

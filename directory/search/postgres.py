@@ -78,7 +78,7 @@ from directory.search.engine import (
     rank_page,
 )
 from directory.search.geodesy import bounding_box, degree_lengths, geodesic_miles
-from directory.search.listing import LISTING_SQL, CenterListing, listings_from_rows, load_listings
+from directory.search.listing import CenterListing, listing_sql, listings_from_rows, load_listings
 from directory.search.masks import center_search_rows
 from directory.search.statements import run_selects
 
@@ -304,7 +304,7 @@ _COUNT_COLUMNS = 7
 @functools.lru_cache(maxsize=256)
 def _count_and_page_statement(shape: FilterShape, confirmed: bool | None) -> CompoundSelect:
     """`_count_statement`'s row (followed by NULL for each column of a listing), and then the
-    listings (listing.LISTING_SQL, after NULL for each of the count's columns) of those of the
+    listings (listing.listing_sql, after NULL for each of the count's columns) of those of the
     nearest that may be ranked `page_first` to `last_offset` (0-based, both included) by
     distance (`_page_candidates`): one statement, so the page usually needs no round trip of its
     own, though its ids are known only once Python has measured the nearest. The nearest are
@@ -318,12 +318,15 @@ def _count_and_page_statement(shape: FilterShape, confirmed: bool | None) -> Com
         _lon.label("lon"),
         func.sqrt(lower).label("lower"),
         func.sqrt(upper).label("upper"),
+        _rows.mask.label("mask"),
     ).cte("knn")
     counted, nearest = _counted(group), _nearest_arrays(knn)
-    count_row = select(*counted.c, *nearest.c, *(null() for _ in LISTING_SQL)).select_from(
-        counted.join(nearest, true())
+    candidates = _page_candidates(knn).subquery("page")
+    listing = listing_sql(mask=candidates.c.mask)  # the mask from the index entry: no lookup by id
+    count_row = select(*counted.c, *nearest.c, *(null() for _ in listing)).select_from(counted.join(nearest, true()))
+    pages = select(*(null() for _ in range(_COUNT_COLUMNS)), *listing).select_from(
+        candidates.join(Center, Center.id == candidates.c.id)
     )
-    pages = select(*(null() for _ in range(_COUNT_COLUMNS)), *LISTING_SQL).where(Center.id.in_(_page_candidates(knn)))
     return union_all(count_row, pages)
 
 
@@ -392,8 +395,9 @@ def _nearest_arrays(knn: Any) -> Subquery:
 
 
 def _page_candidates(knn: Any) -> Select:
-    """The ids of those of the nearest (`knn`: id, and the lower and upper bounds of its distance
-    in miles, see `_bounds`) that may be ranked `page_first` to `last_offset` by distance.
+    """The ids and masks of those of the nearest (`knn`: id, the lower and upper bounds of its
+    distance in miles, see `_bounds`, and mask) that may be ranked `page_first` to `last_offset`
+    by distance.
 
     Those whose lower bound is within the (`last_offset` + 1)-th smallest upper bound (that many
     of them are that close, so none ranked later is closer), whose upper bound reaches the
@@ -406,7 +410,7 @@ def _page_candidates(knn: Any) -> Select:
     offset = functools.partial(bindparam, type_=Integer)
     last_upper = select(knn.c.upper).order_by(knn.c.upper).offset(offset("last_offset")).limit(1).scalar_subquery()
     first_lower = select(knn.c.lower).order_by(knn.c.lower).offset(offset("page_first")).limit(1).scalar_subquery()
-    return select(knn.c.id).where(
+    return select(knn.c.id, knn.c.mask).where(
         knn.c.lower <= _param("radius_out"),
         # Fewer of them than `last_offset` + 1: any may be on the page.
         knn.c.lower <= func.coalesce(last_upper, literal_column("'infinity'", Float)) + slack,
