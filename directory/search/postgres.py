@@ -14,8 +14,8 @@ verified only, confirmed first).
    is, left out if the lower bound is outside, uncertain otherwise. The same statement returns
    the matches nearest the origin in degrees (the GiST's own `<->` ordering, LIMIT `nearest`):
    every match within a radius `reach` that the farthest of them guarantees is among them;
-   and, in rows of their own, the listings of those of the nearest that may be on the page, from the
-   bounds of their distances (read from the index once, for both).
+   and, in rows of their own, the listings of those of the nearest that may be on the page,
+   chosen by the bounds of their distances (the nearest read from the index once, for both).
 2. The uncertain ones and the nearest are measured exactly (Vincenty, `geodesic_miles`); the
    matches within `reach` are ordered by distance, name and id, and the page taken from them.
    If they are fewer than the page needs (a tight cluster, a later page), one more index-only
