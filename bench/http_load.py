@@ -229,11 +229,11 @@ def profile_workers(
     server: str, master_pid: int, base: str, paths_file: Path, args: argparse.Namespace, workdir: Path
 ) -> str:
     """py-spy on every gunicorn worker of a server during one search run: the functions with the most samples."""
-    require_program("py-spy", "install it with `pip install py-spy`")
+    py_spy = require_program("py-spy", "install it with `pip install py-spy`")
     raw = workdir / f"py-spy-{server}.txt"
     spy = subprocess.Popen(
         [
-            "py-spy",
+            py_spy,
             "record",
             "--pid",
             str(master_pid),

@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,8 +33,10 @@ def wait_for(condition: Callable[[], bool], seconds: float, what: str, interval:
 
 
 def require_program(name: str, install_hint: str) -> str:
-    """The program's path, or SystemExit saying how to install it."""
-    path = shutil.which(name)
+    """The program's path, or SystemExit saying how to install it: looked for beside the running
+    Python first (a tool installed into the virtual environment, such as py-spy, even when the
+    environment's bin folder is not on PATH), then on PATH."""
+    path = shutil.which(name, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     if path is None:
         raise SystemExit(f"{name} is not installed: {install_hint}")
     return path
