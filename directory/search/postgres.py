@@ -180,8 +180,8 @@ def count_and_rank(
         params.update(page_first=first, last_offset=last - 1)
         params.update(page_slack=2 * SLACK_MILES, radius_out=radius + SLACK_MILES)
         (rows,) = _run(session, (_count_and_page_statement(shape, confirmed), params))
-        row = next(r for r in rows if r[0] is not None)[:_COUNT_COLUMNS]
-        listings = listings_from_rows(r[_COUNT_COLUMNS:] for r in rows if r[0] is None)
+        row = next(r for r in rows if r[0] is not None)[:-_LISTING_COLUMNS]
+        listings = listings_from_rows(r[-_LISTING_COLUMNS:] for r in rows if r[0] is None)
     else:
         ((row,),), listings = _run(session, (_count_statement(shape, confirmed), params)), {}
     certain, arrays = row[0], [array or [] for array in row[1:]]  # array_agg of no rows is NULL
@@ -293,12 +293,11 @@ def _count_statement(shape: FilterShape, confirmed: bool | None) -> Select:
     `nearest` matches' ids, latitudes and longitudes as arrays): see `_counted` and `_nearest`."""
     group = _group(shape, confirmed)
     knn = _nearest(group, _rows.center_id.label("id"), _lat.label("lat"), _lon.label("lon")).subquery("knn")
-    counted, nearest = _counted(group), _nearest_arrays(knn)
-    return select(*counted.c, *nearest.c).select_from(counted.join(nearest, true()))
+    return _count_row(group, knn)
 
 
-#: The columns of the count's row (`_count_statement`), before the listing's in `_count_and_page_statement`.
-_COUNT_COLUMNS = 7
+#: The columns of a listing, after the count's in `_count_and_page_statement`'s rows.
+_LISTING_COLUMNS = len(listing_sql())
 
 
 @functools.lru_cache(maxsize=256)
@@ -320,14 +319,24 @@ def _count_and_page_statement(shape: FilterShape, confirmed: bool | None) -> Com
         func.sqrt(upper).label("upper"),
         _rows.mask.label("mask"),
     ).cte("knn")
-    counted, nearest = _counted(group), _nearest_arrays(knn)
+    count_row = _count_row(group, knn)
     candidates = _page_candidates(knn).subquery("page")
     listing = listing_sql(mask=candidates.c.mask)  # the mask from the index entry: no lookup by id
-    count_row = select(*counted.c, *nearest.c, *(null() for _ in listing)).select_from(counted.join(nearest, true()))
-    pages = select(*(null() for _ in range(_COUNT_COLUMNS)), *listing).select_from(
+    pages = select(*(null() for _ in count_row.selected_columns), *listing).select_from(
         candidates.join(Center, Center.id == candidates.c.id)
     )
-    return union_all(count_row, pages)
+    return union_all(count_row.add_columns(*(null() for _ in listing)), pages)
+
+
+def _count_row(group: list[ColumnElement[bool]], knn: Any) -> Select:
+    """The count's row: `_counted`, then the nearest (`knn`: `_nearest` with columns id, lat, lon) as arrays."""
+    counted = _counted(group)
+    nearest = select(
+        func.array_agg(knn.c.id).label("ids"),
+        func.array_agg(knn.c.lat).label("lats"),
+        func.array_agg(knn.c.lon).label("lons"),
+    ).subquery("nearest")
+    return select(*counted.c, *nearest.c).select_from(counted.join(nearest, true()))
 
 
 def _counted(group: list[ColumnElement[bool]]) -> Subquery:
@@ -383,15 +392,6 @@ def _nearest(group: list[ColumnElement[bool]], *columns: ColumnElement[Any]) -> 
         .order_by(_point.op("<->")(func.point(_param("lon"), _param("lat"))))
         .limit(bindparam("nearest", type_=Integer))
     )
-
-
-def _nearest_arrays(knn: Any) -> Subquery:
-    """The ids, latitudes and longitudes of the nearest (`knn`: `_nearest` with columns id, lat, lon), as arrays."""
-    return select(
-        func.array_agg(knn.c.id).label("ids"),
-        func.array_agg(knn.c.lat).label("lats"),
-        func.array_agg(knn.c.lon).label("lons"),
-    ).subquery("nearest")
 
 
 def _page_candidates(knn: Any) -> Select:
