@@ -29,43 +29,8 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from directory.search.engine import SearchFilters, SearchQuery, SearchResult, find_centers_near
-from directory.search.statements import as_sqlalchemy_errors
+from directory.search.revision import read_committed_revision, read_directory_revision
 from directory.vocabulary import expand_medication_filter
-
-#: The one-row table of migration 0006 (only its triggers write it).
-READ_REVISION = "SELECT revision FROM directory_revision WHERE id = 1"
-
-
-def read_directory_revision(session: Session) -> int:
-    """The directory's revision as the session sees it: it changes whenever a center or its
-    attributes do (in the session's transaction, its own uncommitted changes count).
-
-    Read straight through the DBAPI connection: a third of the cost of a SQLAlchemy statement."""
-    return _read_revision(session.connection().connection)
-
-
-def read_committed_revision(session: Session) -> int:
-    """The directory's revision as last committed, read through a pooled connection of the
-    session's engine: a search answered from the cache opens no transaction of the session
-    (about a sixth of a cached search's CPU), and costs little more than this read."""
-    connection = session.get_bind().raw_connection()
-    try:
-        return _read_revision(connection)
-    finally:
-        connection.close()  # back to the pool, rolled back
-
-
-def _read_revision(connection: Any) -> int:
-    cursor = connection.cursor()
-    try:
-        with as_sqlalchemy_errors(READ_REVISION):
-            cursor.execute(READ_REVISION)
-            row = cursor.fetchone()
-    finally:
-        cursor.close()
-    if row is None:
-        raise LookupError("The directory_revision row is missing: run `flask --app directory init-db`.")
-    return int(row[0])
 
 
 @dataclass(frozen=True)
