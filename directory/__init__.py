@@ -20,6 +20,7 @@ from directory.extensions import csrf, db, limiter
 from directory.mail import make_mailer
 from directory.ops import init_ops
 from directory.referrals.dispatch import init_embedded_sweep, init_notifications
+from directory.search import memory
 from directory.search.cache import SearchCache
 from directory.search.geocoding import make_geocoder
 from directory.security import init_security
@@ -90,13 +91,26 @@ def init_database(app: Flask) -> None:
 
 
 def init_search_cache(app: Flask) -> None:
-    """The search-results cache of this process, counted in the metrics (after `init_ops`)."""
+    """The search-results cache of this process, counted in the metrics (after `init_ops`), and
+    the search rows it keeps in memory (SEARCH_INDEX_IN_MEMORY)."""
     size, seconds = app.config["SEARCH_CACHE_SIZE"], app.config["SEARCH_CACHE_SECONDS"]
     if size < 0 or seconds < 0:
         raise ValueError(f"SEARCH_CACHE_SIZE and SEARCH_CACHE_SECONDS must be 0 or more, not {size} and {seconds}")
     app.extensions["search_cache"] = SearchCache(
         size, seconds, on_lookup=app.extensions["metrics"].count_search_cache_lookup
     )
+    mode = app.config["SEARCH_INDEX_IN_MEMORY"]
+    if mode not in SEARCH_INDEX_MODES:
+        raise ValueError(f"SEARCH_INDEX_IN_MEMORY must be one of {', '.join(SEARCH_INDEX_MODES)}, not {mode!r}")
+    with app.app_context():
+        if mode == "off":
+            memory.disable(db.engine)
+        else:
+            memory.enable(db.engine, background=mode == "background")
+
+
+#: SEARCH_INDEX_IN_MEMORY's values (see config.py).
+SEARCH_INDEX_MODES = ("background", "inline", "off")
 
 
 def register_url_converters(app: Flask) -> None:

@@ -64,6 +64,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # depend on the time); 0: off.
         "SEARCH_CACHE_SIZE": int(env.get("SEARCH_CACHE_SIZE", 10000)),
         "SEARCH_CACHE_SECONDS": float(env.get("SEARCH_CACHE_SECONDS", 300)),
+        # The search rows held in each process's memory (directory/search/memory.py): "background"
+        # reads a new copy in a thread whenever the directory changes, "inline" in the search that
+        # finds it stale, "off" searches the database every time.
+        "SEARCH_INDEX_IN_MEMORY": env.get("SEARCH_INDEX_IN_MEMORY", "background").strip().lower(),
         # "text" for the embedded run command; "json" (one object per line) in production.
         "LOG_FORMAT": env.get("LOG_FORMAT", "text").strip().lower(),
     }

@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import (
@@ -66,6 +66,9 @@ from directory.search.masks import ACCEPTING_REFERRALS, MASKED_KINDS, center_sea
 from directory.search.masks import bits as mask_bits
 from directory.search.statements import DRIVERS, id_list, in_ids, json_each, run_select, run_sqlite, sqlite_connection
 from directory.vocabulary import expand_medication_filter
+
+if TYPE_CHECKING:
+    from directory.search.memory import SearchIndex
 
 DEFAULT_RADIUS_MILES = 25
 MAX_RADIUS_MILES = 500
@@ -147,10 +150,18 @@ class SearchResult:
         return max(1, -(-self.total // self.query.per_page))
 
 
-def find_centers_near(session: Session, query: SearchQuery, *, now: datetime | None = None) -> SearchResult:
-    """Find the centers within the radius that match the filters, in the query's order, one page of them."""
+def find_centers_near(
+    session: Session, query: SearchQuery, *, now: datetime | None = None, from_memory: bool = True
+) -> SearchResult:
+    """Find the centers within the radius that match the filters, in the query's order, one page of
+    them: from the process's copy of the search rows when it has a current one (memory.py), else
+    (or with `from_memory=False`) by the database's own statements."""
     now = now or utcnow()
     first, last = (query.page - 1) * query.per_page, query.page * query.per_page
+    from directory.search import memory  # it imports this module
+
+    if from_memory and (index := memory.index_for(session)) is not None:
+        return _search_in_memory(session, query, index, first, last, now)
     if session.get_bind().dialect.name != "sqlite":
         if session.get_bind().dialect.name == "postgresql":
             from directory.search import postgres  # it imports this module
@@ -172,6 +183,32 @@ def find_centers_near(session: Session, query: SearchQuery, *, now: datetime | N
 
 
 Ranking = tuple[int, list[int], list[float]]
+
+
+def _search_in_memory(
+    session: Session, query: SearchQuery, index: SearchIndex, first: int, last: int, now: datetime
+) -> SearchResult:
+    """`find_centers_near` from the process's copy of the search rows (memory.py), the page's
+    listings from the database."""
+    from directory.search import memory
+
+    values, shape = filter_values(query.filters, now), filter_shape(query.filters)
+
+    connection = sqlite_connection(session)
+
+    def names_of(ids: list[int]) -> list[str]:
+        if connection is not None:
+            rows = run_sqlite(connection, _NAMES_STATEMENT, {"ids": id_list(ids)})
+        else:
+            rows = session.execute(_ANY_NAMES_STATEMENT, {"ids": ids}).all()
+        found = dict(rows)
+        return [found[i] for i in ids]
+
+    def rank(confirmed: bool | None, lo: int, hi: int) -> Ranking:
+        return memory.rank(index, query, shape, values, confirmed, lo, hi, names_of)
+
+    total, ids, distances = rank_page(query, first, last, rank)
+    return _load_page(session, query, total, ids, distances, connection)
 
 
 def rank_page(query: SearchQuery, first: int, last: int, rank: Callable[[bool | None, int, int], Ranking]) -> Ranking:
@@ -703,6 +740,8 @@ def _with_edge(near: Select) -> CompoundSelect:
 
 #: SQLite: (id, name) of the centers whose ids are in the JSON array `ids` (to break distance ties).
 _NAMES_STATEMENT = select(Center.id, Center.name).where(in_ids(Center.id))
+#: Any database: the same, the ids a list.
+_ANY_NAMES_STATEMENT = select(Center.id, Center.name).where(Center.id.in_(bindparam("ids", expanding=True)))
 
 
 def _distances(lat: float, lon: float, rows: Sequence) -> tuple[np.ndarray, np.ndarray]:

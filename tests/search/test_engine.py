@@ -1,4 +1,5 @@
-"""Radius search: exact against a brute-force geodesic scan of the real nationwide data."""
+"""Radius search: exact against a brute-force geodesic scan of the real nationwide data, from the
+search rows in memory and from the database."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import create_engine, text, update
 
 from directory.models import Center
 from directory.models.base import utcnow
-from directory.search import engine, statements
+from directory.search import engine, memory, statements
 from directory.search.engine import (
     SearchFilters,
     SearchQuery,
@@ -26,6 +27,16 @@ from directory.search.geodesy import bounding_box, geodesic_miles
 from directory.vocabulary import expand_medication_filter
 from tests.conftest import seeded_url
 from tests.factories import add_centers, center_record
+
+
+@pytest.fixture(autouse=True, params=["search rows in memory", "database"])
+def search_path(request, monkeypatch):
+    """Every test here runs twice: the app's searches answered from the copy of the search rows
+    in memory (memory.py), and by the database's own statements."""
+    if request.param == "database":
+        monkeypatch.setattr(memory, "index_for", lambda session: None)
+    return request.param
+
 
 #: Points closer than this to the radius may fall either side by float rounding alone.
 BOUNDARY_MILES = 1e-6

@@ -1,0 +1,256 @@
+"""The search rows in memory (directory/search/memory.py): the same answers as the database's
+search, for every filter, order, page and awkward place, and never from a stale copy."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from directory import create_app
+from directory.models import Center
+from directory.models.base import utcnow
+from directory.search import engine, memory, postgres
+from directory.search.engine import SearchFilters, SearchQuery, find_centers_near
+from directory.search.geocoding import Place
+from tests.factories import add_centers, center_record
+from tests.search.test_engine import random_places
+
+
+def answer(session: Session, query: SearchQuery, now=None) -> tuple[int, list[int], list[float]]:
+    result = find_centers_near(session, query, now=now)
+    return result.total, [h.center.id for h in result.hits], [h.distance_miles for h in result.hits]
+
+
+def from_database(session: Session, query: SearchQuery, monkeypatch: pytest.MonkeyPatch, now=None):
+    with monkeypatch.context() as patch:
+        patch.setattr(memory, "index_for", lambda session: None)
+        return answer(session, query, now)
+
+
+def from_memory(session: Session, query: SearchQuery, monkeypatch: pytest.MonkeyPatch, now=None):
+    """The search answered from the copy: the database's own ranking is made to fail."""
+    assert memory.index_for(session) is not None
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "_count_and_rank", _not_the_database)
+        patch.setattr(postgres, "find_centers_near", _not_the_database)
+        return answer(session, query, now)
+
+
+def _not_the_database(*args, **kwargs):
+    raise AssertionError("the search went to the database")
+
+
+FILTERS = [
+    SearchFilters(),
+    SearchFilters(medication=("naltrexone",)),
+    SearchFilters(payment=("medicaid",), accepting_referrals=True),
+    SearchFilters(accepting_referrals=False),
+    SearchFilters(level_of_care=("medical_detox", "residential"), payment=("medicaid", "private_insurance")),
+    SearchFilters(language=("es",)),
+    SearchFilters(language=("es", "vi"), medication=("buprenorphine",)),
+    SearchFilters(language=("no-such-language",)),
+    SearchFilters(verified_only=True),
+    SearchFilters(pathway="detox_naltrexone"),
+    SearchFilters(population=("veterans",), pathway="detox_naltrexone"),
+]
+
+
+@pytest.mark.parametrize("sort", ["distance", "confirmed_first"])
+def test_the_copy_answers_as_the_database_does_on_the_real_directory(seeded_session, monkeypatch, sort):
+    rng = random.Random(23)
+    now = utcnow()
+    seeded_session.execute(  # some listings confirmed, some long ago, for the confirmed-first groups
+        update(Center).where(Center.id % 7 == 0).values(last_verified_at=now - timedelta(days=3))
+    )
+    seeded_session.execute(update(Center).where(Center.id % 11 == 0).values(last_verified_at=now - timedelta(days=900)))
+    seeded_session.commit()
+    places = random_places(30, seed=17)
+    compared = found = 0
+    for origin in places:
+        for _ in range(3):
+            radius = rng.choice([1, 5, 10, 25, 50, 100, 250, 500])
+            filters = rng.choice(FILTERS)
+            per_page = rng.choice([1, 5, 20, 100])
+            page = rng.choice([1, 1, 2, 3, 40])
+            query = SearchQuery(origin, radius, filters, page=page, per_page=per_page, sort=sort)
+            expected = from_database(seeded_session, query, monkeypatch, now)
+            assert from_memory(seeded_session, query, monkeypatch, now) == expected, (origin, radius, filters, page)
+            compared += 1
+            found += expected[0]
+    assert compared == 3 * len(places) and found > 10_000  # the comparisons were of real answers
+
+
+AWKWARD = [
+    # across the antimeridian, from both sides
+    (51.88, 179.99),
+    (51.88, -179.99),
+    (-17.7, 179.95),
+    # around the North Pole and on the equator
+    (89.98, 0.0),
+    (89.9, 120.0),
+    (0.0, 0.0),
+    # on a band's edge (migration 0011: twenty bands per degree)
+    (40.05, -75.0),
+]
+
+
+@pytest.fixture
+def awkward_directory(session):
+    """Centers around places where boxes wrap or bands meet: pairs at one point (equal distances,
+    broken by name, then id), and a spread of filters and languages."""
+    rng = random.Random(5)
+    now = utcnow()
+    records = []
+    for lat, lon in AWKWARD:
+        for i in range(40):
+            point_lat = max(-90.0, min(90.0, lat + rng.uniform(-0.4, 0.4)))
+            point_lon = (lon + rng.uniform(-0.6, 0.6) + 180) % 360 - 180
+            for twin in range(1 + (i % 5 == 0)):  # every fifth point twice: a tie in distance
+                records.append(
+                    center_record(
+                        name=rng.choice(["Alpha", "Bravo", "Charlie"]) if twin else f"Center {lat} {lon} {i}",
+                        latitude=point_lat,
+                        longitude=point_lon,
+                        levels_of_care=rng.sample(["outpatient", "medical_detox", "residential"], rng.randint(1, 2)),
+                        payment_options=rng.sample(["medicaid", "self_pay", "private_insurance"], rng.randint(1, 2)),
+                        medications=rng.sample(["naltrexone_injectable", "buprenorphine"], rng.randint(0, 2)),
+                        languages=rng.sample(["es", "vi", "zh"], rng.randint(0, 2)),
+                        accepting_referrals=rng.random() < 0.7,
+                        last_verified_at=now - timedelta(days=rng.choice([1, 100, 400]))
+                        if rng.random() < 0.5
+                        else None,
+                    )
+                )
+    add_centers(session, *records)
+    return now
+
+
+def test_the_copy_answers_as_the_database_does_where_boxes_wrap_and_distances_tie(
+    session, awkward_directory, monkeypatch
+):
+    rng = random.Random(8)
+    now = awkward_directory
+    compared = found = 0
+    for lat, lon in AWKWARD:
+        for radius in (2, 10, 30, 120):
+            for sort in ("distance", "confirmed_first"):
+                filters = rng.choice(FILTERS)
+                for page, per_page in ((1, 3), (2, 3), (1, 100)):
+                    query = SearchQuery(Place("x", lat, lon), radius, filters, page=page, per_page=per_page, sort=sort)
+                    expected = from_database(session, query, monkeypatch, now)
+                    assert from_memory(session, query, monkeypatch, now) == expected, (lat, lon, radius, filters)
+                    compared += 1
+                    found += expected[0]
+    assert compared == len(AWKWARD) * 4 * 2 * 3 and found > 1000
+
+
+@pytest.fixture
+def accepting(session) -> SearchQuery:
+    """A search for centers accepting referrals, around the one center there is, which does."""
+    add_centers(session, center_record(name="Open", accepting_referrals=True))
+    query = SearchQuery(Place("Chicago", 41.8855, -87.6217), 5, SearchFilters(accepting_referrals=True))
+    assert answer(session, query)[0] == 1
+    return query
+
+
+def test_a_change_committed_anywhere_is_in_the_next_search(session, accepting):
+    first = memory.index_for(session)
+    with Session(session.get_bind()) as other:  # another connection commits
+        other.execute(update(Center).values(accepting_referrals=False))
+        other.commit()
+    assert answer(session, accepting)[0] == 0
+    assert memory.index_for(session).revision > first.revision
+
+
+def test_a_session_with_its_own_uncommitted_changes_is_answered_by_the_database(session, accepting):
+    kept = memory.index_for(session)
+    session.execute(update(Center).values(accepting_referrals=False))  # not committed
+    assert memory.index_for(session) is None
+    assert answer(session, accepting)[0] == 0  # its own change, seen
+    session.rollback()
+    assert memory.index_for(session) is kept  # the copy was not touched by the change rolled back
+    assert answer(session, accepting)[0] == 1
+
+
+def test_pending_changes_are_not_answered_from_the_copy(session, accepting):
+    session.query(Center).one().accepting_referrals = False  # pending, not flushed
+    assert memory.index_for(session) is None
+    assert answer(session, accepting)[0] == 0
+
+
+def test_in_the_background_the_database_answers_until_the_copy_is_read(session):
+    add_centers(session, center_record(name="First"))
+    bind = session.get_bind()
+    memory.enable(bind, background=True)
+    copy = memory._copies[bind]
+    origin = Place("Chicago", 41.8855, -87.6217)
+    assert answer(session, SearchQuery(origin, 5))[0] == 1  # from the database; a copy is being read
+    copy.reading.join(timeout=30)
+    assert memory.index_for(session) is not None
+    add_centers(session, center_record(name="Second"))
+    assert memory.index_for(session) is None  # stale: the database answers meanwhile
+    assert answer(session, SearchQuery(origin, 5))[0] == 2
+    copy.reading.join(timeout=30)
+    assert len(memory.index_for(session)) == 2
+
+
+def test_a_copy_that_cannot_be_read_leaves_the_searches_to_the_database(session, monkeypatch, caplog):
+    add_centers(session, center_record(name="First"))
+    calls = []
+
+    def broken(connection):
+        calls.append(1)
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(memory, "read_index", broken)
+    origin = Place("Chicago", 41.8855, -87.6217)
+    with caplog.at_level(logging.ERROR, logger="directory.search.memory"):
+        assert answer(session, SearchQuery(origin, 5))[0] == 1
+        assert answer(session, SearchQuery(origin, 5))[0] == 1
+    assert len(calls) == 1  # not tried again until the directory changes
+    assert "Reading the search rows into memory failed" in caplog.text
+
+
+def test_concurrent_searches_share_one_copy(seeded_session):
+    bind = seeded_session.get_bind()
+    memory.enable(bind, background=False)
+    origin = Place("Chicago", 41.8855, -87.6217)
+    answers, errors = [], []
+
+    def search() -> None:
+        try:
+            with Session(bind) as own:
+                answers.append(answer(own, SearchQuery(origin, 25)))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=search) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(answers) == 8 and all(a == answers[0] for a in answers)
+    assert answers[0][0] > 50
+
+
+def test_the_setting_is_checked(tmp_path):
+    with pytest.raises(ValueError, match="SEARCH_INDEX_IN_MEMORY must be one of background, inline, off"):
+        create_app(
+            {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", "SEARCH_INDEX_IN_MEMORY": "yes"}
+        )
+
+
+def test_off_means_every_search_goes_to_the_database(tmp_path):
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", "SEARCH_INDEX_IN_MEMORY": "off"}
+    )
+    with app.app_context():
+        from directory.extensions import db
+
+        assert db.engine not in memory._copies
