@@ -13,7 +13,17 @@ import numpy as np
 import sqlalchemy
 
 from bench.results import end_marker, start_marker, write_section
-from bench.search import BOX_SCAN, FULL_SCAN, PAGE_LOAD, RAW_INDEX, RTREE_INDEX, RTREE_ONLY, SEARCH, DatabaseRun
+from bench.search import (
+    BOX_SCAN,
+    FULL_SCAN,
+    PAGE_LOAD,
+    RAW_INDEX,
+    RTREE_INDEX,
+    RTREE_ONLY,
+    SEARCH,
+    SEARCH_DB,
+    DatabaseRun,
+)
 
 START_MARKER = start_marker("search")
 END_MARKER = end_marker("search")
@@ -121,6 +131,8 @@ def ratio_rows(run: DatabaseRun) -> list[tuple[str, str, str]]:
     rows = [
         ("search / raw index SQL (goal at 1M: at most 2)", SEARCH, RAW_INDEX),
         ("full scan / search (goal at 1M: at least 100)", FULL_SCAN, SEARCH),
+        ("search from the database / raw index SQL", SEARCH_DB, RAW_INDEX),
+        ("search from the database / search", SEARCH_DB, SEARCH),
         ("search / R*Tree index SQL (the baseline before the band index)", SEARCH, RTREE_INDEX),
         ("raw index SQL / R*Tree index SQL (the band index against the R*Tree)", RAW_INDEX, RTREE_INDEX),
         ("search / R*Tree alone (no filters)", SEARCH, RTREE_ONLY),
@@ -159,11 +171,13 @@ def goals(run: DatabaseRun) -> list[str]:
         "| goal at 1M centers | p50 | p95 | single turns (p50 / p95) | met |",
         "|---|---:|---:|---:|---|",
     ]
-    for m in [SEARCH]:
+    for m in [SEARCH, SEARCH_DB]:
+        if m not in run.turns:
+            continue
         s, r, f = run.seconds(m), run.seconds(RAW_INDEX), run.seconds(FULL_SCAN)
         over_raw = ratio(s, r, 50), ratio(s, r, 95)
         under_scan = ratio(f, s, 50), ratio(f, s, 95)
-        name = "search" if m == SEARCH else m
+        name = "search (as the app runs it: the search rows in memory)" if m == SEARCH else m
         met = max(over_raw) <= GOAL_SEARCH_OVER_RAW_INDEX
         lines.append(
             f"| {name}: within {GOAL_SEARCH_OVER_RAW_INDEX:g}x of the raw index SQL"

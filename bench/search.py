@@ -3,9 +3,12 @@
 For every search of the workload, on each database, in turns (so machine noise hits all alike;
 three turns by default, each search's time the median of them):
 
-- search: `find_centers_near(session, SearchQuery(...))`, page 1 of 20, the function the app calls;
-- engine SQL alone: every statement that search sent to SQLite (recorded once beforehand),
-  replayed through the DBAPI connection: what the search costs before any Python;
+- search: `find_centers_near(session, SearchQuery(...))`, page 1 of 20, the function the app calls,
+  as the app runs it: from the process's copy of the search rows in memory (memory.py), read
+  before the measurements;
+- search from the database: the same with `from_memory=False`: the database's own statements;
+- engine SQL alone: every statement that search from the database sent to SQLite (recorded
+  once beforehand), replayed through the DBAPI connection: what it costs before any Python;
 - raw index SQL: the spatial-index query any indexed implementation must run, on the index
   the search counts with: the ids of the centers in the engine's box, read from the band index
   (migration 0011: each latitude band of the box between the box's longitudes, index-only),
@@ -50,7 +53,7 @@ from bench.queries import BenchQuery
 from directory import create_app
 from directory.extensions import db
 from directory.models import Center
-from directory.search import engine
+from directory.search import engine, memory
 from directory.search import statements as search_statements
 from directory.search.engine import (
     SearchQuery,
@@ -67,6 +70,7 @@ from directory.search.geodesy import BoundingBox, bounding_box, degree_lengths, 
 from directory.search.listing import CenterListing, load_listings
 
 SEARCH = "search"
+SEARCH_DB = "search from the database"
 ENGINE_SQL = "engine SQL alone"
 RAW_INDEX = "raw index SQL"
 RTREE_INDEX = "R*Tree index SQL"
@@ -202,7 +206,8 @@ def exact_matches(rows: Sequence, session: Session, query: SearchQuery, now: dat
 
 
 def recorded_sql(session: Session, query: SearchQuery, now: datetime) -> list[tuple[str, Any]]:
-    """Every statement (and its parameters) that `find_centers_near` sends to SQLite: through
+    """Every statement (and its parameters) that `find_centers_near` sends to SQLite answering
+    from the database (`from_memory=False`): through
     SQLAlchemy, and straight to the driver (directory.search.statements)."""
     statements: list[tuple[str, Any]] = []
 
@@ -213,7 +218,7 @@ def recorded_sql(session: Session, query: SearchQuery, now: datetime) -> list[tu
     event.listen(bind, "before_cursor_execute", record)
     search_statements.LISTENERS.append(lambda sql, args: statements.append((sql, args)))
     try:
-        find_centers_near(session, query, now=now)
+        find_centers_near(session, query, now=now, from_memory=False)
     finally:
         event.remove(bind, "before_cursor_execute", record)
         search_statements.LISTENERS.clear()
@@ -256,10 +261,14 @@ def measure_database(
         index_sql = [positional_sql(session, raw_index_select(q.query, now)) for q in queries]
         rtree_index_sql = [positional_sql(session, rtree_index_select(q.query, now)) for q in queries]
         log(f"{name}: {centers:,} centers; finding each search's page and SQL, then warming up ...")
+        memory.enable(db.engine, background=False)
+        copy = memory.refresh(db.engine)
+        log(f"{name}: search rows of {len(copy):,} centers read into memory")
         engine_sql = [recorded_sql(session, q.query, now) for q in queries]
         pages = [matching_center_distances(session, q.query, now=now)[0][: q.query.per_page] for q in queries]
         measurements: dict[str, Callable[[int, SearchQuery], Any]] = {
             SEARCH: lambda i, q: find_centers_near(session, q, now=now),
+            SEARCH_DB: lambda i, q: find_centers_near(session, q, now=now, from_memory=False),
             ENGINE_SQL: lambda i, q: replay(raw, engine_sql[i]),
             RAW_INDEX: lambda i, q: raw.execute(*index_sql[i]).fetchall(),
             RTREE_INDEX: lambda i, q: raw.execute(*rtree_index_sql[i]).fetchall(),
