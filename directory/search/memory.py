@@ -86,10 +86,26 @@ class SearchIndex:
         return len(self.ids)
 
 
+#: Reads of the copy before one is kept whose revision moved while it was read.
+READ_ATTEMPTS = 3
+
+
 def read_index(connection: Connection) -> SearchIndex:
     """A copy of the search rows as `connection` sees them, labelled with the revision read
-    first: its rows are at least as new as that revision."""
-    revision = read_revision(connection.connection.dbapi_connection)
+    first. Its three statements may each see a later commit (SQLite and PostgreSQL's read
+    committed give each statement its own snapshot), so the revision is read again after them:
+    if it moved, the copy is read again, up to READ_ATTEMPTS times, and the last one is kept
+    anyway: its rows are at least as new as its label, and the next search, at the newer
+    revision, reads another."""
+    for _ in range(READ_ATTEMPTS):
+        revision = read_revision(connection.connection.dbapi_connection)
+        index = _read_rows(connection, revision)
+        if read_revision(connection.connection.dbapi_connection) == revision:
+            break
+    return index
+
+
+def _read_rows(connection: Connection, revision: int) -> SearchIndex:
     rows = center_search_rows.c
     found = connection.execute(select(rows.center_id, rows.latitude, rows.longitude, rows.mask)).all()
     columns = list(zip(*found, strict=True)) or [(), (), (), ()]

@@ -254,3 +254,40 @@ def test_off_means_every_search_goes_to_the_database(tmp_path):
         from directory.extensions import db
 
         assert db.engine not in memory._copies
+
+
+def test_an_empty_directory_is_answered_from_an_empty_copy(session, monkeypatch):
+    query = SearchQuery(Place("Chicago", 41.8855, -87.6217), 500)
+    assert from_memory(session, query, monkeypatch) == (0, [], [])
+    assert len(memory.index_for(session)) == 0
+
+
+def test_the_copy_puts_each_row_in_the_band_the_searches_look_in(seeded_session):
+    """Rows are sorted by band as `engine._band` numbers them, which is how a search picks bands."""
+    index = memory.index_for(seeded_session)
+    bands = [engine._band(latitude) for latitude in index.latitudes.tolist()]
+    expected = [band * memory.KEY_STRIDE + lon for band, lon in zip(bands, index.longitudes.tolist(), strict=True)]
+    assert (index.keys == expected).all()
+    assert (index.keys[1:] >= index.keys[:-1]).all()
+
+
+def test_a_copy_read_while_the_directory_changed_is_read_again(session, monkeypatch):
+    add_centers(session, center_record(name="Open", accepting_referrals=True))
+    read_rows = memory._read_rows
+    calls = []
+
+    def changed_meanwhile(connection, revision):
+        calls.append(revision)
+        index = read_rows(connection, revision)
+        if len(calls) == 1:  # another process commits while the copy is read
+            with Session(session.get_bind()) as other:
+                other.execute(update(Center).values(accepting_referrals=False))
+                other.commit()
+        return index
+
+    monkeypatch.setattr(memory, "_read_rows", changed_meanwhile)
+    with session.get_bind().connect() as connection:
+        index = memory.read_index(connection)
+    assert len(calls) == 2 and calls[1] > calls[0]
+    assert index.revision == calls[1]
+    assert not (index.masks & memory.ACCEPTING_REFERRALS).any()
