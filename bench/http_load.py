@@ -1,8 +1,10 @@
 """python -m bench http: gunicorn serving the app, wrk at 32 connections on the search API and on /healthz.
 
-Two servers run side by side on the same database (the seed directory in SQLite, the project's
-gunicorn.conf.py, 127.0.0.1 only): one as deployed, with the search-results cache, and one with
-the cache off (SEARCH_CACHE_SIZE=0), so every search runs. Each server's search and /healthz are
+Three servers run side by side on the same database (the seed directory in SQLite, the project's
+gunicorn.conf.py, 127.0.0.1 only): one as deployed, with the search-results cache; one with the
+cache off (SEARCH_CACHE_SIZE=0), so every search runs, from each worker's copy of the search rows
+in memory; and one with the cache off and that copy off too (SEARCH_INDEX_IN_MEMORY=off), so
+every search runs the database's statements. Each server's search and /healthz are
 measured in the same run, in turns, and each search ratio is over the same server's /healthz in
 the same round. The searches cycle through real places (ZIP codes and "City, ST" of real
 centers, and any US ZIP code) with the search benchmark's mix of radii and filters; the cache's
@@ -46,8 +48,16 @@ HEALTHZ_PATH = "/healthz"
 METRICS_PATH = "/metrics"
 METRICS_TOKEN = "bench-http-metrics"
 #: The servers measured: as deployed (the search cache on, its default size), and the cache off.
-SERVERS = {"cached": {}, "uncached": {"SEARCH_CACHE_SIZE": "0"}}
-SERVER_LABELS = {"cached": "cache on (as deployed)", "uncached": "cache off (SEARCH_CACHE_SIZE=0)"}
+SERVERS = {
+    "cached": {},
+    "uncached": {"SEARCH_CACHE_SIZE": "0"},
+    "uncached-database": {"SEARCH_CACHE_SIZE": "0", "SEARCH_INDEX_IN_MEMORY": "off"},
+}
+SERVER_LABELS = {
+    "cached": "cache on (as deployed)",
+    "uncached": "cache off (SEARCH_CACHE_SIZE=0)",
+    "uncached-database": "cache off, every search from the database (SEARCH_INDEX_IN_MEMORY=off)",
+}
 #: Share of searches near "City, ST" of a real center instead of a ZIP code.
 CITY_SHARE = 0.3
 #: With --zipf: requests in the drawn sequence, and how far apart in it the runs start (each
@@ -334,11 +344,14 @@ def main(argv: list[str] | None = None) -> None:
         candidates = search_paths(seed, args.places, args.random_seed)
         if args.zipf is not None:  # each search once: its popularity is its rank's alone
             candidates = list(dict.fromkeys(candidates))
-        log(f"2 gunicorn servers, {workers} workers each; checking {len(candidates)} searches on each (warm-up) ...")
+        log(
+            f"{len(servers)} gunicorn servers, {workers} workers each; checking {len(candidates)} searches on each"
+            " (warm-up) ..."
+        )
         checked = {name: check_paths(base, candidates) for name, (_, base, _) in servers.items()}
         paths, totals, rejected = checked["cached"]
-        if checked["uncached"][:2] != (paths, totals):
-            raise SystemExit("The servers with and without the cache answered the searches differently.")
+        if any(answers[:2] != (paths, totals) for answers in checked.values()):
+            raise SystemExit("The servers answered the searches differently.")
         if len(paths) < len(candidates) * 0.9:
             raise SystemExit(f"Too many searches did not answer 200: {dict(rejected)}")
         search_file, healthz_file = workdir / "search-paths.txt", workdir / "healthz-paths.txt"
@@ -436,8 +449,9 @@ def render(
         lookups = hits + sum(r.cache_lookups[1] for r in of(server, "search"))
         return f"{hits / lookups:.1%} of {lookups:,} searches" if lookups else "no lookups (off)"
 
+    measured = [server for server in SERVERS if of(server, "search")]
     goal_rows = []
-    for server in SERVERS:
+    for server in measured:
         server_ratios = ratios(server)
         ratio = statistics.median(server_ratios)
         p99 = median(server, "search", lambda r: r.latency_ms["p99"])
@@ -456,16 +470,16 @@ def render(
         "",
         *(machine or machine_lines()),
         f"- Load average at the end (1, 5, 15 min): {load_end}",
-        f"- Servers: two gunicorn servers with gunicorn.conf.py, {workers} sync workers each, on 127.0.0.1, "
-        "on one copy of the seed directory (11,689 centers) in SQLite: one as deployed (search cache on, "
-        "default size) and one with SEARCH_CACHE_SIZE=0; wrk on the same machine "
-        f"({args.threads} threads)",
+        f"- Servers: {len(measured)} gunicorn servers with gunicorn.conf.py, {workers} sync workers each, on "
+        "127.0.0.1, on one copy of the seed directory (11,689 centers) in SQLite: "
+        + "; ".join(SERVER_LABELS[server] for server in measured)
+        + f"; wrk on the same machine ({args.threads} threads)",
         f"- Load: {args.connections} connections, {args.rounds} run(s) of {args.duration:g} s per endpoint and "
         f"server, in turns, after one unmeasured search run on each server; {workload(args, len(totals))} "
         f"(results per search: mean {np.mean(totals):.0f}, "
         f"median {np.median(totals):.0f}, max {max(totals)})",
-        f"- Search cache hit rate during the search runs: cache on {hit_rate('cached')}; "
-        f"cache off {hit_rate('uncached')}",
+        "- Search cache hit rate during the search runs: "
+        + "; ".join(f"{SERVER_LABELS[server]} {hit_rate(server)}" for server in measured),
         "",
         "| goal | server | measured | met |",
         "|---|---|---:|---|",
@@ -474,7 +488,7 @@ def render(
         "| server | endpoint | requests/s | p50 ms | p90 ms | p99 ms | max ms | requests | errors |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for server in SERVERS:
+    for server in measured:
         for endpoint, path in (("search", SEARCH_PATH), ("healthz", HEALTHZ_PATH)):
             p50, p90, p99 = (median(server, endpoint, lambda r, q=q: r.latency_ms[q]) for q in ("p50", "p90", "p99"))
             errors = sum(sum(r.errors.values()) for r in of(server, endpoint))

@@ -40,7 +40,7 @@ def test_goals_are_judged_per_server_on_the_median_round_with_the_hit_rate():
         "| 27.5% (median of 2 rounds: 30.0%, 25.0%) | no |" in block
     )
     assert "| search p99 under 100 ms | cache off (SEARCH_CACHE_SIZE=0) | 155.0 ms | no |" in block
-    assert "cache on 99.5% of 2,000 searches; cache off no lookups (off)" in block
+    assert "cache on (as deployed) 99.5% of 2,000 searches; cache off (SEARCH_CACHE_SIZE=0) no lookups (off)" in block
     assert "### Results: 2026-11-21 09:00 UTC" in block
     assert "searches cycle through 3 real places and filters" in block
 
