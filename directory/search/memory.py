@@ -9,11 +9,12 @@ SQL does, measures exactly only the rows near the circle's edge (for the count) 
 centre (for the page): `rank`. The page's listings are still read from the database.
 
 The copy is of one directory revision (revision.py: triggers bump it in the transaction of any
-change to a center or its attributes). Every search reads the committed revision first, and a
-copy of another revision is never used: that search is answered by the database (engine.py)
-while a new copy is read, by default in a background thread, so that no request waits for it.
-A session whose own transaction sees another directory than the committed one (its own
-uncommitted changes, say) is answered by the database too. Either way the answer is the same:
+change to a center or its attributes). Every search reads the revision its session sees first,
+and a copy of another revision is never used: that search is answered by the database
+(engine.py), and if the copy is behind the committed revision a new one is read, by default in
+a background thread, so that no request waits for it. A session whose own transaction sees
+another directory than the committed one (its own uncommitted changes, say) is answered by the
+database too (`index_for`). Either way the answer is the same:
 the same points, the same bounds, the same exact distances, the same order (a test holds them
 to it).
 
@@ -285,25 +286,35 @@ def disable(engine: Engine) -> None:
 
 
 def index_for(session: Session) -> SearchIndex | None:
-    """The copy of the directory this session sees, if the process has it: None when copies are
-    off for the session's engine, when the session's transaction sees another directory than
-    the committed one, or while the copy of the committed revision is being read."""
+    """The copy of the directory this session sees, if the process has it; else None, and the
+    search goes to the database: when copies are off for the session's engine, when the session
+    has changes not yet flushed, when its transaction sees another revision than the copy's, or
+    while a copy of the committed revision is being read.
+
+    One read of the revision, in the session's transaction, decides: a transaction with changes
+    of its own sees a revision that no copy has (its bump holds the revision row, so no other
+    commit reaches that number before it ends; rolled back, the number is never the copy's
+    either, as the copy is read from committed data). Only when it differs from the copy's is the
+    committed revision read too, to tell a stale copy (read a new one) from a session that sees
+    other data (answer from the database)."""
     engine = session.get_bind().engine
     copy = _copies.get(engine)
     if copy is None or session.new or session.dirty or session.deleted:
         return None
-    revision = read_committed_revision(session)
-    if session.in_transaction() and read_directory_revision(session) != revision:
-        return None
+    seen = read_directory_revision(session)
     index = copy.index
-    if index is not None and index.revision == revision:
+    if index is not None and index.revision == seen:
         return index
+    committed = read_committed_revision(session)
+    if (index is not None and index.revision == committed) or copy.failed_at == committed:
+        return None
     if not copy.background:
-        return _read(engine, copy, revision) if copy.failed_at != revision else None
+        index = _read(engine, copy, committed)
+        return index if index is not None and index.revision == seen else None
     with copy.lock:
-        if copy.failed_at != revision and (copy.reading is None or not copy.reading.is_alive()):
+        if copy.reading is None or not copy.reading.is_alive():
             copy.reading = threading.Thread(
-                target=_read, args=(engine, copy, revision), name="search-rows-copy", daemon=True
+                target=_read, args=(engine, copy, committed), name="search-rows-copy", daemon=True
             )
             copy.reading.start()
     return None
