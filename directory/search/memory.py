@@ -18,8 +18,8 @@ database too (`index_for`). Either way the answer is the same:
 the same points, the same bounds, the same exact distances, the same order (a test holds them
 to it).
 
-At 1,000,000 centers the copy holds about 50 MB and takes a few seconds to read; at the real
-directory's 12,000, about 1 MB and a few tens of milliseconds.
+At 1,000,000 centers the copy holds 64 MB and takes about 4 s of one core to read; for the
+real directory's 12,000, under 1 MB and about 30 ms.
 """
 
 from __future__ import annotations
