@@ -8,6 +8,8 @@ The database narrows the candidates with a spatial index and the filters:
   where that path does not apply (a box across the antimeridian or a pole) PostGIS's
   `ST_DWithin` on the sphere, widened to hold every point of the ellipsoid's circle;
 - without PostGIS, and on any other database, the (latitude, longitude) index.
+A process that keeps a copy of the search rows in memory (memory.py) answers from it instead
+whenever the copy is of the revision the session sees, with the same answers.
 
 Filters on the small vocabularies read one bitmask per center (`center_search_rows`, see
 masks.py). The exact WGS-84 distance then decides who is inside the circle and in what order,
@@ -193,7 +195,6 @@ def _search_in_memory(
     from directory.search import memory
 
     values, shape = filter_values(query.filters, now), filter_shape(query.filters)
-
     connection = sqlite_connection(session)
 
     def names_of(ids: list[int]) -> list[str]:

@@ -253,7 +253,9 @@ def rank(
     certain = possible & (upper <= inner)
     edge = possible & ~certain
     reach = (radius + RTREE_SLACK_MILES) ** 2
-    if last < int(np.count_nonzero(possible)):
+    if last == 0:  # the count alone (the confirmed group fills the page): the edge is measured
+        reach = -1.0
+    elif last < int(np.count_nonzero(possible)):
         kth = float(np.partition(upper[possible], last - 1)[last - 1])
         if kth <= inner:  # `last` rows certainly inside, each within sqrt(kth) of the centre
             reach = (math.sqrt(kth) + RTREE_SLACK_MILES) ** 2
