@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from directory.models import Center
 from directory.models.base import utcnow
-from directory.search import postgres, statements
+from directory.search import memory, postgres, statements
 from directory.search.engine import SearchFilters, SearchQuery, find_centers_near, matching_center_distances
 from directory.search.geocoding import Place
 from directory.search.geodesy import bounding_box, degree_lengths, geodesic_miles
@@ -31,6 +31,13 @@ from tests.factories import add_centers, center_record
 from tests.search.test_engine import random_places
 
 pytestmark = pytest.mark.skipif(not TEST_DATABASE_URL, reason="PostgreSQL only (the PostgreSQL pass runs it)")
+
+
+@pytest.fixture(autouse=True)
+def from_the_database(monkeypatch):
+    """These tests are of PostgreSQL's own statements: the searches here never answer from the
+    copy of the search rows in memory (memory.py; tests/search/test_memory.py)."""
+    monkeypatch.setattr(memory, "index_for", lambda session: None)
 
 
 def test_migration_adds_the_point_column_and_its_index(session):
