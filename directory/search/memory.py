@@ -53,7 +53,7 @@ from directory.search.geodesy import BoundingBox, bounding_box, degree_lengths, 
 from directory.search.masks import ACCEPTING_REFERRALS, MASKED_KINDS
 from directory.search.masks import bits as mask_bits
 from directory.search.revision import read_committed_revision, read_directory_revision, read_revision
-from directory.search.statements import as_sqlalchemy_errors
+from directory.search.statements import fetch_all
 
 log = logging.getLogger(__name__)
 
@@ -114,18 +114,8 @@ _LANGUAGES_SQL = f"SELECT center_id, code FROM center_attributes WHERE kind = '{
 _ROW = np.dtype([("id", np.int64), ("latitude", np.float64), ("longitude", np.float64), ("mask", np.int64)])
 
 
-def _fetch_all(connection: Connection, sql: str) -> list[tuple[Any, ...]]:
-    cursor = connection.connection.dbapi_connection.cursor()
-    try:
-        with as_sqlalchemy_errors(sql):
-            cursor.execute(sql)
-            return cursor.fetchall()
-    finally:
-        cursor.close()
-
-
 def _read_rows(connection: Connection, revision: int) -> SearchIndex:
-    found = _fetch_all(connection, _SEARCH_ROWS_SQL)
+    found = fetch_all(connection.connection.dbapi_connection, _SEARCH_ROWS_SQL)
     table = np.fromiter(found, dtype=_ROW, count=len(found))
     del found
     ids, latitudes, longitudes, masks = (table[name].copy() for name in _ROW.names)
@@ -151,7 +141,7 @@ def _read_rows(connection: Connection, revision: int) -> SearchIndex:
         at, known = positions([row[0] for row in confirmed])
         confirmed_at[at] = np.array([row[1] for row in confirmed], dtype="datetime64[us]")[known]
 
-    spoken = _fetch_all(connection, _LANGUAGES_SQL)
+    spoken = fetch_all(connection.connection.dbapi_connection, _LANGUAGES_SQL)
     language_bits = {code: bit for bit, code in enumerate(sorted({code for _, code in spoken}))}
     languages = np.zeros((len(ids), max(1, -(-len(language_bits) // 64))), dtype=np.uint64)
     if spoken:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from directory.search.statements import as_sqlalchemy_errors
+from directory.search.statements import fetch_all
 
 #: The one-row table of migration 0006 (only its triggers write it).
 READ_REVISION = "SELECT revision FROM directory_revision WHERE id = 1"
@@ -39,13 +39,8 @@ def read_committed_revision(session: Session) -> int:
 
 def read_revision(connection: Any) -> int:
     """The revision read through a DBAPI connection (sqlite3, psycopg, ...), in its transaction if it has one."""
-    with as_sqlalchemy_errors(READ_REVISION):
-        cursor = connection.cursor()
-        try:
-            cursor.execute(READ_REVISION)
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
+    rows = fetch_all(connection, READ_REVISION)
+    row = rows[0] if rows else None
     if row is None:
         raise LookupError("The directory_revision row is missing: run `flask --app directory init-db`.")
     return int(row[0])

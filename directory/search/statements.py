@@ -220,6 +220,18 @@ def as_sqlalchemy_errors(sql: str, args: Any = None) -> Iterator[None]:
         raise DBAPIError.instance(sql, args, error, Exception) from error
 
 
+def fetch_all(connection: Any, sql: str) -> list[Any]:
+    """The rows of plain SQL (no parameters) run through a DBAPI connection (sqlite3 or psycopg),
+    in its transaction if it has one; the driver's errors raised as SQLAlchemy's."""
+    with as_sqlalchemy_errors(sql):
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+
 @functools.cache
 def _sqlite_dialect() -> Dialect:
     from sqlalchemy.dialects.sqlite.pysqlite import dialect
