@@ -106,7 +106,9 @@ def init_search_cache(app: Flask) -> None:
         if mode == "off":
             memory.disable(db.engine)
         else:
-            memory.enable(db.engine, background=mode == "background")
+            memory.enable(
+                db.engine, background=mode == "background", observer=app.extensions["metrics"].search_rows_observer()
+            )
 
 
 #: SEARCH_INDEX_IN_MEMORY's values (see config.py).

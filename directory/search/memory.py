@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -265,11 +266,25 @@ def rank(
     return total, ids[order].tolist(), distances[order].tolist()
 
 
+@dataclass(frozen=True)
+class Observer:
+    """Told what the copy does, for the process's metrics (directory/ops/metrics.py)."""
+
+    #: Each search while copies are on: True if the copy answered it, False if the database did.
+    answered: Callable[[bool], None]
+    #: Each read of a copy: its seconds, and whether it was kept (False: it failed).
+    read: Callable[[float, bool], None]
+
+
+_UNOBSERVED = Observer(answered=lambda _from_copy: None, read=lambda _seconds, _ok: None)
+
+
 class _Copy:
     """What one engine's process keeps: the current copy, and the reading of a new one."""
 
-    def __init__(self, background: bool) -> None:
+    def __init__(self, background: bool, observer: Observer) -> None:
         self.background = background
+        self.observer = observer
         self.index: SearchIndex | None = None
         self.lock = threading.Lock()
         self.reading: threading.Thread | None = None
@@ -279,11 +294,11 @@ class _Copy:
 _copies: weakref.WeakKeyDictionary[Engine, _Copy] = weakref.WeakKeyDictionary()
 
 
-def enable(engine: Engine, *, background: bool = True) -> None:
+def enable(engine: Engine, *, background: bool = True, observer: Observer = _UNOBSERVED) -> None:
     """Keep a copy of `engine`'s search rows for `index_for`: read in a background thread when the
     directory changes (meanwhile searches go to the database), or with `background=False` by the
-    search that first finds it stale."""
-    _copies[engine] = _Copy(background)
+    search that first finds it stale. `observer` is told of every search and every read."""
+    _copies[engine] = _Copy(background, observer)
 
 
 def disable(engine: Engine) -> None:
@@ -304,7 +319,16 @@ def index_for(session: Session) -> SearchIndex | None:
     other data (answer from the database)."""
     engine = session.get_bind().engine
     copy = _copies.get(engine)
-    if copy is None or session.new or session.dirty or session.deleted:
+    if copy is None:
+        return None
+    index = _current(engine, copy, session)
+    copy.observer.answered(index is not None)
+    return index
+
+
+def _current(engine: Engine, copy: _Copy, session: Session) -> SearchIndex | None:
+    """`index_for`, once copies are on for the engine."""
+    if session.new or session.dirty or session.deleted:
         return None
     seen = read_directory_revision(session)
     index = copy.index
@@ -336,13 +360,16 @@ def refresh(engine: Engine) -> SearchIndex:
 def _read(engine: Engine, copy: _Copy, revision: int | None = None) -> SearchIndex | None:
     """Read a copy and keep it, unless a newer one was kept meanwhile; `revision`: the committed
     revision that asked for it (a failure is not retried at the same revision)."""
+    started = time.perf_counter()
     try:
         with engine.connect() as connection:
             index = read_index(connection)
     except Exception:  # the searches go on from the database
+        copy.observer.read(time.perf_counter() - started, False)
         log.exception("Reading the search rows into memory failed (at revision %s)", revision)
         copy.failed_at = revision
         return None
+    copy.observer.read(time.perf_counter() - started, True)
     with copy.lock:
         if copy.index is None or index.revision >= copy.index.revision:
             copy.index = index
