@@ -10,7 +10,11 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 
 from directory.models import Role
 from directory.models.accounts import ROLE_LABELS
+from directory.public.forms import choices
 from directory.urls import as_id
+
+#: The roles an administrator gives, in the order the form offers them.
+ASSIGNABLE_ROLES = (Role.CENTER_STAFF, Role.REFERRAL_STAFF, Role.ADMIN)
 
 
 class CenterIdsField(StringField):
@@ -35,7 +39,7 @@ class InviteForm(FlaskForm):
     email = EmailField("Email address", validators=[InputRequired("Enter the address to send the invitation to.")])
     role = SelectField(
         "Role",
-        choices=[(role.value, ROLE_LABELS[role]) for role in (Role.CENTER_STAFF, Role.REFERRAL_STAFF, Role.ADMIN)],
+        choices=choices({role.value: ROLE_LABELS[role] for role in ASSIGNABLE_ROLES}),
         default=Role.CENTER_STAFF.value,
     )
     centers = CenterIdsField(

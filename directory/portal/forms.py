@@ -105,7 +105,7 @@ class CapacityForm(FlaskForm):
     """The one-click capacity update: accepting referrals or not, and free beds."""
 
     accepting_referrals = RadioField(
-        FIELD_LABELS["accepting_referrals"], choices=[("true", "Yes"), ("false", "No")], validate_choice=False
+        FIELD_LABELS["accepting_referrals"], choices=choices({"true": "Yes", "false": "No"}), validate_choice=False
     )
     beds_available = StringField(
         FIELD_LABELS["beds_available"], description=f"0 to {MAX_BEDS}; leave blank if you do not know."
@@ -143,7 +143,7 @@ class ListingSearchForm(FlaskForm):
         csrf = False  # a search changes nothing
 
     name = StringField("Name of the center", validators=[Optional(), Length(max=200)])
-    state = SelectField("State", choices=[("", "Any state"), *choices(STATES)], default="")
+    state = SelectField("State", choices=choices({"": "Any state", **STATES}), default="")
     zip = StringField("or ZIP code", validators=[Optional(), Length(max=10)])
 
     def validate(self, extra_validators: Any = None) -> bool:

@@ -83,19 +83,19 @@ class IntakeForm(FlaskForm):
         "Where the person is", description='A ZIP code, "City, ST" (e.g. Chicago, IL) or "latitude,longitude".'
     )
     max_distance_miles = StringField("Farthest distance (miles)", description="1 to 500 miles.")
-    payment = CodeSelect("Payment", choices=[("", "Choose how the person pays"), *choices(PAYMENT_OPTIONS)])
-    primary_opioid = CodeSelect("Primary opioid", choices=[("", "Choose the opioid"), *choices(OPIOID_LABELS)])
+    payment = CodeSelect("Payment", choices=choices({"": "Choose how the person pays", **PAYMENT_OPTIONS}))
+    primary_opioid = CodeSelect("Primary opioid", choices=choices({"": "Choose the opioid", **OPIOID_LABELS}))
     last_opioid_use = StringField(
         "Last opioid use (UTC)",
         description="Date and time of the last use, in UTC (Coordinated Universal Time), not local time.",
     )
     liver_disease = CodeRadios("Liver disease", choices=choices(LIVER_DISEASE_LABELS))
-    on_opioid_pain_therapy = CodeRadios("Needs opioid pain medication", choices=[("yes", "Yes"), ("no", "No")])
+    on_opioid_pain_therapy = CodeRadios("Needs opioid pain medication", choices=choices({"yes": "Yes", "no": "No"}))
     interacting_medications = CodeCheckboxes(
         "Takes or uses (interacts with naltrexone)", choices=choices(INTERACTING_MEDICATION_LABELS)
     )
     alcohol_use_disorder = BooleanField("Alcohol use disorder")
-    language = CodeSelect("Language (optional)", choices=[("", "English"), *choices(LANGUAGES)])
+    language = CodeSelect("Language (optional)", choices=choices({"": "English", **LANGUAGES}))
     populations = CodeCheckboxes("Needs a program for (optional)", choices=choices(POPULATIONS))
     consent_granted = BooleanField("The person consents to share this referral with receiving treatment centers")
     consent_recipients = TextAreaField("Who may receive it")
