@@ -37,6 +37,10 @@ max_requests = 20000
 max_requests_jitter = 10000
 # The heartbeat file on tmpfs: a container's overlay filesystem can stall workers' heartbeats.
 worker_tmp_dir = "/dev/shm"
+# No control socket (gunicorn 25.1+ opens one for `gunicornc` in $XDG_RUNTIME_DIR or
+# $HOME/.gunicorn, run by a thread in the master): nothing here uses it, and every server of one
+# user on a host would take over the same path.
+control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 accesslog = "-"

@@ -1,5 +1,6 @@
 """/metrics under gunicorn with several worker processes: every worker's requests are counted,
-whichever worker answers the scrape (prometheus-client's multiprocess mode, set up by gunicorn.conf.py)."""
+whichever worker answers the scrape (prometheus-client's multiprocess mode, set up by gunicorn.conf.py);
+and the rest of what gunicorn.conf.py sets up around the workers."""
 
 from __future__ import annotations
 
@@ -46,8 +47,10 @@ def gunicorn(tmp_path: Path):
         "METRICS_TOKEN": TOKEN,
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "MAIL_OUTBOX": str(tmp_path / "outbox"),
+        "HOME": str(tmp_path / "home"),  # where gunicorn would put a control socket
     }
     env.pop("REDIS_URL", None)
+    env.pop("XDG_RUNTIME_DIR", None)
     server = subprocess.Popen(
         [
             sys.executable,
@@ -111,6 +114,12 @@ def test_every_worker_is_counted_whichever_answers_the_scrape(gunicorn):
         text, "directory_http_request_duration_seconds_count", endpoint="ops.healthz", method="GET", status="200"
     )
     assert after == first + 1
+
+
+def test_the_server_opens_no_control_socket(gunicorn):
+    port, metrics_dir = gunicorn
+    assert get(port, "/healthz")[0] == 200
+    assert not (metrics_dir.parent / "home" / ".gunicorn").exists()
 
 
 def test_the_metrics_folder_is_emptied_when_gunicorn_starts(tmp_path: Path, monkeypatch):
