@@ -17,6 +17,7 @@ import argparse
 import itertools
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -37,7 +38,7 @@ from urllib.parse import urlencode
 import numpy as np
 
 from bench import data
-from bench.processes import Service, free_port, require_program, wait_for
+from bench.processes import Service, free_port, require_program, tree_cpu_seconds, wait_for
 from bench.queries import make_queries
 from bench.results import machine_lines, wrap, write_section
 
@@ -67,6 +68,7 @@ ZIPF_RUN_STRIDE = 20_011
 #: The issue's goals.
 GOAL_THROUGHPUT_RATIO = 0.6
 GOAL_P99_MS = 100.0
+CORES = os.cpu_count() or 1
 
 
 @dataclass
@@ -82,10 +84,18 @@ class WrkRun:
     latency_ms: dict[str, float]
     #: Search-cache lookups during the run (from /metrics): hits, misses.
     cache_lookups: tuple[int, int] = (0, 0)
+    #: CPU seconds (user + system) during the run: the server's (gunicorn's master and workers), wrk's.
+    server_cpu: float = 0.0
+    wrk_cpu: float = 0.0
 
     @property
     def per_second(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def cpu_ms(self) -> tuple[float, float]:
+        """CPU milliseconds per request: the server's, wrk's."""
+        return self.server_cpu / self.requests * 1000, self.wrk_cpu / self.requests * 1000
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -202,14 +212,20 @@ def run_wrk(
     args: argparse.Namespace,
     round_number: int,
     start: int = 0,
+    server_pid: int | None = None,
 ) -> WrkRun:
-    """One wrk run; `start`: where in the paths file its first thread begins (the others further on)."""
+    """One wrk run; `start`: where in the paths file its first thread begins (the others further on);
+    `server_pid`: gunicorn's master, whose CPU time (with its workers') is measured over the run."""
     before = cache_lookups(base) if endpoint == "search" else (0, 0)
     argv = [
         "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration:g}s", "--timeout", "10s",
         "-s", str(LUA_SCRIPT), base, "--", str(paths_file), str(start),
     ]  # fmt: skip
+    server_cpu = tree_cpu_seconds(server_pid) if server_pid else 0.0
+    wrk_cpu = _children_cpu_seconds()
     output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    wrk_cpu = _children_cpu_seconds() - wrk_cpu
+    server_cpu = tree_cpu_seconds(server_pid) - server_cpu if server_pid else 0.0
     line = next((x for x in output.splitlines() if x.startswith("WRK-RESULT ")), None)
     if line is None:
         raise SystemExit(f"wrk printed no result:\n{output}")
@@ -224,6 +240,8 @@ def run_wrk(
         errors=result["errors"],
         latency_ms={k: v / 1000 for k, v in result["latency_us"].items()},
         cache_lookups=(after[0] - before[0], after[1] - before[1]),
+        server_cpu=server_cpu,
+        wrk_cpu=wrk_cpu,
     )
     hits, misses = run.cache_lookups
     rate = f"  cache hits {hits / (hits + misses):.1%}" if hits + misses else ""
@@ -231,8 +249,15 @@ def run_wrk(
         f"  {server:8} {endpoint:7} round {round_number}: {run.per_second:8,.0f} req/s"
         f"  p50 {run.latency_ms['p50']:6.1f} ms  p99 {run.latency_ms['p99']:6.1f} ms"
         f"  errors {sum(run.errors.values())}{rate}"
+        + (f"  CPU {server_cpu + wrk_cpu:.1f} s of {run.seconds * CORES:.1f}" if server_pid else "")
     )
     return run
+
+
+def _children_cpu_seconds() -> float:
+    """CPU time (user + system) of this process's ended and reaped children (wrk, once it has run)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def profile_workers(
@@ -373,9 +398,10 @@ def main(argv: list[str] | None = None) -> None:
         boots_before = {name: worker_boots(service.log) for name, (service, _, _) in servers.items()}
         for round_number in range(1, args.rounds + 1):
             for server, endpoint in turns if round_number % 2 else reversed(turns):
-                runs.append(
-                    run_wrk(servers[server][1], server, endpoint, files[endpoint], args, round_number, start(endpoint))
-                )
+                service, base, _ = servers[server]
+                assert service.process is not None
+                pid = service.process.pid
+                runs.append(run_wrk(base, server, endpoint, files[endpoint], args, round_number, start(endpoint), pid))
         restarts = sum(worker_boots(service.log) - boots_before[name] for name, (service, _, _) in servers.items())
         if args.profile:
             for name, (service, base, _) in servers.items():
@@ -404,6 +430,37 @@ def main(argv: list[str] | None = None) -> None:
         write_section(args.output, NAME, wrap(NAME, block))
         log(f"Results written to {args.output}")
     print(block)
+
+
+def cpu_lines(servers: list[str], median: Callable[[str, str, Callable[[WrkRun], float]], float]) -> list[str]:
+    """CPU per request of each server's search and /healthz (`median(server, endpoint, value)`:
+    the median over that server's runs of the endpoint), and what the throughput goal leaves a
+    search: with both cores busy, requests/s go as the inverse of the CPU each request takes."""
+    lines = [
+        "CPU per request (median of runs; user + system time from /proc over each run, divided by its "
+        "requests: the server's gunicorn master and workers, and wrk, on the same cores):",
+        "",
+        "| server | endpoint | server CPU ms | wrk CPU ms | both, ms |",
+        "|---|---|---:|---:|---:|",
+    ]
+    both: dict[tuple[str, str], float] = {}
+    for server in servers:
+        for endpoint in ("search", "healthz"):
+            ours, theirs = (median(server, endpoint, lambda r, i=i: r.cpu_ms[i]) for i in (0, 1))
+            both[server, endpoint] = median(server, endpoint, lambda r: sum(r.cpu_ms))
+            lines.append(
+                f"| {SERVER_LABELS[server]} | {endpoint} | {ours:.3f} | {theirs:.3f} | {both[server, endpoint]:.3f} |"
+            )
+    lines.append("")
+    for server in servers:
+        search, healthz = both[server, "search"], both[server, "healthz"]
+        budget = healthz / GOAL_THROUGHPUT_RATIO
+        lines.append(
+            f"- {SERVER_LABELS[server]}: a search took {search:.2f} ms of CPU, {search / healthz:.2f}x /healthz's "
+            f"{healthz:.2f} ms. At {GOAL_THROUGHPUT_RATIO:.0%} a search may take {budget:.2f} ms: its own work "
+            f"(beyond what /healthz costs), {search - healthz:.2f} ms here, may be at most {budget - healthz:.2f} ms."
+        )
+    return lines
 
 
 def workload(args: argparse.Namespace, places: int) -> str:
@@ -498,6 +555,8 @@ def render(
                 f"{max(r.latency_ms['max'] for r in of(server, endpoint)):.1f} | "
                 f"{sum(r.requests for r in of(server, endpoint)):,} | {errors} |"
             )
+    if all(r.server_cpu for r in runs):
+        lines += ["", *cpu_lines(measured, median)]
     lines += [
         "",
         "Every run, in the order run:",

@@ -111,7 +111,9 @@ def start_redis(workdir: Path) -> tuple[Service, str]:
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by a process and its living descendants, from /proc."""
+    """CPU time (user + system) used so far by a process and its descendants, from /proc: the
+    living ones' own, and that of the ended ones their parents have reaped (a gunicorn worker
+    replaced during a run counts in its master's)."""
     children: dict[int, list[int]] = {}
     times: dict[int, float] = {}
     ticks = os.sysconf("SC_CLK_TCK")
@@ -123,7 +125,7 @@ def tree_cpu_seconds(pid: int) -> float:
         except OSError:
             continue  # ended meanwhile
         children.setdefault(int(fields[1]), []).append(int(entry.name))
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+        times[int(entry.name)] = sum(int(field) for field in fields[11:15]) / ticks  # utime stime cutime cstime
     total, stack = 0.0, [pid]
     while stack:
         current = stack.pop()

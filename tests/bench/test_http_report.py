@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -70,3 +71,35 @@ def test_workload_names_the_skew():
         "popular asked 1/k^0.8 as often as the first), in one sequence of 250,000 requests, each run from its "
         "own place in it"
     )
+
+
+def test_cpu_per_request_and_what_the_goal_leaves_a_search():
+    def measured(endpoint, round_number, per_second, server_cpu, wrk_cpu):
+        run = wrk("uncached", endpoint, round_number, per_second, 50)
+        return dataclasses.replace(run, server_cpu=server_cpu, wrk_cpu=wrk_cpu)
+
+    # 10 s runs: requests = per_second * 10.
+    runs = [
+        measured("healthz", 1, 2000, server_cpu=18.0, wrk_cpu=2.0),  # 0.9 + 0.1 ms per request
+        measured("search", 1, 800, server_cpu=19.2, wrk_cpu=0.8),  # 2.4 + 0.1 ms
+        measured("search", 2, 700, server_cpu=16.8, wrk_cpu=0.7),  # 2.4 + 0.1 ms
+        measured("healthz", 2, 1800, server_cpu=16.2, wrk_cpu=1.8),  # 0.9 + 0.1 ms
+    ]
+    args = argparse.Namespace(threads=2, connections=32, rounds=2, duration=10, zipf=None)
+    block = render(runs, command="python -m bench http", started=STARTED, seconds=60, args=args, workers=5,
+                   restarts=0, totals=[3, 10, 40], rejected=Counter())  # fmt: skip
+    assert "| cache off (SEARCH_CACHE_SIZE=0) | search | 2.400 | 0.100 | 2.500 |" in block
+    assert "| cache off (SEARCH_CACHE_SIZE=0) | healthz | 0.900 | 0.100 | 1.000 |" in block
+    assert (
+        "- cache off (SEARCH_CACHE_SIZE=0): a search took 2.50 ms of CPU, 2.50x /healthz's 1.00 ms. At 60% a "
+        "search may take 1.67 ms: its own work (beyond what /healthz costs), 1.50 ms here, may be at most 0.67 ms."
+        in block
+    )
+
+
+def test_runs_without_cpu_figures_print_none():
+    runs = [wrk("uncached", "healthz", 1, 1000, 20), wrk("uncached", "search", 1, 400, 60)]
+    args = argparse.Namespace(threads=2, connections=32, rounds=1, duration=10, zipf=None)
+    block = render(runs, command="python -m bench http", started=STARTED, seconds=60, args=args, workers=5,
+                   restarts=0, totals=[3], rejected=Counter())  # fmt: skip
+    assert "CPU per request" not in block
