@@ -30,9 +30,8 @@ graceful_timeout = 30
 # Behind a reverse proxy that keeps connections open to us.
 keepalive = 5
 # Replace workers now and then, so a slow leak cannot grow without bound: rarely, and spread
-# out. A worker takes over a second of CPU to start (it imports the app); at 2,000 +/- 200,
-# workers under even load reached the limit together and the server stalled for seconds
-# (docs/benchmarks.md, HTTP).
+# out (at 2,000 +/- 200, workers under even load reached the limit together; docs/benchmarks.md,
+# HTTP). A new worker is a fork of the master, which has loaded the app (`on_starting`).
 max_requests = 20000
 max_requests_jitter = 10000
 # The heartbeat file on tmpfs: a container's overlay filesystem can stall workers' heartbeats.
@@ -58,7 +57,8 @@ _own_metrics_dir: list[str] = []
 def on_starting(server):
     """In the master, before any worker forks: give the workers a metrics folder (a new one of
     this server's own unless PROMETHEUS_MULTIPROC_DIR is set), starting from empty counts: files
-    left by an earlier run would be summed in."""
+    left by an earlier run would be summed in; then load the app and the geocoder's tables
+    (`_load_in_master`)."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not folder:
         folder = tempfile.mkdtemp(prefix="directory-metrics-")
@@ -68,16 +68,36 @@ def on_starting(server):
     for name in os.listdir(folder):
         if name.endswith(".db"):
             os.remove(os.path.join(folder, name))
+    _load_in_master(server)
+
+
+def _load_in_master(server):
+    """Load the app and build the offline geocoder's ZIP and town tables once, in the master, so
+    each worker is a fork that has them: importing and creating the app and building the tables
+    took a worker about 3 s of CPU (docs/benchmarks.md, HTTP), paid again by every replacement
+    (`max_requests`), during which the others served alone. This is gunicorn's `preload_app`,
+    done here rather than by that setting, which loads the app before `on_starting` has set the
+    metrics folder the app's metrics are made for. Then everything made so far (the app, its
+    modules, those tables: about 450,000 objects, all kept for the workers' lives) is set aside
+    from Python's cyclic garbage collector: its every full pass over them held a request up by
+    about 0.25 s, and in a worker it would write to pages the workers otherwise share with the
+    master."""
+    from directory.search.geocoding import warm_up
+
+    server.app.wsgi()
+    warm_up()
+    gc.freeze()
 
 
 def post_worker_init(worker):
-    """Build the offline geocoder's ZIP and town tables as each worker starts, so no person's first
-    search waits for them; then set everything made so far (the app, its modules, those tables:
-    about 450,000 objects, all kept for the worker's life) aside from Python's cyclic garbage
-    collector, whose every full pass over them held a request up by about 0.25 s."""
-    from directory.search.geocoding import warm_up
+    """In each worker, as it starts: drop the database connections inherited from the master, if
+    it opened any (each process needs its own; SQLAlchemy's advice for a fork), without closing
+    them under the master; then set aside from the collector what the worker made as it started."""
+    from directory.extensions import db
 
-    warm_up()
+    with worker.wsgi.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)
     gc.freeze()
 
 

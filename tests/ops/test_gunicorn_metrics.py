@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from directory.extensions import db
 from tests.conftest import ROOT, database_url, make_app
 from tests.integration.services import free_port, wait_for
 from tests.ops.helpers import sample
@@ -84,14 +85,14 @@ def gunicorn(tmp_path: Path):
 
     try:
         wait_for(answers, 60, "gunicorn to answer /healthz")
-        yield port, metrics_dir
+        yield port, metrics_dir, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
 def test_every_worker_is_counted_whichever_answers_the_scrape(gunicorn):
-    port, metrics_dir = gunicorn
+    port, metrics_dir, _ = gunicorn
     for _ in range(REQUESTS):
         assert get(port, "/healthz")[0] == 200
     processes = sorted(p.name for p in metrics_dir.glob("histogram_*.db"))
@@ -116,51 +117,111 @@ def test_every_worker_is_counted_whichever_answers_the_scrape(gunicorn):
     assert after == first + 1
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_workers_are_forks_of_a_master_that_loaded_the_app(gunicorn):
+    """A worker that imported the app and built the geocoder's tables itself took about 3 s of CPU
+    to start (over 1 s on any machine seen here); a fork of the master that did takes next to none."""
+    port, _, master = gunicorn
+    for _ in range(2 * RECYCLE_AFTER):  # workers replaced among them (max_requests)
+        assert get(port, "/healthz")[0] == 200
+    assert get(port, "/api/v1/centers/search?near=60601")[0] == 200
+    def children() -> list[int]:
+        return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+
+    wait_for(lambda: len(children()) == 2, 30, "both workers (one may be being replaced)")
+    workers = children()
+    assert all(cpu_seconds(pid) < 0.5 for pid in workers), [cpu_seconds(pid) for pid in workers]
+    assert cpu_seconds(master) > 1.0  # the master did the loading
+
+
 def test_the_server_opens_no_control_socket(gunicorn):
-    port, metrics_dir = gunicorn
+    port, metrics_dir, _ = gunicorn
     assert get(port, "/healthz")[0] == 200
     assert not (metrics_dir.parent / "home" / ".gunicorn").exists()
 
 
-def test_the_metrics_folder_is_emptied_when_gunicorn_starts(tmp_path: Path, monkeypatch):
+class Master:
+    """What gunicorn.conf.py's `on_starting` uses of gunicorn's arbiter: `app.wsgi()`, which loads
+    the app (here it records what the metrics folder held when it was called)."""
+
+    def __init__(self) -> None:
+        self.app = self
+        self.loaded_with: list[tuple[str | None, list[str]]] = []
+
+    def wsgi(self) -> None:
+        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        self.loaded_with.append((folder, sorted(p.name for p in Path(folder).iterdir()) if folder else []))
+
+
+def load_config() -> dict:
+    namespace: dict = {}
+    exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    return namespace
+
+
+def test_the_metrics_folder_is_emptied_before_the_master_loads_the_app(tmp_path: Path, monkeypatch):
     folder = tmp_path / "metrics"
     folder.mkdir()
     (folder / "histogram_1234.db").write_bytes(b"old")
     (folder / "keep.txt").write_text("not ours")
-    namespace: dict = {}
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
-    exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
-    namespace["on_starting"](None)
+    master = Master()
+    try:
+        load_config()["on_starting"](master)
+    finally:
+        gc.unfreeze()  # this is the test process, not gunicorn's master
     assert sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
+    assert master.loaded_with == [(str(folder), ["keep.txt"])]  # the app's metrics are made for that folder
 
 
-def test_workers_build_the_geocoder_tables_as_they_start_then_set_them_aside_from_the_collector(tmp_path, monkeypatch):
+def test_the_master_loads_the_app_and_builds_the_geocoder_tables_then_sets_them_aside_from_the_collector(
+    tmp_path, monkeypatch
+):
     from directory.search import geocoding
 
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # else the config would set one here
-
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # else the config would make one
     geocoding._tables.cache_clear()
-    namespace: dict = {}
-    exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    config, master = load_config(), Master()
     assert gc.get_freeze_count() == 0
     try:
-        namespace["post_worker_init"](None)
+        config["on_starting"](master)
+        assert len(master.loaded_with) == 1
         assert geocoding._tables.cache_info().currsize == 1
         assert gc.get_freeze_count() > 100_000  # the app, the modules and the tables
     finally:
-        gc.unfreeze()  # this is the test process, not a worker
+        gc.unfreeze()
+
+
+def test_a_worker_drops_the_database_connections_of_the_master_without_closing_them(tmp_path):
+    app = make_app(database_url(tmp_path))
+    with app.app_context():
+        engine = db.engine
+        inherited = engine.connect()  # as if the master had opened it before forking
+        pool = engine.pool
+    worker = type("Worker", (), {"wsgi": app})()
+    try:
+        load_config()["post_worker_init"](worker)
+    finally:
+        gc.unfreeze()
+    assert engine.pool is not pool  # the worker's connections will be its own
+    assert inherited.exec_driver_sql("SELECT 1").scalar() == 1  # the master's still works
+    inherited.close()
 
 
 def test_without_a_folder_set_the_server_makes_its_own_and_removes_it(monkeypatch):
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
-    namespace: dict = {}
-    exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    config = load_config()
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ  # loading the config changes nothing
     try:
-        namespace["on_starting"](None)
+        config["on_starting"](Master())
         folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
         assert folder.is_dir()
-        namespace["on_exit"](None)
+        config["on_exit"](None)
         assert not folder.exists()
     finally:  # the hook sets it for the workers to come; the rest of this test process must not see it
         os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        gc.unfreeze()
