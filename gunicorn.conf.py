@@ -31,9 +31,12 @@ graceful_timeout = 30
 keepalive = 5
 # Replace workers now and then, so a slow leak cannot grow without bound: rarely, and spread
 # out (at 2,000 +/- 200, workers under even load reached the limit together; docs/benchmarks.md,
-# HTTP). A new worker is a fork of the master, which has loaded the app (`on_starting`).
-max_requests = 20000
-max_requests_jitter = 10000
+# HTTP). A new worker is a fork of the master, which has loaded the app (`on_starting`), but it
+# starts with an empty search cache and reads its own copy of the search rows: at 20,000, a
+# server under full load (about 500 requests/s per worker) replaced each worker every 40-60 s.
+# At 200,000-300,000 that is every 7-10 minutes at full load, and hours at usual traffic.
+max_requests = 200_000
+max_requests_jitter = 100_000
 # The heartbeat file on tmpfs: a container's overlay filesystem can stall workers' heartbeats.
 worker_tmp_dir = "/dev/shm"
 # No control socket (gunicorn 25.1+ opens one for `gunicornc` in $XDG_RUNTIME_DIR or
