@@ -129,6 +129,7 @@ def test_workers_are_forks_of_a_master_that_loaded_the_app(gunicorn):
     for _ in range(2 * RECYCLE_AFTER):  # workers replaced among them (max_requests)
         assert get(port, "/healthz")[0] == 200
     assert get(port, "/api/v1/centers/search?near=60601")[0] == 200
+
     def children() -> list[int]:
         return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
 
