@@ -21,7 +21,8 @@ three turns by default, each search's time the median of them):
 - page load alone: loading the page's 20 listings (with their attributes) as the search does,
   the part of a search that does not grow with the number of candidates;
 - full scan: the exact answer without any index, as lean as we could make it: every center's
-  id and point through the DBAPI connection, the exact distance to each with NumPy, then the
+  id and point through the DBAPI connection, the exact distance to each (Vincenty's, with NumPy:
+  bench/vincenty.py), then the
   filters in SQL for those inside the radius only, and the engine's order;
 - box scan SQL: the R*Tree query's twin without the index
   (`SELECT id FROM centers NOT INDEXED WHERE latitude BETWEEN ? AND ? AND longitude BETWEEN ...`).
@@ -50,6 +51,7 @@ from sqlalchemy import Select, and_, event, func, select, text
 from sqlalchemy.orm import Session
 
 from bench.queries import BenchQuery
+from bench.vincenty import vincenty_miles
 from directory import create_app
 from directory.extensions import db
 from directory.models import Center
@@ -66,7 +68,7 @@ from directory.search.engine import (
     order_matches,
     with_filters,
 )
-from directory.search.geodesy import BoundingBox, bounding_box, degree_lengths, geodesic_miles
+from directory.search.geodesy import BoundingBox, bounding_box, degree_lengths
 from directory.search.listing import CenterListing, load_listings
 
 SEARCH = "search"
@@ -80,7 +82,7 @@ BOX_SCAN = "box scan SQL"
 PAGE_LOAD = "page load alone"
 #: Check the complete ordered list of matches (not just total and page) on every n-th search.
 FULL_LIST_CHECK_EVERY = 10
-#: Distances are computed by the same formula, but on arrays of other lengths.
+#: The scan's distances are Vincenty's (bench/vincenty.py), the app's Karney's: they agree far within this.
 DISTANCE_TOLERANCE_MILES = 1e-6
 #: Turns of the measurements per search (`time_in_turns`); `--repeats` sets it.
 REPEATS = 3
@@ -183,7 +185,7 @@ def exact_matches(rows: Sequence, session: Session, query: SearchQuery, now: dat
     """The matches among (id, latitude, longitude) rows of every center, by exact distance, then
     the filters in SQL for those inside only, in the engine's order: ids and distances."""
     points = np.array(rows, dtype=np.float64)
-    distances = geodesic_miles(query.origin.latitude, query.origin.longitude, points[:, 1], points[:, 2])
+    distances = vincenty_miles(query.origin.latitude, query.origin.longitude, points[:, 1], points[:, 2])
     inside = np.flatnonzero(distances <= query.radius_miles)
     ids = points[inside, 0].astype(np.int64)
     distances = distances[inside]

@@ -16,7 +16,7 @@ verified only, confirmed first).
    every match within a radius `reach` that the farthest of them guarantees is among them;
    and, in rows of their own, the listings of those of the nearest that may be on the page,
    chosen by the bounds of their distances (the nearest read from the index once, for both).
-2. The uncertain ones and the nearest are measured exactly (Vincenty, `geodesic_miles`); the
+2. The uncertain ones and the nearest are measured exactly (`geodesic_miles`); the
    matches within `reach` are ordered by distance, name and id, and the page taken from them.
    If they are fewer than the page needs (a tight cluster, a later page), one more index-only
    statement reads the matches within a wider radius, widened until they suffice.
@@ -87,7 +87,7 @@ COLUMN = "lon_lat"
 INDEX = "ix_center_search_rows_lon_lat"
 
 #: Distance bounds are widened by this much (miles, 16 cm): more than the rounding of the
-#: bounds' float arithmetic and Vincenty's own error, so a point this close to the circle is
+#: bounds' float arithmetic and the geodesic's own error, so a point this close to the circle is
 #: always measured rather than counted.
 SLACK_MILES = 1e-4
 
