@@ -92,7 +92,8 @@ def init_database(app: Flask) -> None:
 
 def init_search_cache(app: Flask) -> None:
     """The search-results cache of this process, counted in the metrics (after `init_ops`), and
-    the search rows it keeps in memory (SEARCH_INDEX_IN_MEMORY)."""
+    the search rows it keeps in memory (SEARCH_INDEX_IN_MEMORY), with the listings they hold
+    (SEARCH_LISTINGS_IN_MEMORY)."""
     size, seconds = app.config["SEARCH_CACHE_SIZE"], app.config["SEARCH_CACHE_SECONDS"]
     if size < 0 or seconds < 0:
         raise ValueError(f"SEARCH_CACHE_SIZE and SEARCH_CACHE_SECONDS must be 0 or more, not {size} and {seconds}")
@@ -102,12 +103,18 @@ def init_search_cache(app: Flask) -> None:
     mode = app.config["SEARCH_INDEX_IN_MEMORY"]
     if mode not in SEARCH_INDEX_MODES:
         raise ValueError(f"SEARCH_INDEX_IN_MEMORY must be one of {', '.join(SEARCH_INDEX_MODES)}, not {mode!r}")
+    listings = app.config["SEARCH_LISTINGS_IN_MEMORY"]
+    if listings < 0:
+        raise ValueError(f"SEARCH_LISTINGS_IN_MEMORY must be 0 or more, not {listings}")
     with app.app_context():
         if mode == "off":
             memory.disable(db.engine)
         else:
             memory.enable(
-                db.engine, background=mode == "background", observer=app.extensions["metrics"].search_rows_observer()
+                db.engine,
+                background=mode == "background",
+                observer=app.extensions["metrics"].search_rows_observer(),
+                listings_held=listings,
             )
 
 

@@ -68,6 +68,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # reads a new copy in a thread whenever the directory changes, "inline" in the search that
         # finds it stale, "off" searches the database every time.
         "SEARCH_INDEX_IN_MEMORY": env.get("SEARCH_INDEX_IN_MEMORY", "background").strip().lower(),
+        # Listings each copy of the search rows keeps, once a result page has shown them (about
+        # 3 KB each); 0: every page's listings are read from the database.
+        "SEARCH_LISTINGS_IN_MEMORY": int(env.get("SEARCH_LISTINGS_IN_MEMORY", 10000)),
         # "text" for the embedded run command; "json" (one object per line) in production.
         "LOG_FORMAT": env.get("LOG_FORMAT", "text").strip().lower(),
     }

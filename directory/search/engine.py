@@ -191,7 +191,7 @@ def _search_in_memory(
     session: Session, query: SearchQuery, index: SearchIndex, first: int, last: int, now: datetime
 ) -> SearchResult:
     """`find_centers_near` from the process's copy of the search rows (memory.py), the page's
-    listings from the database."""
+    listings from those it holds (or from the database, the first time)."""
     from directory.search import memory
 
     values, shape = filter_values(query.filters, now), filter_shape(query.filters)
@@ -209,7 +209,8 @@ def _search_in_memory(
         return memory.rank(index, query, shape, values, confirmed, lo, hi, names_of)
 
     total, ids, distances = rank_page(query, first, last, rank)
-    return _load_page(session, query, total, ids, distances, connection)
+    centers = memory.page_listings(index, session, ids, connection)
+    return SearchResult(query, total, [SearchHit(centers[i], d) for i, d in zip(ids, distances, strict=True)])
 
 
 def rank_page(query: SearchQuery, first: int, last: int, rank: Callable[[bool | None, int, int], Ranking]) -> Ranking:

@@ -10,11 +10,11 @@ take either.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Integer, any_, bindparam, func, or_, select
+from sqlalchemy import ARRAY, ColumnElement, Integer, any_, bindparam, column, func, or_, select, table
 from sqlalchemy.orm import Session
 
 from directory.models import Center, CenterAttribute
@@ -74,6 +74,10 @@ class CenterListing(ListingFacts):
     last_verified_at: datetime | None
     #: kind -> sorted codes, e.g. {"medications": ("naltrexone_oral",)}
     codes_by_kind: Mapping[str, tuple[str, ...]]
+    #: What presenters made of this listing, by their own key (e.g. the API's JSON of a search
+    #: result): kept with it, so a listing the copy of the directory holds (memory.py) is
+    #: rendered once. Not part of the listing's value.
+    renderings: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def codes(self, kind: str) -> list[str]:
         """The vocabulary codes of one attribute (e.g. "levels_of_care"), sorted."""
@@ -87,6 +91,7 @@ class CenterListing(ListingFacts):
         listing = object.__new__(cls)
         listing.__dict__.update(zip(_FIELDS, values, strict=True))
         listing.__dict__["codes_by_kind"] = codes_by_kind
+        listing.__dict__["renderings"] = {}
         return listing
 
 
@@ -116,28 +121,62 @@ def listing_sql(mask: ColumnElement[int] = _MASK) -> tuple[ColumnElement[Any], .
 
 
 LISTING_SQL = listing_sql()
-#: Built once: each page only binds its ids (a list, on databases other than these two).
-_LISTINGS = select(*LISTING_SQL).where(Center.id.in_(bindparam("ids", expanding=True)))
-#: On PostgreSQL, the ids as one array: the same SQL for every page (compiled once, and prepared).
-_POSTGRESQL_LISTINGS = select(*LISTING_SQL).where(Center.id == any_(bindparam("ids", type_=ARRAY(Integer))))
-#: On SQLite, the ids as one JSON array (one statement for any number of ids, compiled once).
-_SQLITE_LISTINGS = select(*LISTING_SQL).where(in_ids(Center.id))
+#: The directory revision, in a listing statement's own snapshot (one statement sees one).
+_REVISION = (
+    select(column("revision")).select_from(table("directory_revision")).where(column("id") == 1).scalar_subquery()
+)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """One listing statement, built once, in the form each database binds its ids best."""
+
+    #: Any database: the ids as an expanding list.
+    any: Any
+    #: PostgreSQL: the ids as one array, the same SQL for every page (compiled once, and prepared).
+    postgresql: Any
+    #: SQLite: the ids as one JSON array (one statement for any number of ids, compiled once).
+    sqlite: Any
+
+
+def _statements(*columns: ColumnElement[Any]) -> _Statements:
+    return _Statements(
+        any=select(*columns).where(Center.id.in_(bindparam("ids", expanding=True))),
+        postgresql=select(*columns).where(Center.id == any_(bindparam("ids", type_=ARRAY(Integer)))),
+        sqlite=select(*columns).where(in_ids(Center.id)),
+    )
+
+
+_LISTINGS = _statements(*LISTING_SQL)
+_LISTINGS_AT_REVISION = _statements(*LISTING_SQL, _REVISION)
 
 
 def load_listings(session: Session, ids: Sequence[int], connection: Any = None) -> dict[int, CenterListing]:
     """The listings of these centers, by id, in one statement: the codes of the small
     vocabularies read from the search row's mask, the others (languages) aggregated.
     `connection`: the session's `sqlite_connection`, if the caller has it."""
+    return listings_from_rows(_rows(session, _LISTINGS, ids, connection))
+
+
+def load_listings_at_revision(
+    session: Session, ids: Sequence[int], connection: Any = None
+) -> tuple[int | None, dict[int, CenterListing]]:
+    """`load_listings`, with the directory revision the statement read them at (revision.py;
+    None if none of the centers was found): listings kept for one revision are of that revision."""
+    rows = _rows(session, _LISTINGS_AT_REVISION, ids, connection)
+    revision = int(rows[0][-1]) if rows else None
+    return revision, listings_from_rows(row[:-1] for row in rows)
+
+
+def _rows(session: Session, statements: _Statements, ids: Sequence[int], connection: Any) -> Sequence[Sequence[Any]]:
     if not ids:
-        return {}
+        return []
     connection = connection if connection is not None else sqlite_connection(session)
     if connection is not None:
-        rows = run_sqlite(connection, _SQLITE_LISTINGS, {"ids": id_list(ids)})
-    elif session.get_bind().dialect.name == "postgresql":
-        rows = run_select(session, _POSTGRESQL_LISTINGS, {"ids": list(ids)})
-    else:
-        rows = session.execute(_LISTINGS, {"ids": list(ids)}).all()
-    return listings_from_rows(rows)
+        return run_sqlite(connection, statements.sqlite, {"ids": id_list(ids)})
+    if session.get_bind().dialect.name == "postgresql":
+        return run_select(session, statements.postgresql, {"ids": list(ids)})
+    return session.execute(statements.any, {"ids": list(ids)}).all()
 
 
 def listings_from_rows(rows: Iterable[Sequence[Any]]) -> dict[int, CenterListing]:

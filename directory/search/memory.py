@@ -6,7 +6,8 @@ each center's languages and the time its listing was last confirmed, as NumPy ar
 the way SQLite's band index is: by latitude band, then longitude. A search finds the rows of
 its box with two binary searches per band, tests its filters on the arrays, and then, as the
 SQL does, measures exactly only the rows near the circle's edge (for the count) and near its
-centre (for the page): `rank`. The page's listings are still read from the database.
+centre (for the page): `rank`. The page's listings are read from the database the first time
+a page shows them, and the copy keeps them too (`page_listings`), up to a bound.
 
 The copy is of one directory revision (revision.py: triggers bump it in the transaction of any
 change to a center or its attributes). Every search reads the revision its session sees first,
@@ -30,7 +31,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,7 @@ from directory.search.engine import (
     order_matches,
 )
 from directory.search.geodesy import BoundingBox, bounding_box, degree_lengths, geodesic_miles
+from directory.search.listing import CenterListing, load_listings_at_revision
 from directory.search.masks import ACCEPTING_REFERRALS, MASKED_KINDS
 from directory.search.masks import bits as mask_bits
 from directory.search.revision import read_committed_revision, read_directory_revision, read_revision
@@ -68,6 +70,42 @@ KEY_STRIDE = 1024.0
 LANGUAGES = "languages"
 _NOT_CONFIRMED = np.datetime64("NaT", "us")
 
+#: Listings a copy keeps by default (SEARCH_LISTINGS_IN_MEMORY): about 3 KB each with the API's
+#: JSON of them, so 30 MB a process; the real directory has about 12,000 centers.
+LISTINGS_HELD = 10_000
+
+
+class HeldListings:
+    """Listings of one directory revision that result pages have shown, at most `limit` of them
+    (then the first kept go first): kept with the copy of that revision, and gone with it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._listings: dict[int, CenterListing] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._listings)
+
+    def find(self, ids: Sequence[int]) -> tuple[dict[int, CenterListing], list[int]]:
+        """The listings held of these centers, and the ids of those not held."""
+        found, missing = {}, []
+        for center_id in ids:
+            listing = self._listings.get(center_id)
+            if listing is None:
+                missing.append(center_id)
+            else:
+                found[center_id] = listing
+        return found, missing
+
+    def keep(self, listings: Mapping[int, CenterListing]) -> None:
+        if not self.limit:
+            return
+        with self._lock:
+            self._listings.update(listings)
+            while len(self._listings) > self.limit:
+                del self._listings[next(iter(self._listings))]
+
 
 @dataclass(frozen=True, eq=False)
 class SearchIndex:
@@ -84,6 +122,8 @@ class SearchIndex:
     #: One bit per language code (`language_bits`), in words of 64 bits: shape (rows, words).
     languages: np.ndarray
     language_bits: Mapping[str, int]
+    #: The listings of this revision that pages have shown (`page_listings`).
+    listings: HeldListings = field(default_factory=lambda: HeldListings(LISTINGS_HELD))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -93,16 +133,16 @@ class SearchIndex:
 READ_ATTEMPTS = 3
 
 
-def read_index(connection: Connection) -> SearchIndex:
+def read_index(connection: Connection, listings_held: int = LISTINGS_HELD) -> SearchIndex:
     """A copy of the search rows as `connection` sees them, labelled with the revision read
     first. Its three statements may each see a later commit (SQLite and PostgreSQL's read
     committed give each statement its own snapshot), so the revision is read again after them:
     if it moved, the copy is read again, up to READ_ATTEMPTS times, and the last one is kept
     anyway: its rows are at least as new as its label, and the next search, at the newer
-    revision, reads another."""
+    revision, reads another. It keeps up to `listings_held` listings (`page_listings`)."""
     for _ in range(READ_ATTEMPTS):
         revision = read_revision(connection.connection.dbapi_connection)
-        index = _read_rows(connection, revision)
+        index = _read_rows(connection, revision, listings_held)
         if read_revision(connection.connection.dbapi_connection) == revision:
             break
     return index
@@ -115,7 +155,7 @@ _LANGUAGES_SQL = f"SELECT center_id, code FROM center_attributes WHERE kind = '{
 _ROW = np.dtype([("id", np.int64), ("latitude", np.float64), ("longitude", np.float64), ("mask", np.int64)])
 
 
-def _read_rows(connection: Connection, revision: int) -> SearchIndex:
+def _read_rows(connection: Connection, revision: int, listings_held: int) -> SearchIndex:
     found = fetch_all(connection.connection.dbapi_connection, _SEARCH_ROWS_SQL)
     table = np.fromiter(found, dtype=_ROW, count=len(found))
     del found
@@ -149,7 +189,18 @@ def _read_rows(connection: Connection, revision: int) -> SearchIndex:
         at, known = positions([row[0] for row in spoken])
         bits = np.array([language_bits[code] for _, code in spoken], dtype=np.int64)[known]
         np.bitwise_or.at(languages, (at, bits // 64), np.left_shift(np.uint64(1), (bits % 64).astype(np.uint64)))
-    return SearchIndex(revision, keys, ids, latitudes, longitudes, masks, confirmed_at, languages, language_bits)
+    return SearchIndex(
+        revision,
+        keys,
+        ids,
+        latitudes,
+        longitudes,
+        masks,
+        confirmed_at,
+        languages,
+        language_bits,
+        HeldListings(listings_held),
+    )
 
 
 def rows_in_box(index: SearchIndex, box: BoundingBox) -> np.ndarray:
@@ -266,6 +317,23 @@ def rank(
     return total, ids[order].tolist(), distances[order].tolist()
 
 
+def page_listings(
+    index: SearchIndex, session: Session, ids: Sequence[int], connection: Any = None
+) -> dict[int, CenterListing]:
+    """The listings of these centers (a page's), by id: those the copy holds, and the others read
+    from the database in one statement, which the copy then holds too if the statement read them
+    at the copy's revision (one statement sees one snapshot, the revision with the rows), so
+    what the copy holds is always of its own revision. `connection`: the session's
+    `sqlite_connection`, if the caller has it."""
+    found, missing = index.listings.find(ids)
+    if missing:
+        revision, loaded = load_listings_at_revision(session, missing, connection)
+        found.update(loaded)
+        if revision == index.revision:
+            index.listings.keep(loaded)
+    return found
+
+
 @dataclass(frozen=True)
 class Observer:
     """Told what the copy does, for the process's metrics (directory/ops/metrics.py)."""
@@ -282,9 +350,10 @@ _UNOBSERVED = Observer(answered=lambda _from_copy: None, read=lambda _seconds, _
 class _Copy:
     """What one engine's process keeps: the current copy, and the reading of a new one."""
 
-    def __init__(self, background: bool, observer: Observer) -> None:
+    def __init__(self, background: bool, observer: Observer, listings_held: int) -> None:
         self.background = background
         self.observer = observer
+        self.listings_held = listings_held
         self.index: SearchIndex | None = None
         self.lock = threading.Lock()
         self.reading: threading.Thread | None = None
@@ -294,11 +363,16 @@ class _Copy:
 _copies: weakref.WeakKeyDictionary[Engine, _Copy] = weakref.WeakKeyDictionary()
 
 
-def enable(engine: Engine, *, background: bool = True, observer: Observer = _UNOBSERVED) -> None:
+def enable(
+    engine: Engine, *, background: bool = True, observer: Observer = _UNOBSERVED, listings_held: int = LISTINGS_HELD
+) -> None:
     """Keep a copy of `engine`'s search rows for `index_for`: read in a background thread when the
     directory changes (meanwhile searches go to the database), or with `background=False` by the
-    search that first finds it stale. `observer` is told of every search and every read."""
-    _copies[engine] = _Copy(background, observer)
+    search that first finds it stale; each copy holds up to `listings_held` listings (0: none).
+    `observer` is told of every search and every read."""
+    if listings_held < 0:
+        raise ValueError(f"listings_held must be 0 or more, not {listings_held}")
+    _copies[engine] = _Copy(background, observer, listings_held)
 
 
 def disable(engine: Engine) -> None:
@@ -363,7 +437,7 @@ def _read(engine: Engine, copy: _Copy, revision: int | None = None) -> SearchInd
     started = time.perf_counter()
     try:
         with engine.connect() as connection:
-            index = read_index(connection)
+            index = read_index(connection, copy.listings_held)
     except Exception:  # the searches go on from the database
         copy.observer.read(time.perf_counter() - started, False)
         log.exception("Reading the search rows into memory failed (at revision %s)", revision)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import jsonschema
 import pytest
 from openapi_spec_validator import validate
+from pydantic_core import to_json
 
+from directory.api.schemas import search_response, search_response_json
+from directory.search.engine import SearchFilters, SearchQuery, find_centers_near
+from directory.search.geocoding import Place
 from tests.factories import add_centers, center_record
 
 
@@ -165,3 +169,24 @@ def test_search_on_the_nationwide_seed(seeded_client):
         assert "es" in result["languages"]
         assert result["distance_miles"] <= 25
         assert result["source"] == "samhsa-nssats-2015"
+
+
+def test_the_search_json_is_its_plain_data_encoded_byte_for_byte(session):
+    """The API's JSON is assembled from each listing's JSON, kept with the listing: the same
+    bytes as encoding the whole answer at once, fresh or from what was kept."""
+    add_centers(
+        session,
+        center_record(name='The "Quoted" Center \u2014 Se habla espa\u00f1ol', website=None, street1=None),
+        center_record(name="Second <b>&</b>", latitude=41.9, longitude=-87.7, languages=["es"]),
+        center_record(name="Third", latitude=41.8855, longitude=-87.6217),
+    )
+    origin = Place("Chicago, IL \u00e9", 41.8855, -87.6217)
+    for query in (
+        SearchQuery(origin, 25),
+        SearchQuery(origin, 25, SearchFilters(language=("es",)), per_page=1, sort="confirmed_first"),
+        SearchQuery(origin, 25, page=9),  # no results
+    ):
+        result = find_centers_near(session, query)
+        expected = to_json(search_response(result))
+        assert search_response_json(result) == expected  # each listing encoded now
+        assert search_response_json(find_centers_near(session, query)) == expected  # from what was kept

@@ -152,7 +152,7 @@ def test_searches_answered_by_the_database_while_the_copy_is_read_are_counted(tm
 
 
 def test_a_failed_read_of_the_copy_is_counted(client, session, monkeypatch):
-    def broken(connection):
+    def broken(connection, listings_held):
         raise RuntimeError("the disk is gone")
 
     monkeypatch.setattr(memory, "read_index", broken)

@@ -204,7 +204,7 @@ def test_a_copy_that_cannot_be_read_leaves_the_searches_to_the_database(session,
     add_centers(session, center_record(name="First"))
     calls = []
 
-    def broken(connection):
+    def broken(connection, listings_held):
         calls.append(1)
         raise RuntimeError("disk on fire")
 
@@ -276,9 +276,9 @@ def test_a_copy_read_while_the_directory_changed_is_read_again(session, monkeypa
     read_rows = memory._read_rows
     calls = []
 
-    def changed_meanwhile(connection, revision):
+    def changed_meanwhile(connection, revision, listings_held):
         calls.append(revision)
-        index = read_rows(connection, revision)
+        index = read_rows(connection, revision, listings_held)
         if len(calls) == 1:  # another process commits while the copy is read
             with Session(session.get_bind()) as other:
                 other.execute(update(Center).values(accepting_referrals=False))
@@ -291,3 +291,92 @@ def test_a_copy_read_while_the_directory_changed_is_read_again(session, monkeypa
     assert len(calls) == 2 and calls[1] > calls[0]
     assert index.revision == calls[1]
     assert not (index.masks & memory.ACCEPTING_REFERRALS).any()
+
+
+# --- the listings the copy holds --------------------------------------------------------------
+
+
+def _no_listing_statement(*args, **kwargs):
+    raise AssertionError("the listings were read from the database")
+
+
+def test_the_copy_holds_the_listings_its_pages_showed(session, monkeypatch):
+    add_centers(session, *(center_record(name=f"Center {i}", latitude=41.88 + i / 1000) for i in range(5)))
+    query = SearchQuery(Place("Chicago", 41.8855, -87.6217), 5, per_page=3)
+    first = find_centers_near(session, query)
+    index = memory.index_for(session)
+    assert len(index.listings) == 3  # the page's, not the other two
+    with monkeypatch.context() as patch:
+        patch.setattr(memory, "load_listings_at_revision", _no_listing_statement)
+        again = find_centers_near(session, query)
+    assert [hit.center for hit in again.hits] == [hit.center for hit in first.hits]
+    assert all(a.center is b.center for a, b in zip(again.hits, first.hits, strict=True))
+    second_page = find_centers_near(session, SearchQuery(query.origin, 5, page=2, per_page=3))
+    assert len(second_page.hits) == 2 and len(index.listings) == 5
+
+
+def test_a_listing_changed_anywhere_is_shown_changed_by_the_next_search(session):
+    add_centers(session, center_record(name="Open", phone="(312) 555-0100"))
+    query = SearchQuery(Place("Chicago", 41.8855, -87.6217), 5)
+    assert find_centers_near(session, query).hits[0].center.phone == "(312) 555-0100"
+    session.commit()
+    with Session(session.get_bind()) as other:  # a field no search filters on, changed elsewhere
+        other.execute(update(Center).values(phone="(312) 555-0199", beds_available=4))
+        other.commit()
+    listing = find_centers_near(session, query).hits[0].center
+    assert (listing.phone, listing.beds_available) == ("(312) 555-0199", 4)
+
+
+def test_listings_read_at_another_revision_than_the_copys_are_shown_but_not_held(session, monkeypatch):
+    add_centers(session, center_record(name="Open", phone="(312) 555-0100"))
+    query = SearchQuery(Place("Chicago", 41.8855, -87.6217), 5)
+    session.commit()
+    index = memory.index_for(session)
+    session.rollback()
+    read = memory.load_listings_at_revision
+
+    def changed_meanwhile(*args, **kwargs):  # another process commits between the ranking and the listings
+        with Session(session.get_bind()) as other:
+            other.execute(update(Center).values(phone="(312) 555-0199"))
+            other.commit()
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(memory, "load_listings_at_revision", changed_meanwhile)
+    result = find_centers_near(session, query)
+    assert result.hits[0].center.phone == "(312) 555-0199"  # what the database holds now
+    assert len(index.listings) == 0  # not kept with the copy of the revision before
+    monkeypatch.setattr(memory, "load_listings_at_revision", read)
+    session.rollback()
+    newer = memory.index_for(session)
+    assert newer.revision > index.revision
+    assert find_centers_near(session, query).hits[0].center.phone == "(312) 555-0199"
+    assert len(newer.listings) == 1
+
+
+def test_the_listings_held_are_bounded():
+    listings = {i: object() for i in range(5)}
+    held = memory.HeldListings(3)
+    held.keep({i: listings[i] for i in (0, 1)})
+    held.keep({i: listings[i] for i in (2, 3, 4)})
+    found, missing = held.find(range(5))
+    assert sorted(found) == [2, 3, 4] and missing == [0, 1]  # the first kept went first
+    none = memory.HeldListings(0)
+    none.keep(listings)
+    assert len(none) == 0
+
+
+def test_no_listings_held_means_every_page_reads_them(session, monkeypatch):
+    memory.enable(session.get_bind(), background=False, listings_held=0)
+    add_centers(session, center_record(name="Open"))
+    query = SearchQuery(Place("Chicago", 41.8855, -87.6217), 5)
+    assert find_centers_near(session, query).total == 1
+    assert len(memory.index_for(session).listings) == 0
+    with pytest.raises(ValueError, match="listings_held must be 0 or more"):
+        memory.enable(session.get_bind(), listings_held=-1)
+
+
+def test_the_listings_setting_is_checked(tmp_path):
+    with pytest.raises(ValueError, match="SEARCH_LISTINGS_IN_MEMORY must be 0 or more, not -5"):
+        create_app(
+            {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", "SEARCH_LISTINGS_IN_MEMORY": -5}
+        )

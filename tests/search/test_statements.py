@@ -25,7 +25,7 @@ from directory.search.engine import (
 )
 from directory.search.geocoding import Place
 from directory.search.geodesy import bounding_box, degree_lengths
-from directory.search.listing import _SQLITE_LISTINGS
+from directory.search.listing import _LISTINGS
 from directory.search.statements import compiled_statement, run_select
 from tests.factories import add_centers, center_record
 
@@ -59,10 +59,10 @@ def test_straight_to_the_driver_matches_sqlalchemy(seeded_session):
     ids = seeded_session.scalars(select(Center.id).order_by(Center.last_verified_at.desc()).limit(30)).all()
     seeded_session.get(Center, ids[0]).last_verified_at = now - timedelta(days=1)
     seeded_session.flush()
-    assert compiled_statement(_SQLITE_LISTINGS, seeded_session.get_bind().dialect) is not None  # compiled once
+    assert compiled_statement(_LISTINGS.sqlite, seeded_session.get_bind().dialect) is not None  # compiled once
     listing_params = {"ids": "[" + ",".join(map(str, ids)) + "]"}
-    expected = [tuple(row) for row in seeded_session.execute(_SQLITE_LISTINGS, listing_params)]
-    got = [tuple(row) for row in run_select(seeded_session, _SQLITE_LISTINGS, listing_params)]
+    expected = [tuple(row) for row in seeded_session.execute(_LISTINGS.sqlite, listing_params)]
+    got = [tuple(row) for row in run_select(seeded_session, _LISTINGS.sqlite, listing_params)]
     assert got == expected
     assert any(isinstance(row[20], datetime) for row in got)  # last_verified_at, converted
     assert all(isinstance(row[15], bool) for row in got)  # accepting_referrals
