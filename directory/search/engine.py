@@ -195,21 +195,20 @@ def _search_in_memory(
     from directory.search import memory
 
     values, shape = filter_values(query.filters, now), filter_shape(query.filters)
-    connection = sqlite_connection(session)
 
     def names_of(ids: list[int]) -> list[str]:
-        if connection is not None:
-            rows = run_sqlite(connection, _NAMES_STATEMENT, {"ids": id_list(ids)})
-        else:
-            rows = session.execute(_ANY_NAMES_STATEMENT, {"ids": ids}).all()
-        found = dict(rows)
-        return [found[i] for i in ids]
+        """Names of centers at equal distances: mostly on the page, so mostly held by the copy."""
+        held, missing = index.listings.find(ids)
+        names = {center_id: listing.name for center_id, listing in held.items()}
+        if missing:
+            names.update(_names(session, missing))
+        return [names[i] for i in ids]
 
     def rank(confirmed: bool | None, lo: int, hi: int) -> Ranking:
         return memory.rank(index, query, shape, values, confirmed, lo, hi, names_of)
 
     total, ids, distances = rank_page(query, first, last, rank)
-    centers = memory.page_listings(index, session, ids, connection)
+    centers = memory.page_listings(index, session, ids)
     return SearchResult(query, total, [SearchHit(centers[i], d) for i, d in zip(ids, distances, strict=True)])
 
 
@@ -738,6 +737,14 @@ def _with_edge(near: Select) -> CompoundSelect:
     rows = center_search_rows.c
     edge = select(rows.center_id, rows.latitude, rows.longitude, literal_column("1")).where(in_ids(rows.center_id))
     return union_all(near.add_columns(literal_column("0")), edge)
+
+
+def _names(session: Session, ids: list[int]) -> dict[int, str]:
+    """The names of these centers, by id (to break ties in distance)."""
+    connection = sqlite_connection(session)
+    if connection is not None:
+        return dict(run_sqlite(connection, _NAMES_STATEMENT, {"ids": id_list(ids)}))
+    return dict(session.execute(_ANY_NAMES_STATEMENT, {"ids": ids}).all())
 
 
 #: SQLite: (id, name) of the centers whose ids are in the JSON array `ids` (to break distance ties).

@@ -317,17 +317,14 @@ def rank(
     return total, ids[order].tolist(), distances[order].tolist()
 
 
-def page_listings(
-    index: SearchIndex, session: Session, ids: Sequence[int], connection: Any = None
-) -> dict[int, CenterListing]:
+def page_listings(index: SearchIndex, session: Session, ids: Sequence[int]) -> dict[int, CenterListing]:
     """The listings of these centers (a page's), by id: those the copy holds, and the others read
     from the database in one statement, which the copy then holds too if the statement read them
     at the copy's revision (one statement sees one snapshot, the revision with the rows), so
-    what the copy holds is always of its own revision. `connection`: the session's
-    `sqlite_connection`, if the caller has it."""
+    what the copy holds is always of its own revision."""
     found, missing = index.listings.find(ids)
     if missing:
-        revision, loaded = load_listings_at_revision(session, missing, connection)
+        revision, loaded = load_listings_at_revision(session, missing)
         found.update(loaded)
         if revision == index.revision:
             index.listings.keep(loaded)
@@ -385,12 +382,15 @@ def index_for(session: Session) -> SearchIndex | None:
     has changes not yet flushed, when its transaction sees another revision than the copy's, or
     while a copy of the committed revision is being read.
 
-    One read of the revision, in the session's transaction, decides: a transaction with changes
-    of its own sees a revision that no copy has (its bump holds the revision row, so no other
-    commit reaches that number before it ends; rolled back, the number is never the copy's
-    either, as the copy is read from committed data). Only when it differs from the copy's is the
-    committed revision read too, to tell a stale copy (read a new one) from a session that sees
-    other data (answer from the database)."""
+    One read of the revision decides. A session with no transaction yet sees what is committed:
+    the committed revision is read through a pooled connection, and the session is left
+    unbegun (a search whose listings the copy holds then opens no transaction of the
+    session's; that was a tenth of such a request). In a session's transaction it is read
+    there: a transaction with changes of its own sees a revision that no copy has (its bump
+    holds the revision row, so no other commit reaches that number before it ends; rolled
+    back, the number is never the copy's either, as the copy is read from committed data).
+    Only when that differs from the copy's is the committed revision read too, to tell a stale
+    copy (read a new one) from a session that sees other data (answer from the database)."""
     engine = session.get_bind().engine
     copy = _copies.get(engine)
     if copy is None:
@@ -404,11 +404,12 @@ def _current(engine: Engine, copy: _Copy, session: Session) -> SearchIndex | Non
     """`index_for`, once copies are on for the engine."""
     if session.new or session.dirty or session.deleted:
         return None
-    seen = read_directory_revision(session)
+    in_transaction = session.in_transaction()
+    seen = read_directory_revision(session) if in_transaction else read_committed_revision(session)
     index = copy.index
     if index is not None and index.revision == seen:
         return index
-    committed = read_committed_revision(session)
+    committed = read_committed_revision(session) if in_transaction else seen
     if (index is not None and index.revision == committed) or copy.failed_at == committed:
         return None
     if not copy.background:

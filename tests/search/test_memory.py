@@ -380,3 +380,15 @@ def test_the_listings_setting_is_checked(tmp_path):
         create_app(
             {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", "SEARCH_LISTINGS_IN_MEMORY": -5}
         )
+
+
+def test_a_search_whose_listings_the_copy_holds_begins_no_transaction_of_the_session(session):
+    add_centers(session, center_record(name="A"), center_record(name="B"))  # one point: a tie broken by name
+    session.commit()
+    query = SearchQuery(Place("Chicago", 41.8855, -87.6217), 5)
+    first = find_centers_near(session, query)
+    assert [hit.center.name for hit in first.hits] == ["A", "B"]
+    with Session(session.get_bind()) as fresh:
+        again = find_centers_near(fresh, query)
+        assert not fresh.in_transaction()  # the revision read through a pooled connection; names and listings held
+    assert [hit.center for hit in again.hits] == [hit.center for hit in first.hits]
