@@ -8,8 +8,10 @@ memory.py) is kept under the revision it was read at, and is not used at any oth
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from directory.search.statements import fetch_all
@@ -44,3 +46,57 @@ def read_revision(connection: Any) -> int:
     if row is None:
         raise LookupError("The directory_revision row is missing: run `flask --app directory init-db`.")
     return int(row[0])
+
+
+class CommittedRevisionReader:
+    """Reads the committed revision through connections kept open for that alone, in autocommit
+    (one per thread reading at once): a search answered from the copy of the search rows
+    (memory.py) reads it every time, and checking a connection out of the engine's pool and
+    back (with its rollback) took about 12 microseconds of the 5 of the read itself; in a
+    request, with the pool's code out of the CPU's caches, about 40.
+
+    The connections are the engine's own (its pool opens them, with whatever it sets on
+    connect), detached from the pool. One that fails is closed and the read tried once on a
+    new one, so a restarted database server costs one reconnection. A process forked from the
+    one that opened them (a gunicorn worker) never touches them: it opens its own. `close`
+    closes this process's."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._pid = os.getpid()
+        self._idle: list[Any] = []
+        #: Connections of the process this one was forked from: kept, never used or closed here
+        #: (closing one would end the other process's session on the server).
+        self._inherited: list[Any] = []
+
+    def read(self) -> int:
+        if os.getpid() != self._pid:
+            self._inherited += self._idle
+            self._idle, self._pid = [], os.getpid()
+        try:
+            connection = self._idle.pop()
+        except IndexError:
+            connection = self._open()
+        try:
+            revision = read_revision(connection.dbapi_connection)
+        except Exception:
+            connection.close()
+            connection = self._open()
+            revision = read_revision(connection.dbapi_connection)
+        self._idle.append(connection)
+        return revision
+
+    def _open(self) -> Any:
+        connection = self._engine.raw_connection()
+        connection.detach()  # closing it closes it; it is never returned to the pool
+        if hasattr(connection.dbapi_connection, "autocommit"):  # psycopg; sqlite3 starts no transaction to read
+            connection.dbapi_connection.autocommit = True
+        return connection
+
+    def close(self) -> None:
+        """Close this process's idle connections (a read afterwards opens a new one)."""
+        if os.getpid() != self._pid:
+            return
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
