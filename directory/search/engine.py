@@ -779,8 +779,9 @@ def order_matches(
     if not tie.any():
         return order
     stop = len(order) if window.stop is None else window.stop
-    starts = np.flatnonzero(tie & ~np.r_[False, tie[:-1]])
-    ends = np.flatnonzero(tie & ~np.r_[tie[1:], False]) + 2
+    edges = np.diff(np.concatenate(([False], tie, [False])).view(np.int8))  # 1: a run starts, -1: it ended
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1) + 1
     runs = [(a, b) for a, b in zip(starts, ends, strict=True) if a < stop and b > window.start]
     if runs:
         positions = np.concatenate([order[a:b] for a, b in runs])

@@ -212,7 +212,7 @@ def rows_in_box(index: SearchIndex, box: BoundingBox) -> np.ndarray:
     starts = np.searchsorted(index.keys, (bands[:, None] + wests).ravel(), side="left")
     stops = np.searchsorted(index.keys, (bands[:, None] + easts).ravel(), side="right")
     lengths = stops - starts
-    count = int(lengths.sum())
+    count = int(np.add.reduce(lengths))
     if not count:
         return np.zeros(0, dtype=np.int64)
     positions = np.arange(count) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
@@ -223,29 +223,33 @@ def rows_in_box(index: SearchIndex, box: BoundingBox) -> np.ndarray:
 def passing(
     index: SearchIndex, positions: np.ndarray, shape: FilterShape, values: dict[str, Any], confirmed: bool | None
 ) -> np.ndarray:
-    """Which of these rows pass the filters (and, unless `confirmed` is None, are in that group),
-    exactly as `engine.bound_filter_conditions` and `engine._group_sql` decide in SQL."""
+    """Those of these rows that pass the filters (and, unless `confirmed` is None, are in that
+    group), exactly as `engine.bound_filter_conditions` and `engine._group_sql` decide in SQL."""
     kinds, pathway, accepting, verified_only = shape
     masks = index.masks[positions]
-    keep = np.ones(len(positions), dtype=bool)
+    tests = []
     if pathway:
-        for kind, codes in PATHWAY_CODES.items():
-            keep &= (masks & mask_bits(kind, codes)) != 0
+        tests += [(masks & mask_bits(kind, codes)) != 0 for kind, codes in PATHWAY_CODES.items()]
     for kind in kinds:
         if kind in MASKED_KINDS:
-            keep &= (masks & values[f"bits_{kind}"]) != 0
+            tests.append((masks & values[f"bits_{kind}"]) != 0)
         else:  # the languages: any of the codes
-            keep &= _speaks_any(index, positions, values[f"codes_{kind}"])
+            tests.append(_speaks_any(index, positions, values[f"codes_{kind}"]))
     if accepting is not None:
         accepts = (masks & ACCEPTING_REFERRALS) != 0
-        keep &= accepts if accepting else ~accepts
+        tests.append(accepts if accepting else ~accepts)
     if verified_only or confirmed is not None:
         is_confirmed = index.confirmed_at[positions] > np.datetime64(values["verified_after"], "us")
         if verified_only:
-            keep &= is_confirmed
+            tests.append(is_confirmed)
         if confirmed is not None:
-            keep &= is_confirmed if confirmed else ~is_confirmed
-    return keep
+            tests.append(is_confirmed if confirmed else ~is_confirmed)
+    if not tests:  # no filter: every row
+        return positions
+    keep = tests[0]
+    for test in tests[1:]:
+        keep &= test
+    return positions[keep]
 
 
 def _speaks_any(index: SearchIndex, positions: np.ndarray, codes: Sequence[str]) -> np.ndarray:
@@ -279,7 +283,7 @@ def rank(
     lat, lon, radius = query.origin.latitude, query.origin.longitude, query.radius_miles
     box = bounding_box(lat, lon, radius)
     positions = rows_in_box(index, box)
-    positions = positions[passing(index, positions, shape, values, confirmed)]
+    positions = passing(index, positions, shape, values, confirmed)
     if not len(positions):
         return 0, [], []
     lengths = degree_lengths(box)
