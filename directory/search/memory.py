@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, event, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from directory.models import Center
@@ -55,7 +55,7 @@ from directory.search.geodesy import BoundingBox, bounding_box, degree_lengths, 
 from directory.search.listing import CenterListing, load_listings_at_revision
 from directory.search.masks import ACCEPTING_REFERRALS, MASKED_KINDS
 from directory.search.masks import bits as mask_bits
-from directory.search.revision import CommittedRevisionReader, read_directory_revision, read_revision
+from directory.search.revision import read_committed_revision, read_directory_revision, read_revision
 from directory.search.statements import fetch_all
 
 log = logging.getLogger(__name__)
@@ -351,11 +351,10 @@ _UNOBSERVED = Observer(answered=lambda _from_copy: None, read=lambda _seconds, _
 class _Copy:
     """What one engine's process keeps: the current copy, and the reading of a new one."""
 
-    def __init__(self, engine: Engine, background: bool, observer: Observer, listings_held: int) -> None:
+    def __init__(self, background: bool, observer: Observer, listings_held: int) -> None:
         self.background = background
         self.observer = observer
         self.listings_held = listings_held
-        self.revisions = CommittedRevisionReader(engine)
         self.index: SearchIndex | None = None
         self.lock = threading.Lock()
         self.reading: threading.Thread | None = None
@@ -374,22 +373,11 @@ def enable(
     `observer` is told of every search and every read."""
     if listings_held < 0:
         raise ValueError(f"listings_held must be 0 or more, not {listings_held}")
-    disable(engine)
-    _copies[engine] = _Copy(engine, background, observer, listings_held)
-    if not event.contains(engine, "engine_disposed", _disposed):
-        event.listen(engine, "engine_disposed", _disposed)
+    _copies[engine] = _Copy(background, observer, listings_held)
 
 
 def disable(engine: Engine) -> None:
-    copy = _copies.pop(engine, None)
-    if copy is not None:
-        copy.revisions.close()
-
-
-def _disposed(engine: Engine) -> None:
-    """The engine's pool was emptied (`Engine.dispose`): so are the copy's revision connections."""
-    if (copy := _copies.get(engine)) is not None:
-        copy.revisions.close()
+    _copies.pop(engine, None)
 
 
 def index_for(session: Session) -> SearchIndex | None:
@@ -399,7 +387,7 @@ def index_for(session: Session) -> SearchIndex | None:
     while a copy of the committed revision is being read.
 
     One read of the revision decides. A session with no transaction yet sees what is committed:
-    the committed revision is read (`CommittedRevisionReader`), and the session is left
+    the committed revision is read (revision.py's reader), and the session is left
     unbegun (a search whose listings the copy holds then opens no transaction of the
     session's; that was a tenth of such a request). In a session's transaction it is read
     there: a transaction with changes of its own sees a revision that no copy has (its bump
@@ -421,11 +409,11 @@ def _current(engine: Engine, copy: _Copy, session: Session) -> SearchIndex | Non
     if session.new or session.dirty or session.deleted:
         return None
     in_transaction = session.in_transaction()
-    seen = read_directory_revision(session) if in_transaction else copy.revisions.read()
+    seen = read_directory_revision(session) if in_transaction else read_committed_revision(session)
     index = copy.index
     if index is not None and index.revision == seen:
         return index
-    committed = copy.revisions.read() if in_transaction else seen
+    committed = read_committed_revision(session) if in_transaction else seen
     if (index is not None and index.revision == committed) or copy.failed_at == committed:
         return None
     if not copy.background:

@@ -9,9 +9,11 @@ memory.py) is kept under the revision it was read at, and is not used at any oth
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from directory.search.statements import fetch_all
@@ -29,14 +31,29 @@ def read_directory_revision(session: Session) -> int:
 
 
 def read_committed_revision(session: Session) -> int:
-    """The directory's revision as last committed, read through a pooled connection of the
-    session's engine: a search answered from the cache opens no transaction of the session
-    (about a sixth of a cached search's CPU), and costs little more than this read."""
-    connection = session.get_bind().raw_connection()
-    try:
-        return read_revision(connection)
-    finally:
-        connection.close()  # back to the pool, rolled back
+    """The directory's revision as last committed, read by the engine's `CommittedRevisionReader`
+    (made the first time): the session's own transaction is not begun, so a search answered
+    from the cache or from the copy of the search rows opens none, and costs little more than
+    this read."""
+    engine = session.get_bind().engine
+    reader = _readers.get(engine)
+    if reader is None:
+        with _readers_lock:
+            reader = _readers.get(engine)
+            if reader is None:
+                reader = _readers[engine] = CommittedRevisionReader(engine)
+                event.listen(engine, "engine_disposed", _disposed)
+    return reader.read()
+
+
+_readers: weakref.WeakKeyDictionary[Engine, CommittedRevisionReader] = weakref.WeakKeyDictionary()
+_readers_lock = threading.Lock()
+
+
+def _disposed(engine: Engine) -> None:
+    """The engine's pool was emptied (`Engine.dispose`): so are its reader's connections."""
+    if (reader := _readers.get(engine)) is not None:
+        reader.close()
 
 
 def read_revision(connection: Any) -> int:
@@ -50,10 +67,10 @@ def read_revision(connection: Any) -> int:
 
 class CommittedRevisionReader:
     """Reads the committed revision through connections kept open for that alone, in autocommit
-    (one per thread reading at once): a search answered from the copy of the search rows
-    (memory.py) reads it every time, and checking a connection out of the engine's pool and
-    back (with its rollback) took about 12 microseconds of the 5 of the read itself; in a
-    request, with the pool's code out of the CPU's caches, about 40.
+    (one per thread reading at once): every search reads it (from the cache or the copy of
+    the search rows), and checking a connection out of the engine's pool and back (with its
+    rollback) took about 12 microseconds of the 5 of the read itself; in a request, with the
+    pool's code out of the CPU's caches, about 40.
 
     The connections are the engine's own (its pool opens them, with whatever it sets on
     connect), detached from the pool. One that fails is closed and the read tried once on a

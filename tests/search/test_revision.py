@@ -8,7 +8,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from directory.models import Center
-from directory.search import memory
+from directory.search import memory, revision
 from directory.search.revision import CommittedRevisionReader, read_directory_revision
 from tests.factories import add_centers, center_record
 
@@ -62,14 +62,15 @@ def test_a_forked_process_opens_its_own_and_leaves_the_parents_alone(session, mo
     assert not _in_transaction(parents.dbapi_connection)  # never closed nor used by the child
 
 
-def test_disposing_of_the_engine_closes_the_copys_connections(session):
+def test_disposing_of_the_engine_closes_its_readers_connections(session):
     engine = session.get_bind()
     memory.enable(engine, background=False)
     add_centers(session, center_record(name="First"))
     session.commit()
     assert memory.index_for(session) is not None
-    reader = memory._copies[engine].revisions
+    reader = revision._readers[engine]
     assert len(reader._idle) == 1
     engine.dispose()
     assert reader._idle == []
     assert memory.index_for(session) is not None  # a new connection, and the same copy
+    assert len(reader._idle) == 1
