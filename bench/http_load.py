@@ -319,9 +319,8 @@ def worker_boots(log_file: Path) -> int:
     return log_file.read_text(errors="replace").count("Booting worker")
 
 
-def start_server(name: str, database: Path, workdir: Path, args: argparse.Namespace) -> tuple[Service, str, int]:
-    """A gunicorn server of the app on a free port, once it answers /healthz: the service, its base
-    URL and how many workers it booted."""
+def start_server(name: str, database: Path, workdir: Path, args: argparse.Namespace) -> tuple[Service, str]:
+    """A gunicorn server of the app on a free port, once it answers /healthz: the service and its base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -349,7 +348,7 @@ def start_server(name: str, database: Path, workdir: Path, args: argparse.Namesp
             return False
 
     wait_for(healthy, 60, f"gunicorn ({name}) to answer /healthz")
-    return service, base, worker_boots(log_file)
+    return service, base
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -358,22 +357,18 @@ def main(argv: list[str] | None = None) -> None:
     started, clock, machine = datetime.now(UTC), time.perf_counter(), machine_lines()
     seed = data.seed_database(log)
     workdir = Path(tempfile.mkdtemp(prefix="bench-http-"))
-    servers: dict[str, tuple[Service, str, int]] = {}
+    servers: dict[str, tuple[Service, str]] = {}
     profiles: list[str] = []
     try:
         database = workdir / "directory.sqlite3"
         shutil.copyfile(seed, database)
         for name in SERVERS:
             servers[name] = start_server(name, database, workdir, args)
-        workers = servers["cached"][2]
         candidates = search_paths(seed, args.places, args.random_seed)
         if args.zipf is not None:  # each search once: its popularity is its rank's alone
             candidates = list(dict.fromkeys(candidates))
-        log(
-            f"{len(servers)} gunicorn servers, {workers} workers each; checking {len(candidates)} searches on each"
-            " (warm-up) ..."
-        )
-        checked = {name: check_paths(base, candidates) for name, (_, base, _) in servers.items()}
+        log(f"{len(servers)} gunicorn servers; checking {len(candidates)} searches on each (warm-up) ...")
+        checked = {name: check_paths(base, candidates) for name, (_, base) in servers.items()}
         paths, totals, rejected = checked["cached"]
         if any(answers[:2] != (paths, totals) for answers in checked.values()):
             raise SystemExit("The servers answered the searches differently.")
@@ -391,20 +386,22 @@ def main(argv: list[str] | None = None) -> None:
         healthz_file.write_text(HEALTHZ_PATH + "\n")
         files = {"healthz": healthz_file, "search": search_file}
         log("Warm-up: one unmeasured search run on each server (each worker fills its own cache) ...")
-        for name, (_, base, _) in servers.items():
+        for name, (_, base) in servers.items():
             run_wrk(base, name, "search", search_file, args, 0, start("search"))
         turns = [(server, endpoint) for server in SERVERS for endpoint in ("healthz", "search")]
         runs: list[WrkRun] = []
-        boots_before = {name: worker_boots(service.log) for name, (service, _, _) in servers.items()}
+        boots_before = {name: worker_boots(service.log) for name, (service, _) in servers.items()}
+        # By now every worker has booted and served (the first /healthz answered with only some up).
+        workers = boots_before["cached"]
         for round_number in range(1, args.rounds + 1):
             for server, endpoint in turns if round_number % 2 else reversed(turns):
-                service, base, _ = servers[server]
+                service, base = servers[server]
                 assert service.process is not None
                 pid = service.process.pid
                 runs.append(run_wrk(base, server, endpoint, files[endpoint], args, round_number, start(endpoint), pid))
-        restarts = sum(worker_boots(service.log) - boots_before[name] for name, (service, _, _) in servers.items())
+        restarts = sum(worker_boots(service.log) - boots_before[name] for name, (service, _) in servers.items())
         if args.profile:
-            for name, (service, base, _) in servers.items():
+            for name, (service, base) in servers.items():
                 assert service.process is not None
                 profiles.append(profile_workers(name, service.process.pid, base, search_file, args, workdir))
     finally:
