@@ -198,11 +198,15 @@ def search_response_json(result: SearchResult) -> bytes:
     `json`'s time), byte for byte. Each result's JSON but its distance is made once per listing
     and kept with it (`CenterListing.renderings`): a listing that the copy of the directory
     holds (memory.py) is encoded once, not on every page that shows it."""
-    results = []
-    for hit in result.hits:
-        before, after = _summary_json(hit.center)
-        results.append(before + to_json(round(hit.distance_miles, 1)) + after)
-    return to_json(_search_response(result, []))[: -len(b"[]}")] + b"[" + b",".join(results) + b"]}"
+    parts = [to_json(_search_response(result, []))[: -len(b"[]}")], b"["]
+    if result.hits:  # the distances encoded in one call, then split (numbers hold no commas)
+        distances = to_json([round(hit.distance_miles, 1) for hit in result.hits])[1:-1].split(b",")
+        for hit, distance in zip(result.hits, distances, strict=True):
+            before, after = _summary_json(hit.center)
+            parts += (before, distance, after, b",")
+        parts.pop()
+    parts.append(b"]}")
+    return b"".join(parts)
 
 
 def _summary_json(center: CenterListing) -> tuple[bytes, bytes]:
