@@ -405,7 +405,7 @@ def main(argv: list[str] | None = None) -> None:
                 assert service.process is not None
                 profiles.append(profile_workers(name, service.process.pid, base, search_file, args, workdir))
     finally:
-        for service, _, _ in servers.values():
+        for service, _ in servers.values():
             service.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     for profile in profiles:
