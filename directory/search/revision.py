@@ -79,7 +79,7 @@ class CommittedRevisionReader:
     closes this process's."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        self._engine = weakref.ref(engine)  # not kept alive by its reader (`_readers` is keyed on it)
         self._pid = os.getpid()
         self._idle: list[Any] = []
         #: Connections of the process this one was forked from: kept, never used or closed here
@@ -104,7 +104,10 @@ class CommittedRevisionReader:
         return revision
 
     def _open(self) -> Any:
-        connection = self._engine.raw_connection()
+        engine = self._engine()
+        if engine is None:
+            raise RuntimeError("the engine of this revision reader is gone")
+        connection = engine.raw_connection()
         connection.detach()  # closing it closes it; it is never returned to the pool
         if hasattr(connection.dbapi_connection, "autocommit"):  # psycopg; sqlite3 starts no transaction to read
             connection.dbapi_connection.autocommit = True

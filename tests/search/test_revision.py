@@ -74,3 +74,16 @@ def test_disposing_of_the_engine_closes_its_readers_connections(session):
     assert reader._idle == []
     assert memory.index_for(session) is not None  # a new connection, and the same copy
     assert len(reader._idle) == 1
+
+
+def test_a_reader_does_not_keep_its_engine_alive(tmp_path):
+    import gc
+
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    revision._readers[engine] = CommittedRevisionReader(engine)
+    assert len([e for e in revision._readers if e is engine]) == 1
+    del engine
+    gc.collect()
+    assert not any(str(tmp_path) in str(e.url) for e in revision._readers)
