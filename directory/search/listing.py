@@ -158,12 +158,10 @@ def load_listings(session: Session, ids: Sequence[int], connection: Any = None) 
     return listings_from_rows(_rows(session, _LISTINGS, ids, connection))
 
 
-def load_listings_at_revision(
-    session: Session, ids: Sequence[int], connection: Any = None
-) -> tuple[int | None, dict[int, CenterListing]]:
+def load_listings_at_revision(session: Session, ids: Sequence[int]) -> tuple[int | None, dict[int, CenterListing]]:
     """`load_listings`, with the directory revision the statement read them at (revision.py;
     None if none of the centers was found): listings kept for one revision are of that revision."""
-    rows = _rows(session, _LISTINGS_AT_REVISION, ids, connection)
+    rows = _rows(session, _LISTINGS_AT_REVISION, ids, None)
     revision = int(rows[0][-1]) if rows else None
     return revision, listings_from_rows(row[:-1] for row in rows)
 

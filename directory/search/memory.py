@@ -31,7 +31,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -123,7 +123,7 @@ class SearchIndex:
     languages: np.ndarray
     language_bits: Mapping[str, int]
     #: The listings of this revision that pages have shown (`page_listings`).
-    listings: HeldListings = field(default_factory=lambda: HeldListings(LISTINGS_HELD))
+    listings: HeldListings
 
     def __len__(self) -> int:
         return len(self.ids)
