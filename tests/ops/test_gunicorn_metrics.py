@@ -69,6 +69,11 @@ def gunicorn(tmp_path: Path):
             "0",
             "--worker-tmp-dir",
             str(tmp_path),
+            # A worker still booting when SIGTERM comes has not set its handlers yet and misses
+            # it: the master then waits this long before killing it (the default, 30 s, is
+            # the teardown's whole wait below).
+            "--graceful-timeout",
+            "5",
             "directory:create_app()",
         ],
         cwd=ROOT,
