@@ -26,7 +26,6 @@ real directory's 12,000, under 1 MB and about 30 ms.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 import weakref
@@ -39,6 +38,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from directory.models import Center
+from directory.search import kernels
 from directory.search.engine import (
     _FIRST_BAND_OFFSET,
     BANDS_PER_DEGREE,
@@ -49,9 +49,8 @@ from directory.search.engine import (
     SearchQuery,
     _band,
     _box_shape,
-    order_matches,
 )
-from directory.search.geodesy import BoundingBox, bounding_box, degree_lengths, geodesic_miles
+from directory.search.geodesy import bounding_box, degree_lengths, geodesic_miles
 from directory.search.listing import CenterListing, load_listings_at_revision
 from directory.search.masks import ACCEPTING_REFERRALS, MASKED_KINDS
 from directory.search.masks import bits as mask_bits
@@ -68,7 +67,8 @@ KEY_STRIDE = 1024.0
 #: The unmasked kind (migration 0007 gives its 95 codes no bits); the copy gives each code
 #: found in the data a bit of its own.
 LANGUAGES = "languages"
-_NOT_CONFIRMED = np.datetime64("NaT", "us")
+#: `confirmed_at` of a listing never confirmed (NaT's integer: before any time).
+_NOT_CONFIRMED = np.datetime64("NaT", "us").astype(np.int64)
 
 #: Listings a copy keeps by default (SEARCH_LISTINGS_IN_MEMORY): about 3 KB each with the API's
 #: JSON of them, so 30 MB a process; the real directory has about 12,000 centers.
@@ -117,7 +117,8 @@ class SearchIndex:
     latitudes: np.ndarray
     longitudes: np.ndarray
     masks: np.ndarray
-    #: When the listing was last confirmed by its center (NaT: never).
+    #: When the listing was last confirmed by its center, in microseconds since 1970 (never:
+    #: NaT's integer, the smallest there is).
     confirmed_at: np.ndarray
     #: One bit per language code (`language_bits`), in words of 64 bits: shape (rows, words).
     languages: np.ndarray
@@ -174,13 +175,13 @@ def _read_rows(connection: Connection, revision: int, listings_held: int) -> Sea
         known = ids_in_order[at] == wanted if len(ids) else np.zeros(len(wanted), dtype=bool)
         return by_id[at][known], known
 
-    confirmed_at = np.full(len(ids), _NOT_CONFIRMED)
+    confirmed_at = np.full(len(ids), _NOT_CONFIRMED, dtype=np.int64)
     confirmed = connection.execute(
         select(Center.id, Center.last_verified_at).where(Center.last_verified_at.is_not(None))
     ).all()
     if confirmed:
         at, known = positions([row[0] for row in confirmed])
-        confirmed_at[at] = np.array([row[1] for row in confirmed], dtype="datetime64[us]")[known]
+        confirmed_at[at] = np.array([row[1] for row in confirmed], dtype="datetime64[us]").astype(np.int64)[known]
 
     spoken = fetch_all(connection.connection.dbapi_connection, _LANGUAGES_SQL)
     language_bits = {code: bit for bit, code in enumerate(sorted({code for _, code in spoken}))}
@@ -203,63 +204,6 @@ def _read_rows(connection: Connection, revision: int, listings_held: int) -> Sea
     )
 
 
-def rows_in_box(index: SearchIndex, box: BoundingBox) -> np.ndarray:
-    """Positions of the rows whose point is in the box: for each band it crosses, the rows between
-    each of its longitude ranges' west and east (two binary searches), then the box's latitudes."""
-    bands = np.arange(_band(box.south), _band(box.north) + 1, dtype=np.float64) * KEY_STRIDE
-    wests = np.array([west for west, _ in box.longitude_ranges])
-    easts = np.array([east for _, east in box.longitude_ranges])
-    starts = np.searchsorted(index.keys, (bands[:, None] + wests).ravel(), side="left")
-    stops = np.searchsorted(index.keys, (bands[:, None] + easts).ravel(), side="right")
-    lengths = stops - starts
-    count = int(np.add.reduce(lengths))
-    if not count:
-        return np.zeros(0, dtype=np.int64)
-    positions = np.arange(count) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    latitudes = index.latitudes[positions]
-    return positions[(latitudes >= box.south) & (latitudes <= box.north)]
-
-
-def passing(
-    index: SearchIndex, positions: np.ndarray, shape: FilterShape, values: dict[str, Any], confirmed: bool | None
-) -> np.ndarray:
-    """Those of these rows that pass the filters (and, unless `confirmed` is None, are in that
-    group), exactly as `engine.bound_filter_conditions` and `engine._group_sql` decide in SQL."""
-    kinds, pathway, accepting, verified_only = shape
-    masks = index.masks[positions]
-    tests = []
-    if pathway:
-        tests += [(masks & mask_bits(kind, codes)) != 0 for kind, codes in PATHWAY_CODES.items()]
-    for kind in kinds:
-        if kind in MASKED_KINDS:
-            tests.append((masks & values[f"bits_{kind}"]) != 0)
-        else:  # the languages: any of the codes
-            tests.append(_speaks_any(index, positions, values[f"codes_{kind}"]))
-    if accepting is not None:
-        accepts = (masks & ACCEPTING_REFERRALS) != 0
-        tests.append(accepts if accepting else ~accepts)
-    if verified_only or confirmed is not None:
-        is_confirmed = index.confirmed_at[positions] > np.datetime64(values["verified_after"], "us")
-        if verified_only:
-            tests.append(is_confirmed)
-        if confirmed is not None:
-            tests.append(is_confirmed if confirmed else ~is_confirmed)
-    if not tests:  # no filter: every row
-        return positions
-    keep = tests[0]
-    for test in tests[1:]:
-        keep &= test
-    return positions[keep]
-
-
-def _speaks_any(index: SearchIndex, positions: np.ndarray, codes: Sequence[str]) -> np.ndarray:
-    wanted = np.zeros(index.languages.shape[1], dtype=np.uint64)
-    for code in codes:
-        if (bit := index.language_bits.get(code)) is not None:
-            wanted[bit // 64] |= np.uint64(1) << np.uint64(bit % 64)
-    return ((index.languages[positions] & wanted) != 0).any(axis=1)
-
-
 def rank(
     index: SearchIndex,
     query: SearchQuery,
@@ -275,50 +219,103 @@ def rank(
     `first` to `last` (0-based, last excluded) in (distance, name, id) order; `names_of(ids)`
     gives the names of centers at equal distances.
 
-    The bounds are `geodesy.DegreeLengths`' (as the SQL's): a row whose upper bound is within the
-    radius counts without being measured, one whose lower bound is beyond it is left out, and the
-    rest near the edge are measured. The page's matches are within the distance of the `last`-th
-    smallest upper bound, when that is within the radius: only rows whose lower bound is within it
-    are measured for the page, together with the edge's, in one call."""
-    lat, lon, radius = query.origin.latitude, query.origin.longitude, query.radius_miles
-    box = bounding_box(lat, lon, radius)
-    positions = rows_in_box(index, box)
-    positions = passing(index, positions, shape, values, confirmed)
-    if not len(positions):
+    The rows of the box are those between each band's west and east keys (two binary searches
+    per band and longitude range). The bounds are `geodesy.DegreeLengths`' (as the SQL's): a row
+    whose upper bound is within the radius counts without being measured, one whose lower bound
+    is beyond it is left out, and the rest near the edge are measured. The page's matches are
+    within the distance of the `last`-th smallest upper bound, when that is within the radius:
+    only rows whose lower bound is within it are measured for the page, together with the
+    edge's, in one call. The loops are compiled (kernels.py)."""
+    filters = _row_filters(index, shape, values, confirmed)
+    if filters is None:
         return 0, [], []
+    lat, lon, radius = float(query.origin.latitude), float(query.origin.longitude), float(query.radius_miles)
+    box = bounding_box(lat, lon, radius)
     lengths = degree_lengths(box)
-    dy = index.latitudes[positions] - lat
-    dx = np.abs(index.longitudes[positions] - lon)
-    if _box_shape(box)[1]:  # across the antimeridian or around a pole: the shorter way round
-        dx = np.minimum(dx, 360 - dx)
-    dy2, dx2 = dy * dy, dx * dx
-    lower = dy2 * lengths.meridian_min**2 + dx2 * lengths.parallel_min**2
-    upper = dy2 * lengths.meridian_max**2 + dx2 * lengths.parallel_max**2
-    inner = (radius - RTREE_SLACK_MILES) ** 2 if radius > RTREE_SLACK_MILES else -1.0
-    possible = lower <= (radius + RTREE_SLACK_MILES) ** 2
-    certain = possible & (upper <= inner)
-    edge = possible & ~certain
-    reach = (radius + RTREE_SLACK_MILES) ** 2
-    if last == 0:  # the count alone (the confirmed group fills the page): the edge is measured
-        reach = -1.0
-    elif last < int(np.count_nonzero(possible)):
-        kth = float(np.partition(upper[possible], last - 1)[last - 1])
-        if kth <= inner:  # `last` rows certainly inside, each within sqrt(kth) of the centre
-            reach = (math.sqrt(kth) + RTREE_SLACK_MILES) ** 2
-    measured = edge | (possible & (lower <= reach))
-    chosen = positions[measured]
-    distances = geodesic_miles(lat, lon, index.latitudes[chosen], index.longitudes[chosen])
-    total = int(np.count_nonzero(certain)) + int(np.count_nonzero(distances[edge[measured]] <= radius))
-    if first >= min(last, total):
-        return total, [], []
-    inside = distances <= radius
-    ids, distances = index.ids[chosen[inside]], distances[inside]
+    ranges = box.longitude_ranges
+    compiled = kernels.compiled()
+    certain, ids, edge, latitudes, longitudes = compiled.candidates(
+        index.keys,
+        index.ids,
+        index.latitudes,
+        index.longitudes,
+        index.masks,
+        index.confirmed_at,
+        index.languages,
+        _band(box.south),
+        _band(box.north),
+        KEY_STRIDE,
+        np.array([west for west, _ in ranges]),
+        np.array([east for _, east in ranges]),
+        box.south,
+        box.north,
+        *filters,
+        lat,
+        lon,
+        _box_shape(box)[1],  # across the antimeridian or around a pole: the shorter way round
+        np.array([lengths.meridian_min**2, lengths.parallel_min**2, lengths.meridian_max**2, lengths.parallel_max**2]),
+        (radius - RTREE_SLACK_MILES) ** 2 if radius > RTREE_SLACK_MILES else -1.0,
+        (radius + RTREE_SLACK_MILES) ** 2,
+        RTREE_SLACK_MILES,
+        last,
+    )
+    if not len(ids):  # nothing near the edge, nor on the page
+        return certain, [], []
+    distances = geodesic_miles(lat, lon, latitudes, longitudes)
+    total, ids, distances, ties = compiled.ranked(ids, edge, distances, radius, certain, first, last)
+    if len(ties):
+        _break_ties(ids, ties, names_of)
+    return total, ids[first:last].tolist(), distances[first:last].tolist()
 
-    def names_at(at: np.ndarray) -> Sequence[str]:
-        return names_of(ids[at].tolist())
 
-    order = order_matches(ids, distances, names_at, window=slice(first, last))[first:last]
-    return total, ids[order].tolist(), distances[order].tolist()
+#: The bits a row's mask needs for the detox-then-naltrexone pathway: some of each.
+_PATHWAY_BITS = [mask_bits(kind, codes) for kind, codes in PATHWAY_CODES.items()]
+_NO_LANGUAGES = np.zeros(0, dtype=np.uint64)
+
+
+def _row_filters(
+    index: SearchIndex, shape: FilterShape, values: dict[str, Any], confirmed: bool | None
+) -> tuple[np.ndarray, int, np.ndarray, int, int] | None:
+    """`kernels.candidates`' filter arguments (required, refused, wanted_languages, confirmation,
+    confirmed_after), exactly as `engine.bound_filter_conditions` and `engine._group_sql` decide
+    in SQL; None when no row can pass (verified only, in the group of those not confirmed)."""
+    kinds, pathway, accepting, verified_only = shape
+    if verified_only and confirmed is False:
+        return None
+    required = list(_PATHWAY_BITS) if pathway else []
+    languages = _NO_LANGUAGES
+    for kind in kinds:
+        if kind in MASKED_KINDS:
+            required.append(values[f"bits_{kind}"])
+        else:
+            assert kind == LANGUAGES, kind
+            languages = _language_words(index, values[f"codes_{kind}"])
+    if accepting:
+        required.append(ACCEPTING_REFERRALS)
+    refused = ACCEPTING_REFERRALS if accepting is False else 0
+    if not (verified_only or confirmed is not None):
+        return np.array(required, dtype=np.int64), refused, languages, kernels.ANY, 0
+    after = int(np.datetime64(values["verified_after"], "us").astype(np.int64))
+    confirmation = kernels.CONFIRMED if verified_only or confirmed else kernels.NOT_CONFIRMED
+    return np.array(required, dtype=np.int64), refused, languages, confirmation, after
+
+
+def _language_words(index: SearchIndex, codes: Sequence[str]) -> np.ndarray:
+    """The bits of these language codes, in the copy's words of 64 (none: nothing matches)."""
+    wanted = np.zeros(index.languages.shape[1], dtype=np.uint64)
+    for code in codes:
+        if (bit := index.language_bits.get(code)) is not None:
+            wanted[bit // 64] |= np.uint64(1) << np.uint64(bit % 64)
+    return wanted
+
+
+def _break_ties(ids: np.ndarray, ties: np.ndarray, names_of: Callable[[list[int]], Sequence[str]]) -> None:
+    """Put each run `ties` (start, end) of `ids`, at equal distances, in (name, id) order."""
+    runs = ties.tolist()
+    tied = [center_id for start, end in runs for center_id in ids[start:end].tolist()]
+    names = dict(zip(tied, names_of(tied), strict=True))
+    for start, end in runs:
+        ids[start:end] = sorted(ids[start:end].tolist(), key=lambda center_id: (names[center_id], center_id))
 
 
 def page_listings(index: SearchIndex, session: Session, ids: Sequence[int]) -> dict[int, CenterListing]:
@@ -428,6 +425,14 @@ def _current(engine: Engine, copy: _Copy, session: Session) -> SearchIndex | Non
     return None
 
 
+def warm_up() -> None:
+    """If this process keeps copies of search rows, compile their ranking now (or load it from
+    Numba's cache: kernels.py), as it would before reading its first copy: a gunicorn master
+    does it once for all the workers it forks."""
+    if _copies:
+        kernels.compiled()
+
+
 def refresh(engine: Engine) -> SearchIndex:
     """Read the copy of `engine`'s committed search rows now (copies must be enabled for it)."""
     index = _read(engine, _copies[engine])
@@ -441,6 +446,7 @@ def _read(engine: Engine, copy: _Copy, revision: int | None = None) -> SearchInd
     revision that asked for it (a failure is not retried at the same revision)."""
     started = time.perf_counter()
     try:
+        kernels.compiled()  # what ranks the copy, ready before the copy is (in the same thread)
         with engine.connect() as connection:
             index = read_index(connection, copy.listings_held)
     except Exception:  # the searches go on from the database

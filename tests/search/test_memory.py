@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import random
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 
@@ -15,9 +17,10 @@ from sqlalchemy.orm import Session
 from directory import create_app
 from directory.models import Center
 from directory.models.base import utcnow
-from directory.search import engine, memory, postgres
+from directory.search import engine, kernels, memory, postgres
 from directory.search.engine import SearchFilters, SearchQuery, find_centers_near
 from directory.search.geocoding import Place
+from tests.conftest import ROOT, database_url
 from tests.factories import add_centers, center_record
 from tests.search.test_engine import random_places
 
@@ -215,6 +218,39 @@ def test_a_copy_that_cannot_be_read_leaves_the_searches_to_the_database(session,
         assert answer(session, SearchQuery(origin, 5))[0] == 1
     assert len(calls) == 1  # not tried again until the directory changes
     assert "Reading the search rows into memory failed" in caplog.text
+
+
+def test_a_ranking_that_cannot_be_compiled_leaves_the_searches_to_the_database(session, monkeypatch, caplog):
+    add_centers(session, center_record(name="First"))
+
+    def no_compiler():
+        raise RuntimeError("cannot cache function 'candidates': no locator available")
+
+    monkeypatch.setattr(kernels, "compiled", no_compiler)
+    origin = Place("Chicago", 41.8855, -87.6217)
+    with caplog.at_level(logging.ERROR, logger="directory.search.memory"):
+        assert answer(session, SearchQuery(origin, 5))[0] == 1
+    assert memory.index_for(session) is None
+    assert "no locator available" in caplog.text
+
+
+def test_numba_is_loaded_only_by_a_process_that_reads_a_copy(tmp_path):
+    """Loading Numba costs a process about 0.4 s and 100 MB: an app that has not read a copy of
+    the search rows (a Celery worker, a command) never loads it."""
+    code = f"""
+import sys
+from directory import create_app
+from directory.extensions import db
+from directory.search import memory
+from tests.conftest import make_app
+app = make_app({database_url(tmp_path)!r}, SEARCH_INDEX_IN_MEMORY="background")
+assert "numba" not in sys.modules, "creating the app loaded Numba"
+with app.app_context():
+    memory.refresh(db.engine)
+assert "numba" in sys.modules
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
 
 
 def test_concurrent_searches_share_one_copy(seeded_session):
