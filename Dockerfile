@@ -4,9 +4,11 @@ FROM python:3.11-slim
 
 # PYTHONPATH: `celery -A tasks` imports `tasks` from the working directory but takes that
 # directory off sys.path again before `tasks` imports `directory`.
+# NUMBA_CACHE_DIR: where Numba keeps the search's compiled ranking (directory/search/kernels.py).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PYTHONPATH=/app \
+    NUMBA_CACHE_DIR=/app/numba-cache \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
@@ -24,8 +26,13 @@ COPY directory/ directory/
 COPY tasks/ tasks/
 COPY seeds/ seeds/
 
-# The only place the app writes: Flask's instance folder (the mail outbox lives under it).
-RUN mkdir -p instance/outbox && chown -R app:app instance
+# The search's ranking compiled once here, into Numba's cache (about 20 s), not by each container
+# as it starts; a machine of another CPU model compiles its own there at its first start.
+RUN python -c "from directory.search.kernels import compiled; compiled()"
+
+# The only places the app writes: Flask's instance folder (the mail outbox lives under it), and
+# Numba's cache (which it must be able to write to read from it).
+RUN mkdir -p instance/outbox && chown -R app:app instance "$NUMBA_CACHE_DIR"
 
 USER app
 

@@ -75,20 +75,23 @@ def on_starting(server):
 
 
 def _load_in_master(server):
-    """Load the app and build the offline geocoder's ZIP and town tables once, in the master, so
-    each worker is a fork that has them: importing and creating the app and building the tables
-    took a worker about 3 s of CPU (docs/benchmarks.md, HTTP), paid again by every replacement
-    (`max_requests`), during which the others served alone. This is gunicorn's `preload_app`,
+    """Load the app, build the offline geocoder's ZIP and town tables and load the compiled
+    ranking of the search rows' copies once, in the master, so each worker is a fork that has
+    them: importing and creating the app and building the tables took a worker about 3 s of CPU
+    (docs/benchmarks.md, HTTP), paid again by every replacement (`max_requests`), during which
+    the others served alone; loading Numba and the ranking from its cache about 1 s more (the
+    first time on a machine, compiling it, about 20 s: once for all the workers). This is gunicorn's `preload_app`,
     done here rather than by that setting, which loads the app before `on_starting` has set the
     metrics folder the app's metrics are made for. Then everything made so far (the app, its
     modules, those tables: about 450,000 objects, all kept for the workers' lives) is set aside
     from Python's cyclic garbage collector: its every full pass over them held a request up by
     about 0.25 s, and in a worker it would write to pages the workers otherwise share with the
     master."""
-    from directory.search.geocoding import warm_up
+    from directory.search import geocoding, memory
 
     server.app.wsgi()
-    warm_up()
+    geocoding.warm_up()
+    memory.warm_up()
     gc.freeze()
 
 
