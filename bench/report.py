@@ -7,6 +7,7 @@ import platform
 import sqlite3
 from collections import defaultdict
 from datetime import datetime
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,7 @@ def machine() -> dict[str, str]:
         "OS": platform.platform(),
         "Python": platform.python_version(),
         "SQLite": sqlite3.sqlite_version,
-        "NumPy / SQLAlchemy": f"{np.__version__} / {sqlalchemy.__version__}",
+        "NumPy / Numba / SQLAlchemy": f"{np.__version__} / {version('numba')} / {sqlalchemy.__version__}",
         "Load average at start (1, 5, 15 min)": load,
     }
 
