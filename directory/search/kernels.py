@@ -59,8 +59,8 @@ def candidates(
     last,
 ):
     """The rows of the box that pass the filters and must be measured, as `memory.rank` decides:
-    (how many are certainly inside, their center ids, whether each is near the edge (uncertain),
-    their latitudes, their longitudes).
+    (how many rows are certainly inside, and of the rows to measure: their center ids, whether
+    each is near the edge (uncertain), their latitudes, their longitudes).
 
     A row passes when its mask has some bit of each of `required`, none of `refused`, a language
     of `wanted_languages` (words of bits; length 0: no language filter) and the `confirmation`

@@ -6,8 +6,9 @@ each center's languages and the time its listing was last confirmed, as NumPy ar
 the way SQLite's band index is: by latitude band, then longitude. A search finds the rows of
 its box with two binary searches per band, tests its filters on the arrays, and then, as the
 SQL does, measures exactly only the rows near the circle's edge (for the count) and near its
-centre (for the page): `rank`, whose loops are compiled (kernels.py). The page's listings are read from the database the first time
-a page shows them, and the copy keeps them too (`page_listings`), up to a bound.
+centre (for the page): `rank`, whose loops are compiled (kernels.py). The page's listings
+are read from the database the first time a page shows them, and the copy keeps them too
+(`page_listings`), up to a bound.
 
 The copy is of one directory revision (revision.py: triggers bump it in the transaction of any
 change to a center or its attributes). Every search reads the revision its session sees first,
