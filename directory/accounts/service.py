@@ -205,17 +205,21 @@ def reset_password(session: Session, token: str, password: str, now: datetime | 
     reset.used_at = now
     reset.user.password_hash = hash_password(password)
     sign_out_everywhere(reset.user)
+    revoke_api_tokens_of(session, reset.user, now)
     audit.record(session, reset.user, "password.reset", "user", reset.user.id)
     return reset.user
 
 
-def change_password(session: Session, user: User, current: str, new: str) -> None:
+def change_password(session: Session, user: User, current: str, new: str, now: datetime | None = None) -> None:
+    """Set a new password given the current one; signs the user out everywhere and revokes
+    their API tokens (whoever knew the old password may have made one)."""
     if not verify_password(user.password_hash, current):
         raise AccountError("That is not your current password.", "current_password")
     if problem := password_problem(new):
         raise AccountError(problem, "new_password")
     user.password_hash = hash_password(new)
     sign_out_everywhere(user)
+    revoke_api_tokens_of(session, user, now)
     audit.record(session, user, "password.change", "user", user.id)
 
 
@@ -254,3 +258,11 @@ def revoke_api_token(session: Session, api_token: ApiToken, actor: User, now: da
     if api_token.revoked_at is None:
         api_token.revoked_at = now or utcnow()
         audit.record(session, actor, "api_token.revoke", "api_token", api_token.id)
+
+
+def revoke_api_tokens_of(session: Session, user: User, now: datetime | None = None) -> None:
+    """Revoke every API token of the user that still works (on a new password: a token made by
+    whoever knew the old one must not outlive it)."""
+    working = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    for api_token in session.scalars(working).all():
+        revoke_api_token(session, api_token, user, now)

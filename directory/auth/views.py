@@ -24,8 +24,10 @@ LOGIN_FAILED = "Email or password is incorrect."
 
 
 @bp.app_template_filter("datetime")
-def format_datetime(moment: datetime) -> str:
-    """A stored (UTC) time as "2026-03-03 14:05 UTC"."""
+def format_datetime(moment: datetime | str) -> str:
+    """A stored (UTC) time, or the API's text of one ("2026-03-03T14:05:00Z"), as "2026-03-03 14:05 UTC"."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
@@ -136,7 +138,9 @@ def reset_password(token: str) -> ResponseReturnValue:
             db.session.commit()
             logout_user()
             session.clear()
-            flash("Your password has been changed. Sign in with your new password.")
+            flash(
+                "Your password has been changed and your API tokens have been revoked. Sign in with your new password."
+            )
             return redirect(url_for("auth.login"))
     return render_template("auth/reset_password.html", form=form), 400 if form.errors else 200
 
@@ -200,7 +204,8 @@ def account_page(
 @limiter.limit("10 per minute")
 @login_required
 def change_password() -> ResponseReturnValue:
-    """Change your password; every other session of yours is signed out, this one continues."""
+    """Change your password; every other session of yours is signed out, this one continues, and
+    your API tokens are revoked."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
         user = me()
@@ -212,7 +217,10 @@ def change_password() -> ResponseReturnValue:
         else:
             db.session.commit()
             sign_in(user)  # with the new session version
-            flash("Your password has been changed. Any other sessions of yours have been signed out.")
+            flash(
+                "Your password has been changed. Any other sessions of yours have been signed out, and your "
+                "API tokens have been revoked: programs using them need a new token."
+            )
             return redirect(url_for("auth.account"))
     return account_page(password_form=form, status=400)
 

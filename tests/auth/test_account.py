@@ -160,6 +160,47 @@ def test_a_token_needs_a_name(client, session):
     assert session.scalars(select(ApiToken)).all() == []
 
 
+def test_changing_the_password_revokes_every_api_token_and_the_page_says_so(client, session):
+    from directory.accounts.service import issue_api_token
+
+    add_centers(session, center_record())
+    user = make_user(session, "center_staff", [1])
+    tokens = [issue_api_token(session, user, name)[1] for name in ("intake", "nightly export")]
+    session.commit()
+    api = client.application.test_client()  # the token alone, no session cookie
+    history = "/api/v1/centers/1/history"
+    assert [api.get(history, headers=bearer(token)).status_code for token in tokens] == [200, 200]
+    login(client, user.email)
+    hint = Page(client.get("/account").data).main().text
+    assert "Changing it signs you out on every other device and revokes all your API tokens" in hint
+
+    client.post(
+        "/account/password", data={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    )
+
+    assert [api.get(history, headers=bearer(token)).status_code for token in tokens] == [401, 401]
+    text = main_text(client.get("/account"))
+    assert "your API tokens have been revoked" in text
+    assert len(re.findall(r"Revoked \d{4}-\d\d-\d\d", text)) == 2
+
+
+def test_a_password_change_that_fails_leaves_the_tokens_working(client, session):
+    from directory.accounts.service import issue_api_token
+
+    add_centers(session, center_record())
+    user = make_user(session, "center_staff", [1])
+    _, token = issue_api_token(session, user, "intake")
+    session.commit()
+    login(client, user.email)
+
+    client.post(
+        "/account/password",
+        data={"current_password": "wrong password!!", "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+
+    assert client.application.test_client().get("/api/v1/centers/1/history", headers=bearer(token)).status_code == 200
+
+
 def test_a_deactivated_users_token_stops_working(client, session, whoami):
     from directory.accounts.service import issue_api_token
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from directory.accounts.service import start_password_reset
+from directory.accounts.service import issue_api_token, start_password_reset
 from directory.models.base import utcnow
 from tests.auth.helpers import link_in_mail, main_text, outbox, signed_in_as
-from tests.factories import PASSWORD, login, make_user
+from tests.factories import PASSWORD, add_centers, center_record, login, make_user
 
 SAME_ANSWER = "If an account exists for that address, we have sent a link"
 NEW_PASSWORD = "a brand new passphrase"
@@ -38,6 +38,23 @@ def test_reset_end_to_end_through_the_outbox(app, client, session):
     again = client.post(path, data={"password": "yet another passphrase", "confirm": "yet another passphrase"})
     assert again.status_code == 410
     assert "not valid any more" in main_text(again)
+
+
+def test_a_reset_revokes_the_accounts_api_tokens_and_the_form_says_so(app, client, session):
+    add_centers(session, center_record())
+    user = make_user(session, "center_staff", [1], email="forgetful@example.org")
+    _, token = issue_api_token(session, user, "intake")
+    session.commit()
+    api, history = app.test_client(), "/api/v1/centers/1/history"
+    assert api.get(history, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    client.post("/password/forgot", data={"email": user.email})
+    path = link_in_mail(outbox(app)[0])
+    assert "revokes all your API tokens" in main_text(client.get(path))
+
+    client.post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+
+    assert api.get(history, headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert "your API tokens have been revoked" in main_text(client.get("/login"))
 
 
 def test_unknown_and_deactivated_addresses_get_the_same_answer_and_no_mail(app, client, session):
