@@ -29,7 +29,10 @@ def route_referral(referral_id: str) -> None:
 
 @shared_task(name="tasks.routing.expire_offers", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def expire_offers() -> None:
-    """Expire unanswered offers and offer the next candidate."""
+    """Stop routing referrals whose consent expired; expire unanswered offers and offer the next candidate."""
+    stopped = service.stop_lapsed_consents(db.session)
+    if stopped:
+        log.info("stopped routing %d referrals whose consent expired", stopped)
     count = service.expire_offers(db.session, offer_ttl=dispatch.offer_ttl())
     if count:
         log.info("expired %d offers", count)

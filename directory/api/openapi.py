@@ -17,8 +17,8 @@ from directory.api.schemas import (
     Error,
     OfferAccept,
     OfferDecline,
+    OfferForCenter,
     OfferList,
-    OfferView,
     ReferralAccepted,
     ReferralCancel,
     ReferralDetail,
@@ -215,7 +215,9 @@ def openapi_document() -> dict[str, Any]:
                 "NoReferral": _json(Error, "No such referral, or the token's account may not see it (logged)."),
                 "NoOffer": _json(Error, "No such offer, or the token's account does not staff its center (logged)."),
                 "OfferClosed": _json(
-                    Error, "The offer is no longer open: answered by someone else, expired or withdrawn."
+                    Error,
+                    "The offer is no longer open (answered by someone else, expired or withdrawn), or the person's "
+                    "consent has lapsed (the offer is withdrawn).",
                 ),
                 "BadRequest": _json(Error, "The request was not understood, e.g. it holds a NUL character."),
                 "TooLarge": _json(Error, "The body is over the size limit (1 MiB unless configured otherwise)."),
@@ -231,7 +233,7 @@ def openapi_document() -> dict[str, Any]:
 
 REFERRAL_MODELS = (
     ReferralIntake, ReferralAccepted, ReferralDetail, ReferralForCenter, ReferralList, ReferralCancel, ReferralState,
-    OfferList, OfferView, OfferAccept, OfferDecline,
+    OfferList, OfferForCenter, OfferAccept, OfferDecline,
 )  # fmt: skip
 REFERRAL_ID = {"name": "referral_id", "in": "path", "required": True, "schema": {"type": "string"}}
 OFFER_ID = {"name": "offer_id", "in": "path", "required": True, "schema": ID_SCHEMA}
@@ -262,7 +264,7 @@ def _referral_operation(operation_id: str, summary: str, access: str, responses:
 def _offer_answer(operation_id: str, summary: str, invalid: str | None = None, **extra: Any) -> dict[str, Any]:
     """An answer to an offer by its center's staff; `invalid` describes a 400 for a bad body."""
     responses = {
-        "200": _json(OfferView, "The offer after the answer."),
+        "200": _json(OfferForCenter, "The offer after the answer, as its center sees it."),
         "409": {"$ref": "#/components/responses/OfferClosed"},
     }
     if invalid:
@@ -324,8 +326,8 @@ def referral_paths() -> dict[str, Any]:
             "get": _referral_operation(
                 "getReferral",
                 "One referral: status, plan, offers and timeline",
-                SENDER + " Staff of a center with an offer for it see the plan and their own offers only, until "
-                "consent is revoked." + viewed,
+                SENDER + " Staff of an offered center see their offers that share it: while an offer is open, "
+                "accepted or admitted and the person's consent is in force (otherwise 404)." + viewed,
                 {
                     "200": {
                         "description": "The referral: in full (ReferralDetail) for its sender and administrators; "
@@ -374,7 +376,7 @@ def referral_paths() -> dict[str, Any]:
         "/api/v1/offers": {
             "get": _referral_operation(
                 "listOffers",
-                "Open offers to the caller's centers, and those of the last 30 days, with each referral's plan",
+                "Open offers to the caller's centers, and those of the last 30 days, as each center sees them",
                 " Needs a bearer token of center staff (their centers' offers) or an administrator (all)." + viewed,
                 {"200": _json(OfferList, "Newest first.")},
                 None,

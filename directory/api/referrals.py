@@ -1,14 +1,16 @@
 """Referral API: referral staff submit and follow referrals; center staff answer offers.
 
-Who sees what (minimum necessary): the referral staff who sent a referral, and admins,
-see all of it; staff of a center with an offer for it see the plan, its flags and their
-own offers (no client reference, no phone, no timeline), until consent is revoked.
-Everyone else gets 404, and the attempt is logged. Every view of a referral is audited.
+Who sees what (minimum necessary): the referral staff who sent a referral, and admins, see all
+of it. Staff of an offered center see the center's view of their offers
+(`presenters.center_offer_view`): the referral's details only while the offer is open, accepted
+or admitted and the person's consent is in force, the contact phone and client reference only
+once they accept; a closed offer is only its id, step, status and dates. Everyone else gets 404,
+and the attempt is logged. Every view of a referral's details is audited.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app, jsonify, request
@@ -25,7 +27,7 @@ from directory.models import Offer, OfferStatus, Referral, Role, center_staff
 from directory.models.base import utcnow
 from directory.referrals import dispatch, service
 from directory.referrals.intake import IntakeInvalid, validate_intake
-from directory.referrals.presenters import offer_view, referral_view
+from directory.referrals.presenters import center_offer_view, referral_view, shares_referral
 from directory.security import record_denied, roles_required
 
 REFERRAL_ROLES = ("referral_staff", "admin")
@@ -33,7 +35,6 @@ OFFER_ROLES = ("center_staff", "admin")
 ANY_ROLE = ("referral_staff", "center_staff", "admin")
 RECENT_OFFERS = timedelta(days=30)
 MAX_PER_PAGE = 100
-CENTER_PLAN_KEYS = ("detox", "naltrexone_program", "flags", "earliest_naltrexone_start", "disclaimer")
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 FOLLOW_UPS = {"admitted": OfferStatus.ADMITTED, "no_show": OfferStatus.NO_SHOW, "completed": OfferStatus.COMPLETED}
 
@@ -60,26 +61,12 @@ def _is_creator_or_admin(referral: Referral) -> bool:
     )
 
 
-def _own_offers(referral: Referral) -> list[Offer]:
-    """The referral's offers to centers the current user staffs."""
+def _shared_offers(referral: Referral) -> list[Offer]:
+    """The referral's offers to centers the current user staffs that share the referral with them now."""
     if current_user.role != Role.CENTER_STAFF:
         return []
-    return [o for o in referral.offers if current_user.manages(o.center_id)]
-
-
-def _center_plan(referral: Referral) -> dict[str, Any]:
-    """The plan as center staff see it: the steps, flags and dates, not the near-misses."""
-    plan = referral_view(referral)["plan"]
-    return {key: plan[key] for key in CENTER_PLAN_KEYS}
-
-
-def _referral_for_center(referral: Referral, offers: list[Offer]) -> dict[str, Any]:
-    return {
-        "id": referral.id,
-        "status": referral.status,
-        "plan": _center_plan(referral),
-        "offers": [offer_view(o) for o in offers],
-    }
+    now = utcnow()
+    return [o for o in referral.offers if current_user.manages(o.center_id) and shares_referral(o, now)]
 
 
 def _referral_or_denied(referral_id: str) -> Referral | None:
@@ -167,14 +154,15 @@ def list_referrals() -> ResponseReturnValue:
 @bp.get("/referrals/<referral_id>")
 @roles_required(*ANY_ROLE)
 def get_referral(referral_id: str) -> ResponseReturnValue:
-    """One referral: in full for its sender and admins; the plan and their offers for center staff."""
+    """One referral: in full for its sender and admins; for center staff, their offers that share it now."""
     referral = db.session.get(Referral, referral_id)
     if referral is None:
         return _not_found("referral", referral_id)
     if _is_creator_or_admin(referral):
         view = referral_view(referral)
-    elif (offers := _own_offers(referral)) and referral.consent_revoked_at is None:
-        view = _referral_for_center(referral, offers)
+    elif offers := _shared_offers(referral):
+        now = utcnow()
+        view = {"id": referral.id, "offers": [center_offer_view(o, now) for o in offers]}
     else:
         record_denied("no access to this referral", "referral", referral_id)
         return _not_found("referral", referral_id)
@@ -221,35 +209,38 @@ def revoke_consent(referral_id: str) -> ResponseReturnValue:
 @bp.get("/offers")
 @roles_required(*OFFER_ROLES)
 def list_offers() -> ResponseReturnValue:
-    """Open offers to the caller's centers (an admin's: all), and those of the last 30 days, newest first."""
+    """Open offers to the caller's centers (an admin's: all), and those of the last 30 days, newest first:
+    each as its center sees it (`center_offer_view`)."""
     now = utcnow()
     query = select(Offer).where(or_(Offer.status == OfferStatus.OFFERED.value, Offer.created_at >= now - RECENT_OFFERS))
     if current_user.role != Role.ADMIN:
         mine = select(center_staff.c.center_id).where(center_staff.c.user_id == current_user.id)
         query = query.where(Offer.center_id.in_(mine))
     offers = db.session.scalars(query.order_by(Offer.created_at.desc(), Offer.id.desc()).limit(500)).all()
-    results = []
-    for offer in offers:
-        item = offer_view(offer)
-        referral = offer.referral
-        visible = referral.consent_revoked_at is None
-        item["referral_status"] = referral.status if visible else None
-        item["plan"] = _center_plan(referral) if visible else None
-        if visible:
-            _record_view(referral.id, f"offer {offer.id}")
-        results.append(item)
+    results = [_center_view(offer, now) for offer in offers]
     db.session.commit()
     return jsonify({"results": results})
 
 
+def _center_view(offer: Offer, now: datetime) -> dict[str, Any]:
+    """The offer as its center sees it; a view that shows the referral's details is audited (caller commits)."""
+    view = center_offer_view(offer, now)
+    if "referral_id" in view:
+        _record_view(offer.referral_id, f"offer {offer.id}")
+    return view
+
+
 def _offer_answer(offer_id: int, answer: Any) -> ResponseReturnValue:
-    """Run an answer to an offer; a lost race or a closed offer is 409."""
+    """Run an answer to an offer; a lost race, a closed offer or lapsed consent is 409. Answers with the
+    offer as its center sees it now."""
     try:
         outcome = answer()
     except service.ReferralError as error:
         db.session.rollback()
         return error_response(str(error), 409)
-    return jsonify(offer_view(outcome.offer))
+    view = _center_view(outcome.offer, utcnow())
+    db.session.commit()
+    return jsonify(view)
 
 
 def _answer_body(offer_id: int) -> dict[str, Any] | ResponseReturnValue:

@@ -383,24 +383,50 @@ class ReferralDetail(BaseModel):
     timeline: list[TimelineView]
 
 
-class CenterPlan(BaseModel):
-    detox: PlanStep | None
-    naltrexone_program: PlanStep | None
-    flags: list[str]
-    earliest_naltrexone_start: str | None
-    disclaimer: str | None
+class OfferForCenter(BaseModel):
+    """An offer as its center's staff see it (minimum necessary; the README lists every field and when).
+
+    A closed offer (declined, expired, withdrawn, no-show, completed), or any offer once the person's
+    consent has lapsed, has only its id, step, status, center and dates. The contact phone and client
+    reference appear once the center has accepted.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    step: str = Field(description="detox or naltrexone.")
+    status: str = Field(
+        description="offered, accepted, declined, expired (also an open offer past expires_at), withdrawn, "
+        "admitted, no_show, completed."
+    )
+    center_id: int = Field(description="Your center the offer was made to.")
+    center_name: str
+    offered_at: str | None
+    expires_at: str | None
+    responded_at: str | None
+    referral_id: str | None = Field(None, description="While the referral is shared with your center.")
+    distance_miles: float | None = Field(None, description="From the person's area to your center.")
+    why: list[str] | None = Field(None, description="Why your center was chosen.")
+    earliest_naltrexone_start: str | None = Field(None, description="YYYY-MM-DD: the earliest safe start.")
+    target_start: str | None = Field(None, description="Naltrexone step: YYYY-MM-DD, after the detox stay.")
+    flags: list[str] | None = Field(None, description="Clinical flags for the receiving clinicians.")
+    payment: str | None = Field(None, description="A payment_options code.")
+    language: str | None = Field(None, description="A languages code, if not English.")
+    populations: list[str] | None = Field(None, description="populations codes.")
+    admission_date: str | None = Field(None, description="YYYY-MM-DD, once accepted.")
+    disclaimer: str | None = None
+    client_reference: str | None = Field(None, description="Once accepted: the referrer's case number.")
+    contact_phone: str | None = Field(None, description="Once accepted: how to reach the person.")
 
 
 class ReferralForCenter(BaseModel):
-    """The referral as staff of a center with an offer see it: the plan and their own offers (minimum necessary)."""
+    """The referral as staff of an offered center see it: their offers that share it now (minimum necessary)."""
 
     # Closed, so the full view (with client_reference...) never also matches this one: `oneOf` tells them apart.
     model_config = ConfigDict(extra="forbid")
 
     id: str
-    status: str
-    plan: CenterPlan
-    offers: list[OfferView] = Field(description="Only the offers to the caller's centers.")
+    offers: list[OfferForCenter] = Field(description="Only the caller's centers' offers that share the referral now.")
 
 
 class ReferralSummary(BaseModel):
@@ -433,11 +459,6 @@ class ReferralState(BaseModel):
     id: str
     status: str
     status_reason: str | None
-
-
-class OfferForCenter(OfferView):
-    referral_status: str | None = Field(description="null once consent is revoked.")
-    plan: CenterPlan | None = Field(description="The referral's plan summary; null once consent is revoked.")
 
 
 class OfferList(BaseModel):

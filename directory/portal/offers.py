@@ -1,8 +1,10 @@
 """Referral offers in the center portal: staff of the offered center accept or decline, then follow up.
 
 Center staff see the offers made to the centers they manage (others get a 404, and the
-attempt is logged); administrators see all. Opening an offer shows referral details, so
-every look is written to the audit log as a view of the referral.
+attempt is logged); administrators see all. Each offer is shown as its center sees it
+(`presenters.center_offer_view`, the same view as the API's): the referral's details only
+while the offer is open, accepted or admitted and consent is in force, and every page that
+shows them is written to the audit log as a view of the referral.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import and_, not_, select
 from wtforms import DateField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
@@ -24,12 +26,11 @@ from directory.models.base import utcnow
 from directory.portal import bp
 from directory.referrals import service
 from directory.referrals.dispatch import offer_ttl
+from directory.referrals.presenters import center_offer_view
 from directory.security import record_denied, roles_required
 
 PORTAL_ROLES = ("center_staff", "admin")
 RECENT_ANSWERED = 50
-#: Offers whose referral details are no longer shared with the center.
-CLOSED_TO_CENTER = (OfferStatus.WITHDRAWN.value, OfferStatus.EXPIRED.value)
 
 
 class AcceptOfferForm(FlaskForm):
@@ -69,20 +70,26 @@ def _offers_query() -> Any:
 @bp.get("/offers")
 @roles_required(*PORTAL_ROLES)
 def offers() -> ResponseReturnValue:
-    """Open offers to your centers, soonest to expire first, then the recently answered ones."""
+    """Open offers to your centers, soonest to expire first, then the recently answered or expired ones."""
     now = utcnow()
-    open_offers = db.session.scalars(
-        _offers_query()
-        .where(Offer.status == OfferStatus.OFFERED.value, Offer.expires_at > now)
-        .order_by(Offer.expires_at, Offer.id)
-    ).all()
+    still_open = and_(Offer.status == OfferStatus.OFFERED.value, Offer.expires_at > now)
+    open_offers = db.session.scalars(_offers_query().where(still_open).order_by(Offer.expires_at, Offer.id)).all()
     answered = db.session.scalars(
         _offers_query()
-        .where(Offer.status != OfferStatus.OFFERED.value)
-        .order_by(Offer.responded_at.desc(), Offer.id.desc())
+        .where(not_(still_open))
+        .order_by(Offer.responded_at.desc(), Offer.expires_at.desc(), Offer.id.desc())
         .limit(RECENT_ANSWERED)
     ).all()
-    return render_template("portal/offers.html", open_offers=open_offers, answered=answered, now=now)
+    open_views = [center_offer_view(offer, now) for offer in open_offers]
+    for view in open_views:
+        if "referral_id" in view:  # flags and dates of the referral: a view of it
+            audit.record(db.session, _actor(), "referral.view", "referral", view["referral_id"], detail="offers")
+    db.session.commit()
+    return render_template(
+        "portal/offers.html",
+        open_offers=open_views,
+        answered=[center_offer_view(offer, now) for offer in answered],
+    )
 
 
 def _offer_or_404(offer_id: int) -> Offer:
@@ -97,16 +104,13 @@ def _offer_or_404(offer_id: int) -> Offer:
 
 
 def _offer_page(offer: Offer, status: int = 200, **forms: Any) -> ResponseReturnValue:
-    show_details = offer.status not in CLOSED_TO_CENTER and offer.referral.consent_revoked_at is None
-    if show_details:
+    view = center_offer_view(offer, utcnow())
+    if "referral_id" in view:
         audit.record(db.session, _actor(), "referral.view", "referral", offer.referral_id, detail=f"offer {offer.id}")
         db.session.commit()
     page = render_template(
         "portal/offer.html",
-        offer=offer,
-        referral=offer.referral,
-        show_details=show_details,
-        now=utcnow(),
+        offer=view,
         accept_form=forms.get("accept_form") or AcceptOfferForm(formdata=None),
         decline_form=forms.get("decline_form") or DeclineOfferForm(formdata=None),
         follow_up_form=FollowUpForm(formdata=None),
@@ -117,7 +121,7 @@ def _offer_page(offer: Offer, status: int = 200, **forms: Any) -> ResponseReturn
 @bp.get("/offers/<int:offer_id>")
 @roles_required(*PORTAL_ROLES)
 def offer(offer_id: int) -> ResponseReturnValue:
-    """One offer with what the center needs to decide: the step, the plan's dates, flags and why."""
+    """One offer with what the center needs to decide: the step, the dates, flags, payment and why."""
     return _offer_page(_offer_or_404(offer_id))
 
 

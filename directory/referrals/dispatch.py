@@ -279,7 +279,8 @@ def init_notifications(app: Flask) -> None:
 
 
 def init_embedded_sweep(app: Flask) -> None:
-    """Without a broker, expire offers and send leftovers as requests come in (at most once a minute)."""
+    """Without a broker, stop referrals whose consent expired, expire offers and send leftovers as requests
+    come in (at most once a minute)."""
     if app.config.get("REDIS_URL"):
         return
     state = {"last": 0.0}
@@ -292,6 +293,7 @@ def init_embedded_sweep(app: Flask) -> None:
         if now - state["last"] < app.config["EMBEDDED_SWEEP_SECONDS"]:
             return
         state["last"] = now
+        service.stop_lapsed_consents(db.session)
         service.expire_offers(db.session, offer_ttl=offer_ttl())
         send_pending()
         send_held_notices()

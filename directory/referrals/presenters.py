@@ -1,14 +1,17 @@
-"""A referral as staff see it: status, plan, offers and timeline, as plain JSON-ready data.
+"""A referral as its sender sees it (status, plan, offers, timeline), and as a center sees an offer of it
+(the minimum necessary), as plain JSON-ready data.
 
 Used by the API and the web pages alike. Holds no name or date of birth (the intake has none).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from directory.models import Offer, Referral, TimelineEntry
+from directory.models import Offer, OfferStatus, Referral, TimelineEntry
 from directory.models.referrals import FHIR_TASK_STATUS
+from directory.referrals.service import consent_in_force
 
 
 def _iso(value: Any) -> str | None:
@@ -68,3 +71,83 @@ def referral_view(referral: Referral) -> dict[str, Any]:
         "offers": [offer_view(o) for o in referral.offers],
         "timeline": [timeline_view(e) for e in referral.timeline],
     }
+
+
+# What a center sees ---------------------------------------------------------------------------
+
+#: Every offer to a center, open or closed: the offer itself, no referral details.
+CLOSED_OFFER_FIELDS = ("id", "step", "status", "center_id", "center_name", "offered_at", "expires_at", "responded_at")
+#: While the offer is open, accepted or admitted (and consent holds): what the center needs to decide.
+SHARED_OFFER_FIELDS = (
+    *CLOSED_OFFER_FIELDS,
+    "referral_id",
+    "distance_miles",
+    "why",
+    "earliest_naltrexone_start",
+    "target_start",
+    "flags",
+    "payment",
+    "language",
+    "populations",
+    "admission_date",
+    "disclaimer",
+)
+#: Once the center has accepted (or admitted the person): what it needs to admit them.
+ADMITTING_OFFER_FIELDS = (*SHARED_OFFER_FIELDS, "client_reference", "contact_phone")
+
+#: Offer statuses under which the offered center sees the referral.
+SHARED_WHILE = (OfferStatus.OFFERED.value, OfferStatus.ACCEPTED.value, OfferStatus.ADMITTED.value)
+ADMITTING = (OfferStatus.ACCEPTED.value, OfferStatus.ADMITTED.value)
+
+
+def offer_status_now(offer: Offer, now: datetime) -> str:
+    """The offer's status as of `now`: an open offer past its time is expired, whether or not the sweep has run."""
+    if offer.status == OfferStatus.OFFERED and offer.expires_at <= now:
+        return OfferStatus.EXPIRED.value
+    return offer.status
+
+
+def shares_referral(offer: Offer, now: datetime) -> bool:
+    """Whether the offered center may see the referral now: its offer is open, accepted or admitted,
+    and the person's consent is in force."""
+    return offer_status_now(offer, now) in SHARED_WHILE and consent_in_force(offer.referral, now)
+
+
+def center_offer_view(offer: Offer, now: datetime) -> dict[str, Any]:
+    """An offer as its center's staff see it, on the portal's pages and in the API alike: the fields of
+    `CLOSED_OFFER_FIELDS`, `SHARED_OFFER_FIELDS` or `ADMITTING_OFFER_FIELDS` (see the README).
+
+    Never the referrer's email, the exact time of last use, the consent text, the primary opioid, or
+    which other centers were offered or declined.
+    """
+    status = offer_status_now(offer, now)
+    view: dict[str, Any] = {
+        "id": offer.id,
+        "step": offer.step,
+        "status": status,
+        "center_id": offer.center_id,
+        "center_name": offer.center.name,
+        "offered_at": _iso(offer.created_at),
+        "expires_at": _iso(offer.expires_at),
+        "responded_at": _iso(offer.responded_at),
+    }
+    if not shares_referral(offer, now):
+        return view
+    referral = offer.referral
+    plan = referral.plan or {}
+    view.update(
+        referral_id=referral.id,
+        distance_miles=offer.distance_miles,
+        why=list(offer.why or []),
+        earliest_naltrexone_start=plan.get("earliest_naltrexone_start"),
+        target_start=_iso(offer.target_start),
+        flags=list(plan.get("flags", [])),
+        payment=referral.payment,
+        language=referral.language,
+        populations=list(referral.populations or []),
+        admission_date=_iso(offer.admission_date),
+        disclaimer=plan.get("disclaimer"),
+    )
+    if status in ADMITTING:
+        view.update(client_reference=referral.client_reference, contact_phone=referral.contact_phone)
+    return view

@@ -34,6 +34,7 @@ from directory.models import (
 )
 from directory.models.base import utcnow
 from directory.models.centers import ATTRIBUTE_KINDS, is_verified
+from directory.models.referrals import OPEN_REFERRAL_STATUSES
 from directory.referrals.intake import Intake
 from directory.routing.ranking import (
     STEP_CODES,
@@ -56,6 +57,9 @@ PLAN_DISCLAIMER = (
     "Clinicians decide on detox, naltrexone and its timing."
 )
 STEPS = ("detox", "naltrexone")
+#: Why routing stopped when the person's consent lapsed (the referral goes to `needs_review`).
+CONSENT_EXPIRED = "consent expired: renew it with the person"
+CONSENT_REVOKED = "Consent revoked."
 
 
 class ReferralError(ValueError):
@@ -136,6 +140,65 @@ def submit_referral(session: Session, intake: Intake, actor: User | None, now: d
     session.execute(insert(AuditEvent), [{**created, "at": now}])
     session.commit()
     return referral
+
+
+# Consent ----------------------------------------------------------------------------------
+
+
+def consent_in_force(referral: Referral, now: datetime) -> bool:
+    """Whether the person's consent still covers sharing the referral: not revoked, and not past
+    the day it expires on (it holds through that day, UTC)."""
+    return referral.consent_revoked_at is None and referral.consent_expires_on >= now.date()
+
+
+def _stop_for_consent(session: Session, referral: Referral, now: datetime,
+                      entries: list[dict[str, Any]] | None = None) -> None:  # fmt: skip
+    """Consent no longer covers the referral: open offers are withdrawn (their centers lose access) and
+    routing stops, `needs_review` with `CONSENT_EXPIRED` (the sender is notified of the new status), or
+    `cancelled` if the person revoked it. Does nothing to a referral that is no longer being routed."""
+    open_offers = [offer for offer in referral.offers if offer.status == OfferStatus.OFFERED]
+    if referral.status not in OPEN_REFERRAL_STATUSES and not open_offers:
+        return
+    revoked = referral.consent_revoked_at is not None
+    reason = CONSENT_REVOKED if revoked else CONSENT_EXPIRED
+    _withdraw_open_offers(session, referral, None, reason, now)
+    status = ReferralStatus.CANCELLED if revoked else ReferralStatus.NEEDS_REVIEW
+    _set_status(session, referral, status, None, reason, now, entries)
+
+
+def _refuse_without_consent(session: Session, offer_id: int, now: datetime) -> None:
+    """Before an answer to an offer: if the referral's consent has lapsed, stop routing (commits)
+    and refuse the answer."""
+    offer = session.get(Offer, offer_id)
+    if offer is None or consent_in_force(offer.referral, now):
+        return
+    referral = _lock_referral(session, offer.referral_id)
+    assert referral is not None
+    _stop_for_consent(session, referral, now)
+    session.commit()
+    raise ReferralError(
+        "The person's consent to share this referral has expired or was revoked, so the offer is withdrawn "
+        "and the referral is no longer shared with your center."
+    )
+
+
+def stop_lapsed_consents(session: Session, *, now: datetime | None = None) -> int:
+    """Stop routing every referral still being routed whose consent expired (the periodic sweep, beside
+    `expire_offers`); returns how many were stopped."""
+    now = now or utcnow()
+    open_offer = select(Offer.id).where(Offer.referral_id == Referral.id, Offer.status == OfferStatus.OFFERED.value)
+    due = session.scalars(
+        select(Referral.id)
+        .where(Referral.consent_expires_on < now.date())
+        .where(or_(Referral.status.in_(OPEN_REFERRAL_STATUSES), open_offer.exists()))
+        .order_by(Referral.id)
+    ).all()
+    for referral_id in due:
+        referral = _lock_referral(session, referral_id)
+        if referral is not None:
+            _stop_for_consent(session, referral, now)
+        session.commit()
+    return len(due)
 
 
 # Routing ----------------------------------------------------------------------------------
@@ -312,7 +375,7 @@ def route_referral(session: Session, referral_id: str, *, now: datetime | None =
         status = referral.status
         session.rollback()
         return status  # already routed (a repeated delivery), or cancelled
-    consent_lapsed = referral.consent_revoked_at is not None or referral.consent_expires_on < now.date()
+    consent_lapsed = not consent_in_force(referral, now)
     assessment = assess(_facts(referral))
     # Read before the first write: on SQLite the write lock is then held only for the writes.
     candidates = load_candidates(session, referral, now) if assessment.routable and not consent_lapsed else []
@@ -323,7 +386,7 @@ def route_referral(session: Session, referral_id: str, *, now: datetime | None =
         session.rollback()  # another delivery of the same task routed it since it was read (SQLite)
         return session.get(Referral, referral_id).status  # type: ignore[union-attr]
     if consent_lapsed:
-        _set_status(session, referral, ReferralStatus.CANCELLED, None, "Consent revoked or expired.", now, entries)
+        _stop_for_consent(session, referral, now, entries)
         return _end(session, referral, entries)
     plan: dict[str, Any] = {
         "detox": None,
@@ -415,7 +478,11 @@ def _make_offer(session: Session, referral: Referral, step: str, ranked: Ranked,
 
 def offer_next(session: Session, referral: Referral, step: str, *, now: datetime,
                offer_ttl: timedelta = DEFAULT_OFFER_TTL) -> Offer | None:  # fmt: skip
-    """Offer the step to the best candidate not yet asked; None (and the referral unplaced) if none is left."""
+    """Offer the step to the best candidate not yet asked; None (and the referral unplaced) if none is left,
+    or if the person's consent no longer covers sharing the referral (routing stops)."""
+    if not consent_in_force(referral, now):
+        _stop_for_consent(session, referral, now)
+        return None
     asked = {o.center_id for o in referral.offers if o.step == step}
     candidates = load_candidates(session, referral, now)
     needs = _needs(referral)
@@ -498,8 +565,10 @@ def _transition(session: Session, offer_id: int, from_statuses: tuple[str, ...],
 
 def accept_offer(session: Session, offer_id: int, actor: User, admission_date: date, *, now: datetime | None = None,
                  offer_ttl: timedelta = DEFAULT_OFFER_TTL) -> OfferOutcome:  # fmt: skip
-    """A center says yes. Exactly one of concurrent accepts wins; expired or withdrawn offers cannot be accepted."""
+    """A center says yes. Exactly one of concurrent accepts wins; expired or withdrawn offers cannot be
+    accepted, nor any offer once the person's consent has lapsed."""
     now = now or utcnow()
+    _refuse_without_consent(session, offer_id, now)
     won = _transition(
         session, offer_id, (OfferStatus.OFFERED.value,), OfferStatus.ACCEPTED, now,
         responded_at=now, responded_by_id=actor.id, admission_date=admission_date,
@@ -540,11 +609,12 @@ def _update_plan_status(referral: Referral, key: str, status: str) -> None:
 
 def decline_offer(session: Session, offer_id: int, actor: User, reason: str, *, now: datetime | None = None,
                   offer_ttl: timedelta = DEFAULT_OFFER_TTL) -> OfferOutcome:  # fmt: skip
-    """A center says no (with a reason); the next candidate gets the offer."""
+    """A center says no (with a reason); the next candidate gets the offer, while consent covers it."""
     now = now or utcnow()
     reason = reason.strip()
     if not reason:
         raise ReferralError("Give a reason for declining (it helps the referral staff find another place).")
+    _refuse_without_consent(session, offer_id, now)
     if not _transition(session, offer_id, (OfferStatus.OFFERED.value,), OfferStatus.DECLINED, now,
                        responded_at=now, responded_by_id=actor.id, decline_reason=reason[:2000]):  # fmt: skip
         session.rollback()
@@ -610,9 +680,9 @@ def revoke_consent(session: Session, referral_id: str, actor: User, *, now: date
     if referral is None:
         raise ReferralError("No such referral.")
     referral.consent_revoked_at = now
-    _withdraw_open_offers(session, referral, actor, "Consent revoked.", now)
+    _withdraw_open_offers(session, referral, actor, CONSENT_REVOKED, now)
     if referral.status not in (ReferralStatus.CANCELLED, ReferralStatus.COMPLETED):
-        _set_status(session, referral, ReferralStatus.CANCELLED, actor, "Consent revoked.", now)
+        _set_status(session, referral, ReferralStatus.CANCELLED, actor, CONSENT_REVOKED, now)
     session.commit()
     return referral
 

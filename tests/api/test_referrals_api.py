@@ -181,8 +181,8 @@ def test_who_may_see_a_referral(client, store, people, openapi):
     assert seen.status_code == 200
     body = seen.get_json()
     conforms(openapi, body, "ReferralForCenter")
-    assert set(body) == {"id", "status", "plan", "offers"}
-    assert body["plan"]["flags"] == ["baseline_liver_tests_required", "interaction:alcohol"]
+    assert set(body) == {"id", "offers"}
+    assert body["offers"][0]["flags"] == ["baseline_liver_tests_required", "interaction:alcohol"]
     assert "CASE-1042" not in seen.get_data(as_text=True) and "555-0199" not in seen.get_data(as_text=True)
 
 
@@ -238,8 +238,8 @@ def test_offers_list_per_center(client, store, people, openapi):
     conforms(openapi, near, "OfferList")
     [offer] = near["results"]
     assert offer["referral_id"] == referral_id and offer["status"] == "offered"
-    assert offer["plan"]["flags"] == ["baseline_liver_tests_required", "interaction:alcohol"]
-    assert offer["plan"]["naltrexone_program"]["earliest_start"]
+    assert offer["flags"] == ["baseline_liver_tests_required", "interaction:alcohol"]
+    assert offer["earliest_naltrexone_start"]
     assert client.get("/api/v1/offers", headers=people.tokens["far_staff"]).get_json()["results"] == []
     assert len(client.get("/api/v1/offers", headers=people.tokens["admin"]).get_json()["results"]) == 1
     assert client.get("/api/v1/offers", headers=people.tokens["sender"]).status_code == 403
@@ -255,8 +255,9 @@ def test_accept_offers_naltrexone_with_a_target_start(client, store, people, ope
     admission = (utcnow() + timedelta(days=3)).date()
     response = client.post(url, json={"admission_date": admission.isoformat()}, headers=people.tokens["near_staff"])
     assert response.status_code == 200
-    conforms(openapi, response.get_json(), "OfferView")
+    conforms(openapi, response.get_json(), "OfferForCenter")
     assert response.get_json()["status"] == "accepted"
+    assert response.get_json()["contact_phone"] == "(312) 555-0199"  # shared once accepted
     view = client.get(f"/api/v1/referrals/{referral_id}", headers=people.tokens["sender"]).get_json()
     assert view["status"] == "accepted"
     naltrexone = [o for o in view["offers"] if o["step"] == "naltrexone"]
@@ -322,7 +323,7 @@ def test_cancel_and_consent_revoke_withdraw_offers(client, store, people, action
     answer = client.post(f"/api/v1/offers/{offer_id}/accept", json=body, headers=people.tokens["near_staff"])
     assert answer.status_code == 409 and "withdrawn" in answer.get_json()["error"]
     if action == "consent/revoke":
-        assert offer["plan"] is None  # the centers no longer see the referral
+        assert "referral_id" not in offer and "flags" not in offer  # the centers no longer see the referral
         assert client.get(f"/api/v1/referrals/{referral_id}", headers=people.tokens["near_staff"]).status_code == 404
     else:
         assert client.post(url, json={}, headers=people.tokens["sender"]).status_code == 409
