@@ -31,6 +31,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _flag(env.get("SESSION_COOKIE_SECURE", "false")),
         "IDLE_TIMEOUT_MINUTES": int(env.get("IDLE_TIMEOUT_MINUTES", 30)),
+        "SESSION_MAX_HOURS": int(env.get("SESSION_MAX_HOURS", 12)),
         # Argon2id's cost for new passwords (directory/accounts/passwords.py). Not read from the
         # environment: the one other profile, "cheapest-for-tests", is for test suites only.
         "PASSWORD_HASH_PROFILE": "rfc-9106-low-memory",

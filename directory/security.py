@@ -2,7 +2,9 @@
 
 Sessions are signed cookies whose user id carries the user's session version
 ("42:7"): signing out bumps the version, so every copy of the cookie stops working.
-Sessions also end after IDLE_TIMEOUT_MINUTES without a request.
+Sessions also end after IDLE_TIMEOUT_MINUTES without a request, and SESSION_MAX_HOURS after
+signing in however active they were (a stolen cookie stops working by then too); both times are
+kept in the signed session and checked here, on the server.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
-from flask_login import current_user, logout_user
+from flask_login import current_user, logout_user, user_logged_in
 from limits import parse
 from limits.errors import StorageError
 from limits.storage import MemoryStorage
@@ -62,7 +64,8 @@ def init_security(app: Flask) -> None:
     login_manager.unauthorized_handler(_unauthorized)
     app.before_request(_refuse_oversized_body)
     app.before_request(_refuse_nul_characters)
-    app.before_request(_end_idle_session)
+    app.before_request(_end_expired_session)
+    user_logged_in.connect(_start_session_clock, app)
     app.after_request(_security_headers)
 
 
@@ -168,18 +171,33 @@ def _holding_nul() -> str | None:
     return None
 
 
-def _end_idle_session() -> Any:
+def _start_session_clock(app: Flask, user: User) -> None:
+    """Note when this session signed in: SESSION_MAX_HOURS is counted from here."""
+    session["signed_in_at"] = time.time()
+
+
+def _end_expired_session() -> Any:
+    """Sign out a session idle for IDLE_TIMEOUT_MINUTES, or signed in SESSION_MAX_HOURS ago;
+    a page asked for with GET goes to the sign-in page, which says why.
+
+    A session with no sign-in time (signed in before sessions had one) starts counting now.
+    """
     if "_user_id" not in session:
         return None
     now = time.time()
     last_seen = session.get("last_seen", now)
+    signed_in_at = session.setdefault("signed_in_at", now)
     if now - last_seen > current_app.config["IDLE_TIMEOUT_MINUTES"] * 60:
-        logout_user()
-        session.clear()
-        if not is_api_request() and request.method == "GET":
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?"), idle=1))
+        reason = "idle"
+    elif now - signed_in_at > current_app.config["SESSION_MAX_HOURS"] * 3600:
+        reason = "expired"
+    else:
+        session["last_seen"] = now
         return None
-    session["last_seen"] = now
+    logout_user()
+    session.clear()
+    if not is_api_request() and request.method == "GET":
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?"), **{reason: 1}))
     return None
 
 

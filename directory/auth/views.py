@@ -86,7 +86,13 @@ def login() -> ResponseReturnValue:
             return redirect(target)
         error = LOGIN_FAILED
     status = 400 if request.method == "POST" else 200
-    return render_template("auth/login.html", form=form, error=error, idle=request.args.get("idle") == "1"), status
+    return render_template(
+        "auth/login.html",
+        form=form,
+        error=error,
+        idle=request.args.get("idle") == "1",
+        expired=request.args.get("expired") == "1",
+    ), status
 
 
 @bp.post("/logout")

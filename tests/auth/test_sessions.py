@@ -1,4 +1,4 @@
-"""Signing out ends every copy of the session; idle sessions end by themselves."""
+"""Signing out ends every copy of the session; idle sessions, and sessions signed in too long ago, end by themselves."""
 
 from __future__ import annotations
 
@@ -75,3 +75,67 @@ def test_a_session_in_use_stays_signed_in(client, session):
         stored["last_seen"] = time.time() - 29 * 60
 
     assert signed_in_as(client) == user.email
+
+
+def time_passes(client, minutes: float) -> None:
+    """Move the client's session back in time, as if `minutes` had passed since its last request."""
+    with client.session_transaction() as stored:
+        for name in ("signed_in_at", "last_seen"):
+            stored[name] -= minutes * 60
+
+
+def test_a_session_ends_twelve_hours_after_sign_in_however_active_and_the_login_page_says_why(client, session):
+    user = make_user(session)
+    login(client, user.email)
+    assert signed_in_as(client) == user.email  # a request: the session has been seen
+
+    statuses = []
+    for _ in range(35):  # a request every 20 minutes, for 11 hours 40 minutes
+        time_passes(client, 20)
+        statuses.append(client.get("/account").status_code)
+    time_passes(client, 25)  # 12 hours 5 minutes after signing in
+    response = client.get("/account")
+
+    assert statuses == [200] * 35
+    assert response.status_code == 302
+    assert "expired=1" in response.headers["Location"] and "idle=1" not in response.headers["Location"]
+    page = client.get(response.headers["Location"])
+    assert "a sign-in lasts at most 12 hours" in main_text(page)
+    assert signed_in_as(client) is None
+
+
+def test_an_active_session_under_twelve_hours_old_stays_signed_in(client, session):
+    user = make_user(session)
+    login(client, user.email)
+    signed_in_as(client)
+
+    for _ in range(35):  # 11 hours 40 minutes
+        time_passes(client, 20)
+        assert signed_in_as(client) == user.email
+
+
+def test_the_longest_session_is_configurable_and_signing_in_again_starts_it_anew(tmp_path):
+    from directory.extensions import db
+    from tests.conftest import database_url, make_app
+
+    app = make_app(database_url(tmp_path), SESSION_MAX_HOURS=1)
+    client = app.test_client()
+    with app.app_context():
+        email = make_user(db.session).email
+    login(client, email)
+    signed_in_as(client)
+    time_passes(client, 25)
+    signed_in_as(client)
+    time_passes(client, 25)
+    assert signed_in_as(client) == email  # 50 minutes
+
+    login(client, email)  # a fresh sign-in: the hour starts again
+    signed_in_as(client)
+    time_passes(client, 25)
+    signed_in_as(client)
+    time_passes(client, 25)
+    assert signed_in_as(client) == email
+    time_passes(client, 25)
+    assert signed_in_as(client) is None  # 75 minutes after the second sign-in
+    with app.app_context():
+        db.engine.dispose()
