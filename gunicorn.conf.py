@@ -4,12 +4,21 @@ Three variables of the web server's own may be set in `.env` (see docs/deploying
 WEB_CONCURRENCY (worker processes), FORWARDED_ALLOW_IPS (proxies whose X-Forwarded-Proto
 gunicorn trusts) and PROMETHEUS_MULTIPROC_DIR (where workers write their metrics).
 The app itself reads X-Forwarded-For/-Proto through TRUST_PROXY_HOPS (README, Configuration).
+Serving with gunicorn is serving in production: without SECRET_KEY it refuses to start.
 """
 
 import gc
 import os
 import shutil
+import sys
 import tempfile
+
+if not os.environ.get("SECRET_KEY"):
+    sys.exit(
+        "gunicorn.conf.py: SECRET_KEY is not set. It signs sessions and form tokens: set it to a long "
+        "random value, the same for every process of the site, e.g. the output of "
+        "python -c 'import secrets; print(secrets.token_hex(32))' (in .env for docker compose)."
+    )
 
 MAX_WORKERS = 8
 

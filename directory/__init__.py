@@ -6,6 +6,7 @@ import math
 import os
 import sqlite3
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -13,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from directory import instance
 from directory.accounts import passwords
 from directory.celery_app import celery_init_app
 from directory.config import from_environment
@@ -27,13 +29,14 @@ from directory.security import init_security
 from directory.urls import IdConverter
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: settings from the environment, then `config` (tests pass a mapping)."""
-    app = Flask(__name__, instance_relative_config=True)
-    os.makedirs(app.instance_path, exist_ok=True)
+def create_app(config: Mapping[str, Any] | None = None, *, instance_path: str | None = None) -> Flask:
+    """Build the app: settings from the environment, then `config` (tests pass a mapping, and may
+    give an instance folder other than the project's `instance/`)."""
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.config.update(from_environment(app.instance_path))
     if config:
         app.config.update(config)
+    init_instance_folder(app)
     app.config["SQLALCHEMY_ENGINES"] = {"default": app.config["DATABASE_URL"]}
     if hops := app.config["TRUST_PROXY_HOPS"]:
         # Client address and scheme from the proxy, so rate limits and HSTS see the real ones.
@@ -48,6 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     init_ops(app)
+    init_secret_key(app)
     init_database(app)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -65,6 +69,41 @@ def register_extensions(app: Flask) -> None:
     init_password_hashing(app)
 
 
+def init_instance_folder(app: Flask) -> None:
+    """The instance folder, and the mail outbox folder if it lies inside it, readable by their
+    owner only (an outbox elsewhere keeps its permissions; its files are its owner's only)."""
+    instance.make_private_folder(app.instance_path)
+    outbox = Path(app.config["MAIL_OUTBOX"]).resolve()
+    if outbox.is_dir() and outbox.is_relative_to(Path(app.instance_path).resolve()):
+        instance.make_private_folder(outbox)
+
+
+def init_secret_key(app: Flask) -> None:
+    """SECRET_KEY as set; else, unless REQUIRE_SECRET_KEY, the random key kept in the instance folder."""
+    if app.config["SECRET_KEY"]:
+        return
+    if app.config["REQUIRE_SECRET_KEY"]:
+        raise ValueError(MISSING_SECRET_KEY)
+    key, made = instance.secret_key(app.instance_path)
+    app.config["SECRET_KEY"] = key
+    where = os.path.join(app.instance_path, instance.KEY_FILE)
+    app.logger.info(
+        "SECRET_KEY is not set: signing sessions with the random key %s %s (set SECRET_KEY when "
+        "several machines serve the app)",
+        "made now in" if made else "kept in",
+        where,
+    )
+
+
+#: Why the app refuses to start where REQUIRE_SECRET_KEY is set (the production image) and
+#: SECRET_KEY is not, and what to do.
+MISSING_SECRET_KEY = (
+    "SECRET_KEY is not set. It signs sessions and form tokens: set it to a long random value, "
+    f"the same for every process of the site, e.g. the output of {instance.MAKE_A_KEY} "
+    "(in .env for docker compose)."
+)
+
+
 def init_password_hashing(app: Flask) -> None:
     """Hash new passwords with the configured Argon2 profile; the test suite's cheap one only when testing."""
     profile = app.config["PASSWORD_HASH_PROFILE"]
@@ -78,11 +117,13 @@ def init_password_hashing(app: Flask) -> None:
 
 
 def init_database(app: Flask) -> None:
-    """Bind `db`, less the async-session teardown Flask-SQLAlchemy-Lite always adds.
+    """Bind `db` (a SQLite file readable by its owner only), less the async-session teardown
+    Flask-SQLAlchemy-Lite always adds.
 
     The app has no async sessions, and Flask runs an async teardown through asgiref, which starts
     a thread at the end of every request and task (0.5 ms of CPU each: half of /healthz's time).
     """
+    instance.make_sqlite_database_private(app.config["DATABASE_URL"])
     db.init_app(app)
     if not app.config.get("SQLALCHEMY_ASYNC_ENGINES"):
         app.teardown_appcontext_funcs[:] = [

@@ -14,7 +14,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
     env = os.environ
     database_url = env.get("DATABASE_URL") or f"sqlite:///{os.path.join(instance_path, 'directory.sqlite3')}"
     return {
-        "SECRET_KEY": env.get("SECRET_KEY", "dev-only-not-secret-set-SECRET_KEY-in-production"),
+        # Unset: a random key kept in the instance folder (directory/instance.py), unless
+        # REQUIRE_SECRET_KEY (the production image) makes the app refuse to start without one.
+        "SECRET_KEY": env.get("SECRET_KEY") or None,
+        "REQUIRE_SECRET_KEY": _flag(env.get("REQUIRE_SECRET_KEY", "false")),
         "DATABASE_URL": database_url,
         "REDIS_URL": env.get("REDIS_URL") or None,
         "GEOCODER": env.get("GEOCODER", "offline"),

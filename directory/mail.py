@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from directory.accounts.tokens import new_token
+from directory.instance import write_private_file
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,10 @@ class OutboxMailer:
         self.sender = sender
 
     def send(self, to: str, subject: str, body: str) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        # Owner-only: messages hold live links (password resets, invitations).
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{new_token()[:8]}.eml"
-        (self.folder / name).write_bytes(bytes(_message(self.sender, to, subject, body)))
+        write_private_file(self.folder / name, bytes(_message(self.sender, to, subject, body)))
         # The subject and the file name only: the address and the body (links) stay out of logs.
         log.info("mail written to outbox: %s (%s)", name, subject)
 

@@ -30,6 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import jsonschema
 import pytest
@@ -46,6 +47,10 @@ APP_SERVICES = {"migrate", "web", "worker", "beat"}
 IMAGES = {"db": "postgis/postgis:", "redis": "redis:7"}
 #: Variables in .env.example that only docker-compose.yml reads (the database container's).
 COMPOSE_ONLY_VARIABLES = {"POSTGRES_PASSWORD"}
+#: Variables of the app's that docker-compose.yml requires to be set in .env.
+REQUIRED_VARIABLES = {"SECRET_KEY"}
+#: A SECRET_KEY for running the project's commands here (production refuses to start without one).
+TEST_SECRET_KEY = "test-not-secret"
 GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$")
 VARIABLE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -88,6 +93,7 @@ def app_environment(tmp_path: Path) -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     # As the Dockerfile sets it (WORKDIR /app, PYTHONPATH=/app): see test_dockerfile_sets_the_import_path.
     env["PYTHONPATH"] = str(ROOT)
+    env["SECRET_KEY"] = TEST_SECRET_KEY
     return env
 
 
@@ -173,8 +179,22 @@ def test_named_volumes_are_declared() -> None:
 def test_compose_interpolates_only_variables_of_env_example() -> None:
     text = (ROOT / "docker-compose.yml").read_text().replace("$$", "")
     interpolated = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
-    assert interpolated == COMPOSE_ONLY_VARIABLES
+    assert interpolated == COMPOSE_ONLY_VARIABLES | REQUIRED_VARIABLES
     assert interpolated <= set(read_env_file(ROOT / ".env.example"))
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED_VARIABLES | COMPOSE_ONLY_VARIABLES))
+def test_compose_refuses_to_start_without_a_required_variable(name: str) -> None:
+    """`${NAME:?message}`: Compose stops with the message while NAME is unset or empty in .env."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    required = rf"\$\{{{name}:\?[^}}]*\.env[^}}]*\}}"
+    assert re.search(required, text), f"{name} is not required (with a message naming .env)"
+
+
+def test_every_app_service_gets_the_required_secret_key() -> None:
+    services = read_compose()["services"]
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["SECRET_KEY"].startswith("${SECRET_KEY:?"), name
 
 
 # The commands the compose file runs
@@ -199,6 +219,7 @@ def test_the_gunicorn_app_spec_gives_a_flask_app(tmp_path: Path, monkeypatch: py
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'deploy.sqlite3'}")
     monkeypatch.setenv("MAIL_OUTBOX", str(tmp_path / "outbox"))
+    monkeypatch.setenv("SECRET_KEY", TEST_SECRET_KEY)
     app = import_app(as_argv(read_compose()["services"]["web"]["command"])[-1])
     assert isinstance(app, Flask)
 
@@ -217,6 +238,7 @@ def test_tasks_exposes_the_celery_app(tmp_path: Path, monkeypatch: pytest.Monkey
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'deploy.sqlite3'}")
     monkeypatch.setenv("MAIL_OUTBOX", str(tmp_path / "outbox"))
+    monkeypatch.setenv("SECRET_KEY", TEST_SECRET_KEY)
     import tasks
 
     assert isinstance(tasks.celery, Celery)
@@ -288,7 +310,8 @@ def test_database_url_uses_the_pinned_psycopg_driver_and_the_db_password() -> No
 
 def test_env_example_holds_placeholders_not_secrets() -> None:
     example = read_env_file(ROOT / ".env.example")
-    assert "change-me" in example["SECRET_KEY"]
+    assert example["SECRET_KEY"] == "", "empty, so the stack refuses to start until it is set"
+    assert example["REQUIRE_SECRET_KEY"] == "true"
     assert "change-me" in example["POSTGRES_PASSWORD"]
     for key in ("MAIL_SMTP_PASSWORD", "MAIL_SMTP_USERNAME"):
         assert example[key] == "", f"{key} should be empty in .env.example"
@@ -319,7 +342,9 @@ def test_dockerfile_installs_runtime_requirements_only_and_holds_no_secrets() ->
     assert any(name == "RUN" and "pip install -r requirements.txt" in arg for name, arg in instructions)
     for name, argument in instructions:
         if name in ("ENV", "ARG"):
-            assert not re.search(r"SECRET|PASSWORD|TOKEN|DATABASE_URL", argument), f"{name} {argument}"
+            # REQUIRE_SECRET_KEY holds no secret: it makes the app refuse to start without one.
+            setting = argument.replace("REQUIRE_SECRET_KEY=true", "")
+            assert not re.search(r"SECRET|PASSWORD|TOKEN|DATABASE_URL", setting), f"{name} {argument}"
         if name == "COPY":
             sources = argument.split()[:-1]
             assert ".env" not in sources and "." not in sources, "copy named paths only, never the whole context"
@@ -339,6 +364,29 @@ def test_dockerfile_compiles_the_search_ranking_into_a_cache_the_app_can_use() -
     owning = next(i for i, run in runs if "chown" in run and "app:app" in run and "$NUMBA_CACHE_DIR" in run)
     user = max(i for i, (name, _) in enumerate(instructions) if name == "USER")
     assert compiling < owning < user, "filled as root, then handed to the app user, who runs the app"
+
+
+def test_the_image_refuses_to_start_without_a_secret_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The image sets REQUIRE_SECRET_KEY, so web, worker, beat and migrate refuse to start without
+    SECRET_KEY, saying how to make one, rather than each making a key of its own."""
+    from directory import create_app
+
+    settings = " ".join(argument for name, argument in dockerfile_instructions() if name == "ENV")
+    assert re.search(r"(^|\s)REQUIRE_SECRET_KEY=true(\s|$)", settings)
+    for key in readme_variables():
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("REQUIRE_SECRET_KEY", "true")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'deploy.sqlite3'}")
+    with pytest.raises(ValueError, match=r"SECRET_KEY is not set.*secrets\.token_hex\(32\)"):
+        create_app(instance_path=str(tmp_path / "instance"))
+    assert not (tmp_path / "instance" / "secret_key").exists()
+    monkeypatch.setenv("SECRET_KEY", TEST_SECRET_KEY)
+    assert create_app(instance_path=str(tmp_path / "instance")).secret_key == TEST_SECRET_KEY
+
+
+def test_dockerfile_keeps_the_instance_folder_and_outbox_private() -> None:
+    runs = [argument for name, argument in dockerfile_instructions() if name == "RUN"]
+    assert any("mkdir -p instance/outbox" in run and "chmod 700 instance instance/outbox" in run for run in runs)
 
 
 def test_dockerfile_sets_the_import_path() -> None:
@@ -363,7 +411,8 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_build() -> None:
 
 
 def gunicorn_settings() -> dict[str, Any]:
-    return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    with mock.patch.dict(os.environ, {"SECRET_KEY": TEST_SECRET_KEY}):
+        return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
 
 def test_gunicorn_settings_are_known_to_gunicorn() -> None:
@@ -405,7 +454,7 @@ def test_gunicorn_access_log_has_the_path_but_never_the_query_string() -> None:
 def test_gunicorn_environment_variables_are_documented() -> None:
     source = (ROOT / "gunicorn.conf.py").read_text()
     read = set(re.findall(r"""environ\.get\(["']([A-Z][A-Z0-9_]*)["']""", source))
-    assert read == {"WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS", "PROMETHEUS_MULTIPROC_DIR"}
+    assert read == {"WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS", "PROMETHEUS_MULTIPROC_DIR", "SECRET_KEY"}
     deploying = (ROOT / "docs" / "deploying.md").read_text()
     for name in read:
         assert f"`{name}`" in deploying, f"docs/deploying.md should explain {name}"
