@@ -31,7 +31,7 @@ from directory.search.engine import (
     SearchFilters,
     SearchQuery,
 )
-from directory.search.geocoding import Geocoder, Place, PlaceNotFound
+from directory.search.geocoding import Geocoder, Place, PlaceNotFound, parse_place
 from directory.vocabulary import LANGUAGES, LEVELS_OF_CARE, MEDICATIONS, PAYMENT_OPTIONS, POPULATIONS
 
 
@@ -83,6 +83,18 @@ class Between:
             raise StopValidation(self.message)
 
 
+def coarse_point(text: str | None) -> str | None:
+    """A "lat,lon" place rounded to two decimals (about a kilometre), so that no page, form or link
+    made from a search carries a more precise point than that; any other place as it is."""
+    try:
+        place = parse_place(text or "")
+    except PlaceNotFound:
+        return text
+    if place.kind != "point":
+        return text
+    return f"{round(place.latitude, 2) + 0.0:.2f},{round(place.longitude, 2) + 0.0:.2f}"  # + 0.0: never "-0.00"
+
+
 class SearchForm(FlaskForm):
     """What a person searches for: a place, a radius and what they need."""
 
@@ -92,6 +104,7 @@ class SearchForm(FlaskForm):
     near = StringField(
         "ZIP code or town",
         validators=[InputRequired("Enter a ZIP code or a town and state.")],
+        filters=[coarse_point],
         description='A 5-digit ZIP, "City, ST" or "lat,lon"; a town alone ("Boston") when one town of that name '
         "is clearly meant (else 400 naming the largest), an address ending in its ZIP.",
     )
@@ -199,7 +212,7 @@ def plain_search_query(args: Mapping[str, list[str]], geocoder: Geocoder) -> Sea
     if pathway and pathway not in PATHWAYS:
         return None
     try:
-        origin = geocoder.locate(near)
+        origin = geocoder.locate(coarse_point(near) or "")
     except PlaceNotFound:
         return None
     return SearchQuery(

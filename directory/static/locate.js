@@ -1,4 +1,5 @@
-// "Use my location": fill the search box with the browser's position ("lat,lon") and search.
+// "Use my location": fill the search box with the browser's position ("lat,lon", rounded to two
+// decimals: about a kilometre, enough to search near and no more precise in the URL) and search.
 // The button stays hidden where the browser cannot share a location.
 (function () {
   "use strict";
@@ -17,7 +18,7 @@
   };
 
   function search(position) {
-    box.value = position.coords.latitude.toFixed(4) + "," + position.coords.longitude.toFixed(4);
+    box.value = position.coords.latitude.toFixed(2) + "," + position.coords.longitude.toFixed(2);
     status.textContent = "Searching near your location…";
     if (box.form.requestSubmit) {
       box.form.requestSubmit();

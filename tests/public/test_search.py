@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from directory.models import Center
 from directory.models.base import utcnow
+from directory.public.forms import coarse_point
 from directory.search.engine import SearchQuery, find_centers_near
 from directory.search.geocoding import OfflineGeocoder
 from tests.factories import add_centers, center_record
@@ -317,3 +318,36 @@ def test_a_town_search_on_the_nationwide_directory(seeded_client):
 
     assert re.search(r"[\d,]+ centers within 10 miles of Saint Louis, MO", page.text)
     assert page.results()
+
+
+@pytest.mark.parametrize(
+    ("near", "rounded"),
+    [("41.886812,-87.617301", "41.89,-87.62"), (" 41.8813  -87.6248 ", "41.88,-87.62")],
+)
+def test_a_point_searched_is_rounded_to_two_decimals_in_every_link_and_the_search_form(client, session, near, rounded):
+    add_centers(session, center_record(name="Around The Corner", **north_of_60601(0.5)))
+    exact = near.split()[0].split(",")[0]
+
+    response = client.get("/search", query_string={"near": near})
+
+    page = Page(response.data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert exact not in html  # not in the heading, the form, nor any link
+    searches = [link.params["near"] for link in page.links if "near" in link.params]
+    assert len(searches) > 1 and all(value == [rounded] for value in searches)
+    profile = page.main().link("View profile of Around The Corner")
+    assert profile.params["near"] == [rounded]
+    back = Page(client.get(profile.href).data).main().link("Back to your results")
+    assert back.params["near"] == [rounded]
+    edit = client.get("/", query_string={"near": near})  # the search form, filled in
+    assert Page(edit.data).find("input", id="near").attrs["value"] == rounded
+
+
+@pytest.mark.parametrize(
+    ("near", "kept"),
+    [("-0.001,0.004", "0.00,0.00"), ("41.8868 -87.6173", "41.89,-87.62"), ("60601", "60601"),
+     ("Chicago, IL", "Chicago, IL"), ("91,0", "91,0"), ("", "")],
+)  # fmt: skip
+def test_only_points_are_rounded(near, kept):
+    assert coarse_point(near) == kept
