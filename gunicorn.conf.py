@@ -13,12 +13,19 @@ import shutil
 import sys
 import tempfile
 
+import gunicorn.http.wsgi
+
 if not os.environ.get("SECRET_KEY"):
     sys.exit(
         "gunicorn.conf.py: SECRET_KEY is not set. It signs sessions and form tokens: set it to a long "
         "random value, the same for every process of the site, e.g. the output of "
         "python -c 'import secrets; print(secrets.token_hex(32))' (in .env for docker compose)."
     )
+
+# Responses do not name the server software. Gunicorn has no setting for its `Server` header: each
+# response takes the value from this module-level name of gunicorn.http.wsgi (read when the
+# response is made, so setting it here, before any worker starts, covers every response).
+gunicorn.http.wsgi.SERVER = "directory"
 
 MAX_WORKERS = 8
 

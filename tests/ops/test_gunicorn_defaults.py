@@ -1,4 +1,5 @@
-"""What gunicorn.conf.py makes of a real gunicorn server: it refuses to start without SECRET_KEY."""
+"""What gunicorn.conf.py makes of a real gunicorn server: it refuses to start without SECRET_KEY,
+and its responses do not name the server software."""
 
 from __future__ import annotations
 
@@ -97,3 +98,11 @@ def test_gunicorn_refuses_to_start_without_a_secret_key(tmp_path: Path, secret_k
     assert "python -c 'import secrets; print(secrets.token_hex(32))'" in result.stderr
     assert "Booting worker" not in result.stderr + result.stdout
 
+
+def test_responses_do_not_name_the_server_software(gunicorn) -> None:
+    port = gunicorn
+    for method, path in [("GET", "/healthz"), ("GET", "/"), ("GET", "/no-such-page"), ("HEAD", "/login")]:
+        response = request(port, method, path)
+        servers = response.headers.get_all("Server") or []
+        assert not [s for s in servers if "gunicorn" in s.lower()], f"{method} {path}: Server: {servers}"
+        assert servers == ["directory"], f"{method} {path}: {servers}"
