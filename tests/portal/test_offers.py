@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
-from directory.models import Offer, OfferStatus, ReferralStatus
+from directory.accounts.service import issue_api_token
+from directory.models import Offer, OfferStatus, ReferralStatus, User
 from directory.models.base import utcnow
+from directory.referrals.presenters import ADMITTING_OFFER_FIELDS, CLOSED_OFFER_FIELDS, SHARED_OFFER_FIELDS
 from tests.portal.conftest import sign_in
 from tests.staff.scenario import build_scene, offers, referrals, submit
 
@@ -169,3 +174,71 @@ def test_admin_may_answer_any_offer(app, store, scene, referral):
     offer = detox_offer(store, referral)
     assert f"/portal/offers/{offer.id}" in page(admin.get("/portal/offers"))
     assert admin.post(f"/portal/offers/{offer.id}/decline", data={"reason": "Wrong center."}).status_code == 302
+
+
+# One minimum-necessary view ---------------------------------------------------------------------
+
+#: What the intake holds that a center never sees (the consent text, the referrer's email, the exact
+#: time of last use, the primary opioid), and the other centers of the plan.
+NEVER_SHOWN = (
+    "referrer@example.org",
+    "Treatment centers offered this referral through Treatment Directory",
+    "Referral for substance use treatment",
+    "Heroin",
+    "heroin",
+    "Northside Detox",
+)
+
+
+def readme_fields() -> list[set[str]]:
+    """The field sets of the README's table "What a center sees", row by row."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("### What a center sees", 1)[1].split("\n#", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return [set(re.findall(r"`([a-z_]+)`", row.split("|")[1])) for row in rows]
+
+
+def test_the_readme_lists_the_centers_view_field_by_field():
+    closed, shared, admitting = readme_fields()
+    assert closed == set(CLOSED_OFFER_FIELDS)
+    assert closed | shared == set(SHARED_OFFER_FIELDS)
+    assert closed | shared | admitting == set(ADMITTING_OFFER_FIELDS)
+
+
+@pytest.mark.parametrize("accepted", [False, True], ids=["open", "accepted"])
+def test_the_page_and_the_api_show_a_center_the_same_fields(app, client, store, scene, referral, accepted):
+    offer = detox_offer(store, referral)
+    sign_in(client, scene.detox_staff)
+    if accepted:
+        assert client.post(f"/portal/offers/{offer.id}/accept", data={"admission_date": tomorrow()}).status_code == 302
+    text = page(client.get(f"/portal/offers/{offer.id}"))
+    with store.session() as session:
+        token = issue_api_token(session, session.get(User, scene.detox_staff.id), "tests")[1]
+        session.commit()
+    listed = app.test_client().get("/api/v1/offers", headers={"Authorization": f"Bearer {token}"}).get_json()
+    view = next(item for item in listed["results"] if item["id"] == offer.id)
+
+    assert set(view) == set(ADMITTING_OFFER_FIELDS if accepted else SHARED_OFFER_FIELDS)
+    # Every value the API gives is on the page (in words where the page uses words).
+    on_page = {
+        "step": "Medical detox",
+        "status": "Accepted" if accepted else "Waiting for an answer",
+        "center_name": "Lakeside Detox",
+        "distance_miles": f"{view['distance_miles']} miles",
+        "earliest_naltrexone_start": view["earliest_naltrexone_start"],
+        "flags": "Baseline liver tests required",
+        "payment": "<dt>Payment</dt><dd>Medicaid</dd>",
+        "admission_date": view["admission_date"],
+        "client_reference": view.get("client_reference"),
+        "contact_phone": view.get("contact_phone"),
+    }
+    for name, shown in on_page.items():
+        if view.get(name) is not None:
+            assert shown in text, name
+    for reason in view["why"]:
+        assert reason in text
+    assert ("CASE-1042" in text) == accepted and ("555-0199" in text) == accepted
+    for secret in NEVER_SHOWN:
+        assert secret not in text and secret not in json.dumps(view), secret
+    last_use = referrals(store)[0].last_opioid_use
+    assert f"{last_use:%Y-%m-%d %H:%M}" not in text and f"{last_use:%Y-%m-%dT%H:%M}" not in json.dumps(view)

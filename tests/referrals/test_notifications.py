@@ -201,3 +201,37 @@ def test_a_mail_failure_midway_leaves_only_what_was_not_mailed(app, client, stor
     with pytest.raises(OSError):
         notifications.notify_referrers(own_session, referrals, Recording(fail_at=2), "http://x")
     assert referrals == [second, third]
+
+
+def test_consent_expiry_stops_routing_and_mails_the_sender(app, client, store, people):  # noqa: F811
+    today = utcnow().date()
+    consent = {"granted": True, "recipients": "Centers", "purpose": "Referral", "expires_on": today.isoformat()}
+    referral_id = submit(client, people, consent=consent)
+    clear(app)
+    with app.app_context():
+        assert service.stop_lapsed_consents(db.session, now=utcnow() + timedelta(days=1)) == 1
+        referral = db.session.get(Referral, referral_id)
+        assert (referral.status, referral.status_reason) == ("needs_review", service.CONSENT_EXPIRED)
+        assert [o.status for o in referral.offers] == ["withdrawn"]
+    messages = mail(app)
+    assert [(to, subject) for to, subject, _ in messages] == [(people.emails["sender"], notifications.STATUS_SUBJECT)]
+    assert_no_personal_data(messages)
+
+
+@pytest.mark.parametrize("runner", ["embedded sweep", "beat task"])
+def test_the_periodic_rounds_stop_referrals_whose_consent_expired(app, client, store, people, monkeypatch, runner):  # noqa: F811
+    referral_id = submit(client, people)
+    with app.app_context():
+        db.session.get(Referral, referral_id).consent_expires_on = utcnow().date() - timedelta(days=1)
+        db.session.commit()
+    if runner == "embedded sweep":
+        monkeypatch.setitem(app.config, "EMBEDDED_SWEEP_SECONDS", 0)
+        client.get("/")  # any page request runs the sweep
+    else:
+        from tasks.routing import expire_offers
+
+        expire_offers.apply()
+    with app.app_context():
+        referral = db.session.get(Referral, referral_id)
+        assert (referral.status, referral.status_reason) == ("needs_review", service.CONSENT_EXPIRED)
+        assert [o.status for o in referral.offers] == ["withdrawn"]

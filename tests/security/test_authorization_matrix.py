@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from directory.accounts.passwords import hash_password
 from directory.accounts.service import create_invitation, issue_api_token
 from directory.extensions import db
-from directory.models import AuditEvent, Center, ListingClaim, Referral, User
+from directory.models import AuditEvent, Center, ListingClaim, Offer, Referral, User
 from directory.models.base import utcnow
 from directory.referrals.intake import validate_intake
+from directory.referrals.presenters import ADMITTING_OFFER_FIELDS, CLOSED_OFFER_FIELDS, SHARED_OFFER_FIELDS
 from directory.referrals.service import route_referral, submit_referral
 from tests.conftest import make_app
 from tests.factories import PASSWORD, add_centers, center_record
@@ -285,3 +287,91 @@ def test_route_answers_each_role_as_its_policy_says(world, endpoint, method):
                     )
                 ).all()
             assert denied, f"{method} {url} as {role}: the refused attempt is not in the audit log"
+
+
+# The offer's state ----------------------------------------------------------------------------
+
+#: Each state of center A's offer, set in the database as the router and the centers leave it (an
+#: expired offer as the clock leaves it: past its time, before the sweep has run).
+OFFER_STATES = {
+    "open": {},
+    "declined": {"status": "declined", "decline_reason": "No beds"},
+    "expired by time": {"expires_at": lambda now: now - timedelta(minutes=1)},
+    "withdrawn": {"status": "withdrawn"},
+    "accepted": {"status": "accepted", "admission_date": lambda now: now.date()},
+    "admitted": {"status": "admitted", "admission_date": lambda now: now.date()},
+    "open, consent expired": {"consent_expires_on": lambda now: now.date() - timedelta(days=1)},
+}
+SHARED = {"open", "accepted", "admitted"}  # the states in which center A sees the referral
+
+
+def put_offer_in(world: World, state: str) -> None:
+    now = utcnow()
+    values = {k: v(now) if callable(v) else v for k, v in OFFER_STATES[state].items()}
+    consent = {k: values.pop(k) for k in list(values) if k.startswith("consent_")}
+    with world.app.app_context():
+        if values:
+            db.session.execute(update(Offer).where(Offer.id == world.offer_id).values(responded_at=now, **values))
+        if consent:
+            db.session.execute(update(Referral).where(Referral.id == world.referral_id).values(**consent))
+        db.session.commit()
+
+
+def api_get(world: World, role: str, path: str):
+    return world.app.test_client().get(path, headers={"Authorization": f"Bearer {world.tokens[role]}"})
+
+
+def page_as(world: World, role: str, path: str):
+    client = world.app.test_client()
+    with world.app.app_context():
+        user_id = db.session.get(User, world.users[role]).get_id()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = user_id
+    return client.get(path)
+
+
+def views_by(world: World, role: str) -> int:
+    with world.app.app_context():
+        return len(
+            db.session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "referral.view", AuditEvent.actor_id == world.users[role])
+            ).all()
+        )
+
+
+@pytest.mark.parametrize("state", OFFER_STATES)
+def test_a_center_sees_the_referral_only_while_its_offer_is_open_accepted_or_admitted(world, state):
+    world.app.config["EMBEDDED_SWEEP_SECONDS"] = 10**12  # the reads alone decide, before any sweep
+    put_offer_in(world, state)
+    shared = state in SHARED
+    fields = ADMITTING_OFFER_FIELDS if state in ("accepted", "admitted") else SHARED_OFFER_FIELDS
+    referral_url, offer_url = f"/api/v1/referrals/{world.referral_id}", f"/portal/offers/{world.offer_id}"
+
+    # Staff of the offered center.
+    response = api_get(world, "staff_a", referral_url)
+    assert response.status_code == (200 if shared else 404), state
+    if shared:
+        [offer] = response.get_json()["offers"]
+        assert set(offer) == set(fields)
+    [listed] = api_get(world, "staff_a", "/api/v1/offers").get_json()["results"]
+    assert set(listed) == set(fields if shared else CLOSED_OFFER_FIELDS), state
+    if state == "expired by time":
+        assert listed["status"] == "expired"
+    page = page_as(world, "staff_a", offer_url)
+    assert page.status_code == 200
+    assert ("Flags for the clinicians" in page.get_data(as_text=True)) == shared
+    assert views_by(world, "staff_a") == (3 if shared else 0)  # the referral, the list, the page
+
+    # Staff of another center: nothing, whatever the state.
+    assert api_get(world, "staff_b", referral_url).status_code == 404
+    assert api_get(world, "staff_b", "/api/v1/offers").get_json()["results"] == []
+    assert page_as(world, "staff_b", offer_url).status_code == 404
+    assert views_by(world, "staff_b") == 0
+
+    # Only an open offer can be answered.
+    answer = world.app.test_client().post(
+        f"/api/v1/offers/{world.offer_id}/accept",
+        json={"admission_date": utcnow().date().isoformat()},
+        headers={"Authorization": f"Bearer {world.tokens['staff_a']}"},
+    )
+    assert answer.status_code == (200 if state == "open" else 409), state
