@@ -215,13 +215,15 @@ def test_a_referral_from_intake_to_accepted_and_capacity_shown_on_the_profile(br
     browser.check("portal-offers")
     browser.follow("Medical detox at Lakeshore Medical Detox")
     assert browser.heading == "Medical detox offer to Lakeshore Medical Detox"
-    assert browser.fact("Referrer's case number") == "ER-2291"
+    assert browser.fact("Payment") == "Medicaid"
+    assert "ER-2291" not in browser.text  # the case number and phone are shared once the center accepts
     browser.check("portal-offer")
     admission = (now + timedelta(days=1)).date().isoformat()
     browser.set_value("Admission date", admission)
     browser.press("Accept the referral")
     assert f"Accepted: admission on {admission}." in browser.text
     assert browser.fact("Status") == "Accepted"
+    assert browser.fact("Referrer's case number") == "ER-2291"
 
     browser.follow("Portal", within=browser.nav)
     assert browser.heading == "Center portal"
