@@ -39,6 +39,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # environment: the one other profile, "cheapest-for-tests", is for test suites only.
         "PASSWORD_HASH_PROFILE": "rfc-9106-low-memory",
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or env.get("REDIS_URL") or "memory://",
+        # "100 failures an hour" means in any hour, not per window that starts at the first one.
+        "RATELIMIT_STRATEGY": "moving-window",
         # While that storage (Redis) is down or hangs, each process counts in its own memory instead
         # of answering 500 (a sign-in must not depend on Redis), and goes back to it once it
         # answers again; a request waits at most about a second on an unanswering Redis.

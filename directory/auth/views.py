@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Response, abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from directory.accounts.service import AccountError
 from directory.auth import bp
 from directory.auth.forms import ApiTokenForm, ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm
 from directory.auth.links import send_password_reset
+from directory.auth.throttle import submitted_email, throttle_sign_ins
 from directory.extensions import db, limiter
 from directory.models import ApiToken, Center, Role, User
 from directory.models.accounts import ROLE_LABELS
@@ -40,21 +41,6 @@ def home_for(user: User) -> str:
     return url_for("staff.referrals")  # referral staff
 
 
-def submitted_email() -> str:
-    """Rate-limit key: the address a form was posted for, normalised, whether or not it has an account."""
-    raw = request.form.get("email", "")
-    try:
-        address = service.normalize_email(raw)
-    except AccountError:
-        address = raw.strip().lower()
-    return f"email:{address}"
-
-
-def not_signed_in(response: Response) -> bool:
-    """A sign-in attempt that failed: anything but the redirect that follows success."""
-    return response.status_code != 302
-
-
 def sign_in(user: User) -> None:
     """Start a fresh session for the user: nothing put in the session before sign-in survives it."""
     session.clear()
@@ -67,10 +53,10 @@ def me() -> User:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
-@limiter.limit("5 per minute", key_func=submitted_email, methods=["POST"], deduct_when=not_signed_in)
+@throttle_sign_ins
 def login() -> ResponseReturnValue:
-    """The sign-in form; on success, the page asked for (on this site) or the role's home."""
+    """The sign-in form; on success, the page asked for (on this site) or the role's home.
+    How many attempts an address and an account get: directory/auth/throttle.py."""
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")

@@ -1,9 +1,12 @@
-"""Rate limits on the forms people could hammer: per address and per IP, same answer for unknown addresses."""
+"""Rate limits on the forms people could hammer: per address and per IP, same answer for unknown addresses;
+sign-in failures per account (at most 100 an hour) without locking the real user out from another address."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
+import limits.storage.memory
 import pytest
 from flask import Flask
 
@@ -105,3 +108,100 @@ def test_guessing_bearer_tokens_is_rate_limited(tmp_path):
     assert answers[:20] == [401] * 20
     assert answers[20:] == [429, 429]
     limiter.reset()
+
+
+VICTIM = "victim@example.org"
+
+
+def at_address(app: Flask, address: str):
+    """A client whose requests come from this address."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def failures(client, count: int) -> list[int]:
+    return [login(client, VICTIM, "wrong password!!").status_code for _ in range(count)]
+
+
+class Clock:
+    """The time the rate limits' memory storage reads: now, moved on by `minutes_pass`."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def minutes_pass(self, minutes: float) -> None:
+        self.offset += minutes * 60
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(limits.storage.memory, "time", clock)
+    return clock
+
+
+def test_an_attackers_address_is_refused_after_its_budget_and_the_real_user_still_signs_in(limited_app):
+    with limited_app.app_context():
+        make_user(db.session, email=VICTIM)
+    attacker = at_address(limited_app, "203.0.113.7")
+
+    assert failures(attacker, 6) == [400] * 5 + [429]
+    assert login(attacker, VICTIM).status_code == 429  # even the right password, from there
+    assert login(at_address(limited_app, "198.51.100.2"), VICTIM).status_code == 302
+
+
+def test_an_address_gets_twenty_failures_an_hour_for_one_account(limited_app, clock):
+    with limited_app.app_context():
+        make_user(db.session, email=VICTIM)
+    attacker = at_address(limited_app, "203.0.113.7")
+
+    statuses = []
+    for _ in range(5):
+        statuses += failures(attacker, 5)
+        clock.minutes_pass(1.1)
+
+    assert statuses == [400] * 20 + [429] * 5
+    clock.minutes_pass(60)
+    assert failures(attacker, 1) == [400]  # an hour after those failures
+
+
+def test_failures_from_a_few_addresses_never_use_up_the_real_users_sign_in(limited_app, clock):
+    with limited_app.app_context():
+        make_user(db.session, email=VICTIM)
+    attackers = [at_address(limited_app, f"203.0.113.{n}") for n in range(1, 7)]
+
+    statuses = []
+    for _ in range(5):  # each address as fast as it may, for five minutes
+        for attacker in attackers:
+            statuses += failures(attacker, 5)
+        clock.minutes_pass(1.1)
+
+    # Each address's first failure, then 80 from addresses already failing for the account;
+    # the other 14 of the 100 are kept for addresses new to it.
+    assert statuses.count(400) == 6 + 80
+    assert login(at_address(limited_app, "198.51.100.2"), VICTIM).status_code == 302
+
+
+def test_an_account_never_gets_more_than_a_hundred_failures_an_hour(limited_app, clock):
+    with limited_app.app_context():
+        make_user(db.session, email=VICTIM)
+    attackers = [at_address(limited_app, f"203.0.113.{n}") for n in range(1, 41)]
+
+    statuses = []
+    for _ in range(6):  # forty addresses, each as fast as it may, for six minutes
+        for attacker in attackers:
+            statuses += failures(attacker, 5)
+        clock.minutes_pass(1.1)
+    clock.minutes_pass(50)  # 56.6 minutes after the first failure
+    statuses += failures(at_address(limited_app, "192.0.2.1"), 1)
+
+    assert statuses.count(400) == 100
+    assert set(statuses) == {400, 429}
+    # Failures from at least 20 addresses within the hour do lock the account, until the hour is up.
+    assert login(at_address(limited_app, "198.51.100.2"), VICTIM).status_code == 429
+    clock.minutes_pass(5)
+    assert login(at_address(limited_app, "198.51.100.2"), VICTIM).status_code == 302

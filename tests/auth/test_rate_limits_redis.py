@@ -73,6 +73,30 @@ def test_sign_in_limits_are_counted_in_redis(tmp_path, redis_server):
     assert limit_keys(redis_server.url), "the counts should be in Redis"
 
 
+def test_an_attackers_address_is_refused_in_redis_while_the_real_user_signs_in_elsewhere(tmp_path, redis_server):
+    app = limited_app(tmp_path, redis_server.url)
+    attacker, user = app.test_client(), app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.7"
+    user.environ_base["REMOTE_ADDR"] = "198.51.100.2"
+
+    assert failed_sign_ins(attacker, EMAIL, 6) == [400] * 5 + [429]
+    assert login(user, EMAIL).status_code == 302
+    keys = b" ".join(limit_keys(redis_server.url))
+    assert b"from:203.0.113.7" in keys and b"from:198.51.100.2" not in keys  # only failures count for an account
+
+
+def test_an_account_gets_a_hundred_failures_an_hour_counted_in_redis(tmp_path, redis_server):
+    app = limited_app(tmp_path, redis_server.url)
+
+    statuses = []
+    for n in range(1, 26):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"203.0.113.{n}"
+        statuses += failed_sign_ins(client, EMAIL, 5)
+
+    assert statuses.count(400) == 100 and statuses[100:] == [429] * 25
+
+
 def test_with_redis_down_people_still_sign_in_and_the_limits_still_hold(tmp_path, redis_server):
     app = limited_app(tmp_path, redis_server.url)
     client = app.test_client()
