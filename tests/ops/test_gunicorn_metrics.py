@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -165,7 +166,8 @@ class Master:
 
 def load_config() -> dict:
     namespace: dict = {}
-    exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    with mock.patch.dict(os.environ, {"SECRET_KEY": "test"}):  # the config refuses to load without one
+        exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
     return namespace
 
 
