@@ -22,6 +22,7 @@ from directory.extensions import csrf, db, limiter
 from directory.mail import make_mailer
 from directory.ops import init_ops
 from directory.referrals.dispatch import init_embedded_sweep, init_notifications
+from directory.request_guards import init_request_guards
 from directory.search import memory
 from directory.search.cache import SearchCache
 from directory.search.geocoding import make_geocoder
@@ -55,6 +56,7 @@ def register_extensions(app: Flask) -> None:
     init_database(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    init_request_guards(app)
     init_security(app)
     app.extensions["mailer"] = make_mailer(app.config)
     celery_init_app(app)

@@ -32,12 +32,16 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def _http_error(error: HTTPException) -> ResponseReturnValue:
-    status = error.code or 500
-    message = MESSAGES.get(status, error.description or "Error.")
+def error_response(status: int, message: str) -> ResponseReturnValue:
+    """An error as the client reads it: JSON on the API, the error page elsewhere."""
     if _wants_json():
         return jsonify({"error": message, "fields": {}}), status
     return render_template("error.html", status=status, message=message), status
+
+
+def _http_error(error: HTTPException) -> ResponseReturnValue:
+    status = error.code or 500
+    return error_response(status, MESSAGES.get(status, error.description or "Error."))
 
 
 def _unexpected_error(error: Exception) -> ResponseReturnValue:
@@ -47,6 +51,4 @@ def _unexpected_error(error: Exception) -> ResponseReturnValue:
     current_app.logger.exception("Unhandled error on %s", request.endpoint)
     # A failed flush leaves the session unusable, and the page below reads the signed-in user.
     db.session.rollback()
-    if _wants_json():
-        return jsonify({"error": MESSAGES[500], "fields": {}}), 500
-    return render_template("error.html", status=500, message=MESSAGES[500]), 500
+    return error_response(500, MESSAGES[500])

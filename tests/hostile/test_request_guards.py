@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from directory.extensions import db
+from directory.request_guards import MAX_JSON_DEPTH
 from tests.hostile.conftest import World, copy_of_world
 from tests.hostile.routes import FORM_DATA, JSON_BODY, ROUTE_APP, routes, rule_named, send, state, url_for_rule
 
@@ -166,3 +167,60 @@ def _as_int(text: str) -> int:
         return int(text)
     except ValueError:
         return -1
+
+
+#: Bodies declared as JSON that no route may take: too deep for Python's parser (which recurses once
+#: per level), past MAX_JSON_DEPTH, and not JSON at all.
+BAD_JSON_BODIES = {
+    "arrays 3,000 deep": b"[" * 3000 + b"]" * 3000,
+    "objects 3,000 deep": b'{"a":' * 3000 + b"1" + b"}" * 3000,
+    f"arrays {MAX_JSON_DEPTH + 1} deep": b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1),
+    "a trailing comma": b'{"name": "x",}',
+    "cut short": b'{"reason": "No beds',
+    "not UTF-8": b'{"reason": "\xff\xfe"}',
+}
+
+
+def test_a_json_body_too_deep_or_not_json_is_refused_with_400_on_every_route(world):
+    before, wrong = state(world.app), []
+    for rule, method in routes(world.app):
+        is_api = rule.rule.startswith("/api/")
+        for who in ("anonymous", "admin" if is_api else owner(rule.endpoint)):
+            for kind, body in BAD_JSON_BODIES.items():
+                response = send(world, rule, method, who, data=body, content_type="application/json")
+                where = f"{method} {rule.rule} as {who}, {kind}"
+                if response.status_code != 400:
+                    wrong.append(f"{where}: {response.status_code}")
+                    continue
+                if is_api:
+                    message = response.get_json()["error"]
+                else:
+                    assert response.mimetype == "text/html", where
+                    message = response.get_data(as_text=True)
+                expected = "nests objects and arrays too deeply" if "deep" in kind else "is not valid JSON"
+                if expected not in message:
+                    wrong.append(f"{where}: the message does not say what was wrong")
+    assert state(world.app) == before
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_json_message_says_where_and_what_is_accepted(world):
+    client = world.client()
+    response = client.post("/api/v1/referrals", data=b'{"reason": "x",}', content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"] == (
+        "The request body is not valid JSON (line 1, column 16: Expecting property name enclosed in double "
+        "quotes): send a JSON object, with Content-Type: application/json."
+    )
+    response = client.post("/api/v1/referrals", data=b"[" * 40 + b"]" * 40, content_type="application/json")
+    assert response.get_json()["error"] == (
+        f"The request body's JSON nests objects and arrays too deeply: at most {MAX_JSON_DEPTH} levels are accepted."
+    )
+
+
+def test_json_as_deep_as_accepted_and_bodiless_requests_pass(world):
+    client = world.client()
+    deepest = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    for body in (deepest, b"null", b""):
+        response = client.get("/api/v1/centers/search?near=60601", data=body, content_type="application/json")
+        assert response.status_code == 200, body[:40]
