@@ -1,10 +1,13 @@
-"""Guards on every request, beside directory/security.py's.
+"""Guards on every request and response, beside directory/security.py's.
 
 A JSON body is read once, before anything else reads it: one that is not valid JSON, or that
 nests objects and arrays deeper than MAX_JSON_DEPTH, gets a 400 saying so, on every URL (the
 views, and the checks that read every body, then read Werkzeug's cached copy). Python's parser
 recurses once per level, so a body nested a few thousand levels deep would otherwise raise
 RecursionError wherever it is first read.
+
+Pages whose URL holds a one-time token (password reset, invitation) are never stored by a
+browser or a proxy, signed in or not.
 """
 
 from __future__ import annotations
@@ -12,18 +15,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask.typing import ResponseReturnValue
 
 from directory.errors import error_response
 
 #: The deepest nesting of objects and arrays accepted in a JSON body (the API's are 2 deep).
 MAX_JSON_DEPTH = 32
+#: Endpoints whose URL carries a one-time token: their responses are `Cache-Control: no-store`.
+TOKEN_IN_URL_ENDPOINTS = frozenset({"auth.reset_password", "auth.accept_invitation"})
 
 
 def init_request_guards(app: Flask) -> None:
     """Register the guards (before directory/security.py's, whose checks read JSON bodies)."""
     app.before_request(_refuse_unreadable_json)
+    app.after_request(_no_store_token_pages)
 
 
 def _refuse_unreadable_json() -> ResponseReturnValue | None:
@@ -74,3 +80,9 @@ def json_depth(value: Any) -> int:
         deepest = max(deepest, depth)
         pending.extend((item, depth + 1) for item in value)
     return deepest
+
+
+def _no_store_token_pages(response: Response) -> Response:
+    if request.endpoint in TOKEN_IN_URL_ENDPOINTS:
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -71,3 +71,24 @@ def test_uploads_are_refused(client):
     response = client.post("/login", data={"email": "a@example.org", "file": (io.BytesIO(b"x"), "x.txt")})
     assert response.status_code == 415
     assert b"not accepted" in response.data
+
+
+def test_pages_with_a_token_in_their_url_are_never_stored_signed_out(client, session):
+    """The password-reset and invitation links: every answer, the form, a refused post, a success
+    and a link that cannot be used, is `no-store`, though no one is signed in."""
+    from directory.accounts.service import create_invitation, start_password_reset
+
+    make_user(session, "referral_staff", email="someone@example.org")
+    _, reset = start_password_reset(session, "someone@example.org")
+    _, invitation = create_invitation(session, "new@example.org", "referral_staff")
+    session.commit()
+    new_password = {"password": "a brand new passphrase", "confirm": "a brand new passphrase"}
+    for path in (f"/password/reset/{reset}", f"/invitations/{invitation}"):
+        answers = [client.get(path), client.post(path, data={"password": "short", "confirm": "other"})]
+        answers.append(client.post(path, data=new_password))
+        client.post("/logout")  # a successful post may have signed the account in
+        answers += [client.get(path), client.get(path + "x")]  # used, and never issued
+        assert [a.status_code for a in answers[:2]] == [200, 400], path
+        for answer in answers:
+            assert answer.headers.get("Cache-Control") == "no-store", (path, answer.status_code)
+    assert client.get("/login").headers.get("Cache-Control") != "no-store"
