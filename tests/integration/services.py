@@ -250,8 +250,8 @@ class Worker:
 class Beat:
     """What `celery beat` runs every 30 s (tasks.routing.dispatch_outbox), every `interval` seconds in
     a thread: send the outbox rows never sent, and re-send those sent over ROUTING_REDISPATCH_SECONDS
-    ago whose referral is still unrouted. A round that fails (broker or database down) is counted
-    and the next round tries again, as beat would."""
+    ago and not done (a referral still unrouted, a notice still unmailed). A round that fails (broker
+    or database down) is counted and the next round tries again, as beat would."""
 
     def __init__(self, app: Flask, interval: float = 1.0) -> None:
         self.app = app
@@ -273,7 +273,7 @@ class Beat:
         while not self._stop.is_set():
             with self.app.app_context():
                 try:  # what `tasks.routing.dispatch_outbox` does
-                    self.sent += dispatch.outbox_round()[0]
+                    self.sent += dispatch.send_pending()
                 except Exception as error:  # e.g. the database is locked: the next round tries again
                     self.failed_rounds += 1
                     logging.getLogger(__name__).warning("beat round failed: %s", type(error).__name__)
