@@ -15,13 +15,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 import redis
 from flask import Flask
 
 from directory.extensions import db
 from directory.referrals import dispatch
-from tests.conftest import ROOT
+from tests.conftest import ROOT, skip_missing_service
 
 
 def free_port() -> int:
@@ -137,9 +136,9 @@ class SilentServer:
 
 
 def start_redis(workdir: Path) -> RedisServer:
-    """Start a private redis-server (skips the test, saying why, if Redis is not installed)."""
+    """Start a private redis-server (skips the test, saying why, if Redis is not installed; fails it under CI)."""
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (scripts/test.sh installs it with apt-get where it can)")
+        skip_missing_service("redis-server is not installed (scripts/test.sh installs it with apt-get where it can)")
     server = RedisServer(workdir)
     server.start()
     start_redis.current = server  # type: ignore[attr-defined]
