@@ -164,8 +164,16 @@ class Master:
 
 
 def load_config() -> dict:
+    """gunicorn.conf.py's settings and hooks, loaded here as gunicorn loads them (with the
+    SECRET_KEY it refuses to start without, set while it loads)."""
     namespace: dict = {}
-    exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    before = os.environ.get("SECRET_KEY")
+    os.environ["SECRET_KEY"] = before or "test"
+    try:
+        exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    finally:
+        if before is None:
+            del os.environ["SECRET_KEY"]
     return namespace
 
 
