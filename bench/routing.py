@@ -41,7 +41,7 @@ from directory.accounts.service import create_user
 from directory.extensions import db
 from directory.models import Center, Offer, Referral, User
 from directory.models.base import utcnow
-from directory.referrals import dispatch, notice_queue, service
+from directory.referrals import dispatch, service
 from directory.referrals.intake import Intake, validate_intake
 from directory.sources import import_file
 
@@ -283,7 +283,7 @@ def wait_queue_drained(redis_url: str, worker: Service, timeout: float = 300) ->
 
         def drained() -> bool:
             worker.check_running()
-            return client.llen("celery") == 0 and client.hlen("unacked") == 0 and client.llen(notice_queue.WAITING) == 0
+            return client.llen("celery") == 0 and client.hlen("unacked") == 0
 
         wait_for(drained, timeout, "the worker to finish the queued tasks", interval=0.1)
     finally:

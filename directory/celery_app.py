@@ -69,6 +69,8 @@ def celery_init_app(app: Flask) -> Celery:
             "expire-offers": {"task": "tasks.routing.expire_offers", "schedule": 60.0},
         },
     )
+    if not redis_url:
+        celery.loader.import_default_modules()  # the tasks, to run in this process by name
     celery.set_default()
     app.extensions["celery"] = celery
     return celery

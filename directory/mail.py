@@ -27,7 +27,7 @@ class Mailer(Protocol):
         ...
 
     def batch(self) -> AbstractContextManager[Mailer]:
-        """A mailer for several messages in a row (e.g. a drain of queued notices), sharing one connection."""
+        """A mailer for several messages in a row (e.g. one delivery of notices), sharing one connection."""
         ...
 
 

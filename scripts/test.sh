@@ -2,23 +2,39 @@
 # Runs the whole test suite (and the linter) on a fresh or existing checkout:
 # once on SQLite, then again on PostgreSQL (each test in a fresh database of its own).
 # Extra arguments go to pytest, e.g. scripts/test.sh -k search
+# Under CI (CI=true) a service the suite needs (Redis, Chromium and chromedriver, axe-core,
+# PostgreSQL with PostGIS) that cannot be installed or started fails the run; elsewhere its tests
+# are skipped with a warning.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+ci=""
+case "${CI:-}" in true | TRUE | True | 1 | yes) ci=1 ;; esac
+# A service is missing: under CI the run fails, saying which; elsewhere a warning, and its tests skip.
+missing() {
+  if [ -n "$ci" ]; then
+    echo "error: $1; CI=true, so the run stops here instead of skipping $2." >&2
+    exit 1
+  fi
+  echo "warning: $1; $2 will be skipped." >&2
+}
+
 can_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+# apt-get waits up to 5 minutes for a lock another apt or dpkg holds (e.g. unattended upgrades at boot).
+apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 "$@"; }
 apt_updated=""
 apt_install() {
-  [ -n "$apt_updated" ] || { apt-get update -qq && apt_updated=1; }
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  [ -n "$apt_updated" ] || { apt_get update -qq && apt_updated=1; }
+  apt_get install -y -qq "$@" >/dev/null
 }
 
 # redis-server: the integration tests run their own as subprocesses (Celery's broker).
 if ! command -v redis-server >/dev/null 2>&1; then
   if can_install; then
     echo "Installing redis-server with apt-get ..."
-    apt_install redis-server || echo "warning: could not install redis-server; the Redis/Celery integration tests will be skipped." >&2
+    apt_install redis-server || missing "could not install redis-server" "the Redis/Celery integration tests"
   else
-    echo "warning: redis-server is missing and cannot be installed here; the Redis/Celery integration tests will be skipped." >&2
+    missing "redis-server is missing and cannot be installed here" "the Redis/Celery integration tests"
   fi
 fi
 
@@ -27,17 +43,17 @@ fi
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   if can_install; then
     echo "Installing chromium and chromium-driver with apt-get ..."
-    apt_install chromium chromium-driver || echo "warning: could not install chromium; the browser tests will be skipped." >&2
+    apt_install chromium chromium-driver || missing "could not install chromium" "the browser tests"
   else
-    echo "warning: chromium or chromium-driver is missing and cannot be installed here; the browser tests will be skipped." >&2
+    missing "chromium or chromium-driver is missing and cannot be installed here" "the browser tests"
   fi
 fi
 if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
   if command -v npm >/dev/null 2>&1; then
     echo "Installing axe-core with npm ci ..."
-    (cd tests/browser && npm ci --silent --no-audit --no-fund) || echo "warning: npm ci failed; the browser tests will be skipped." >&2
+    (cd tests/browser && npm ci --silent --no-audit --no-fund) || missing "npm ci failed" "the browser tests"
   else
-    echo "warning: npm is missing, so axe-core cannot be installed; the browser tests will be skipped." >&2
+    missing "npm is missing, so axe-core cannot be installed" "the browser tests"
   fi
 fi
 
@@ -55,6 +71,10 @@ if ! pg_ready; then
     for _ in $(seq 1 20); do pg_ready && break; sleep 0.5; done
   fi
 fi
+if ! pg_ready; then
+  missing "PostgreSQL is not running at 127.0.0.1:5432 and could not be started or installed here" \
+    "the PostgreSQL pass (the SQLite pass runs everything else)"
+fi
 # PostGIS: PostgreSQL's spatial index for the radius search (the production path).
 if pg_ready && ! psql -h 127.0.0.1 -U postgres -d postgres -Atc \
     "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'" 2>/dev/null | grep -q 1; then
@@ -62,9 +82,9 @@ if pg_ready && ! psql -h 127.0.0.1 -U postgres -d postgres -Atc \
   if can_install && [ -n "$pg_major" ]; then
     echo "Installing PostGIS for PostgreSQL $pg_major with apt-get ..."
     apt_install "postgresql-$pg_major-postgis-3" ||
-      echo "warning: could not install PostGIS; the PostgreSQL pass searches through the (latitude, longitude) index and skips the PostGIS tests." >&2
+      missing "could not install PostGIS" "the PostGIS tests (the PostgreSQL pass searches through the (latitude, longitude) index)"
   else
-    echo "warning: PostGIS is missing and cannot be installed here; the PostgreSQL pass skips the PostGIS tests." >&2
+    missing "PostGIS is missing and cannot be installed here" "the PostGIS tests"
   fi
 fi
 
@@ -78,7 +98,4 @@ python -m pytest "$@"
 if pg_ready; then
   echo "== Test suite on PostgreSQL =="
   TEST_DATABASE_URL="$PG_URL" python -m pytest "$@"
-else
-  echo "warning: PostgreSQL is not running at 127.0.0.1:5432 and could not be started or installed here;" >&2
-  echo "warning: the PostgreSQL pass was skipped (the SQLite pass above ran everything)." >&2
 fi

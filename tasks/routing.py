@@ -40,13 +40,8 @@ def expire_offers() -> None:
 
 @shared_task(name="tasks.routing.dispatch_outbox")
 def dispatch_outbox() -> None:
-    """Re-send outbox rows that were not sent in time (e.g. the broker was down at submit), queue
-    notices held in the database (Redis was down when their change committed), and send a drain
-    for notices left waiting without one (its message was lost)."""
-    sent, held, drained = dispatch.outbox_round(older_than=timedelta(seconds=30))
+    """Send the outbox rows not sent in time (e.g. the broker was down when their change committed),
+    and send again those sent but not done in time (e.g. their worker was killed)."""
+    sent = dispatch.send_pending(older_than=timedelta(seconds=30))
     if sent:
         log.info("re-sent %d outbox messages", sent)
-    if held:
-        log.info("queued the held notices of %d changes", held)
-    if drained:
-        log.info("sent a drain for notices left waiting")

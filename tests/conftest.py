@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from flask import Flask
@@ -37,6 +38,17 @@ FINDTREATMENT_FILE = SHARED_DATA / "findtreatment-2025-ca" / "residential.csv"
 
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+#: Under CI (CI=true) a service the suite needs must be there: its tests fail instead of skipping.
+CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def skip_missing_service(reason: str) -> NoReturn:
+    """Skip a test whose service (PostGIS, Redis, Chromium, axe-core) is missing, saying why; under CI,
+    fail it instead, so that a run that could not install or start one cannot pass unnoticed."""
+    if CI:
+        pytest.fail(f"{reason}. CI=true: the suite must run against it; install it (scripts/test.sh)", pytrace=False)
+    pytest.skip(reason)
+
 
 # Argon2's cheapest parameters for the accounts tests make (0.15 s a hash or a sign-in with the
 # real ones, hundreds of times a run); from import, for hashes that test modules make as they load.

@@ -3,5 +3,3 @@
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
-
-from directory.admin import views  # noqa: E402,F401

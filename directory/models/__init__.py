@@ -14,7 +14,6 @@ from directory.models.audit import AuditEvent
 from directory.models.base import Base
 from directory.models.centers import Center, CenterAttribute
 from directory.models.referrals import (
-    HeldNotice,
     Offer,
     OfferStatus,
     OutboxMessage,
@@ -30,7 +29,6 @@ __all__ = [
     "Center",
     "CenterAttribute",
     "ClaimStatus",
-    "HeldNotice",
     "Invitation",
     "ListingClaim",
     "Offer",

@@ -167,10 +167,13 @@ class TimelineEntry(Base):
 
 
 class OutboxMessage(Base):
-    """A task to send, written in the same transaction as the change that needs it.
+    """A task to send, written in the same transaction as the change that needs it: a routing
+    task (`route_referral`), or a notice to mail (`notify_center_staff` of a new offer,
+    `notify_referrer` of a referral's new status).
 
-    The web process sends it after commit; a periodic task re-sends any not sent in time,
-    so a broker outage at submit time loses nothing. Carries only ids.
+    The committing process sends it after commit; beat's `dispatch_outbox` re-sends any not sent,
+    or sent and not done in time, so a broker outage loses nothing. A notice's row is deleted once
+    its mail went; a routing task is done when its referral is routed. Carries only ids.
     """
 
     __tablename__ = "outbox"
@@ -178,25 +181,10 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     task: Mapped[str] = mapped_column(String(60))
     referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"))
+    #: The new offer a `notify_center_staff` notice is about.
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     dispatched_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
-    __table_args__ = (Index("ix_outbox_dispatched_at", "dispatched_at"),)
-
-
-class HeldNotice(Base):
-    """A committed change's notices (ids only) that could not be handed on for mailing when it
-    committed: Redis was down or did not answer, or, in embedded mode, the mail service failed.
-
-    Kept here until the next round hands them on (beat's `dispatch_outbox`, or the embedded
-    sweep), so an outage delays the mail of such a change instead of dropping it. Rows never
-    hold personal data: offer ids and random referral ids, as JSON lists.
-    """
-
-    __tablename__ = "held_notices"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    offer_ids: Mapped[list[int]] = mapped_column(JSON)
-    referral_ids: Mapped[list[str]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (Index("ix_outbox_dispatched_at", "dispatched_at"), Index("ix_outbox_offer_id", "offer_id"))

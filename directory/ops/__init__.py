@@ -12,6 +12,3 @@ def init_ops(app: Flask) -> None:
 
     init_logging(app)
     init_metrics(app)
-
-
-from directory.ops import views  # noqa: E402,F401

@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
 from directory.extensions import db
-from directory.models import HeldNotice, Offer, OfferStatus, OutboxMessage, Referral, ReferralStatus
+from directory.models import Offer, OfferStatus, OutboxMessage, Referral, ReferralStatus
 from directory.models.base import utcnow
 from directory.search import memory
 
@@ -152,7 +152,7 @@ class DatabaseCollector(Collector):
         yield from self._families()
 
     def collect(self) -> Iterator[Metric]:
-        referrals, backlog, oldest, expiring, held = self._families()
+        referrals, backlog, oldest, expiring = self._families()
         engine: Engine = self._engine()
         now = utcnow()
         with engine.connect() as connection:
@@ -169,15 +169,13 @@ class DatabaseCollector(Collector):
                     Offer.expires_at <= now + EXPIRING_WITHIN,
                 )
             )
-            held_notices = connection.scalar(select(func.count()).select_from(HeldNotice))
         known = [status.value for status in ReferralStatus]
         for status in [*known, *sorted(set(counts) - set(known))]:
             referrals.add_metric([status], counts.get(status, 0))
         backlog.add_metric([], pending)
         oldest.add_metric([], max(0.0, (now - oldest_at).total_seconds()) if oldest_at else 0.0)
         expiring.add_metric([], expiring_soon or 0)
-        held.add_metric([], held_notices or 0)
-        yield from (referrals, backlog, oldest, expiring, held)
+        yield from (referrals, backlog, oldest, expiring)
 
     @staticmethod
     def _families() -> tuple[GaugeMetricFamily, ...]:
@@ -190,10 +188,5 @@ class DatabaseCollector(Collector):
             ),
             GaugeMetricFamily(
                 "directory_offers_expiring_within_hour", "Open offers whose answer is due within the next hour."
-            ),
-            GaugeMetricFamily(
-                "directory_held_notices",
-                "Changes whose notification mail waits in the database: Redis (or, embedded, the mail service) "
-                "was down when they committed.",
             ),
         )

@@ -3,5 +3,3 @@
 from flask import Blueprint
 
 bp = Blueprint("portal", __name__)
-
-from directory.portal import offers, views  # noqa: E402,F401

@@ -3,5 +3,3 @@
 from flask import Blueprint
 
 bp = Blueprint("public", __name__)
-
-from directory.public import helpers, views  # noqa: E402,F401

@@ -1,9 +1,11 @@
-"""Sending routing tasks after commit, from the outbox; queueing notices; and the embedded-mode sweep.
+"""Sending the outbox: routing tasks and notices, after commit and again in beat's rounds; and the
+embedded-mode sweep.
 
-The broker only ever sees a task name and a referral id. If the broker is down when a
-referral is submitted, the outbox row stays unsent and the periodic `dispatch_outbox`
-task (or, in embedded mode, the sweep) sends it later. Notices that cannot be queued when
-their change commits are held in the database and handed on by the same rounds.
+The broker only ever sees a task name and ids. Every message is a row of the outbox written in the
+transaction that needs it; the committing process sends it right after commit. If the broker is
+down (or, in embedded mode, the mail service), the row stays unsent and the periodic
+`dispatch_outbox` task (or, in embedded mode, the sweep) sends it later. Tasks are sent by name:
+this module never imports `tasks/`, which imports it.
 """
 
 from __future__ import annotations
@@ -18,28 +20,31 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import redis
 from flask import Flask, current_app, request
 from kombu.transport import redis as kombu_redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from sqlalchemy import inspect
+from sqlalchemy.orm import Session
 
 from directory.extensions import db
 from directory.models import Referral, User
 from directory.referrals import notifications, service
 from directory.referrals.intake import Intake
-from directory.referrals.notice_queue import NoticeQueue, merge
 
 log = logging.getLogger(__name__)
+
+ROUTE_REFERRAL = "tasks.routing.route_referral"
+DELIVER_NOTICES = "tasks.notifications.deliver_notices"
+#: Notice rows sent per `deliver_notices` message by beat's round.
+NOTICES_PER_TASK = 100
 
 
 def offer_ttl() -> timedelta:
     return timedelta(minutes=current_app.config["OFFER_TTL_MINUTES"])
 
 
-def publish(task: Any, *args: object) -> None:
-    """Send a task without waiting on an unreachable broker: one connection attempt, no reconnect loop.
+def publish(name: str, *args: object) -> None:
+    """Send the task named `name` without waiting on an unreachable broker: one connection attempt,
+    no reconnect loop; in embedded mode, run it here and now (its errors are raised).
 
     (Kombu would otherwise retry the connection for several seconds before giving up.) The
     connection is kept for the next task: opening one per task was most of a routing task's
@@ -48,13 +53,13 @@ def publish(task: Any, *args: object) -> None:
     """
     celery = current_app.extensions["celery"]
     if celery.conf.task_always_eager:
-        task.apply_async(args=list(args))
+        celery.tasks[name].apply(args=list(args), throw=True)
         return
     for attempt in (1, 2):
         with _publishing_connections(celery).acquire(block=True) as connection:
             kept = connection.connected
             try:
-                task.apply_async(args=list(args), retry=False, connection=connection)
+                celery.send_task(name, args=list(args), retry=False, connection=connection)
                 return
             except Exception:
                 connection.close()  # really closed: the pool opens it anew on its next use
@@ -116,164 +121,64 @@ class PublishingRedisTransport(kombu_redis.Transport):
     Channel = _PublishingRedisChannel
 
 
-def send(referral_id: str) -> bool:
-    """Send the routing task of one referral to the broker; True if the broker took it."""
-    from tasks.routing import route_referral
-
+def send(name: str, *args: object) -> bool:
+    """Send one task; True if the broker took it (in embedded mode: if it ran without an error)."""
     try:
-        publish(route_referral, referral_id)
+        publish(name, *args)
     except Exception as error:  # the broker is unreachable: the outbox keeps the message
-        log.warning("could not send the routing task of referral %s: %s", referral_id, type(error).__name__)
+        log.warning("could not send %s %s: %s", name, list(args), type(error).__name__)
         return False
     return True
 
 
 def send_pending(older_than: timedelta = timedelta(0), stale_after: timedelta | None = None) -> int:
-    """Send every outbox message not yet sent, or sent but not routed in time; returns how many went.
+    """Send every outbox message not yet sent, or sent but not done in time; returns how many went.
 
+    Each routing task goes as a message of its own, notices up to NOTICES_PER_TASK to a message.
     Those sent are marked so in one commit at the end (a commit each made the database, whose
     writes are one at a time on SQLite, the bottleneck of a large re-send). A failed send stops
     the round: the broker is down, and the rest stays for the next one.
     """
     if stale_after is None:
         stale_after = timedelta(seconds=current_app.config["ROUTING_REDISPATCH_SECONDS"])
-    messages = [
-        (message.id, message.referral_id)
-        for message in service.pending_outbox(db.session, older_than=older_than, stale_after=stale_after)
-    ]
+    messages = service.pending_outbox(db.session, older_than=older_than, stale_after=stale_after)
+    routing = [(message.id, message.referral_id) for message in messages if message.task == service.ROUTE]
+    notices = [message.id for message in messages if message.task in notifications.NOTICE_TASKS]
     db.session.rollback()  # end the read: nothing is held while publishing
-    sent = []
-    for message_id, referral_id in messages:
-        if not send(referral_id):
+    sent: list[int] = []
+    for message_id, referral_id in routing:
+        if not send(ROUTE_REFERRAL, referral_id):
             break
         sent.append(message_id)
-    service.mark_dispatched(db.session, sent)
+    else:
+        for start in range(0, len(notices), NOTICES_PER_TASK):
+            chunk = notices[start : start + NOTICES_PER_TASK]
+            if not send(DELIVER_NOTICES, chunk):
+                break
+            sent += chunk
+    service.mark_dispatched(db.session, sent)  # (embedded mode: notices mailed are gone already)
     return len(sent)
 
 
-def send_notices(notices: notifications.Notices) -> None:
-    """Queue one committed change's notices (ids only) for mailing; a failure never undoes the change.
+def send_notices(session: Session, message_ids: list[int]) -> None:
+    """Send the notices a commit wrote to the outbox (written as sent); a failure never undoes the change.
 
-    With a broker they wait in Redis for a drain task (`notice_queue`), sent only if none is
-    waiting already; in embedded mode the task runs here and now. If that fails (Redis down or
-    not answering; in embedded mode, the mail service failing) they are held in the database
-    for the next round (`send_held_notices`): their mail is late, not lost.
+    If the broker (in embedded mode, the mail service) fails, the rows are marked unsent for the
+    next round; if even that fails (the database is down too), they still look sent, and the round
+    sends them again once they are ROUTING_REDISPATCH_SECONDS old: their mail is late, not lost.
     """
-    try:
-        _queue_or_mail(notices)
-    except Exception as error:
-        try:
-            with db.engine.begin() as connection:
-                notifications.hold(connection, notices)
-        except Exception as hold_error:  # the database is down too: nothing left to keep them in
-            log.error(
-                "could not queue %s (%s) nor hold them (%s): not mailed",
-                notices,
-                type(error).__name__,
-                type(hold_error).__name__,
-            )
-            return
-        log.warning("could not queue %s: %s; held for the next round", notices, type(error).__name__)
-
-
-def _queue_or_mail(notices: notifications.Notices) -> None:
-    """Hand notices on for mailing: to the queue in Redis (and send a drain if none waits), or in
-    embedded mode mail them here and now; raises if that fails."""
-    from tasks.notifications import send_notices as task
-
-    if current_app.extensions["celery"].conf.task_always_eager:
-        publish(task, list(notices.new_offer_ids), list(notices.changed_referral_ids))
+    if send(DELIVER_NOTICES, message_ids):
         return
-    queue = notice_queue()
-    if queue.push(notices):
-        send_drain(queue)
-
-
-#: Held changes' notices handed on per round, merged into one (a drain mails them in chunks).
-HELD_BATCH = 500
-
-
-def send_held_notices() -> int:
-    """Hand on the notices held in the database (`send_notices` could not queue them); returns
-    how many changes' worth went. Run by beat's round, and in embedded mode by the sweep.
-
-    They are queued (or mailed) first and forgotten after, so a process that dies in between
-    leaves them to be mailed twice rather than never. If handing on fails (Redis still down),
-    they stay for the next round.
-    """
-    held = notifications.held(db.session, HELD_BATCH)
-    db.session.rollback()  # end the read: nothing is held while queueing
-    if not held:
-        return 0
     try:
-        _queue_or_mail(merge(notices for _, notices in held))
+        with session.get_bind().connect() as connection:
+            service.mark_unsent(connection, message_ids)
+            connection.commit()
     except Exception as error:
-        log.warning("could not queue %d held changes' notices: %s", len(held), type(error).__name__)
-        return 0
-    notifications.release(db.session, [row_id for row_id, _ in held])
-    return len(held)
-
-
-def outbox_round(older_than: timedelta = timedelta(0)) -> tuple[int, int, bool]:
-    """One round of beat's `dispatch_outbox`: re-send the outbox (`send_pending`), hand on held
-    notices (`send_held_notices`), and send a drain for notices left without one
-    (`send_drain_if_needed`); returns what each did."""
-    return send_pending(older_than=older_than), send_held_notices(), send_drain_if_needed()
-
-
-def send_drain(queue: NoticeQueue) -> None:
-    """Send the task that mails the waiting notices (the caller has claimed it with `schedule` or `push`)."""
-    from tasks.notifications import send_waiting_notices
-
-    try:
-        publish(send_waiting_notices)
-    except Exception:
-        queue.unschedule()  # the next change, or beat's round, sends it
-        raise
-
-
-def send_drain_if_needed() -> bool:
-    """Send a drain for notices left waiting without one (its message was lost), or held by a
-    drain that gave up (put back in the queue first); True if one was sent."""
-    if current_app.extensions["celery"].conf.task_always_eager:
-        return False
-    try:
-        queue = notice_queue()
-        if reclaimed := queue.reclaim():
-            log.warning("put back %d changes' notices held by a drain that gave up", reclaimed)
-        if not queue.schedule():
-            return False
-        send_drain(queue)
-    except Exception as error:  # Redis is down: the next round tries again
-        log.warning("could not send a drain for waiting notices: %s", type(error).__name__)
-        return False
-    return True
-
-
-#: Seconds to wait on Redis for the notice queue: a change is committed already, so a slow or
-#: unreachable Redis must not hold up the request or the routing task for long.
-NOTICE_QUEUE_TIMEOUT_SECONDS = 1.0
-_notice_clients: dict[tuple[int, str], Any] = {}
-
-
-def notice_queue() -> NoticeQueue:
-    """The notice queue on the app's Redis, through a client kept per process (a forked process makes its own)."""
-    url = current_app.config["REDIS_URL"]
-    key = (os.getpid(), url)
-    if key not in _notice_clients:
-        _notice_clients[key] = redis.Redis.from_url(
-            url,
-            socket_connect_timeout=NOTICE_QUEUE_TIMEOUT_SECONDS,
-            socket_timeout=NOTICE_QUEUE_TIMEOUT_SECONDS,
-            # One more try on a fresh connection (Redis restarted), at once; not after a timeout
-            # (Redis hung), which would only double the wait.
-            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-        )
-    return NoticeQueue(_notice_clients[key])
+        log.warning("could not mark notices %s unsent (%s): re-sent when stale", message_ids, type(error).__name__)
 
 
 def init_notifications(app: Flask) -> None:
-    """Email center staff about new offers and referrers about status changes, after each commit."""
+    """Write notices of new offers and status changes to the outbox in each commit, and send them after."""
     with app.app_context():
         notifications.watch(db.sessionmaker, send_notices)
 
@@ -296,7 +201,6 @@ def init_embedded_sweep(app: Flask) -> None:
         service.stop_lapsed_consents(db.session)
         service.expire_offers(db.session, offer_ttl=offer_ttl())
         send_pending()
-        send_held_notices()
 
 
 def submit_and_send(intake: Intake, actor: User | None) -> Referral:
@@ -310,7 +214,8 @@ def submit_and_send(intake: Intake, actor: User | None) -> Referral:
     """
     referral = service.submit_referral(db.session, intake, actor, sending=True)
     referral_id = inspect(referral).identity[0]  # the commit expired `referral.id`: no reload to send
-    if not send(referral_id):
-        service.mark_unsent(db.session, referral_id)
+    if not send(ROUTE_REFERRAL, referral_id):
+        service.mark_unsent(db.session, [service.routing_message_id(db.session, referral_id)])
+        db.session.commit()
     db.session.refresh(referral)  # as routed meanwhile (in embedded mode, routed already)
     return referral

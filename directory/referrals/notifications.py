@@ -3,27 +3,25 @@
 The messages carry no personal data (no client reference, no clinical facts, no phone),
 only a link to sign in; the referral id in a link is a random id, not personal data.
 
-What to send is noticed on the session itself (`watch`): every new `Offer` and every
-change of a `Referral`'s status that is flushed is noted, and handed to `deliver` only
-after the transaction commits (a rollback forgets it). That covers every way offers are
-made and statuses change (routing in a worker, answers, expiry, cancellation) without the
-lifecycle code knowing about mail. `deliver` gets only ids, to queue for mailing
-(directory/referrals/notice_queue.py). Notices that cannot be queued when their change commits
-(Redis down) are held in the database (`hold`) until a later round hands them on.
+What to send is noticed on the session itself (`watch`): every new `Offer` and every change of
+a `Referral`'s status that is flushed is noted, and just before the transaction commits each
+becomes a row of the outbox (ids only), so the notices commit with the change or not at all
+(a rollback forgets them). That covers every way offers are made and statuses change (routing
+in a worker, answers, expiry, cancellation) without the lifecycle code knowing about mail.
+After the commit, `send` gets the new rows' ids to send for mailing (`deliver`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, event, insert, inspect, select
+from sqlalchemy import delete, event, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from directory.mail import Mailer
-from directory.models import HeldNotice, Offer, OfferStatus, Referral, ReferralStatus, Role, User, center_staff
+from directory.models import Offer, OfferStatus, OutboxMessage, Referral, ReferralStatus, Role, User, center_staff
 from directory.models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -33,40 +31,43 @@ OFFER_BODY = "You have a new referral offer; sign in to see it: {base_url}/porta
 STATUS_SUBJECT = "A referral you sent has a new status"
 STATUS_BODY = "A referral you sent has a new status; sign in: {base_url}/referrals/{referral_id}\n"
 
+#: The outbox tasks of notices: the staff of a new offer's center, a referral's creator.
+NEW_OFFER = "notify_center_staff"
+STATUS_CHANGE = "notify_referrer"
+NOTICE_TASKS = (NEW_OFFER, STATUS_CHANGE)
+
 _PENDING = "referral_notices"
+_WRITTEN = "referral_notice_rows"
 
-
-@dataclass(frozen=True)
-class Notices:
-    """What changed in one committed transaction, as ids only."""
-
-    new_offer_ids: tuple[int, ...] = ()
-    changed_referral_ids: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.new_offer_ids or self.changed_referral_ids)
-
-
-Deliver = Callable[[Notices], None]
+Send = Callable[[Session, list[int]], None]
 
 
 class _Pending:
     """Noticed in flushes of the current transaction; a status counts if it differs at commit."""
 
     def __init__(self) -> None:
-        self.offer_ids: list[int] = []
+        self.offers: dict[int, str] = {}  # offer id: its referral's id
         self.statuses: dict[str, tuple[str | None, str]] = {}  # referral id: (status before, status now)
 
-    def notices(self) -> Notices:
-        changed = tuple(rid for rid, (before, now) in self.statuses.items() if before != now)
-        return Notices(tuple(dict.fromkeys(self.offer_ids)), changed)
+    def rows(self) -> list[dict[str, Any]]:
+        """The outbox rows of these notices: new offers first, then changed statuses."""
+        now = utcnow()
+        common = {"created_at": now, "dispatched_at": now, "attempts": 1}  # sent right after commit
+        return [
+            *({"task": NEW_OFFER, "referral_id": r, "offer_id": o, **common} for o, r in self.offers.items()),
+            *(
+                {"task": STATUS_CHANGE, "referral_id": r, "offer_id": None, **common}
+                for r, (before, now_) in self.statuses.items()
+                if before != now_
+            ),
+        ]
 
 
 def _after_flush(session: Session, _context: Any) -> None:
     pending: _Pending = session.info.setdefault(_PENDING, _Pending())
     for obj in session.new:
         if isinstance(obj, Offer):
-            pending.offer_ids.append(obj.id)
+            pending.offers[obj.id] = obj.referral_id
     for obj in session.dirty:
         if not isinstance(obj, Referral):
             continue
@@ -78,119 +79,94 @@ def _after_flush(session: Session, _context: Any) -> None:
         pending.statuses[obj.id] = (first_before, str(history.added[-1]))
 
 
+def _before_commit(session: Session) -> None:
+    """Write the transaction's notices to the outbox, in the transaction itself."""
+    session.flush()  # what is still unflushed is noticed too (a clean session does nothing)
+    pending: _Pending | None = session.info.pop(_PENDING, None)
+    if pending and (rows := pending.rows()):
+        ids = session.scalars(insert(OutboxMessage).returning(OutboxMessage.id), rows).all()
+        session.info[_WRITTEN] = list(ids)
+
+
 def _forget(session: Session, *_args: Any) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_WRITTEN, None)
 
 
-def watch(sessionmaker: Any, deliver: Deliver) -> None:
-    """Note offers and status changes on sessions made by `sessionmaker`; `deliver` them after each commit."""
+def watch(sessionmaker: Any, send: Send) -> None:
+    """Write the notices of offers and status changes on sessions made by `sessionmaker` to the
+    outbox as they commit; `send` the committed rows' ids after each commit."""
 
     def after_commit(session: Session) -> None:
-        pending: _Pending | None = session.info.pop(_PENDING, None)
-        notices = pending.notices() if pending else Notices()
-        if notices:
-            deliver(notices)
+        session.info.pop(_PENDING, None)
+        if ids := session.info.pop(_WRITTEN, None):
+            send(session, ids)
 
     event.listen(sessionmaker, "after_flush", _after_flush)
+    event.listen(sessionmaker, "before_commit", _before_commit)
     event.listen(sessionmaker, "after_commit", after_commit)
     event.listen(sessionmaker, "after_soft_rollback", _forget)
 
 
-def hold(connection: Connection, notices: Notices) -> None:
-    """Keep a committed change's notices in the database (one `HeldNotice` row, ids only), for a
-    later round to hand on: `connection` is the caller's, which commits."""
-    connection.execute(
-        insert(HeldNotice).values(
-            offer_ids=list(notices.new_offer_ids), referral_ids=list(notices.changed_referral_ids), created_at=utcnow()
-        )
-    )
+def deliver(session: Session, message_ids: list[int], mailer: Mailer, base_url: str) -> int:
+    """Mail the notices of these outbox rows, in order; returns how many messages went.
 
-
-def held(session: Session, limit: int) -> list[tuple[int, Notices]]:
-    """The oldest held notices, at most `limit` changes' worth, with their row ids."""
-    rows = session.execute(
-        select(HeldNotice.id, HeldNotice.offer_ids, HeldNotice.referral_ids).order_by(HeldNotice.id).limit(limit)
-    )
-    return [
-        (row_id, Notices(tuple(int(i) for i in offers), tuple(str(r) for r in referrals)))
-        for row_id, offers, referrals in rows
-    ]
-
-
-def release(session: Session, row_ids: list[int]) -> None:
-    """Forget held notices that were handed on (one statement, one commit)."""
-    if row_ids:
-        session.execute(delete(HeldNotice).where(HeldNotice.id.in_(row_ids)))
-        session.commit()
-
-
-def notify_center_staff(session: Session, offer_id: int, mailer: Mailer, base_url: str) -> int:
-    """Email the staff of the offer's center, if the offer is still open; returns how many were emailed."""
-    return notify_center_staffs(session, [offer_id], mailer, base_url)
-
-
-def notify_referrer(session: Session, referral_id: str, mailer: Mailer, base_url: str) -> int:
-    """Email the referral's creator that its status changed; returns how many were emailed (0 or 1)."""
-    return notify_referrers(session, [referral_id], mailer, base_url)
-
-
-#: Ids read per statement by the `notify_*s` functions (a drain holds a few hundred at most).
-CHUNK = 500
-
-
-def notify_center_staffs(session: Session, offer_ids: list[int], mailer: Mailer, base_url: str) -> int:
-    """Email the staff of each offer's center, for the offers still open, in order; returns how many were emailed.
-
-    The addresses of all the offers are read in one query (one per offer was most of a drain's
-    database time); each id is removed from `offer_ids` once its mail went, so that if mailing
-    fails midway, what is left is what was not mailed.
+    Delivery is at least once, and in practice once. A row is deleted, in a commit of its own,
+    as soon as its mail went, and a row already gone is skipped: a notice sent again (a task
+    delivered twice, a retry after a failure midway, beat's re-send of a row not done in time)
+    is not mailed again once its first delivery finished. Mail is not transactional: a process
+    that dies, or a database that fails, between a mail and its row's delete leaves that one
+    notice to be mailed again. The other choice, deleting first and mailing after, would lose
+    a notice in the same window; a second "new status, sign in" mail is the lesser harm.
+    Offers no longer open and inactive accounts get no mail; their rows go all the same.
     """
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.task, OutboxMessage.referral_id, OutboxMessage.offer_id)
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.task.in_(NOTICE_TASKS))
+        .order_by(OutboxMessage.id)
+    ).all()
+    staff = _center_staff(session, [row.offer_id for row in rows if row.task == NEW_OFFER])
+    creators = _creators(session, [row.referral_id for row in rows if row.task == STATUS_CHANGE])
+    session.rollback()  # end the read: no transaction is held while mailing
+    sent = 0
+    for row in rows:
+        if row.task == NEW_OFFER:
+            mail = [(to, OFFER_SUBJECT, OFFER_BODY.format(base_url=base_url)) for to in staff.get(row.offer_id, ())]
+        else:
+            body = STATUS_BODY.format(base_url=base_url, referral_id=row.referral_id)
+            mail = [(to, STATUS_SUBJECT, body) for to in creators.get(row.referral_id, ())]
+        for to, subject, body in mail:
+            mailer.send(to, subject, body)
+            sent += 1
+        session.execute(delete(OutboxMessage).where(OutboxMessage.id == row.id))
+        session.commit()
+    return sent
+
+
+def _center_staff(session: Session, offer_ids: list[int]) -> dict[int, list[str]]:
+    """The addresses of the active staff of each open offer's center, by offer id (one query)."""
     recipients: dict[int, list[str]] = {}
-    for chunk in _chunks(offer_ids):
+    if offer_ids:
         rows = session.execute(
             select(Offer.id, User.email)
             .join(center_staff, center_staff.c.user_id == User.id)
             .join(Offer, Offer.center_id == center_staff.c.center_id)
-            .where(Offer.id.in_(chunk), Offer.status == OfferStatus.OFFERED.value)
+            .where(Offer.id.in_(offer_ids), Offer.status == OfferStatus.OFFERED.value)
             .where(User.role == Role.CENTER_STAFF.value, User.active.is_(True))
             .order_by(Offer.id, User.id)
         )  # addresses only: loading `User`s would load their centers too
         for offer_id, email in rows:
             recipients.setdefault(offer_id, []).append(email)
-    sent = 0
-    body = OFFER_BODY.format(base_url=base_url)
-    while offer_ids:
-        for email in recipients.get(offer_ids[0], ()):
-            mailer.send(email, OFFER_SUBJECT, body)
-            sent += 1
-        offer_ids.pop(0)
-    return sent
+    return recipients
 
 
-def notify_referrers(session: Session, referral_ids: list[str], mailer: Mailer, base_url: str) -> int:
-    """Email the creator of each referral that its status changed, in order; returns how many were emailed.
-
-    One query for all the referrals' creators; each id is removed from `referral_ids` once mailed
-    (or once found to have nobody to mail), as in `notify_center_staffs`.
-    """
-    creators: dict[str, str] = {}
-    for chunk in _chunks(referral_ids):
-        rows = session.execute(
-            select(Referral.id, User.email)
-            .join(Referral, Referral.created_by_id == User.id)
-            .where(Referral.id.in_(chunk), Referral.status != ReferralStatus.RECEIVED.value, User.active.is_(True))
-        )
-        creators.update((referral_id, email) for referral_id, email in rows)
-    sent = 0
-    while referral_ids:
-        referral_id = referral_ids[0]
-        if (email := creators.get(referral_id)) is not None:
-            mailer.send(email, STATUS_SUBJECT, STATUS_BODY.format(base_url=base_url, referral_id=referral_id))
-            sent += 1
-        referral_ids.pop(0)
-    return sent
-
-
-def _chunks(ids: list[Any]) -> list[list[Any]]:
-    unique = list(dict.fromkeys(ids))
-    return [unique[i : i + CHUNK] for i in range(0, len(unique), CHUNK)]
+def _creators(session: Session, referral_ids: list[str]) -> dict[str, list[str]]:
+    """The address of each referral's creator, if active, by referral id (one query)."""
+    if not referral_ids:
+        return {}
+    rows = session.execute(
+        select(Referral.id, User.email)
+        .join(Referral, Referral.created_by_id == User.id)
+        .where(Referral.id.in_(referral_ids), Referral.status != ReferralStatus.RECEIVED.value, User.active.is_(True))
+    )
+    return {referral_id: [email] for referral_id, email in rows}

@@ -14,7 +14,21 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Select, Update, and_, any_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    Update,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -133,7 +147,7 @@ def submit_referral(session: Session, intake: Intake, actor: User | None, now: d
     session.execute(insert(TimelineEntry), entries)
     session.execute(
         insert(OutboxMessage),
-        [{"task": "route_referral", "referral_id": referral.id, "created_at": now,
+        [{"task": ROUTE, "referral_id": referral.id, "created_at": now,
           "dispatched_at": now if sending else None, "attempts": 1 if sending else 0}],
     )  # fmt: skip
     created = audit.event_row(actor, "referral.create", "referral", referral.id)
@@ -723,22 +737,33 @@ def record_follow_up(session: Session, offer_id: int, actor: User, outcome: Offe
 
 # Outbox -------------------------------------------------------------------------------------
 
+#: The outbox task of a referral's routing (notices have theirs in `notifications.NOTICE_TASKS`).
+ROUTE = "route_referral"
 
-#: A sent routing task whose referral is still unrouted after this long is sent again. A worker
-#: killed mid-task leaves its message unacknowledged until the broker's visibility timeout;
-#: routing is idempotent, so sending again is safe and much sooner.
+#: A sent message not done after this long is sent again: a routing task whose referral is still
+#: unrouted, or a notice still unmailed. A worker killed mid-task leaves its message unacknowledged
+#: until the broker's visibility timeout; routing is idempotent and a mailed notice is not mailed
+#: again, so sending again is safe and much sooner.
 REDISPATCH_AFTER = timedelta(minutes=2)
+
+
+def routing_message_id(session: Session, referral_id: str) -> int:
+    """The outbox row of a referral's routing task."""
+    return session.scalars(
+        select(OutboxMessage.id).where(OutboxMessage.referral_id == referral_id, OutboxMessage.task == ROUTE)
+    ).one()
 
 
 def pending_outbox(session: Session, *, older_than: timedelta = timedelta(0), now: datetime | None = None,
                    stale_after: timedelta = REDISPATCH_AFTER, limit: int = 500) -> list[OutboxMessage]:  # fmt: skip
-    """Outbox rows to send: never sent (older than `older_than`), or sent over `stale_after` ago
-    while their referral is still waiting to be routed."""
+    """Outbox rows to send: never sent (older than `older_than`), or sent over `stale_after` ago and
+    not done (a notice's row is deleted once mailed; a routing task is done once its referral is routed)."""
     now = now or utcnow()
     never_sent = (OutboxMessage.dispatched_at.is_(None)) & (OutboxMessage.created_at <= now - older_than)
-    stale = (OutboxMessage.dispatched_at <= now - stale_after) & Referral.status.in_(
+    not_done = (OutboxMessage.task != ROUTE) | Referral.status.in_(
         (ReferralStatus.RECEIVED.value, ReferralStatus.ROUTING.value)
     )
+    stale = (OutboxMessage.dispatched_at <= now - stale_after) & not_done
     return list(
         session.scalars(
             select(OutboxMessage)
@@ -762,12 +787,11 @@ def mark_dispatched(session: Session, message_ids: Collection[int], now: datetim
     session.commit()
 
 
-def mark_unsent(session: Session, referral_id: str) -> None:
-    """The routing task of a referral submitted with `sending` did not reach the broker: the outbox
-    keeps it as never sent, for the periodic re-send."""
-    session.execute(
+def mark_unsent(connection: Connection | Session, message_ids: Collection[int]) -> None:
+    """Messages written as sent (the committing process sends them right after commit) did not reach
+    the broker: the outbox keeps them as never sent, for the next round. The caller commits."""
+    connection.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.referral_id == referral_id, OutboxMessage.task == "route_referral")
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.dispatched_at.is_not(None))
         .values(dispatched_at=None, attempts=OutboxMessage.attempts - 1)
     )
-    session.commit()

@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 
 from directory.extensions import db
 from tests.browser.browser import CHROMEDRIVER, CHROMIUM, VIEWPORTS, Browser, missing_tools
-from tests.conftest import ROOT, database_url, make_app
+from tests.conftest import ROOT, database_url, make_app, skip_missing_service
 
 ARTIFACTS = ROOT / "artifacts" / "browser"
 
@@ -67,7 +67,7 @@ def driver() -> Iterator[Chrome]:
     """One headless chromium for the whole module, with a fresh profile."""
     missing = missing_tools()
     if missing:
-        pytest.skip(missing)
+        skip_missing_service(missing)
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     options = ChromeOptions()
     options.binary_location = str(CHROMIUM)

@@ -165,6 +165,8 @@ class Master:
 
 
 def load_config() -> dict:
+    """gunicorn.conf.py's settings and hooks, loaded here as gunicorn loads them (with the
+    SECRET_KEY it refuses to start without, set while it loads)."""
     namespace: dict = {}
     with mock.patch.dict(os.environ, {"SECRET_KEY": "test"}):  # the config refuses to load without one
         exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)

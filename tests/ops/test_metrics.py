@@ -10,9 +10,7 @@ from sqlalchemy import func, select
 from directory.extensions import db
 from directory.models import Center, OutboxMessage, Referral
 from directory.models.base import utcnow
-from directory.referrals import notifications
 from directory.referrals.intake import validate_intake
-from directory.referrals.notifications import Notices
 from directory.referrals.service import cancel_referral, route_referral, submit_referral
 from directory.search import memory
 from directory.search.geocoding import OfflineGeocoder
@@ -31,7 +29,6 @@ METRIC_NAMES = [
     "directory_outbox_backlog",
     "directory_outbox_oldest_undispatched_age_seconds",
     "directory_offers_expiring_within_hour",
-    "directory_held_notices",
 ]
 
 
@@ -205,14 +202,6 @@ def test_referral_and_outbox_gauges_match_the_database(client, session):
     oldest = sample(body, "directory_outbox_oldest_undispatched_age_seconds")
     assert 4 * 3600 - 5 <= oldest <= 4 * 3600 + 60
     assert sample(body, "directory_offers_expiring_within_hour") == 1
-    assert sample(body, "directory_held_notices") == 0
-
-
-def test_held_notices_are_counted(app, client):
-    with app.app_context(), db.engine.begin() as connection:
-        notifications.hold(connection, Notices((1,), ("a",)))
-        notifications.hold(connection, Notices((), ("b",)))
-    assert sample(scrape(client), "directory_held_notices") == 2
 
 
 def test_empty_database_gauges_are_zero(client):
@@ -221,7 +210,6 @@ def test_empty_database_gauges_are_zero(client):
     assert sample(body, "directory_outbox_backlog") == 0
     assert sample(body, "directory_outbox_oldest_undispatched_age_seconds") == 0
     assert sample(body, "directory_offers_expiring_within_hour") == 0
-    assert sample(body, "directory_held_notices") == 0
 
 
 def test_each_app_has_its_own_registry(tmp_path, client):

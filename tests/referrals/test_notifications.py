@@ -7,13 +7,15 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from directory.extensions import db
 from directory.mail import OutboxMailer
-from directory.models import Offer, Referral
+from directory.models import Offer, OutboxMessage, Referral
 from directory.models.base import utcnow
-from directory.referrals import notifications, service
+from directory.referrals import dispatch, notifications, service
 from tests.api.test_referrals_api import intake, offer_ids, people, store, submit  # noqa: F401  (shared fixtures)
 
 PERSONAL = ("CASE-1042", "555-0199", "heroin", "alcohol", "liver", "medicaid")
@@ -115,51 +117,62 @@ def own_session(app):
         yield session
 
 
+def notices(session: Session, offers: list[int] = (), referrals: list[str] = ()) -> list[int]:
+    """Outbox rows of notices of these new offers and changed referrals, in order; their ids."""
+    rows = [
+        *(OutboxMessage(task=notifications.NEW_OFFER, referral_id=session.get(Offer, o).referral_id, offer_id=o)
+          for o in offers),
+        *(OutboxMessage(task=notifications.STATUS_CHANGE, referral_id=r) for r in referrals),
+    ]  # fmt: skip
+    session.add_all(rows)
+    session.commit()
+    return [row.id for row in rows]
+
+
+def left(session: Session) -> list[int]:
+    """The ids of the notice rows still in the outbox (not mailed yet)."""
+    session.expire_all()
+    query = select(OutboxMessage.id).where(OutboxMessage.task != service.ROUTE).order_by(OutboxMessage.id)
+    return list(session.scalars(query))
+
+
+def test_a_change_writes_its_notices_to_the_outbox_in_its_own_commit(app, client, store, people, monkeypatch):  # noqa: F811
+    sent, publish = [], dispatch.publish
+
+    def routing_only(name, *args):  # notices are sent, and not mailed: their rows stay
+        sent.append((name, *args))
+        if name == dispatch.ROUTE_REFERRAL:
+            publish(name, *args)
+
+    monkeypatch.setattr(dispatch, "publish", routing_only)
+    referral_id = submit(client, people)
+    [offer_id] = offer_ids(store, referral_id)
+    with app.app_context():
+        rows = db.session.execute(
+            select(OutboxMessage.id, OutboxMessage.task, OutboxMessage.referral_id, OutboxMessage.offer_id)
+            .where(OutboxMessage.task != service.ROUTE)
+            .order_by(OutboxMessage.id)
+        ).all()
+    assert [tuple(row[1:]) for row in rows] == [
+        (notifications.NEW_OFFER, referral_id, offer_id),
+        (notifications.STATUS_CHANGE, referral_id, None),
+    ]
+    # Sent after the commit: the routing task by name, then the routing commit's notices.
+    assert sent == [(dispatch.ROUTE_REFERRAL, referral_id), (dispatch.DELIVER_NOTICES, [row.id for row in rows])]
+
+
 def test_a_closed_offer_or_an_inactive_account_gets_no_mail(app, client, store, own_session, people, tmp_path):  # noqa: F811
     referral_id = submit(client, people)
     [offer_id] = offer_ids(store, referral_id)
     mailer = OutboxMailer(tmp_path / "direct", "test@localhost")
-    assert notifications.notify_center_staff(own_session, offer_id, mailer, "http://x") == 1
+    assert notifications.deliver(own_session, notices(own_session, [offer_id]), mailer, "http://x") == 1
     own_session.get(Offer, offer_id).status = "withdrawn"
     referral = own_session.get(Referral, referral_id)
     referral.created_by.active = False
     own_session.commit()
-    assert notifications.notify_center_staff(own_session, offer_id, mailer, "http://x") == 0
-    assert notifications.notify_referrer(own_session, referral_id, mailer, "http://x") == 0
-
-
-def failing_once(function):
-    """`function`, except that its first call fails as if the database server had dropped the connection."""
-    from sqlalchemy.exc import OperationalError
-
-    calls = []
-
-    def connection_lost_once(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise OperationalError("SELECT ...", {}, Exception("server closed the connection unexpectedly"))
-        return function(*args, **kwargs)
-
-    return connection_lost_once
-
-
-def test_a_database_failure_midway_retries_only_what_was_not_mailed(app, client, store, people, monkeypatch):  # noqa: F811
-    from celery.exceptions import Retry
-
-    from tasks.notifications import send_notices
-
-    referral_id = submit(client, people)
-    [offer_id] = offer_ids(store, referral_id)
-    clear(app)
-    monkeypatch.setattr(notifications, "notify_referrers", failing_once(notifications.notify_referrers))
-    with app.app_context(), pytest.raises(Retry) as retry:
-        send_notices.apply(args=[[offer_id], [referral_id]])
-    # The center's mail went out before the failure: the retry carries only the sender's.
-    assert [to for to, _, _ in mail(app)] == [people.emails["near_staff"]]
-    assert list(retry.value.sig.args) == [[], [referral_id]]
-    with app.app_context():
-        send_notices.apply(args=retry.value.sig.args)
-    assert sorted(to for to, _, _ in mail(app)) == sorted([people.emails["near_staff"], people.emails["sender"]])
+    ids = notices(own_session, [offer_id], [referral_id])
+    assert notifications.deliver(own_session, ids, mailer, "http://x") == 0
+    assert left(own_session) == []  # nothing to mail: done all the same
 
 
 class Recording:
@@ -175,32 +188,66 @@ class Recording:
         self.sent.append((to, subject))
 
 
-def test_a_batch_of_notices_is_read_in_one_query_each_and_mailed_in_order(app, client, store, own_session, people):  # noqa: F811
+def test_notices_are_read_in_one_query_each_and_mailed_in_order(app, client, store, own_session, people):  # noqa: F811
     from sqlalchemy import event
 
     first, second = submit(client, people), submit(client, people)
     offers = offer_ids(store, first) + offer_ids(store, second)
+    ids = notices(own_session, offers, [second, first])
     statements = []
     event.listen(own_session.get_bind(), "before_cursor_execute", lambda *args: statements.append(args[2]))
     mailer = Recording()
-    offer_list, referral_list = list(offers), [second, "no-such-referral", first]
-    assert notifications.notify_center_staffs(own_session, offer_list, mailer, "http://x") == 2
-    assert notifications.notify_referrers(own_session, referral_list, mailer, "http://x") == 2
-    assert len(statements) == 2
-    assert offer_list == [] and referral_list == []
+    assert notifications.deliver(own_session, ids, mailer, "http://x") == 4
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 3  # rows, staff, creators
     assert (
         mailer.sent
         == [(people.emails["near_staff"], notifications.OFFER_SUBJECT)] * 2
         + [(people.emails["sender"], notifications.STATUS_SUBJECT)] * 2
     )
+    assert left(own_session) == []
 
 
 def test_a_mail_failure_midway_leaves_only_what_was_not_mailed(app, client, store, own_session, people):  # noqa: F811
-    first, second, third = (submit(client, people) for _ in range(3))
-    referrals = [first, second, third]
+    referrals = [submit(client, people) for _ in range(3)]
+    ids = notices(own_session, referrals=referrals)
     with pytest.raises(OSError):
-        notifications.notify_referrers(own_session, referrals, Recording(fail_at=2), "http://x")
-    assert referrals == [second, third]
+        notifications.deliver(own_session, ids, Recording(fail_at=2), "http://x")
+    assert left(own_session) == ids[1:]
+    # Sent again (a retry, or beat's round): what went is not mailed again.
+    again = Recording()
+    assert notifications.deliver(own_session, ids, again, "http://x") == 2
+    assert again.sent == [(people.emails["sender"], notifications.STATUS_SUBJECT)] * 2
+    assert notifications.deliver(own_session, ids, again, "http://x") == 0
+
+
+def test_a_database_failure_after_a_mail_retries_from_that_mail(app, client, store, own_session, people, monkeypatch):  # noqa: F811
+    from tasks.notifications import deliver_notices
+
+    referral_id = submit(client, people)
+    [offer_id] = offer_ids(store, referral_id)
+    clear(app)
+    ids = notices(own_session, [offer_id], [referral_id])
+    real_delete, deletes = notifications.delete, []
+
+    def delete_fails_the_second_time(*args):
+        deletes.append(args)
+        if len(deletes) == 2:
+            raise OperationalError("DELETE ...", {}, Exception("server closed the connection unexpectedly"))
+        return real_delete(*args)
+
+    monkeypatch.setattr(notifications, "delete", delete_fails_the_second_time)
+    with app.app_context(), pytest.raises(OperationalError):  # embedded: raised; a worker retries
+        deliver_notices.apply(args=[ids], throw=True)
+    assert [to for to, _, _ in mail(app)] == [people.emails["near_staff"], people.emails["sender"]]
+    # The sender's mail went but its row could not be deleted: sent again, it is mailed once more
+    # (at least once); the center's row was deleted with its mail, so that mail is not repeated.
+    assert left(own_session) == ids[1:]
+    with app.app_context():
+        deliver_notices.apply(args=[ids], throw=True)
+    assert sorted(to for to, _, _ in mail(app)) == sorted(
+        [people.emails["near_staff"], people.emails["sender"], people.emails["sender"]]
+    )
+    assert left(own_session) == []
 
 
 def test_consent_expiry_stops_routing_and_mails_the_sender(app, client, store, people):  # noqa: F811

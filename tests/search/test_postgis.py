@@ -24,7 +24,7 @@ from directory.search.engine import (
     uses_postgis,
 )
 from directory.search.geocoding import Place
-from tests.conftest import TEST_DATABASE_URL, copy_of_seeded
+from tests.conftest import TEST_DATABASE_URL, copy_of_seeded, skip_missing_service
 from tests.factories import add_centers, center_record
 from tests.search.test_engine import random_places
 
@@ -38,7 +38,9 @@ def postgis_installed(session: Session) -> bool:
 @pytest.fixture
 def postgis(session: Session) -> Session:
     if not postgis_installed(session):
-        pytest.skip("PostGIS is not installed on this server (scripts/test.sh installs postgresql-15-postgis-3)")
+        skip_missing_service(
+            "PostGIS is not installed on this server (scripts/test.sh installs postgresql-15-postgis-3)"
+        )
     return session
 
 
@@ -120,7 +122,7 @@ def test_postgis_and_the_plain_index_give_identical_answers(seeded_database, tmp
 
     with Session(engine) as session:
         if not postgis_installed(session):
-            pytest.skip("PostGIS is not installed on this server")
+            skip_missing_service("PostGIS is not installed on this server")
         assert uses_postgis(session)
     through_postgis = answers()
     with engine.begin() as connection:
