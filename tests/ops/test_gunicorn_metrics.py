@@ -163,6 +163,12 @@ class Master:
         self.loaded_with.append((folder, sorted(p.name for p in Path(folder).iterdir()) if folder else []))
 
 
+@pytest.fixture(autouse=True)
+def secret_key(monkeypatch):
+    """gunicorn.conf.py refuses to load without SECRET_KEY."""
+    monkeypatch.setenv("SECRET_KEY", "test")
+
+
 def load_config() -> dict:
     namespace: dict = {}
     exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
