@@ -173,11 +173,9 @@ def _connection_settings(dbapi_connection: Any, _record: Any) -> None:
     (4-12 ms here, with the write lock held), and a crash of the app loses nothing, though a
     power cut can lose the last commits (never corrupt the file; production runs PostgreSQL,
     docs/deploying.md); and reads through memory-mapped I/O, up to 1 GiB of the file (no copy
-    per page read; about 9% off a search at a million centers); and keeps temporary data in
-    memory (`temp_store=MEMORY`): each write to `centers` or `center_attributes` runs row
-    triggers that write other tables, so SQLite saves the pages each statement changes in a
-    statement journal, which by default goes to a temporary file past 64 KiB; importing the
-    seed file took 2.4-5x the wall time that way (2 s of system time instead of 0.1 s)."""
+    per page read); and keeps temporary data in memory (`temp_store=MEMORY`): each write to
+    `centers` runs the R*Tree's row triggers, so SQLite saves the pages each statement changes
+    in a statement journal, which by default goes to a temporary file past 64 KiB."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")

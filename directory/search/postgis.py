@@ -17,7 +17,15 @@ from sqlalchemy.orm import Session
 from directory import schema
 from directory.search.geodesy import METERS_PER_MILE
 from directory.search.listing import load_listings
-from directory.search.query import SearchHit, SearchQuery, SearchResult, candidate_columns, filter_conditions, rank
+from directory.search.query import (
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    candidate_columns,
+    center_names,
+    filter_conditions,
+    rank,
+)
 
 SPHERE_WIDENING = 1.01
 
@@ -27,11 +35,12 @@ def find_centers_near(session: Session, query: SearchQuery, now: datetime) -> Se
     origin = func.geography(func.ST_SetSRID(func.ST_MakePoint(query.origin.longitude, query.origin.latitude), 4326))
     meters = (query.radius_miles * SPHERE_WIDENING + 0.01) * METERS_PER_MILE
     location = literal_column(f"centers.{schema.POSTGIS_COLUMN}")
-    candidates = session.execute(
-        select(*candidate_columns(now))
+    connection = session.connection()
+    candidates = connection.execute(
+        select(*candidate_columns(query, now))
         .where(func.ST_DWithin(location, origin, meters, False))
         .where(*filter_conditions(query.filters, now))
     ).all()
-    total, page = rank(query, candidates)
+    total, page = rank(query, candidates, lambda ids: center_names(connection, ids))
     listings = load_listings(session, [center_id for center_id, _ in page])
     return SearchResult(query, total, [SearchHit(listings[center_id], miles) for center_id, miles in page])

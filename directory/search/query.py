@@ -8,13 +8,13 @@ is inside the circle and in what order (distance, then name, then id).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, exists
+from sqlalchemy import ColumnElement, Connection, exists, select
 
 from directory.models import Center, CenterAttribute
 from directory.models.centers import VERIFICATION_VALID_DAYS
@@ -109,9 +109,17 @@ def confirmed_since(now: datetime) -> datetime:
     return now - timedelta(days=VERIFICATION_VALID_DAYS)
 
 
-def candidate_columns(now: datetime) -> tuple[ColumnElement[Any], ...]:
-    """What `rank` takes of each candidate: id, latitude, longitude, name, and whether confirmed."""
-    return (Center.id, Center.latitude, Center.longitude, Center.name, Center.last_verified_at > confirmed_since(now))
+def candidate_columns(query: SearchQuery, now: datetime) -> tuple[ColumnElement[Any], ...]:
+    """What `rank` takes of each candidate: id, latitude, longitude, and with sort
+    "confirmed_first" whether the listing is confirmed."""
+    if query.sort == "confirmed_first":
+        return Center.id, Center.latitude, Center.longitude, Center.last_verified_at > confirmed_since(now)
+    return Center.id, Center.latitude, Center.longitude
+
+
+def center_names(connection: Connection, ids: Collection[int]) -> dict[int, str]:
+    """The names of these centers, by id (to order equal distances)."""
+    return dict(connection.execute(select(Center.id, Center.name).where(Center.id.in_(list(ids)))).all())
 
 
 def filter_conditions(filters: SearchFilters, now: datetime) -> list[ColumnElement[bool]]:
@@ -142,19 +150,23 @@ def _has_any(kind: str, codes: Sequence[str]) -> ColumnElement[bool]:
     )
 
 
-def rank(query: SearchQuery, candidates: Sequence[Sequence[Any]]) -> tuple[int, list[tuple[int, float]]]:
+def rank(
+    query: SearchQuery, candidates: Sequence[Sequence[Any]], names_of: Callable[[Collection[int]], Mapping[int, str]]
+) -> tuple[int, list[tuple[int, float]]]:
     """How many candidates lie within the radius, and the (id, miles) of those on the query's page.
 
-    `candidates` are rows of (id, latitude, longitude, name, confirmed): a superset of the
-    matches (every center passing the filters near the circle). Distance bounds settle most of
-    them; only those near the circle's edge, and enough of the nearest to fill the page, are
-    measured exactly. With sort "confirmed_first" the confirmed group comes first.
+    `candidates` are rows of `candidate_columns`: a superset of the matches (every center
+    passing the filters near the circle). Distance bounds settle most of them; only those near
+    the circle's edge, and enough of the nearest to fill the page, are measured exactly. With
+    sort "confirmed_first" the confirmed group comes first. Equal distances are ordered by name
+    (`names_of` the ids), then id.
     """
     if not candidates:
         return 0, []
     lat, lon, radius = query.origin.latitude, query.origin.longitude, query.radius_miles
     box = bounding_box(lat, lon, radius)
-    ids, lats, lons, names, confirmed = zip(*candidates, strict=True)
+    columns = list(zip(*candidates, strict=True))
+    ids, lats, lons = columns[:3]
     lats_a, lons_a = np.array(lats, dtype=float), np.array(lons, dtype=float)
     lower, upper = distance_bounds(lat, lon, box, lats_a, lons_a)
     maybe = in_box(box, lats_a, lons_a) & (lower <= radius)
@@ -170,7 +182,7 @@ def rank(query: SearchQuery, candidates: Sequence[Sequence[Any]]) -> tuple[int, 
     inside = np.concatenate([np.flatnonzero(certain), np.array(near_edge, dtype=np.intp)])
     groups = [inside]
     if query.sort == "confirmed_first":
-        first_group = np.array(confirmed, dtype=bool)[inside]
+        first_group = np.array(columns[3], dtype=bool)[inside]
         groups = [inside[first_group], inside[~first_group]]
     window = query.window
     wanted = len(inside) if window.stop is None else min(window.stop, len(inside))
@@ -188,6 +200,20 @@ def rank(query: SearchQuery, candidates: Sequence[Sequence[Any]]) -> tuple[int, 
                 break
             bisect.insort(nearest, miles(k))
             taken.append(k)
-        taken.sort(key=lambda k: (measured[k], names[k], ids[k]))
-        ranked += taken[:need]
+        taken.sort(key=lambda k: (measured[k], ids[k]))
+        ranked += _names_break_ties(taken, measured, ids, names_of)[:need]
     return len(inside), [(ids[k], measured[k]) for k in ranked[window]]
+
+
+def _names_break_ties(
+    ordered: list[int],
+    measured: Mapping[int, float],
+    ids: Sequence[int],
+    names_of: Callable[[Collection[int]], Mapping[int, str]],
+) -> list[int]:
+    """`ordered` (by distance, then id) with equal distances put in order of name, then id."""
+    tied = {ids[k] for a, b in zip(ordered, ordered[1:], strict=False) if measured[a] == measured[b] for k in (a, b)}
+    if not tied:
+        return ordered
+    names = names_of(tied)
+    return sorted(ordered, key=lambda k: (measured[k], names.get(ids[k], ""), ids[k]))

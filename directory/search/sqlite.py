@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 from directory.models import Center
 from directory.search.geodesy import bounding_box
 from directory.search.listing import load_listings
-from directory.search.query import SearchHit, SearchQuery, SearchResult, candidate_columns, filter_conditions, rank
+from directory.search.query import (
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    candidate_columns,
+    center_names,
+    filter_conditions,
+    rank,
+)
 
 center_locations = Table(
     "center_locations",
@@ -33,8 +41,9 @@ def find_centers_near(session: Session, query: SearchQuery, now: datetime) -> Se
     """The centers within the radius that match the filters, in the query's order: one page."""
     box = bounding_box(query.origin.latitude, query.origin.longitude, query.radius_miles)
     loc = center_locations.c
-    candidates = session.execute(
-        select(*candidate_columns(now))
+    connection = session.connection()
+    candidates = connection.execute(
+        select(*candidate_columns(query, now))
         .select_from(center_locations)
         .join(Center, Center.id == loc.id)
         .where(
@@ -44,6 +53,6 @@ def find_centers_near(session: Session, query: SearchQuery, now: datetime) -> Se
             *filter_conditions(query.filters, now),
         )
     ).all()
-    total, page = rank(query, candidates)
+    total, page = rank(query, candidates, lambda ids: center_names(connection, ids))
     listings = load_listings(session, [center_id for center_id, _ in page])
     return SearchResult(query, total, [SearchHit(listings[center_id], miles) for center_id, miles in page])
