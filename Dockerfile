@@ -4,13 +4,11 @@ FROM python:3.11-slim
 
 # PYTHONPATH: `celery -A tasks` imports `tasks` from the working directory but takes that
 # directory off sys.path again before `tasks` imports `directory`.
-# NUMBA_CACHE_DIR: where Numba keeps the search's compiled ranking (directory/search/kernels.py).
 # REQUIRE_SECRET_KEY: every service of the image (web, worker, beat, migrate) refuses to start
 # without SECRET_KEY, rather than make a key of its own in its container.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PYTHONPATH=/app \
-    NUMBA_CACHE_DIR=/app/numba-cache \
     REQUIRE_SECRET_KEY=true \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -29,14 +27,9 @@ COPY directory/ directory/
 COPY tasks/ tasks/
 COPY seeds/ seeds/
 
-# The search's ranking compiled once here, into Numba's cache (about 20 s), not by each container
-# as it starts; a machine of another CPU model compiles its own there at its first start.
-RUN python -c "from directory.search.kernels import compiled; compiled()"
-
-# The only places the app writes: Flask's instance folder (the mail outbox lives under it; both
-# readable by the app user only: the outbox holds password-reset links), and Numba's cache (which
-# it must be able to write to read from it).
-RUN mkdir -p instance/outbox && chmod 700 instance instance/outbox && chown -R app:app instance "$NUMBA_CACHE_DIR"
+# The only place the app writes: Flask's instance folder (the mail outbox lives under it; both
+# readable by the app user only: the outbox holds password-reset links).
+RUN mkdir -p instance/outbox && chmod 700 instance instance/outbox && chown -R app:app instance
 
 USER app
 

@@ -47,10 +47,9 @@ graceful_timeout = 30
 keepalive = 5
 # Replace workers now and then, so a slow leak cannot grow without bound: rarely, and spread
 # out (at 2,000 +/- 200, workers under even load reached the limit together; docs/benchmarks.md,
-# HTTP). A new worker is a fork of the master, which has loaded the app (`on_starting`), but it
-# starts with an empty search cache and reads its own copy of the search rows: at 20,000, a
-# server under full load (about 500 requests/s per worker) replaced each worker every 40-60 s.
-# At 200,000-300,000 that is every 7-10 minutes at full load, and hours at usual traffic.
+# HTTP). A new worker is a fork of the master, which has loaded the app (`on_starting`): at
+# 200,000-300,000 a worker is replaced every 7-10 minutes at full load, and hours apart at usual
+# traffic.
 max_requests = 200_000
 max_requests_jitter = 100_000
 # The heartbeat file on tmpfs: a container's overlay filesystem can stall workers' heartbeats.
@@ -91,23 +90,20 @@ def on_starting(server):
 
 
 def _load_in_master(server):
-    """Load the app, build the offline geocoder's ZIP and town tables and load the compiled
-    ranking of the search rows' copies once, in the master, so each worker is a fork that has
-    them: importing and creating the app and building the tables took a worker about 3 s of CPU
-    (docs/benchmarks.md, HTTP), paid again by every replacement (`max_requests`), during which
-    the others served alone; loading Numba and the ranking from its cache about 1 s more (the
-    first time on a machine, compiling it, about 20 s: once for all the workers). This is gunicorn's `preload_app`,
+    """Load the app and build the offline geocoder's ZIP and town tables once, in the master, so
+    each worker is a fork that has them: importing and creating the app and building the tables
+    took a worker about 3 s of CPU (docs/benchmarks.md, HTTP), paid again by every replacement
+    (`max_requests`), during which the others served alone. This is gunicorn's `preload_app`,
     done here rather than by that setting, which loads the app before `on_starting` has set the
     metrics folder the app's metrics are made for. Then everything made so far (the app, its
     modules, those tables: about 450,000 objects, all kept for the workers' lives) is set aside
     from Python's cyclic garbage collector: its every full pass over them held a request up by
     about 0.25 s, and in a worker it would write to pages the workers otherwise share with the
     master."""
-    from directory.search import geocoding, memory
+    from directory.search import geocoding
 
     server.app.wsgi()
     geocoding.warm_up()
-    memory.warm_up()
     gc.freeze()
 
 

@@ -3,8 +3,7 @@
 Both are created by the app's own migrations, so they carry the same tables, indexes,
 R*Tree and triggers as a deployed database. The seed goes in through the real importer;
 the synthetic centers are copies of seed centers moved to new points, written with
-plain SQL (the triggers still fill the R*Tree; the search rows are written in one statement
-afterwards, with the same content their triggers would give). Built files are cached under
+plain SQL (the triggers still fill the R*Tree). Built files are cached under
 bench/.cache/, keyed by everything that would change their content.
 """
 
@@ -99,7 +98,6 @@ def synthetic_database(n: int, random_seed: int, log: Callable[[str], None] = pr
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-1000000; PRAGMA temp_store=MEMORY;"
         )
         connection.execute("ATTACH DATABASE ? AS seed", (str(seed),))
-        search_row_triggers = _drop_search_row_triggers(connection)
         connection.execute(
             "CREATE TEMP TABLE synthetic (id INTEGER PRIMARY KEY, parent INTEGER, latitude REAL, longitude REAL,"
             " city TEXT, state TEXT, zip TEXT)"
@@ -124,18 +122,14 @@ def synthetic_database(n: int, random_seed: int, log: Callable[[str], None] = pr
                SELECT s.id, a.kind, a.code FROM synthetic s JOIN seed.center_attributes a ON a.center_id = s.parent
                ORDER BY s.id, a.kind, a.code"""
         )
-        _fill_search_rows(connection, search_row_triggers)
         connection.commit()
         connection.execute("DETACH DATABASE seed")
         counts = connection.execute(
             "SELECT (SELECT count(*) FROM centers), (SELECT count(*) FROM center_locations),"
-            " (SELECT count(*) FROM center_attributes), (SELECT count(*) FROM center_search_rows)"
+            " (SELECT count(*) FROM center_attributes)"
         ).fetchone()
-        if counts[0] != n or counts[1] != n or counts[3] != n:
-            raise SystemExit(
-                f"Synthetic build went wrong: {counts[0]:,} centers, {counts[1]:,} R*Tree entries,"
-                f" {counts[3]:,} search rows"
-            )
+        if counts[0] != n or counts[1] != n:
+            raise SystemExit(f"Synthetic build went wrong: {counts[0]:,} centers, {counts[1]:,} R*Tree entries")
     finally:
         connection.close()
     _finish(partial, path)
@@ -145,37 +139,6 @@ def synthetic_database(n: int, random_seed: int, log: Callable[[str], None] = pr
         f" ({path.stat().st_size / 2**20:,.0f} MiB)"
     )
     return path
-
-
-def _drop_search_row_triggers(connection: sqlite3.Connection) -> list[str]:
-    """Drop the triggers that keep the search rows and the directory revision in step; their SQL.
-
-    They run for each of the ~16 million attribute rows of a million centers (the build took
-    165 s with them, 60 s before them); `_fill_search_rows` writes the same rows in one
-    statement instead.
-    """
-    triggers = connection.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
-        " AND tbl_name IN ('centers', 'center_attributes') AND name NOT LIKE 'centers_location_%'"
-    ).fetchall()
-    for name, _ in triggers:
-        connection.execute(f"DROP TRIGGER {name}")
-    return [sql for _, sql in triggers]
-
-
-def _fill_search_rows(connection: sqlite3.Connection, triggers: list[str]) -> None:
-    """Each center's search row as the triggers would have written it (migration 0007), one revision
-    bump (0006), and the triggers back as they were."""
-    connection.execute(
-        "INSERT INTO center_search_rows (center_id, latitude, longitude, mask)"
-        " SELECT c.id, c.latitude, c.longitude, (CASE WHEN c.accepting_referrals THEN 1 << 62 ELSE 0 END)"
-        " | coalesce((SELECT sum(1 << b.bit) FROM center_attributes a"
-        " JOIN filter_bits b ON b.kind = a.kind AND b.code = a.code WHERE a.center_id = c.id), 0)"
-        " FROM centers c"
-    )
-    connection.execute("UPDATE directory_revision SET revision = revision + 1 WHERE id = 1")
-    for sql in triggers:
-        connection.execute(sql)
 
 
 def _synthetic_rows(seed: Path, n: int, rng: np.random.Generator) -> list[tuple]:

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import zipcodes
 
-from directory.search.engine import SearchFilters, SearchQuery
 from directory.search.geocoding import OfflineGeocoder, PlaceNotFound
+from directory.search.service import SearchFilters, SearchQuery
 
 #: Share of searches from the ZIP code of a random real center; the rest from any US ZIP code.
 CENTER_ZIP_SHARE = 0.8

@@ -10,15 +10,15 @@ from pathlib import Path
 
 from bench import data, postgres
 from bench.queries import make_queries
-from bench.report import END_MARKER, START_MARKER, fmt, machine, ms, render, write_results
+from bench.report import END_MARKER, render, write_results
 from bench.search import REPEATS, measure_database, profile_search
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench search",
-        description="Time find_centers_near against the raw index query and a full scan, on the seed "
-        "directory and on synthetic centers; print (or write) the results as Markdown.",
+        description="Time find_centers_near against a full scan, on the seed directory and on synthetic "
+        "centers, on SQLite and PostgreSQL; print (or write) the results as Markdown.",
     )
     parser.add_argument("--synthetic", type=int, metavar="N", help="synthetic centers (default 1,000,000; 0: none)")
     parser.add_argument("--queries", type=int, metavar="N", help="searches per database (default 100)")
@@ -36,13 +36,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--profile",
         action="store_true",
         help="print where the search spends its time on the largest db (pyinstrument if installed, else cProfile)",
-    )
-    parser.add_argument(
-        "--pragma",
-        action="append",
-        default=[],
-        metavar="SETTING",
-        help="run a PRAGMA on the benchmark's connection first, e.g. mmap_size=2147483648 (repeatable)",
     )
     parser.add_argument(
         "--postgres",
@@ -82,63 +75,45 @@ def main(argv: list[str] | None = None) -> None:
         databases.append(("Synthetic", data.synthetic_database(args.synthetic, args.random_seed, log)))
     queries = make_queries(args.queries, databases[0][1], args.random_seed)
     now = started.replace(tzinfo=None)
+    warmup = min(args.warmup, len(queries))
     runs = []
     if not args.no_sqlite:
         runs = [
             measure_database(
-                name,
-                path,
-                queries,
-                now=now,
-                warmup=min(args.warmup, len(queries)),
-                repeats=args.repeats,
-                pragmas=tuple(args.pragma),
-                log=log,
+                name, f"sqlite:///{path.resolve()}", queries, now=now, warmup=warmup, repeats=args.repeats, log=log
             )
             for name, path in databases
         ]
     if args.profile:
-        log(profile_search(databases[-1][1], queries, now=now, pragmas=tuple(args.pragma)))
-    postgres_lines: list[str] = []
+        log(profile_search(f"sqlite:///{databases[-1][1].resolve()}", queries, now=now))
+    note = ""
     if not args.no_postgres:
         why_not = postgres.reachable(args.postgres)
         if why_not:
             log(f"PostgreSQL skipped: {why_not}")
-            postgres_lines = ["", "### PostgreSQL", "", f"Not measured in this run: {why_not}."]
+            note = f"PostgreSQL not measured in this run: {why_not}."
         else:
-            pg_runs = [
-                postgres.measure_postgres(
-                    name,
-                    args.postgres,
-                    postgres.postgres_copy(args.postgres, path, log),
-                    queries,
-                    now=now,
-                    warmup=min(args.warmup, len(queries)),
-                    repeats=args.repeats,
-                    sqlite_totals=runs[i].results if runs else None,
-                    log=log,
+            sqlite_runs = {run.name: run for run in runs}
+            for name, path in databases:
+                url = postgres.server_url(args.postgres, postgres.postgres_copy(args.postgres, path, log))
+                sqlite_run = sqlite_runs.get(name)
+                runs.append(
+                    measure_database(
+                        name,
+                        url.render_as_string(hide_password=False),
+                        queries,
+                        now=now,
+                        warmup=warmup,
+                        repeats=args.repeats,
+                        sqlite_totals=sqlite_run.results if sqlite_run else None,
+                        log=log,
+                    )
                 )
-                for i, (name, path) in enumerate(databases)
-            ]
-            postgres_lines = postgres.render(pg_runs, ms, fmt)
     command = " ".join(["python -m bench search", *(sys.argv[2:] if argv is None else argv)])
-    if runs:
-        block = render(runs, command=command, started=started, seconds=time.perf_counter() - clock)
-    else:
-        block = "\n".join(
-            [
-                START_MARKER,
-                f"### Results: {started:%Y-%m-%d %H:%M} UTC",
-                "",
-                f"Command: `{command}` (took {(time.perf_counter() - clock) / 60:.1f} min; SQLite not measured).",
-                "",
-                *(f"- {k}: {v}" for k, v in machine().items()),
-                END_MARKER,
-            ]
-        )
-    if postgres_lines:
+    block = render(runs, command=command, started=started, seconds=time.perf_counter() - clock)
+    if note:
         head, _, tail = block.partition(END_MARKER)
-        block = head.rstrip("\n") + "\n" + "\n".join(postgres_lines) + "\n\n" + END_MARKER + tail
+        block = head.rstrip("\n") + "\n\n" + note + "\n\n" + END_MARKER + tail
     if args.output:
         write_results(args.output, block)
         log(f"Results written to {args.output}")

@@ -1,11 +1,11 @@
 """Vincenty's inverse formula vectorised with NumPy: the full scan's distances.
 
-The app measures with `directory.search.geodesy.geodesic_miles` (Karney's algorithm in PROJ),
-which is fastest for the dozen points a search measures. A full scan measures every center,
-and there this formula, about 100 array operations whatever the size, costs about half as
-much per point (0.35 against 0.75 microseconds), so the scan the benchmark compares with is
-as lean as it can be. The two agree within a micrometre (the benchmark compares distances
-within `DISTANCE_TOLERANCE_MILES`).
+The app measures with `directory.search.geodesy.geodesic_miles` (Karney's algorithm,
+geographiclib), one point at a time: a search measures only the few candidates its bounds
+leave open. A full scan measures every center, and there this formula, about 100 array
+operations whatever the size (0.35 microseconds a point), keeps the scan the benchmark
+compares with as lean as it can be. The two agree within a micrometre (the benchmark compares
+distances within `DISTANCE_TOLERANCE_MILES`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import math
 
 import numpy as np
 
-from directory.search.geodesy import METERS_PER_MILE, WGS84_A, WGS84_F
+from directory.search.geodesy import METERS_PER_MILE
 
+WGS84_A = 6378137.0
+WGS84_F = 1 / 298.257223563
 WGS84_B = WGS84_A * (1 - WGS84_F)
 
 #: Rounds of Vincenty's iteration every point takes together, without masking: enough for

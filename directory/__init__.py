@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 import os
-import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,8 +21,6 @@ from directory.mail import make_mailer
 from directory.ops import init_ops
 from directory.referrals.dispatch import init_embedded_sweep, init_notifications
 from directory.request_guards import init_request_guards
-from directory.search import memory
-from directory.search.cache import SearchCache
 from directory.search.geocoding import make_geocoder
 from directory.security import init_security
 from directory.urls import IdConverter
@@ -67,7 +63,6 @@ def register_extensions(app: Flask) -> None:
         user_agent=app.config["NOMINATIM_USER_AGENT"],
         domain=app.config["NOMINATIM_DOMAIN"],
     )
-    init_search_cache(app)
     init_password_hashing(app)
 
 
@@ -133,38 +128,6 @@ def init_database(app: Flask) -> None:
         ]
 
 
-def init_search_cache(app: Flask) -> None:
-    """The search-results cache of this process, counted in the metrics (after `init_ops`), and
-    the search rows it keeps in memory (SEARCH_INDEX_IN_MEMORY), with the listings they hold
-    (SEARCH_LISTINGS_IN_MEMORY)."""
-    size, seconds = app.config["SEARCH_CACHE_SIZE"], app.config["SEARCH_CACHE_SECONDS"]
-    if size < 0 or seconds < 0:
-        raise ValueError(f"SEARCH_CACHE_SIZE and SEARCH_CACHE_SECONDS must be 0 or more, not {size} and {seconds}")
-    app.extensions["search_cache"] = SearchCache(
-        size, seconds, on_lookup=app.extensions["metrics"].count_search_cache_lookup
-    )
-    mode = app.config["SEARCH_INDEX_IN_MEMORY"]
-    if mode not in SEARCH_INDEX_MODES:
-        raise ValueError(f"SEARCH_INDEX_IN_MEMORY must be one of {', '.join(SEARCH_INDEX_MODES)}, not {mode!r}")
-    listings = app.config["SEARCH_LISTINGS_IN_MEMORY"]
-    if listings < 0:
-        raise ValueError(f"SEARCH_LISTINGS_IN_MEMORY must be 0 or more, not {listings}")
-    with app.app_context():
-        if mode == "off":
-            memory.disable(db.engine)
-        else:
-            memory.enable(
-                db.engine,
-                background=mode == "background",
-                observer=app.extensions["metrics"].search_rows_observer(),
-                listings_held=listings,
-            )
-
-
-#: SEARCH_INDEX_IN_MEMORY's values (see config.py).
-SEARCH_INDEX_MODES = ("background", "inline", "off")
-
-
 def register_url_converters(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
 
@@ -207,11 +170,6 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(api_tokens_cli)
 
 
-def _sqrt(x: float | None) -> float | None:
-    """SQLite's `sqrt` for builds without it: NULL for NULL or a negative number, as SQLite's own."""
-    return math.sqrt(x) if x is not None and x >= 0 else None
-
-
 @event.listens_for(Engine, "connect")
 def _connection_settings(dbapi_connection: Any, _record: Any) -> None:
     """Settings of every new database connection.
@@ -221,11 +179,9 @@ def _connection_settings(dbapi_connection: Any, _record: Any) -> None:
     (4-12 ms here, with the write lock held), and a crash of the app loses nothing, though a
     power cut can lose the last commits (never corrupt the file; production runs PostgreSQL,
     docs/deploying.md); and reads through memory-mapped I/O, up to 1 GiB of the file (no copy
-    per page read; about 9% off a search at a million centers); and keeps temporary data in
-    memory (`temp_store=MEMORY`): each write to `centers` or `center_attributes` runs row
-    triggers that write other tables, so SQLite saves the pages each statement changes in a
-    statement journal, which by default goes to a temporary file past 64 KiB; importing the
-    seed file took 2.4-5x the wall time that way (2 s of system time instead of 0.1 s)."""
+    per page read); and keeps temporary data in memory (`temp_store=MEMORY`): each write to
+    `centers` runs the R*Tree's row triggers, so SQLite saves the pages each statement changes
+    in a statement journal, which by default goes to a temporary file past 64 KiB."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -233,10 +189,6 @@ def _connection_settings(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA mmap_size=1073741824")
         cursor.execute("PRAGMA temp_store=MEMORY")
-        try:  # the radius search's SQL takes square roots (directory/search/engine.py)
-            cursor.execute("SELECT sqrt(4.0)")
-        except sqlite3.OperationalError:  # a SQLite built without its math functions
-            dbapi_connection.create_function("sqrt", 1, _sqrt, deterministic=True)
         cursor.close()
     elif type(dbapi_connection).__module__.startswith("psycopg"):
         # PostgreSQL's JIT compiles a query whose estimated cost is high, and a wide radius

@@ -65,18 +65,6 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "ROUTING_REDISPATCH_SECONDS": int(env.get("ROUTING_REDISPATCH_SECONDS", 120)),
         # /metrics answers a request with `Authorization: Bearer <METRICS_TOKEN>`; unset: admins only.
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
-        # Search results cached per process (directory/search/cache.py): pages holding at most this
-        # many centers between them (about 4 KB each), each for at most this long (a few answers
-        # depend on the time); 0: off.
-        "SEARCH_CACHE_SIZE": int(env.get("SEARCH_CACHE_SIZE", 10000)),
-        "SEARCH_CACHE_SECONDS": float(env.get("SEARCH_CACHE_SECONDS", 300)),
-        # The search rows held in each process's memory (directory/search/memory.py): "background"
-        # reads a new copy in a thread whenever the directory changes, "inline" in the search that
-        # finds it stale, "off" searches the database every time.
-        "SEARCH_INDEX_IN_MEMORY": env.get("SEARCH_INDEX_IN_MEMORY", "background").strip().lower(),
-        # Listings each copy of the search rows keeps, once a result page has shown them (about
-        # 3 KB each); 0: every page's listings are read from the database.
-        "SEARCH_LISTINGS_IN_MEMORY": int(env.get("SEARCH_LISTINGS_IN_MEMORY", 10000)),
         # "text" for the embedded run command; "json" (one object per line) in production.
         "LOG_FORMAT": env.get("LOG_FORMAT", "text").strip().lower(),
     }

@@ -193,9 +193,6 @@ def make_app(database_url: str, **config: object) -> Flask:
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
             "PASSWORD_HASH_PROFILE": passwords.TEST_PROFILE,
-            # The search rows' copy in memory is read by the search that finds it stale, not in a
-            # thread, so each test sees the same searches whatever the timing.
-            "SEARCH_INDEX_IN_MEMORY": "inline",
             **config,
         }
     )

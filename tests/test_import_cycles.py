@@ -14,9 +14,6 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 PACKAGES = ("directory", "tasks")
-#: directory/search/ is being rewritten on another branch, where its backends stop importing the
-#: module that chooses between them; drop this exemption when that branch is merged.
-EXEMPT = {frozenset({"directory.search.engine", "directory.search.memory", "directory.search.postgres"})}
 
 
 def modules(root: Path = ROOT) -> dict[str, tuple[Path, bool]]:
@@ -99,7 +96,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_no_import_cycles_in_directory_and_tasks():
-    found = [c for c in cycles(import_graph()) if frozenset(c) not in EXEMPT]
+    found = cycles(import_graph())
     assert not found, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in found)
 
 

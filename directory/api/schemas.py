@@ -11,8 +11,8 @@ from pydantic_core import to_json
 from directory.centers_editing import MAX_BEDS, HistoryEntry
 from directory.models import Center
 from directory.routing.rules import INTERACTING_MEDICATIONS, LIVER_DISEASE_ANSWERS, PRIMARY_OPIOIDS
-from directory.search.engine import SearchResult
 from directory.search.listing import CenterListing
+from directory.search.service import SearchResult
 from directory.sources.records import format_timestamp
 
 
@@ -195,31 +195,8 @@ def _search_response(result: SearchResult, results: list[Any]) -> dict[str, Any]
 
 def search_response_json(result: SearchResult) -> bytes:
     """`search_response` encoded as JSON (UTF-8), by pydantic's encoder (compiled: a fraction of
-    `json`'s time), byte for byte. Each result's JSON but its distance is made once per listing
-    and kept with it (`CenterListing.renderings`): a listing that the copy of the directory
-    holds (memory.py) is encoded once, not on every page that shows it."""
-    parts = [to_json(_search_response(result, []))[: -len(b"[]}")], b"["]
-    if result.hits:  # the distances encoded in one call, then split (numbers hold no commas)
-        distances = to_json([round(hit.distance_miles, 1) for hit in result.hits])[1:-1].split(b",")
-        for hit, distance in zip(result.hits, distances, strict=True):
-            before, after = _summary_json(hit.center)
-            parts += (before, distance, after, b",")
-        parts.pop()
-    parts.append(b"]}")
-    return b"".join(parts)
-
-
-def _summary_json(center: CenterListing) -> tuple[bytes, bytes]:
-    """`center_summary`'s JSON before and after the distance's value, as kept with the listing."""
-    parts = center.renderings.get(_summary_json)
-    if parts is None:
-        summary = center_summary(center, 0.0)
-        keys = list(summary)
-        at = keys.index("distance_miles")
-        before = to_json({key: summary[key] for key in keys[:at]})[:-1] + b',"distance_miles":'
-        after = b"," + to_json({key: summary[key] for key in keys[at + 1 :]})[1:]
-        parts = center.renderings[_summary_json] = (before, after)
-    return parts
+    `json`'s time)."""
+    return to_json(search_response(result))
 
 
 def center_detail(center: Center, now: datetime) -> CenterDetail:

@@ -20,6 +20,7 @@ from directory.extensions import db
 from directory.models import Center
 from directory.models.base import utcnow
 from directory.public.forms import SearchForm, plain_search_query
+from directory.search.service import find_centers_near
 from directory.security import managed_center_or_404, roles_required
 
 WRITE_ROLES = ("center_staff", "admin")
@@ -32,20 +33,15 @@ def error_response(message: str, status: int, fields: dict[str, list[str]] | Non
 @bp.get("/centers/search")
 def search_centers() -> ResponseReturnValue:
     """Centers near a place, nearest first, with filters and pagination."""
-    cache = current_app.extensions["search_cache"]
-    text = request.query_string.decode("latin-1")
-    query = cache.query_for(text)
-    if query is None:
-        query = plain_search_query(request.args.to_dict(flat=False), current_app.extensions["geocoder"])
-        if query is None:  # something to explain, or not plainly valid: the form decides
-            form = SearchForm(formdata=request.args)
-            if not form.validate():
-                fields = {name: list(messages) for name, messages in form.errors.items()}
-                summary = " ".join(f"{name}: {messages[0]}" for name, messages in fields.items())
-                return error_response(f"Invalid search. {summary}", 400, fields)
-            query = form.to_query()
-        cache.remember_query(text, query)
-    body = cache.render(db.session, query, search_response_json, variant=query.origin.label)
+    query = plain_search_query(request.args.to_dict(flat=False), current_app.extensions["geocoder"])
+    if query is None:  # something to explain, or not plainly valid: the form decides
+        form = SearchForm(formdata=request.args)
+        if not form.validate():
+            fields = {name: list(messages) for name, messages in form.errors.items()}
+            summary = " ".join(f"{name}: {messages[0]}" for name, messages in fields.items())
+            return error_response(f"Invalid search. {summary}", 400, fields)
+        query = form.to_query()
+    body = search_response_json(find_centers_near(db.session, query))
     return Response(body, mimetype="application/json")
 
 

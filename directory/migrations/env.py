@@ -10,8 +10,8 @@ engine = config.attributes["engine"]
 
 def include_object(obj, name, type_, reflected, compare_to):
     # Managed by hand in migrations, outside the models: the SQLite R*Tree index and its shadow
-    # tables, and the search's filter masks (0007), kept in step by triggers.
-    return not (type_ == "table" and name.startswith(("center_locations", "center_search_rows", "filter_bits")))
+    # tables, kept in step by triggers.
+    return not (type_ == "table" and name.startswith("center_locations"))
 
 
 with engine.connect() as connection:

@@ -90,10 +90,7 @@ class Center(ListingFacts, Base):
         lazy="selectin",
     )
 
-    __table_args__ = (
-        Index("ix_centers_state_city", "state", "city"),
-        Index("ix_centers_latitude_longitude", "latitude", "longitude"),
-    )
+    __table_args__ = (Index("ix_centers_state_city", "state", "city"),)
 
     def codes(self, kind: str) -> list[str]:
         """The vocabulary codes of one attribute (e.g. "levels_of_care"), sorted."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Flask, Response, current_app, g, request
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, multiprocess
+from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
@@ -25,9 +25,8 @@ from sqlalchemy import Engine, func, select
 from directory.extensions import db
 from directory.models import Offer, OfferStatus, OutboxMessage, Referral, ReferralStatus
 from directory.models.base import utcnow
-from directory.search import memory
 
-#: The search endpoints (find_centers_near, through the search cache); their request time is the search latency.
+#: The search endpoints (find_centers_near); their request time is the search latency.
 SEARCH_ENDPOINTS = frozenset({"public.search", "api.search_centers"})
 #: Any other method (a client can send any token) is counted as "other", to bound the labels.
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
@@ -39,27 +38,8 @@ class Metrics:
     registry: CollectorRegistry
     request_seconds: Histogram
     search_seconds: Histogram
-    search_cache_lookups: Counter
-    search_answers: Counter
-    search_rows_reads: Counter
-    search_rows_read_seconds: Histogram
     #: Set in multiprocess mode: the folder where every process writes its metrics.
     multiprocess_dir: str | None = None
-
-    def count_search_cache_lookup(self, hit: bool) -> None:
-        """Count one lookup in the search-results cache (`SearchCache(on_lookup=...)`)."""
-        self.search_cache_lookups.labels("hit" if hit else "miss").inc()
-
-    def search_rows_observer(self) -> memory.Observer:
-        """What counts the searches and reads of the copy of the search rows in memory (memory.py)."""
-        return memory.Observer(answered=self._count_search_answer, read=self._count_search_rows_read)
-
-    def _count_search_answer(self, from_copy: bool) -> None:
-        self.search_answers.labels("memory" if from_copy else "database").inc()
-
-    def _count_search_rows_read(self, seconds: float, ok: bool) -> None:
-        self.search_rows_reads.labels("ok" if ok else "failed").inc()
-        self.search_rows_read_seconds.observe(seconds)
 
     def scrape(self) -> CollectorRegistry:
         """What /metrics reports: this process's registry, or in multiprocess mode every
@@ -86,36 +66,9 @@ def init_metrics(app: Flask) -> Metrics:
         ),
         search_seconds=Histogram(
             "directory_search_duration_seconds",
-            "Time to answer a search, from the search cache or not (rendering included), by endpoint.",
+            "Time to answer a search (rendering included), by endpoint.",
             ["endpoint"],
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-            registry=registry,
-        ),
-        search_cache_lookups=Counter(
-            "directory_search_cache_lookups",
-            "Searches looked up in the search-results cache, by result: hit (answered from the cache) or miss.",
-            ["result"],
-            registry=registry,
-        ),
-        search_answers=Counter(
-            "directory_search_answers",
-            "Searches run (not answered by the search-results cache) while the copy of the search rows in memory "
-            "is on, by what answered them: memory (this process's copy) or database (the copy was behind the "
-            "directory or being read, or the session had changes of its own).",
-            ["source"],
-            registry=registry,
-        ),
-        search_rows_reads=Counter(
-            "directory_search_rows_reads",
-            "Reads of the copy of the search rows into a process's memory (one after each change to the "
-            "directory), by result: ok or failed (searches stay with the database; see the log).",
-            ["result"],
-            registry=registry,
-        ),
-        search_rows_read_seconds=Histogram(
-            "directory_search_rows_read_seconds",
-            "Time to read a copy of the search rows into memory (meanwhile that process searches the database).",
-            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
             registry=registry,
         ),
         multiprocess_dir=shared,

@@ -21,7 +21,8 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, StopValidation, ValidationError
 
-from directory.search.engine import (
+from directory.search.geocoding import Geocoder, Place, PlaceNotFound, parse_place
+from directory.search.service import (
     DEFAULT_RADIUS_MILES,
     DEFAULT_SORT,
     MAX_PER_PAGE,
@@ -31,7 +32,6 @@ from directory.search.engine import (
     SearchFilters,
     SearchQuery,
 )
-from directory.search.geocoding import Geocoder, Place, PlaceNotFound, parse_place
 from directory.vocabulary import LANGUAGES, LEVELS_OF_CARE, MEDICATIONS, PAYMENT_OPTIONS, POPULATIONS
 
 

@@ -15,9 +15,9 @@ from directory.models import Center
 from directory.public import bp
 from directory.public.forms import SearchForm
 from directory.search import geocoding
-from directory.search.engine import DEFAULT_RADIUS_MILES, MAX_RADIUS_MILES
-from directory.search.geodesy import geodesic_miles_to
+from directory.search.geodesy import geodesic_miles
 from directory.search.listing import CenterListing
+from directory.search.service import DEFAULT_RADIUS_MILES, MAX_RADIUS_MILES
 from directory.vocabulary import ATTRIBUTE_VOCABULARIES, MEDICATION_GROUPS, label
 
 
@@ -197,7 +197,7 @@ def found_by(form: SearchForm, center: Center) -> FoundBy:
     """`FoundBy` for a validated search form (its place located) and the center it found."""
     origin = form.origin
     assert origin is not None  # located by `validate()`
-    miles = geodesic_miles_to(origin.latitude, origin.longitude, center.latitude, center.longitude)
+    miles = geodesic_miles(origin.latitude, origin.longitude, center.latitude, center.longitude)
     return FoundBy(miles, origin.label, search_url(form, page=form.page.data or 1))
 
 

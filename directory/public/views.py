@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, render_template, request
+from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -12,6 +12,7 @@ from directory.models.base import utcnow
 from directory.public import bp
 from directory.public.forms import SearchForm
 from directory.public.helpers import found_by
+from directory.search.service import find_centers_near
 
 
 @bp.get("/")
@@ -27,7 +28,7 @@ def search() -> ResponseReturnValue:
     if not form.validate():
         return render_template("public/home.html", form=form), 400
     now = utcnow()
-    result = current_app.extensions["search_cache"].search(db.session, form.to_query(), now=now)
+    result = find_centers_near(db.session, form.to_query(), now=now)
     return render_template("public/results.html", form=form, result=result, now=now)
 
 

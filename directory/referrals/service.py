@@ -14,30 +14,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Integer,
-    Select,
-    Update,
-    and_,
-    any_,
-    bindparam,
-    case,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, Select, Update, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from directory.accounts import audit
 from directory.models import (
     AuditEvent,
-    Center,
-    CenterAttribute,
     Offer,
     OfferStatus,
     OutboxMessage,
@@ -60,9 +43,9 @@ from directory.routing.ranking import (
     rank_naltrexone,
 )
 from directory.routing.rules import ClinicalFacts, assess, target_naltrexone_start
-from directory.search.engine import SearchQuery, matching_center_distances
 from directory.search.geocoding import Place
-from directory.search.statements import id_list, in_ids, run_select
+from directory.search.listing import CenterListing
+from directory.search.service import SearchQuery, find_centers_near
 
 ROUTER = "router"
 DEFAULT_OFFER_TTL = timedelta(hours=4)
@@ -262,83 +245,34 @@ def load_candidates(session: Session, referral: Referral, now: datetime) -> list
     """Every center within the referral's distance limit that could take a step of the pathway
     (it lists a code of `STEP_CODES`), as plain router data, nearest first."""
     origin = Place(referral.location, referral.latitude, referral.longitude)
-    radius = min(referral.max_distance_miles, 500)
-    ids, distances = matching_center_distances(session, SearchQuery(origin=origin, radius_miles=radius), now=now)
-    if not ids:
-        return []
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    rows = run_select(session, _candidate_rows(postgresql), {"ids": ids if postgresql else id_list(ids)})
-    centers = {row[0]: row for row in rows}
-    return [_candidate(centers[i], distance, now) for i, distance in zip(ids, distances, strict=True) if i in centers]
-
-
-@functools.cache
-def _candidate_rows(postgresql: bool) -> Select:
-    """The rows `load_candidates` reads, for the centers of `:ids`: built once (building it for each
-    referral cost over a millisecond, a third of what reading the rows does).
-
-    One plain row per center, its codes of each kind joined by the database: a wide radius holds
-    thousands of centers, and loading `Center`s would also load each of their ~16 attribute rows as
-    an object (that was most of routing's time). Only about a quarter of the centers offer detox or
-    naltrexone; the rest stay in the database.
-
-    The ids are one bound value (a PostgreSQL array, or on SQLite a JSON array), not one parameter
-    each: the SQL is then the same for every referral, so it is compiled and parsed once (and on
-    PostgreSQL prepared). Hundreds of parameters, written out anew for each referral, were about a
-    sixth of a routing task's CPU time on PostgreSQL.
-    """
-    codes = [
-        func.aggregate_strings(case((CenterAttribute.kind == kind, CenterAttribute.code)), ";")
-        for kind in ATTRIBUTE_KINDS
+    query = SearchQuery(origin=origin, radius_miles=min(referral.max_distance_miles, 500), per_page=None)
+    return [
+        _candidate(hit.center, hit.distance_miles, now)
+        for hit in find_centers_near(session, query, now=now).hits
+        if any(codes.intersection(hit.center.codes_by_kind.get(kind, ())) for kind, codes in STEP_CODES.items())
     ]
-    step_code = aliased(CenterAttribute)
-    takes_a_step = (
-        select(step_code.center_id)
-        .where(step_code.center_id == Center.id)
-        .where(
-            or_(
-                *(
-                    and_(step_code.kind == kind, or_(*(step_code.code == code for code in sorted(c))))
-                    for kind, c in STEP_CODES.items()
-                )
-            )
-        )
-        .exists()
-    )
-    return (
-        select(
-            Center.id, Center.name, Center.phone, Center.intake_phone, Center.accepting_referrals,
-            Center.beds_available, Center.last_verified_at, Center.detox_stay_days, *codes,
-        )
-        .outerjoin(CenterAttribute, CenterAttribute.center_id == Center.id)
-        .where(Center.id == any_(bindparam("ids", type_=ARRAY(Integer))) if postgresql else in_ids(Center.id))
-        .where(takes_a_step)
-        .group_by(Center.id)
-    )  # fmt: skip
 
 
-def _candidate(row: Any, distance_miles: float, now: datetime) -> Candidate:
-    """Router data from a row of `load_candidates`: the center's columns (id, name, phone, intake phone,
-    accepting referrals, beds, last verified, detox stay days), then its codes of each kind joined by ";"."""
-    center_id, name, phone, intake_phone, accepting, beds, last_verified_at, stay_days, *codes = row
+def _candidate(center: CenterListing, distance_miles: float, now: datetime) -> Candidate:
+    """Router data from a center's listing."""
     return Candidate(
-        center_id=center_id,
-        name=name,
+        center_id=center.id,
+        name=center.name,
         distance_miles=distance_miles,
-        phone=intake_phone or phone,
-        accepting_referrals=accepting,
-        beds_available=beds,
-        verified=is_verified(last_verified_at, now),
-        detox_stay_days=stay_days,
-        **dict(zip(ATTRIBUTE_KINDS, map(_code_set, codes), strict=True)),
+        phone=center.intake_phone or center.phone,
+        accepting_referrals=center.accepting_referrals,
+        beds_available=center.beds_available,
+        verified=is_verified(center.last_verified_at, now),
+        detox_stay_days=center.detox_stay_days,
+        **{kind: _code_set(center.codes_by_kind.get(kind, ())) for kind in ATTRIBUTE_KINDS},
     )
 
 
 @functools.lru_cache(maxsize=4096)
-def _code_set(codes: str | None) -> frozenset[str]:
-    """The codes of one kind, from the ";"-joined text the database returns: one shared frozenset for
-    each text (centers list the same few mixes of codes over and over, and frozensets never change)."""
-    return frozenset(codes.split(";")) if codes else frozenset()
+def _code_set(codes: tuple[str, ...]) -> frozenset[str]:
+    """The codes of one kind as a frozenset, one shared for each tuple of codes (centers list the
+    same few mixes of codes over and over, and frozensets never change)."""
+    return frozenset(codes)
 
 
 def _needs(referral: Referral) -> Needs:

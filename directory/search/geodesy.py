@@ -1,8 +1,5 @@
-"""Distances on the WGS-84 ellipsoid, for many points at once, and search bounding boxes.
-
-`geodesic_miles` is Karney's algorithm, as PROJ implements it (through pyproj): the same
-geodesic as geopy's, to within nanometres; the tests check this against geopy.
-"""
+"""Distances on the WGS-84 ellipsoid (Karney's algorithm, geographiclib) and the bounds a search
+narrows its candidates with before measuring them."""
 
 from __future__ import annotations
 
@@ -10,42 +7,20 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from pyproj import Geod
+from geographiclib.geodesic import Geodesic
 
-WGS84_A = 6378137.0
-WGS84_F = 1 / 298.257223563
 METERS_PER_MILE = 1609.344
+_WGS84 = Geodesic.WGS84
+_A, _E2 = _WGS84.a, _WGS84.f * (2 - _WGS84.f)
 #: Shortest length of one degree of latitude on WGS-84 (at the equator), in miles.
 _MIN_MILES_PER_DEG_LAT = 110574.3 / METERS_PER_MILE
 #: Length of one degree of longitude at the equator; at latitude phi it is at least this * cos(phi).
-_MILES_PER_DEG_LON_EQUATOR = (math.pi / 180) * WGS84_A / METERS_PER_MILE
-_E2 = WGS84_F * (2 - WGS84_F)
+_MILES_PER_DEG_LON_EQUATOR = (math.pi / 180) * _A / METERS_PER_MILE
 
 
-#: Karney's algorithm in PROJ's C library (the same as geopy's `geodesic`, exact to nanometres).
-_WGS84 = Geod(ellps="WGS84")
-
-
-def geodesic_miles(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
-    """WGS-84 geodesic distance in miles from one point to each of many points.
-
-    One call into PROJ (pyproj's `Geod.inv`) for all of them. A search measures a dozen points
-    or so, where the cost is in the calls: about 13 microseconds for 12 points, against 95 for
-    the NumPy version of Vincenty's formula it replaces (about 100 array operations, whatever
-    the size). Beyond about 150 points that version was faster (0.35 microseconds a point,
-    against 0.75): searches measure that many only at their widest radii, and the full scans.
-    """
-    lats = np.asarray(lats, dtype=np.float64)
-    lons = np.asarray(lons, dtype=np.float64)
-    _, _, meters = _WGS84.inv(
-        np.full(lats.shape, lon, dtype=np.float64), np.full(lats.shape, lat, dtype=np.float64), lons, lats
-    )
-    return meters / METERS_PER_MILE
-
-
-def geodesic_miles_to(lat: float, lon: float, to_lat: float, to_lon: float) -> float:
-    """WGS-84 geodesic distance in miles between two points (as `geodesic_miles` measures it)."""
-    return float(geodesic_miles(lat, lon, np.array([to_lat]), np.array([to_lon]))[0])
+def geodesic_miles(lat: float, lon: float, to_lat: float, to_lon: float) -> float:
+    """WGS-84 geodesic distance in miles between two points."""
+    return _WGS84.Inverse(lat, lon, to_lat, to_lon, Geodesic.DISTANCE)["s12"] / METERS_PER_MILE
 
 
 @dataclass(frozen=True)
@@ -76,39 +51,42 @@ def bounding_box(lat: float, lon: float, radius_miles: float) -> BoundingBox:
     return BoundingBox(south, north, ((west, east),))
 
 
-def miles_per_degree(latitude: float) -> tuple[float, float]:
+def _miles_per_degree(latitude: float) -> tuple[float, float]:
     """(along a meridian, along a parallel): the length of one degree at this latitude, in miles."""
     s = math.sin(math.radians(latitude))
     w = math.sqrt(1 - _E2 * s * s)
-    meridian = WGS84_A * (1 - _E2) / w**3
-    parallel = WGS84_A / w * math.cos(math.radians(latitude))
     to_miles = math.pi / 180 / METERS_PER_MILE
-    return meridian * to_miles, max(0.0, parallel * to_miles)
+    return _A * (1 - _E2) / w**3 * to_miles, max(0.0, _A / w * math.cos(math.radians(latitude)) * to_miles)
 
 
-@dataclass(frozen=True)
-class DegreeLengths:
-    """The shortest and longest lengths of a degree (miles) over a box's latitudes.
+def distance_bounds(
+    lat: float, lon: float, box: BoundingBox, lats: np.ndarray, lons: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds (miles) of the geodesic distance from (lat, lon) to points of `box`,
+    without trigonometry per point.
 
-    They bound the geodesic distance from the box's centre to a point of the box without
-    trigonometry, with dlat and dlon the coordinate differences (dlon the short way round):
-    upper: sqrt((dlat * meridian_max)^2 + (dlon * parallel_max)^2), the length of the straight
-    line in (latitude, longitude) at the longest degree lengths (a path is never shorter than
-    the geodesic); lower: the same with the shortest degree lengths. A path to a point within
-    the box's radius stays within the box's latitudes (the box is that tall), so by
-    Minkowski's inequality it is at least that long.
+    With dlat and dlon the coordinate differences (dlon the short way round) and the shortest
+    and longest lengths of a degree over the box's latitudes: the upper bound is the length of
+    the straight line in (latitude, longitude) at the longest lengths (a path is never shorter
+    than the geodesic); the lower bound the same at the shortest lengths, which holds for every
+    point within the box's radius (its geodesic stays within the box's latitudes; Minkowski's
+    inequality). Both are widened by a hair for float rounding.
     """
-
-    meridian_min: float
-    parallel_min: float
-    meridian_max: float
-    parallel_max: float
-
-
-def degree_lengths(box: BoundingBox) -> DegreeLengths:
-    """The degree lengths that bound distances within `box` (see DegreeLengths)."""
     equatorward = 0.0 if box.south <= 0 <= box.north else min(abs(box.south), abs(box.north))
     poleward = max(abs(box.south), abs(box.north))
-    meridian_min, parallel_max = miles_per_degree(equatorward)
-    meridian_max, parallel_min = miles_per_degree(poleward)
-    return DegreeLengths(meridian_min, parallel_min, meridian_max, parallel_max)
+    meridian_min, parallel_max = _miles_per_degree(equatorward)
+    meridian_max, parallel_min = _miles_per_degree(poleward)
+    dlat = lats - lat
+    dlon = np.abs(lons - lon)
+    dlon = np.minimum(dlon, 360.0 - dlon)
+    lower = np.hypot(dlat * meridian_min, dlon * parallel_min) * (1 - 1e-9) - 1e-9
+    upper = np.hypot(dlat * meridian_max, dlon * parallel_max) * (1 + 1e-9) + 1e-9
+    return lower, upper
+
+
+def in_box(box: BoundingBox, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+    """Which of the points lie in the box (a point outside it is beyond the radius)."""
+    inside = np.zeros(lats.shape, dtype=bool)
+    for west, east in box.longitude_ranges:
+        inside |= (lons >= west) & (lons <= east)
+    return inside & (lats >= box.south) & (lats <= box.north)

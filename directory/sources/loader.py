@@ -8,11 +8,10 @@ Rows stream through in batches, all in one transaction: whatever the file's leng
 grows by only 16 bytes a row (the line each center came from, to name it when an external id
 repeats). Which slugs and external ids are taken is asked of the database.
 
-The triggers that keep `center_search_rows` and `directory_revision` in step (migrations 0006,
-0007) shape how new rows are written: on PostgreSQL they are statement triggers, so each batch
-goes in as one statement per table (an executemany would run them once per row); on SQLite
-they are row triggers, whose writes SQLite saves per statement in a statement journal, kept in
-memory (`temp_store=MEMORY`, set on every connection: `directory._connection_settings`).
+Each batch goes in as one statement per table. On SQLite the R*Tree's row triggers (migration
+0001) write `center_locations` for each new center; SQLite saves their writes per statement in a
+statement journal, kept in memory (`temp_store=MEMORY`, set on every connection:
+`directory._connection_settings`).
 """
 
 from __future__ import annotations
@@ -176,10 +175,9 @@ def _insert_new(session: Session, records: list[CenterRecord], slugs: _Slugs) ->
 def _insert_rows(session: Session, table: Table, names: tuple[str, ...], rows: list[tuple]) -> None:
     """INSERT rows (tuples of the named columns' values) into `table`, straight to the driver.
 
-    PostgreSQL: one `INSERT ... SELECT FROM unnest(arrays)`, an array per column, so the
-    statement triggers run once for the whole batch, where an executemany would be one
-    statement, and one run of each trigger, per row. SQLite: an executemany of tuples
-    converted by the columns' own types (its triggers are row triggers either way).
+    PostgreSQL: one `INSERT ... SELECT FROM unnest(arrays)`, an array per column, one statement
+    for the whole batch where an executemany would be one per row. SQLite: an executemany of
+    tuples converted by the columns' own types.
     """
     dialect = session.get_bind().dialect
     if dialect.name == "postgresql":
@@ -229,8 +227,7 @@ def apply_record(center: Center, record: CenterRecord, code_changes: _CodeChange
 class _CodeChanges:
     """The attribute rows a batch of updated centers loses and gains, written in two statements.
 
-    Through the ORM each row would be a statement of its own, and on PostgreSQL each statement
-    runs the search-row and revision triggers (migrations 0006-0008) once more.
+    Through the ORM each row would be a statement of its own.
     """
 
     def __init__(self) -> None:

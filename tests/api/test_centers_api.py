@@ -8,8 +8,8 @@ from openapi_spec_validator import validate
 from pydantic_core import to_json
 
 from directory.api.schemas import search_response, search_response_json
-from directory.search.engine import SearchFilters, SearchQuery, find_centers_near
 from directory.search.geocoding import Place
+from directory.search.service import SearchFilters, SearchQuery, find_centers_near
 from tests.factories import add_centers, center_record
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 
 from directory import create_app, schema
 from directory.extensions import db
 from directory.models import Center
 from tests.conftest import database_url
+from tests.factories import add_centers, center_record
 
 
 def bare_app(tmp_path: Path, **config):
@@ -71,3 +72,46 @@ def test_migrations_go_down_to_empty_and_back_up(tmp_path):
         assert set(inspect(db.engine).get_table_names()) - {"spatial_ref_sys"} == {"alembic_version"}
         schema.upgrade(db.engine)
         assert schema.is_current(db.engine)
+
+
+SEARCH_COPIES = {"directory_revision", "center_search_rows", "filter_bits"}
+
+
+def test_migration_0013_drops_the_search_copies_and_its_downgrade_rebuilds_them(tmp_path):
+    """Up from 0012 with centers in the directory, down again (the search rows rebuilt from the
+    centers, masks and all), and up once more."""
+    app = bare_app(tmp_path)
+    with app.app_context():
+        engine = db.engine
+        schema.upgrade(engine)
+        add_centers(
+            db.session,
+            center_record(levels_of_care=["medical_detox"], medications=["naltrexone_oral"]),
+            center_record(accepting_referrals=False, levels_of_care=[], payment_options=[]),
+        )
+        db.session.commit()
+        db.session.close()
+        assert not SEARCH_COPIES & set(inspect(engine).get_table_names())
+        assert "ix_centers_latitude_longitude" not in {i["name"] for i in inspect(engine).get_indexes("centers")}
+
+        schema.downgrade(engine, "0012")
+        assert set(inspect(engine).get_table_names()) >= SEARCH_COPIES
+        assert "ix_centers_latitude_longitude" in {i["name"] for i in inspect(engine).get_indexes("centers")}
+        with engine.connect() as connection:
+            masks = dict(connection.execute(text("SELECT center_id, mask FROM center_search_rows")).all())
+            detox_bit = connection.execute(
+                text("SELECT bit FROM filter_bits WHERE kind = 'levels_of_care' AND code = 'medical_detox'")
+            ).scalar_one()
+        first, second = sorted(masks)
+        assert masks[first] & (1 << detox_bit) and masks[first] & (1 << 62)
+        assert masks[second] == 0
+        with engine.begin() as connection:  # the rebuilt triggers keep the rows in step
+            connection.execute(text("UPDATE centers SET accepting_referrals = true WHERE id = :id"), {"id": second})
+            assert connection.scalar(text(f"SELECT mask FROM center_search_rows WHERE center_id = {second}")) == 1 << 62
+            assert connection.scalar(text("SELECT revision FROM directory_revision")) > 1
+
+        schema.upgrade(engine)
+        assert schema.is_current(engine)
+        assert not SEARCH_COPIES & set(inspect(engine).get_table_names())
+        with engine.connect() as connection:
+            assert connection.scalar(select(func.count()).select_from(Center)) == 2

@@ -352,20 +352,6 @@ def test_dockerfile_installs_runtime_requirements_only_and_holds_no_secrets() ->
                 assert (ROOT / source).exists(), f"COPY {source}: no such file in the project"
 
 
-def test_dockerfile_compiles_the_search_ranking_into_a_cache_the_app_can_use() -> None:
-    """Numba refuses a cache folder it cannot write to ("no locator available"), and the code's
-    own folders are root's: its cache is a folder of the app user's, filled when the image is built."""
-    instructions = dockerfile_instructions()
-    settings = " ".join(argument for name, argument in instructions if name == "ENV")
-    cache = re.search(r"(?:^|\s)NUMBA_CACHE_DIR=(\S+)", settings)
-    assert cache, "NUMBA_CACHE_DIR is not set"
-    runs = [(i, argument) for i, (name, argument) in enumerate(instructions) if name == "RUN"]
-    compiling = next(i for i, run in runs if "kernels import compiled; compiled()" in run)
-    owning = next(i for i, run in runs if "chown" in run and "app:app" in run and "$NUMBA_CACHE_DIR" in run)
-    user = max(i for i, (name, _) in enumerate(instructions) if name == "USER")
-    assert compiling < owning < user, "filled as root, then handed to the app user, who runs the app"
-
-
 def test_the_image_refuses_to_start_without_a_secret_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The image sets REQUIRE_SECRET_KEY, so web, worker, beat and migrate refuse to start without
     SECRET_KEY, saying how to make one, rather than each making a key of its own."""

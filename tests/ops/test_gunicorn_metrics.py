@@ -164,6 +164,12 @@ class Master:
         self.loaded_with.append((folder, sorted(p.name for p in Path(folder).iterdir()) if folder else []))
 
 
+@pytest.fixture(autouse=True)
+def secret_key(monkeypatch):
+    """gunicorn.conf.py refuses to load without SECRET_KEY."""
+    monkeypatch.setenv("SECRET_KEY", "test")
+
+
 def load_config() -> dict:
     """gunicorn.conf.py's settings and hooks, loaded here as gunicorn loads them (with the
     SECRET_KEY it refuses to start without, set while it loads)."""
@@ -204,32 +210,6 @@ def test_the_master_loads_the_app_and_builds_the_geocoder_tables_then_sets_them_
         assert gc.get_freeze_count() > 100_000  # the app, the modules and the tables
     finally:
         gc.unfreeze()
-
-
-def test_the_master_loads_the_compiled_ranking_of_the_search_rows_copies(tmp_path):
-    """Each worker searches from its own copy of the search rows, ranked by code Numba compiles
-    (directory/search/kernels.py): the master loads it once, so no worker spends about a second
-    loading it (or, on a new machine, 20 s compiling it). In a process of its own, which has not
-    loaded Numba yet."""
-    code = f"""
-import gc, os, sys
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = {str(tmp_path)!r}
-from directory.search import kernels
-from tests.conftest import make_app
-from tests.ops.test_gunicorn_metrics import load_config
-
-class Master:
-    app = property(lambda self: self)
-
-    def wsgi(self):
-        return make_app({database_url(tmp_path)!r}, SEARCH_INDEX_IN_MEMORY="background")
-
-assert "numba" not in sys.modules
-load_config()["on_starting"](Master())
-assert kernels._compile.cache_info().currsize == 1, "the ranking was not loaded"
-"""
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
 
 
 def test_a_worker_drops_the_database_connections_of_the_master_without_closing_them(tmp_path):

@@ -12,7 +12,6 @@ from directory.models import Center, OutboxMessage, Referral
 from directory.models.base import utcnow
 from directory.referrals.intake import validate_intake
 from directory.referrals.service import cancel_referral, route_referral, submit_referral
-from directory.search import memory
 from directory.search.geocoding import OfflineGeocoder
 from tests.conftest import make_app
 from tests.factories import add_centers, center_record, make_user
@@ -22,9 +21,6 @@ TOKEN = "metrics-token-for-tests"
 METRIC_NAMES = [
     "directory_http_request_duration_seconds",
     "directory_search_duration_seconds",
-    "directory_search_answers_total",
-    "directory_search_rows_reads_total",
-    "directory_search_rows_read_seconds",
     "directory_referrals",
     "directory_outbox_backlog",
     "directory_outbox_oldest_undispatched_age_seconds",
@@ -110,55 +106,6 @@ def test_the_search_histogram_counts_searches(client, session):
     body = scrape(client)
     assert sample(body, "directory_search_duration_seconds_count", endpoint="public.search") == 1
     assert sample(body, "directory_search_duration_seconds_count", endpoint="api.search_centers") == 1
-
-
-def test_searches_are_counted_by_what_answered_them_and_each_read_of_the_copy(client, session):
-    """Inline (the tests' mode): the first search reads the copy and is answered from it; a change
-    to the directory makes the next search read a new one."""
-    add_centers(session, center_record(name="Near Clinic"))
-    for radius in (10, 25):
-        assert client.get(f"/api/v1/centers/search?near=60601&radius_miles={radius}").json["total"] == 1
-    body = scrape(client)
-    assert sample(body, "directory_search_answers_total", source="memory") == 2
-    assert sample(body, "directory_search_answers_total", source="database") is None
-    assert sample(body, "directory_search_rows_reads_total", result="ok") == 1
-    assert sample(body, "directory_search_rows_read_seconds_count") == 1
-    assert sample(body, "directory_search_rows_read_seconds_sum") > 0
-
-    add_centers(session, center_record(name="Second Clinic"))
-    assert client.get("/api/v1/centers/search?near=60601&radius_miles=50").json["total"] == 2
-    body = scrape(client)
-    assert sample(body, "directory_search_answers_total", source="memory") == 3
-    assert sample(body, "directory_search_rows_reads_total", result="ok") == 2
-
-
-def test_searches_answered_by_the_database_while_the_copy_is_read_are_counted(tmp_path):
-    app = make_app(f"sqlite:///{tmp_path / 'background.sqlite3'}", METRICS_TOKEN=TOKEN,
-                   SEARCH_INDEX_IN_MEMORY="background")  # fmt: skip
-    client = app.test_client()
-    with app.app_context():
-        add_centers(db.session, center_record(name="Near Clinic"))
-    assert client.get("/api/v1/centers/search?near=60601").json["total"] == 1  # starts the read
-    with app.app_context():
-        memory._copies[db.engine].reading.join(10)
-    assert client.get("/api/v1/centers/search?near=60601&radius_miles=10").json["total"] == 1
-    body = scrape(client)
-    assert sample(body, "directory_search_answers_total", source="database") == 1
-    assert sample(body, "directory_search_answers_total", source="memory") == 1
-    assert sample(body, "directory_search_rows_reads_total", result="ok") == 1
-
-
-def test_a_failed_read_of_the_copy_is_counted(client, session, monkeypatch):
-    def broken(connection, listings_held):
-        raise RuntimeError("the disk is gone")
-
-    monkeypatch.setattr(memory, "read_index", broken)
-    add_centers(session, center_record(name="Near Clinic"))
-    assert client.get("/api/v1/centers/search?near=60601").json["total"] == 1
-    body = scrape(client)
-    assert sample(body, "directory_search_rows_reads_total", result="failed") == 1
-    assert sample(body, "directory_search_rows_reads_total", result="ok") is None
-    assert sample(body, "directory_search_answers_total", source="database") == 1
 
 
 def _intake(now, **overrides):

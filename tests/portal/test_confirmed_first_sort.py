@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from directory.search.engine import SearchFilters, SearchQuery, find_centers_near, matching_center_distances
 from directory.search.geocoding import OfflineGeocoder
+from directory.search.service import SearchFilters, SearchQuery, find_centers_near
 from tests.factories import add_centers, center_record
 from tests.public.pages import Page
+from tests.search.test_service import matching_center_distances
 
 NOW = datetime(2026, 3, 1, 12, 0)
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
 from directory.public.forms import SearchForm, plain_search_query
-from directory.search.engine import PATHWAYS, SORTS, SearchQuery
+from directory.search.service import PATHWAYS, SORTS, SearchQuery
 from directory.vocabulary import LANGUAGES, LEVELS_OF_CARE, MEDICATIONS, PAYMENT_OPTIONS, POPULATIONS
 
 CODES = {

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from directory.models import Center
 from directory.models.base import utcnow
 from directory.public.forms import coarse_point
-from directory.search.engine import SearchQuery, find_centers_near
 from directory.search.geocoding import OfflineGeocoder
+from directory.search.service import SearchQuery, find_centers_near
 from tests.factories import add_centers, center_record
 from tests.public.pages import Page
 

@@ -12,10 +12,11 @@ from directory.models import Center
 from directory.referrals.intake import validate_intake
 from directory.referrals.service import load_candidates, submit_referral
 from directory.routing.ranking import STEP_CODES
-from directory.search.engine import SearchQuery, matching_center_distances
 from directory.search.geocoding import OfflineGeocoder, Place
+from directory.search.service import SearchQuery
 from tests.factories import add_centers, center_record
 from tests.referrals.test_lifecycle import NOW, intake_data
+from tests.search.test_service import matching_center_distances
 
 
 def expected(center: Center, distance_miles: float) -> dict:

@@ -40,7 +40,6 @@ def fresh_app(instance_path: Path, **config: object) -> Flask:
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
             "PASSWORD_HASH_PROFILE": passwords.TEST_PROFILE,
-            "SEARCH_INDEX_IN_MEMORY": "inline",
             **config,
         },
         instance_path=str(instance_path),

@@ -2,10 +2,8 @@
 
 The production path for the radius search on PostgreSQL (see directory.schema). The column is
 generated from latitude and longitude, so every write (imports, the portal, raw SQL) keeps it
-in step. Where the server has no PostGIS this says so and changes nothing: the search then
-narrows candidates with the (latitude, longitude) index instead, with the same results, only
-slower on large directories; `init-db` adds the index once PostGIS is installed. SQLite has
-its R*Tree (0001).
+in step. Where the server has no PostGIS this says so and changes nothing; migration 0013,
+which the search needs, then stops until PostGIS is installed. SQLite has its R*Tree (0001).
 
 Revision ID: 0004
 Revises: 0003
@@ -28,9 +26,8 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql" and not add_postgis_locations(bind):
         logging.getLogger("alembic.runtime.migration").warning(
-            "PostGIS is not installed on this PostgreSQL server: radius search will use the "
-            "(latitude, longitude) index. Install PostGIS (Debian: postgresql-15-postgis-3) and run "
-            "`flask --app directory init-db` again to add the spatial index."
+            "PostGIS is not installed on this PostgreSQL server: migration 0013 stops until it is. "
+            "Install PostGIS (Debian: postgresql-15-postgis-3) and run `flask --app directory init-db` again."
         )
 
 

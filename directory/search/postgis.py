@@ -1,0 +1,46 @@
+"""Radius search on PostgreSQL with PostGIS: `ST_DWithin` on the centers' geography, by its GiST index.
+
+`centers.location` is a geography point generated from latitude and longitude, under a GiST
+index (directory.schema, migrations 0004 and 0013). The circle is taken on PostGIS's sphere,
+which is cheaper than the ellipsoid and overstates no WGS-84 distance by more than 0.57%:
+widened by 1% it holds every point of the ellipsoid's circle. The filters are SQL conditions
+beside it, and `rank` measures what the bounds leave open.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.orm import Session
+
+from directory import schema
+from directory.search.geodesy import METERS_PER_MILE
+from directory.search.listing import load_listings
+from directory.search.query import (
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    candidate_columns,
+    center_names,
+    filter_conditions,
+    rank,
+)
+
+SPHERE_WIDENING = 1.01
+
+
+def find_centers_near(session: Session, query: SearchQuery, now: datetime) -> SearchResult:
+    """The centers within the radius that match the filters, in the query's order: one page."""
+    origin = func.geography(func.ST_SetSRID(func.ST_MakePoint(query.origin.longitude, query.origin.latitude), 4326))
+    meters = (query.radius_miles * SPHERE_WIDENING + 0.01) * METERS_PER_MILE
+    location = literal_column(f"centers.{schema.POSTGIS_COLUMN}")
+    connection = session.connection()
+    candidates = connection.execute(
+        select(*candidate_columns(query, now))
+        .where(func.ST_DWithin(location, origin, meters, False))
+        .where(*filter_conditions(query.filters, now))
+    ).all()
+    total, page = rank(query, candidates, lambda ids: center_names(connection, ids))
+    listings = load_listings(session, [center_id for center_id, _ in page])
+    return SearchResult(query, total, [SearchHit(listings[center_id], miles) for center_id, miles in page])

@@ -1,0 +1,219 @@
+"""What a radius search asks and answers, the filters' SQL, and the exact ranking of candidates.
+
+Both database paths (sqlite.py, postgis.py) narrow the centers to candidates with a spatial
+index and the filters in SQL, then hand them to `rank`: the exact WGS-84 distance decides who
+is inside the circle and in what order (distance, then name, then id).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import ColumnElement, Connection, exists, select
+
+from directory.models import Center, CenterAttribute
+from directory.models.centers import VERIFICATION_VALID_DAYS
+from directory.search.geocoding import Place
+from directory.search.geodesy import bounding_box, distance_bounds, geodesic_miles, in_box
+from directory.search.listing import CenterListing
+from directory.vocabulary import expand_medication_filter
+
+DEFAULT_RADIUS_MILES = 25
+MAX_RADIUS_MILES = 500
+MAX_PER_PAGE = 100
+
+#: Pathways: named combinations of requirements, e.g. detox followed by naltrexone.
+PATHWAYS: dict[str, str] = {
+    "detox_naltrexone": "Medical detox and naltrexone at the same center",
+}
+PATHWAY_CODES = {
+    "levels_of_care": ("medical_detox",),
+    "medications": tuple(expand_medication_filter(["naltrexone"])),
+}
+
+#: Result orders. Within each group of "confirmed_first", nearest first as usual.
+SORTS: dict[str, str] = {
+    "distance": "Nearest first",
+    "confirmed_first": "Listings confirmed by the center first, then nearest",
+}
+DEFAULT_SORT = "distance"
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """What the person needs. Several values of one filter: any of them; different filters: all."""
+
+    level_of_care: tuple[str, ...] = ()
+    payment: tuple[str, ...] = ()
+    medication: tuple[str, ...] = ()
+    population: tuple[str, ...] = ()
+    language: tuple[str, ...] = ()
+    accepting_referrals: bool | None = None
+    verified_only: bool = False
+    pathway: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """One search: a page of the matches, or with `per_page=None` all of them (the router's)."""
+
+    origin: Place
+    radius_miles: float = DEFAULT_RADIUS_MILES
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    page: int = 1
+    per_page: int | None = 20
+    sort: str = DEFAULT_SORT
+
+    def __post_init__(self) -> None:
+        if self.sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)}")
+        if not 0 < self.radius_miles <= MAX_RADIUS_MILES:
+            raise ValueError(f"radius_miles must be above 0 and at most {MAX_RADIUS_MILES}")
+        if self.page < 1 or (self.per_page is not None and not 1 <= self.per_page <= MAX_PER_PAGE):
+            raise ValueError(f"page must be 1 or more and per_page 1 to {MAX_PER_PAGE}")
+
+    @property
+    def window(self) -> slice:
+        """The positions of this page among all the matches, in order."""
+        if self.per_page is None:
+            return slice(0, None)
+        return slice((self.page - 1) * self.per_page, self.page * self.per_page)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    center: CenterListing
+    distance_miles: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: SearchQuery
+    total: int
+    hits: list[SearchHit]
+
+    @property
+    def pages(self) -> int:
+        if self.query.per_page is None:
+            return 1
+        return max(1, -(-self.total // self.query.per_page))
+
+
+def confirmed_since(now: datetime) -> datetime:
+    """Listings confirmed after this moment count as confirmed (sort "confirmed_first")."""
+    return now - timedelta(days=VERIFICATION_VALID_DAYS)
+
+
+def candidate_columns(query: SearchQuery, now: datetime) -> tuple[ColumnElement[Any], ...]:
+    """What `rank` takes of each candidate: id, latitude, longitude, and with sort
+    "confirmed_first" whether the listing is confirmed."""
+    if query.sort == "confirmed_first":
+        return Center.id, Center.latitude, Center.longitude, Center.last_verified_at > confirmed_since(now)
+    return Center.id, Center.latitude, Center.longitude
+
+
+def center_names(connection: Connection, ids: Collection[int]) -> dict[int, str]:
+    """The names of these centers, by id (to order equal distances)."""
+    return dict(connection.execute(select(Center.id, Center.name).where(Center.id.in_(list(ids)))).all())
+
+
+def filter_conditions(filters: SearchFilters, now: datetime) -> list[ColumnElement[bool]]:
+    """SQL conditions on `centers` for the filters: any value within a filter, all filters together."""
+    wanted = {
+        "levels_of_care": filters.level_of_care,
+        "payment_options": filters.payment,
+        "medications": tuple(expand_medication_filter(list(filters.medication))),
+        "populations": filters.population,
+        "languages": filters.language,
+    }
+    if filters.pathway == "detox_naltrexone":
+        conditions = [_has_any(kind, codes) for kind, codes in PATHWAY_CODES.items()]
+    else:
+        conditions = []
+    conditions += [_has_any(kind, codes) for kind, codes in wanted.items() if codes]
+    if filters.accepting_referrals is not None:
+        conditions.append(Center.accepting_referrals.is_(filters.accepting_referrals))
+    if filters.verified_only:
+        conditions.append(Center.last_verified_at > confirmed_since(now))
+    return conditions
+
+
+def _has_any(kind: str, codes: Sequence[str]) -> ColumnElement[bool]:
+    """The center lists at least one of these codes of this kind."""
+    return exists().where(
+        CenterAttribute.center_id == Center.id, CenterAttribute.kind == kind, CenterAttribute.code.in_(codes)
+    )
+
+
+def rank(
+    query: SearchQuery, candidates: Sequence[Sequence[Any]], names_of: Callable[[Collection[int]], Mapping[int, str]]
+) -> tuple[int, list[tuple[int, float]]]:
+    """How many candidates lie within the radius, and the (id, miles) of those on the query's page.
+
+    `candidates` are rows of `candidate_columns`: a superset of the matches (every center
+    passing the filters near the circle). Distance bounds settle most of them; only those near
+    the circle's edge, and enough of the nearest to fill the page, are measured exactly. With
+    sort "confirmed_first" the confirmed group comes first. Equal distances are ordered by name
+    (`names_of` the ids), then id.
+    """
+    if not candidates:
+        return 0, []
+    lat, lon, radius = query.origin.latitude, query.origin.longitude, query.radius_miles
+    box = bounding_box(lat, lon, radius)
+    columns = list(zip(*candidates, strict=True))
+    ids, lats, lons = columns[:3]
+    lats_a, lons_a = np.array(lats, dtype=float), np.array(lons, dtype=float)
+    lower, upper = distance_bounds(lat, lon, box, lats_a, lons_a)
+    maybe = in_box(box, lats_a, lons_a) & (lower <= radius)
+    certain = maybe & (upper <= radius)
+    measured: dict[int, float] = {}
+
+    def miles(k: int) -> float:
+        if k not in measured:
+            measured[k] = geodesic_miles(lat, lon, lats[k], lons[k])
+        return measured[k]
+
+    near_edge = [k for k in np.flatnonzero(maybe & ~certain).tolist() if miles(k) <= radius]
+    inside = np.concatenate([np.flatnonzero(certain), np.array(near_edge, dtype=np.intp)])
+    groups = [inside]
+    if query.sort == "confirmed_first":
+        first_group = np.array(columns[3], dtype=bool)[inside]
+        groups = [inside[first_group], inside[~first_group]]
+    window = query.window
+    wanted = len(inside) if window.stop is None else min(window.stop, len(inside))
+    ranked: list[int] = []
+    for group in groups:
+        need = min(wanted - len(ranked), len(group))
+        if need <= 0:
+            continue
+        # Measure in order of the lower bound until none unmeasured can come within the first `need`.
+        order = group[np.argsort(lower[group], kind="stable")].tolist()
+        nearest: list[float] = []
+        taken = []
+        for k, bound in zip(order, lower[order].tolist(), strict=True):
+            if len(nearest) >= need and bound > nearest[need - 1]:
+                break
+            bisect.insort(nearest, miles(k))
+            taken.append(k)
+        taken.sort(key=lambda k: (measured[k], ids[k]))
+        ranked += _names_break_ties(taken, measured, ids, names_of)[:need]
+    return len(inside), [(ids[k], measured[k]) for k in ranked[window]]
+
+
+def _names_break_ties(
+    ordered: list[int],
+    measured: Mapping[int, float],
+    ids: Sequence[int],
+    names_of: Callable[[Collection[int]], Mapping[int, str]],
+) -> list[int]:
+    """`ordered` (by distance, then id) with equal distances put in order of name, then id."""
+    tied = {ids[k] for a, b in zip(ordered, ordered[1:], strict=False) if measured[a] == measured[b] for k in (a, b)}
+    if not tied:
+        return ordered
+    names = names_of(tied)
+    return sorted(ordered, key=lambda k: (measured[k], names.get(ids[k], ""), ids[k]))

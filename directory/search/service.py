@@ -1,0 +1,48 @@
+"""The radius search every caller uses (web pages, API, referral router): one path per database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from directory.models.base import utcnow
+from directory.search import postgis, sqlite
+from directory.search.query import (
+    DEFAULT_RADIUS_MILES,
+    DEFAULT_SORT,
+    MAX_PER_PAGE,
+    MAX_RADIUS_MILES,
+    PATHWAYS,
+    SORTS,
+    SearchFilters,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+)
+
+__all__ = [
+    "DEFAULT_RADIUS_MILES",
+    "DEFAULT_SORT",
+    "MAX_PER_PAGE",
+    "MAX_RADIUS_MILES",
+    "PATHWAYS",
+    "SORTS",
+    "SearchFilters",
+    "SearchHit",
+    "SearchQuery",
+    "SearchResult",
+    "find_centers_near",
+]
+
+#: The search path of each supported database, by SQLAlchemy dialect name.
+BACKENDS = {"sqlite": sqlite.find_centers_near, "postgresql": postgis.find_centers_near}
+
+
+def find_centers_near(session: Session, query: SearchQuery, *, now: datetime | None = None) -> SearchResult:
+    """The centers within the query's radius that pass its filters: how many, and its page of
+    them in order (nearest first, then by name), each with its WGS-84 geodesic distance."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in BACKENDS:
+        raise RuntimeError(f"radius search supports {' and '.join(BACKENDS)} databases, not {dialect}")
+    return BACKENDS[dialect](session, query, now or utcnow())
