@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, make_url, text
 
 from bench.data import ROOT, SEED_FILE
-from bench.results import machine_lines, wrap, write_section
+from bench.results import machine_line, wrap, write_section
 from bench.synthetic_csv import synthetic_csv
 from directory.sources.records import CSV_COLUMNS
 
@@ -201,7 +201,7 @@ def render(runs: list[ImportRun], *, command: str, started: datetime, seconds: f
         "",
         f"Command: `{command}` (took {seconds / 60:.1f} min, including making any synthetic file).",
         "",
-        *machine_lines(),
+        machine_line(),
         f"- Database: {database}",
         "",
         "| file | format | rows | centers created | file MiB | seconds | rows/s | rows/s past startup "

@@ -33,12 +33,10 @@ def write_section(path: Path, name: str, block: str) -> None:
     path.write_text(text)
 
 
-def machine_lines() -> list[str]:
-    """What the numbers were measured on, as Markdown list items."""
+def machine_line() -> str:
+    """What the numbers were measured on, as one Markdown list item."""
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return [
-        f"- CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (os.cpu_count)",
-        f"- OS: {platform.platform()}",
-        f"- Python: {platform.python_version()}",
-        f"- Load average at start (1, 5, 15 min): {load}",
-    ]
+    return (
+        f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (os.cpu_count); "
+        f"{platform.platform()}; Python {platform.python_version()}; load average at start (1, 5, 15 min) {load}"
+    )

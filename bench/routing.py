@@ -35,7 +35,7 @@ from sqlalchemy import create_engine, func, make_url, select, text
 
 from bench import data
 from bench.processes import Service, start_redis, tree_cpu_seconds, wait_for
-from bench.results import machine_lines, wrap, write_section
+from bench.results import machine_line, wrap, write_section
 from directory import create_app, schema
 from directory.accounts.service import create_user
 from directory.extensions import db
@@ -466,11 +466,10 @@ def render(
         "",
         f"Command: `{command}` (took {seconds / 60:.1f} min).",
         "",
-        *machine_lines(),
+        machine_line(),
         f"- Broker: a private redis-server on 127.0.0.1; one `celery -A tasks worker --concurrency "
         f"{args.concurrency}` (prefork: {args.concurrency} worker processes), on the same machine as the submitter "
-        f"(phases 2 and 3: {args.submitters} threads)",
-        f"- Database: {database}, the seed directory (11,689 centers)",
+        f"(phases 2 and 3: {args.submitters} threads); database: {database}, the seed directory (11,689 centers)",
         "",
         "| goal | measured | met |",
         "|---|---:|---|",
@@ -507,9 +506,9 @@ def render(
     ]
     if notification_tasks is not None:
         routed = sum(p.referrals for p in (throughput, latency, unloaded))
-        lines += [
-            "",
-            f"Notification tasks run by the worker (all phases): {notification_tasks:,}, "
-            f"{notification_tasks / routed:.2f} per routed referral (each mails the notices queued since the last).",
-        ]
+        lines[-1] += (
+            f" Notification tasks run by the worker (all phases): {notification_tasks:,}, "
+            f"{notification_tasks / routed:.2f} per routed referral (each mails the notices one commit wrote to the "
+            "outbox)."
+        )
     return "\n".join(lines)

@@ -30,7 +30,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=int,
         metavar="N",
         help=f"turns of the measurements per search, each search's time the median of them (default {REPEATS}; "
-        "--quick: 1); the full and box scans take one",
+        "--quick: 1); the full scan takes one",
     )
     parser.add_argument(
         "--profile",

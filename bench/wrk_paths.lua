@@ -1,7 +1,7 @@
 -- wrk script for `python -m bench http`: cycle through the request paths of a file (one per
 -- line), each thread from its own offset, and print the results as one JSON line.
--- Usage: wrk -t2 -c32 -d10s -s bench/wrk_paths.lua http://127.0.0.1:PORT -- PATHS_FILE [START]
--- (START: the line the first thread begins after, 0 by default; thread n begins 7919 * n further on)
+-- Usage: wrk -t2 -c32 -d10s -s bench/wrk_paths.lua http://127.0.0.1:PORT -- PATHS_FILE
+-- (thread n begins 7919 * n lines on)
 
 local threads = {}
 local counter = 1
@@ -18,7 +18,7 @@ function init(args)
          paths[#paths + 1] = line
       end
    end
-   counter = ((tonumber(args[2]) or 0) + id * 7919) % #paths
+   counter = (id * 7919) % #paths
 end
 
 function request()
