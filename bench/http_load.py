@@ -225,6 +225,7 @@ def summarize_py_spy(raw: Path, top: int = 25) -> str:
 
 
 def worker_boots(log_file: Path) -> int:
+    """How many workers gunicorn has started so far, from its log."""
     return log_file.read_text(errors="replace").count("Booting worker")
 
 
@@ -258,6 +259,7 @@ def start_server(database: Path, workdir: Path, args: argparse.Namespace) -> tup
 
 
 def center_count(database: Path) -> int:
+    """How many centers the database holds."""
     with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
         return connection.execute("SELECT count(*) FROM centers").fetchone()[0]
 
