@@ -215,7 +215,7 @@ def render(runs: list[ImportRun], *, command: str, started: datetime, seconds: f
         lines.append(
             f"| {run.label} | {run.file_format} | {run.rows:,} | {run.created:,} | {run.file_mib:,.1f} | "
             f"{run.seconds:,.1f} | {rate} | {rate_past} | {run.cpu_seconds:,.1f} | {run.peak_rss_mib:,.0f} | "
-            f"{run.peak_rss_mib - baseline.peak_rss_mib:+,.0f} |"
+            f"{round(run.peak_rss_mib - baseline.peak_rss_mib):+,} |"
         )
     largest = max(runs, key=lambda r: r.rows)
     seed = runs[1]
