@@ -46,10 +46,9 @@ graceful_timeout = 30
 # Behind a reverse proxy that keeps connections open to us.
 keepalive = 5
 # Replace workers now and then, so a slow leak cannot grow without bound: rarely, and spread
-# out (at 2,000 +/- 200, workers under even load reached the limit together; docs/benchmarks.md,
-# HTTP). A new worker is a fork of the master, which has loaded the app (`on_starting`): at
-# 200,000-300,000 a worker is replaced every 7-10 minutes at full load, and hours apart at usual
-# traffic.
+# out, so that workers under even load do not reach the limit together. A new worker is a fork of
+# the master, which has loaded the app (`on_starting`): at 200,000-300,000 a worker is replaced
+# every few minutes at full load, and hours apart at usual traffic.
 max_requests = 200_000
 max_requests_jitter = 100_000
 # The heartbeat file on tmpfs: a container's overlay filesystem can stall workers' heartbeats.
@@ -92,7 +91,7 @@ def on_starting(server):
 def _load_in_master(server):
     """Load the app and build the offline geocoder's ZIP and town tables once, in the master, so
     each worker is a fork that has them: importing and creating the app and building the tables
-    took a worker about 3 s of CPU (docs/benchmarks.md, HTTP), paid again by every replacement
+    takes a worker seconds of CPU, paid again by every replacement
     (`max_requests`), during which the others served alone. This is gunicorn's `preload_app`,
     done here rather than by that setting, which loads the app before `on_starting` has set the
     metrics folder the app's metrics are made for. Then everything made so far (the app, its

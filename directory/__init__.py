@@ -192,8 +192,8 @@ def _connection_settings(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
     elif type(dbapi_connection).__module__.startswith("psycopg"):
         # PostgreSQL's JIT compiles a query whose estimated cost is high, and a wide radius
-        # search's estimate is: 0.3-0.5 s of compiling for a query that runs in 0.1 s
-        # (docs/benchmarks.md). The app's queries are short; compiling never pays.
+        # search's estimate is: tenths of a second of compiling for a query that runs in less.
+        # The app's queries are short; compiling never pays.
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SET jit = off")
         dbapi_connection.commit()

@@ -6,12 +6,9 @@ sweeps expired offers itself (see directory/referrals/dispatch.py), so nothing e
 Reliability settings: JSON only; acks_late with reject_on_worker_lost so a killed worker's
 task is delivered again; a visibility timeout above the task time limit; results ignored.
 Each worker process reserves PREFETCH_PER_PROCESS task at a time (unacknowledged, so a killed
-worker's is delivered again too): reserving 4 routed 30% more on PostgreSQL on a loaded machine,
-but no more on a quiet one (back to back, referrals/s with 4 and with 1: SQLite 125 and 136,
-PostgreSQL 91 and 99), and a killed
-worker would hold four times the messages, its notifications waiting out the visibility timeout
-(docs/benchmarks.md). Tasks carry only ids: no personal data in messages, arguments,
-results or logs.
+worker's is delivered again too): reserving more routes no faster on a quiet machine, and a
+killed worker would hold more messages, their notices waiting out the visibility timeout. Tasks
+carry only ids: no personal data in messages, arguments, results or logs.
 
 A worker that loses its connection to Redis exits (code 1) instead of reconnecting in-process,
 and its supervisor starts it again (`restart: unless-stopped` in docker-compose.yml); a fresh

@@ -3,7 +3,7 @@
 A code belongs to one kind, so the planner's default guess (kind and code independent)
 underestimates a filter like medical detox by 7x at a million centers, and it then starts
 from the filter instead of the spatial index: 1.8 s instead of 0.2 s for a 50-mile pathway
-search (docs/benchmarks.md). Extended statistics give it the joint frequencies.
+search. Extended statistics give it the joint frequencies.
 
 Revision ID: 0005
 Revises: 0004

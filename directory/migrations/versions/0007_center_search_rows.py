@@ -1,8 +1,8 @@
 """One narrow row per center with what the radius search reads: its exact point and its filters as a bitmask.
 
 A filter such as "Medicaid" or "naltrexone" was an `EXISTS` on `center_attributes` for every
-candidate the spatial index found: at a million centers most of a filtered search's time
-(docs/benchmarks.md). `center_search_rows` holds, per center, one 64-bit integer with a bit
+candidate the spatial index found: at a million centers most of a filtered search's time.
+`center_search_rows` holds, per center, one 64-bit integer with a bit
 per code of the four small vocabularies (levels of care, payment options, medications,
 populations; `filter_bits` numbers them) and bit 62 for "accepting referrals", so a filter is
 `mask & bits != 0` on one narrow row. Languages (95 codes) stay `EXISTS`. The row also holds
