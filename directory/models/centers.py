@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -77,6 +77,8 @@ class Center(ListingFacts, Base):
     detox_stay_days: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(60))
     source_vintage: Mapped[int | None] = mapped_column(Integer)
+    #: The day the source listed the center (e.g. the date of a FindTreatment.gov download), when known.
+    source_date: Mapped[date | None]
     last_verified_at: Mapped[datetime | None]
     #: Set when the center's own staff edit the listing; imports then leave it alone.
     center_edited_at: Mapped[datetime | None]

@@ -9,6 +9,7 @@ from typing import TextIO
 from directory.sources.records import (
     CSV_COLUMNS,
     MULTI_VALUED,
+    OPTIONAL_COLUMNS,
     CenterRecord,
     ImportIssue,
     ParsedRow,
@@ -22,7 +23,7 @@ def read_centers_csv(stream: TextIO, path: str) -> Iterator[ParsedRow]:
     """Read the project's CSV format row by row (streaming), validating every field."""
     reader = csv.DictReader(stream)
     header = reader.fieldnames or []
-    missing = [c for c in CSV_COLUMNS if c not in header]
+    missing = [c for c in CSV_COLUMNS if c not in header and c not in OPTIONAL_COLUMNS]
     unknown = [c for c in header if c not in CSV_COLUMNS]
     if missing or unknown:
         problems = []
@@ -71,6 +72,7 @@ def parse_center_row(row: dict[str, str | None], path: str, line: int) -> Parsed
         detox_stay_days=check.integer("detox_stay_days", row["detox_stay_days"], low=1, high=365),
         source=check.text("source", row["source"], required=True, max_len=60) or "",
         source_vintage=check.integer("source_vintage", row["source_vintage"], low=1900, high=2100),
+        source_date=check.day("source_date", row.get("source_date")),
         last_verified_at=check.timestamp("last_verified_at", row["last_verified_at"]),
         line=line,
     )

@@ -23,15 +23,18 @@ CSV_COLUMNS = (
     "external_id", "name", "alt_name", "street1", "street2", "city", "state", "zip",
     "phone", "intake_phone", "website", "latitude", "longitude", "levels_of_care",
     "payment_options", "medications", "populations", "languages", "accepting_referrals",
-    "beds_available", "detox_stay_days", "source", "source_vintage", "last_verified_at",
+    "beds_available", "detox_stay_days", "source", "source_vintage", "source_date", "last_verified_at",
 )  # fmt: skip
+
+#: Columns a file of the project's format may leave out (files written before they existed).
+OPTIONAL_COLUMNS = ("source_date",)
 
 MULTI_VALUED = tuple(ATTRIBUTE_VOCABULARIES)
 
 SCALAR_FIELDS = (
     "name", "alt_name", "street1", "street2", "city", "state", "zip", "phone",
     "intake_phone", "website", "latitude", "longitude", "accepting_referrals",
-    "beds_available", "detox_stay_days", "source", "source_vintage", "last_verified_at",
+    "beds_available", "detox_stay_days", "source", "source_vintage", "source_date", "last_verified_at",
 )  # fmt: skip
 
 
@@ -72,6 +75,7 @@ class CenterRecord:
     beds_available: int | None = None
     detox_stay_days: int | None = None
     source_vintage: int | None = None
+    source_date: date | None = None
     last_verified_at: datetime | None = None
     levels_of_care: list[str] = field(default_factory=list)
     payment_options: list[str] = field(default_factory=list)
@@ -229,6 +233,16 @@ class RowChecker:
             self.fail(column, raw, f"must be a whole number from {low} to {high}")
             return None
         return int(raw)
+
+    def day(self, column: str, value: str | None) -> date | None:
+        raw = (value or "").strip()
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            self.fail(column, raw, "is not a date written YYYY-MM-DD, e.g. 2025-08-19")
+            return None
 
     def timestamp(self, column: str, value: str | None) -> datetime | None:
         raw = (value or "").strip()

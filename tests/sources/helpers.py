@@ -44,6 +44,7 @@ def centers_row(n: int = 1, **fields: str) -> dict[str, str]:
         "detox_stay_days": "7",
         "source": "test",
         "source_vintage": "2025",
+        "source_date": "2025-08-19",
         "last_verified_at": "2025-08-01T12:00:00Z",
     }
     row.update(fields)

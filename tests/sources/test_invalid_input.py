@@ -39,6 +39,7 @@ INVALID_FIELDS = [
     bad("centers", "beds_available", "-3", "must be a whole number from 0 to 10000"),
     bad("centers", "detox_stay_days", "0", "must be a whole number from 1 to 365"),
     bad("centers", "source_vintage", "15", "must be a whole number from 1900 to 2100"),
+    bad("centers", "source_date", "19/08/2025", "is not a date written YYYY-MM-DD"),
     bad("centers", "last_verified_at", "last week", "is not an ISO 8601 date or time"),
     bad("centers", "last_verified_at", "9999-12-31T23:00:00-05:00", "is out of range"),
     bad("centers", "name", "Harbor\x00Light", "contains control characters"),
