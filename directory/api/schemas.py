@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,9 +40,10 @@ class CenterSummary(BaseModel):
     medications: list[str]
     populations: list[str]
     languages: list[str]
-    accepting_referrals: bool
+    accepting_referrals: bool | None = Field(description="null when the center has not said.")
     last_verified_at: str | None = Field(description="When the center last confirmed its listing (ISO 8601), or null.")
     source: str
+    source_date: str | None = Field(description="The day the source listed the center (YYYY-MM-DD), or null.")
 
 
 class SearchResponse(BaseModel):
@@ -76,11 +77,12 @@ class CenterDetail(BaseModel):
     medications: list[str]
     populations: list[str]
     languages: list[str]
-    accepting_referrals: bool
+    accepting_referrals: bool | None = Field(description="null when the center has not said.")
     beds_available: int | None
     detox_stay_days: int | None
     source: str
     source_vintage: int | None
+    source_date: str | None = Field(description="The day the source listed the center (YYYY-MM-DD), or null.")
     last_verified_at: str | None
     verified: bool = Field(description="Confirmed by the center within the last 180 days.")
     updated_at: str
@@ -147,6 +149,10 @@ def _timestamp(moment: datetime | None) -> str | None:
     return format_timestamp(moment) or None
 
 
+def _day(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
 def center_summary(center: Center | CenterListing, distance_miles: float) -> dict[str, Any]:
     """A search result as plain data, in the shape of `CenterSummary`."""
     return {
@@ -170,6 +176,7 @@ def center_summary(center: Center | CenterListing, distance_miles: float) -> dic
         "accepting_referrals": center.accepting_referrals,
         "last_verified_at": _timestamp(center.last_verified_at),
         "source": center.source,
+        "source_date": _day(center.source_date),
     }
 
 
@@ -226,6 +233,7 @@ def center_detail(center: Center, now: datetime) -> CenterDetail:
         detox_stay_days=center.detox_stay_days,
         source=center.source,
         source_vintage=center.source_vintage,
+        source_date=_day(center.source_date),
         last_verified_at=_timestamp(center.last_verified_at),
         verified=center.is_verified(now),
         updated_at=format_timestamp(center.updated_at),

@@ -72,7 +72,8 @@ class Center(ListingFacts, Base):
     website: Mapped[str | None] = mapped_column(String(300))
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
-    accepting_referrals: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Whether the center takes referrals now; None until its center says (imported listings).
+    accepting_referrals: Mapped[bool | None] = mapped_column(Boolean)
     beds_available: Mapped[int | None] = mapped_column(Integer)
     detox_stay_days: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(60))

@@ -18,22 +18,8 @@ from directory.search import geocoding
 from directory.search.geodesy import geodesic_miles
 from directory.search.listing import CenterListing
 from directory.search.service import DEFAULT_RADIUS_MILES, MAX_RADIUS_MILES
+from directory.sources.provenance import is_current, source_label
 from directory.vocabulary import ATTRIBUTE_VOCABULARIES, MEDICATION_GROUPS, label
-
-
-@dataclass(frozen=True)
-class SourceName:
-    """How a listing's source is named to a person, with and without its year."""
-
-    name: str
-    dated: str  # with "{year}" where the source_vintage goes
-
-
-#: The one place that names each source code for people.
-SOURCES: dict[str, SourceName] = {
-    "samhsa-nssats-2015": SourceName("SAMHSA's national directory", "SAMHSA's {year} national directory"),
-    "findtreatment-gov-2025": SourceName("FindTreatment.gov", "FindTreatment.gov ({year})"),
-}
 
 #: Multi-valued search filters, in the order they are shown.
 CODE_FILTERS = ("level_of_care", "payment", "medication", "population", "language")
@@ -97,37 +83,40 @@ def offers_naltrexone(center: Center | CenterListing) -> bool:
     return not NALTREXONE_CODES.isdisjoint(center.medications)
 
 
-def source_name(center: Center) -> str:
-    """Where the listing comes from, in words, with its year when known."""
-    known = SOURCES.get(center.source)
-    if known is None:
-        return f"{center.source} ({center.source_vintage})" if center.source_vintage else center.source
-    return known.dated.format(year=center.source_vintage) if center.source_vintage else known.name
+@bp.app_template_global()
+def accepting_words(accepting: bool | None) -> str:
+    """ "Accepting referrals" in words, "unknown" included (imported listings until the center says)."""
+    if accepting is None:
+        return "Unknown: the center has not said. Call to ask."
+    return "Yes" if accepting else "No"
 
 
 @bp.app_template_global()
 def listing_statement(center: Center, now: datetime) -> str:
-    """Where the listing comes from and whether the center has confirmed it, for the profile."""
+    """Where the listing comes from, when, and whether the center has confirmed it, for the profile."""
     confirmed = center.last_verified_at
+    source = source_label(center.source, center.source_vintage, center.source_date)
     if confirmed is not None and center.is_verified(now):
-        return f"Confirmed by the center on {format_long_date(confirmed)}."
+        return f"Confirmed by the center on {format_long_date(confirmed)}. {source}."
     if confirmed is not None:
         return (
-            f"Listed in {source_name(center)}. Last confirmed by the center on "
-            f"{format_long_date(confirmed)}, more than six months ago: call to confirm."
+            f"{source}. Last confirmed by the center on {format_long_date(confirmed)}, "
+            "more than six months ago: call to confirm."
         )
-    return f"Listed in {source_name(center)}, not yet confirmed by the center: call to confirm."
+    return f"{source}. Not confirmed by the center: call to confirm."
 
 
 @bp.app_template_global()
 def listing_note(center: Center | CenterListing, now: datetime) -> str:
-    """The short form of `listing_statement`, for a line in the search results."""
+    """The short form of `listing_statement`, for a result card: the source and its date, with
+    "call to confirm" when the source is old."""
     confirmed = center.last_verified_at
     if confirmed is not None and center.is_verified(now):
         return f"Confirmed by the center on {format_long_date(confirmed)}"
-    if center.source_vintage:
-        return f"{center.source_vintage} listing – call to confirm"
-    return "Not confirmed by the center – call to confirm"
+    source = source_label(center.source, center.source_vintage, center.source_date)
+    if is_current(center.source_vintage, center.source_date, now):
+        return source
+    return f"{source}: call to confirm"
 
 
 def search_params(form: SearchForm) -> list[tuple[str, str]]:

@@ -12,13 +12,18 @@ from directory.models.base import utcnow
 from directory.public import bp
 from directory.public.forms import SearchForm
 from directory.public.helpers import found_by
+from directory.search.query import confirmed_since
 from directory.search.service import find_centers_near
+from directory.sources.provenance import directory_currency
 
 
 @bp.get("/")
 def home() -> ResponseReturnValue:
-    """The search box, with any place and filters in the query string already filled in."""
-    return render_template("public/home.html", form=SearchForm(formdata=request.args or None))
+    """The search box, with any place and filters in the query string already filled in, and how
+    current the directory is."""
+    now = utcnow()
+    currency = directory_currency(db.session, now, confirmed_since(now))
+    return render_template("public/home.html", form=SearchForm(formdata=request.args or None), currency=currency)
 
 
 @bp.get("/search")

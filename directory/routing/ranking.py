@@ -1,11 +1,13 @@
 """Which centers can take each step of the pathway, and in what order to offer them.
 
-Detox step: centers offering medical detox, accepting referrals, taking the person's
-payment, within the distance limit, not reporting zero beds. Naltrexone step: programs
-offering naltrexone (oral or injectable) that take the payment, near the person's home.
+Detox step: centers offering medical detox, not saying they are closed to referrals, taking
+the person's payment, within the distance limit, not reporting zero beds. Naltrexone step:
+programs offering naltrexone (oral or injectable) that take the payment, near the person's home.
 
-Order, deterministic and explained on the plan: continuity first (one center for both
-steps), then nearness in 10-mile bands (so that, among centers about as near, the
+Order, deterministic and explained on the plan: for detox, centers that say they are accepting
+referrals before those that have not said (imported listings), then continuity (one center for
+both steps); for naltrexone, continuity (the detox center itself), then those that say they are
+accepting; then nearness in 10-mile bands (so that, among centers about as near, the
 following can count), then beds reported available, a listing the center has confirmed,
 the person's language, populations served; then exact distance, name and id. For the
 naltrexone step, programs that also offer outpatient or residential treatment (counseling
@@ -49,7 +51,7 @@ class Candidate:
     medications: frozenset[str] = frozenset()
     languages: frozenset[str] = frozenset()
     populations: frozenset[str] = frozenset()
-    accepting_referrals: bool = True
+    accepting_referrals: bool | None = True  # None: the center has not said
     beds_available: int | None = None
     verified: bool = False
     detox_stay_days: int | None = None
@@ -85,6 +87,8 @@ class Ranked:
 
 def _common_reasons(c: Candidate, needs: Needs) -> list[str]:
     reasons = [f"{c.distance_miles:.1f} miles away", f"takes {needs.payment.replace('_', ' ')}"]
+    if c.accepting_referrals is None:
+        reasons.append("has not said whether it is accepting referrals")
     if c.beds_available:
         reasons.append(f"{c.beds_available} beds reported available")
     if c.verified:
@@ -116,13 +120,17 @@ def _fit_key(c: Candidate, needs: Needs) -> tuple:
 
 
 def _basic_fit(c: Candidate, needs: Needs) -> bool:
-    return c.accepting_referrals and needs.payment in c.payment_options and c.distance_miles <= needs.max_distance_miles
+    return (
+        c.accepting_referrals is not False
+        and needs.payment in c.payment_options
+        and c.distance_miles <= needs.max_distance_miles
+    )
 
 
 def rank_detox(candidates: list[Candidate], needs: Needs) -> list[Ranked]:
     """Detox candidates in offer order, each with the reasons it is there."""
     eligible = [c for c in candidates if c.offers_medical_detox and _basic_fit(c, needs) and c.beds_available != 0]
-    eligible.sort(key=lambda c: (not c.offers_naltrexone, *_fit_key(c, needs)))
+    eligible.sort(key=lambda c: (c.accepting_referrals is None, not c.offers_naltrexone, *_fit_key(c, needs)))
     ranked = []
     for c in eligible:
         why = ["offers medical detox"]
@@ -136,7 +144,12 @@ def rank_naltrexone(candidates: list[Candidate], needs: Needs, detox_center_id: 
     """Naltrexone programs in offer order (the detox center itself first, if it offers naltrexone)."""
     eligible = [c for c in candidates if c.offers_naltrexone and _basic_fit(c, needs)]
     eligible.sort(
-        key=lambda c: (c.center_id != detox_center_id, not (c.levels_of_care & SUPPORTING_CARE), *_fit_key(c, needs))
+        key=lambda c: (
+            c.center_id != detox_center_id,
+            c.accepting_referrals is None,
+            not (c.levels_of_care & SUPPORTING_CARE),
+            *_fit_key(c, needs),
+        )
     )
     ranked = []
     for c in eligible:
@@ -163,7 +176,7 @@ def partial_matches(candidates: list[Candidate], needs: Needs, limit: int = 5) -
     result = []
     for c in near:
         missing = []
-        if not c.accepting_referrals:
+        if c.accepting_referrals is False:
             missing.append("not accepting referrals")
         if needs.payment not in c.payment_options:
             missing.append(f"does not list {needs.payment.replace('_', ' ')}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -40,6 +40,7 @@ COLUMNS = (
     Center.detox_stay_days,
     Center.source,
     Center.source_vintage,
+    Center.source_date,
     Center.last_verified_at,
 )
 #: Ids per statement: well within every database's limit on bound parameters.
@@ -63,11 +64,12 @@ class CenterListing(ListingFacts):
     website: str | None
     latitude: float
     longitude: float
-    accepting_referrals: bool
+    accepting_referrals: bool | None
     beds_available: int | None
     detox_stay_days: int | None
     source: str
     source_vintage: int | None
+    source_date: date | None
     last_verified_at: datetime | None
     #: kind -> sorted codes, e.g. {"medications": ("naltrexone_oral",)}
     codes_by_kind: Mapping[str, tuple[str, ...]]

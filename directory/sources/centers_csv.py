@@ -67,7 +67,7 @@ def parse_center_row(row: dict[str, str | None], path: str, line: int) -> Parsed
         website=check.website("website", row["website"]),
         latitude=_or_zero(check.coordinate("latitude", row["latitude"], 90)),
         longitude=_or_zero(check.coordinate("longitude", row["longitude"], 180)),
-        accepting_referrals=check.boolean("accepting_referrals", row["accepting_referrals"], default=True),
+        accepting_referrals=check.boolean("accepting_referrals", row["accepting_referrals"], default=None),
         beds_available=check.integer("beds_available", row["beds_available"], low=0, high=10000),
         detox_stay_days=check.integer("detox_stay_days", row["detox_stay_days"], low=1, high=365),
         source=check.text("source", row["source"], required=True, max_len=60) or "",
@@ -108,7 +108,7 @@ def record_to_row(record: CenterRecord) -> list[str]:
         elif column == "last_verified_at":
             values[column] = format_timestamp(value)
         elif column == "accepting_referrals":
-            values[column] = "true" if value else "false"
+            values[column] = "" if value is None else "true" if value else "false"
         elif value is None:
             values[column] = ""
         else:

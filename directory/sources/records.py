@@ -71,7 +71,7 @@ class CenterRecord:
     phone: str | None = None
     intake_phone: str | None = None
     website: str | None = None
-    accepting_referrals: bool = True
+    accepting_referrals: bool | None = None
     beds_available: int | None = None
     detox_stay_days: int | None = None
     source_vintage: int | None = None
@@ -214,7 +214,7 @@ class RowChecker:
             self.fail(column, ";".join(unknown), f"has unknown codes; accepted: {', '.join(vocabulary)}")
         return sorted({c for c in codes if c in vocabulary})
 
-    def boolean(self, column: str, value: str | None, *, default: bool) -> bool:
+    def boolean(self, column: str, value: str | None, *, default: bool | None) -> bool | None:
         raw = (value or "").strip().lower()
         if not raw:
             return default
@@ -222,7 +222,7 @@ class RowChecker:
             return True
         if raw in _FALSE:
             return False
-        self.fail(column, value or "", "must be true or false")
+        self.fail(column, value or "", "must be true or false" + (" (or empty: not known)" if default is None else ""))
         return default
 
     def integer(self, column: str, value: str | None, *, low: int, high: int) -> int | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import jsonschema
 import pytest
 from openapi_spec_validator import validate
@@ -138,15 +140,20 @@ def test_bad_parameters_get_400_naming_the_field(client, openapi, query, field, 
 
 
 def test_get_center_by_id_and_unknown_id(client, session, openapi):
-    add_centers(session, center_record(name="Profiled", intake_phone="(312) 555-0199", beds_available=4))
+    add_centers(
+        session,
+        center_record(name="Profiled", intake_phone="(312) 555-0199", beds_available=4, source_date=date(2025, 8, 19)),
+    )
     search = client.get("/api/v1/centers/search?near=60601").get_json()
     center_id = search["results"][0]["id"]
+    assert (search["results"][0]["source_date"], search["results"][0]["accepting_referrals"]) == ("2025-08-19", None)
     body = client.get(f"/api/v1/centers/{center_id}").get_json()
     jsonschema.validate(body, response_schema(openapi, "/api/v1/centers/{center_id}", 200))
     assert body["name"] == "Profiled"
     assert body["intake_phone"] == "(312) 555-0199"
     assert body["beds_available"] == 4
     assert body["verified"] is False
+    assert (body["source_date"], body["accepting_referrals"]) == ("2025-08-19", None)
     missing = client.get("/api/v1/centers/999999")
     assert missing.status_code == 404
     assert "999999" in missing.get_json()["error"]

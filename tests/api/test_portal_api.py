@@ -197,7 +197,7 @@ def test_capacity_is_replaced_and_audited(client, store, cast, staff):  # noqa: 
     assert (detail["accepting_referrals"], detail["beds_available"]) == (True, None)
     changes = [(e.field, e.old_value, e.new_value) for e in store.events("center.capacity")]
     assert changes == [
-        ("accepting_referrals", "True", "False"),
+        ("accepting_referrals", None, "False"),
         ("beds_available", None, "12"),
         ("accepting_referrals", "False", "True"),
         ("beds_available", "12", None),

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select, text
 
 from directory import create_app, schema
 from directory.extensions import db
-from directory.models import Center
+from directory.models import Base, Center
+from directory.search.geocoding import Place
+from directory.search.service import SearchQuery, find_centers_near
 from tests.conftest import database_url
 from tests.factories import add_centers, center_record
 
@@ -115,3 +119,59 @@ def test_migration_0013_drops_the_search_copies_and_its_downgrade_rebuilds_them(
         assert not SEARCH_COPIES & set(inspect(engine).get_table_names())
         with engine.connect() as connection:
             assert connection.scalar(select(func.count()).select_from(Center)) == 2
+
+
+def _kept_outside_the_models(obj, name, type_, reflected, compare_to) -> bool:
+    """Made by migrations only: SQLite's R*Tree and its shadow tables; PostGIS's table, column and index."""
+    outside = name and (
+        name.startswith("center_locations") or name in {"spatial_ref_sys", "location", "ix_centers_location"}
+    )
+    return not outside
+
+
+def test_the_models_match_the_migrations(tmp_path):
+    """Alembic finds nothing to change between the migrated schema and the models."""
+    app = bare_app(tmp_path)
+    with app.app_context():
+        schema.upgrade(db.engine)
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"include_object": _kept_outside_the_models})
+            assert compare_metadata(context, Base.metadata) == []
+
+
+def test_migration_0017_makes_unsaid_availability_unknown_and_keeps_everything_else(tmp_path):
+    """Listings never edited by their center become "unknown"; a center's own answer, the codes and
+    the spatial index stay; down again gives "yes" for the unknown ones."""
+    app = bare_app(tmp_path)
+    with app.app_context():
+        engine = db.engine
+        schema.upgrade(engine, "0014")
+        with engine.begin() as connection:
+            for n, edited in ((1, None), (2, "2026-01-01 00:00:00")):
+                connection.execute(
+                    text(
+                        "INSERT INTO centers (id, slug, external_id, name, city, state, zip, latitude, longitude,"
+                        " accepting_referrals, source, center_edited_at, created_at, updated_at) VALUES"
+                        " (:n, :slug, :ext, 'Harbor', 'Boston', 'MA', '02139', 42.36, -71.1, false, 'test', :edited,"
+                        " '2026-01-01', '2026-01-01')"
+                    ),
+                    {"n": n, "slug": f"harbor-{n}", "ext": f"test:{n}", "edited": edited},
+                )
+                connection.execute(
+                    text("INSERT INTO center_attributes VALUES (:n, 'levels_of_care', 'medical_detox')"), {"n": n}
+                )
+        schema.upgrade(engine)
+        with engine.connect() as connection:
+            accepting = dict(connection.execute(text("SELECT id, accepting_referrals FROM centers")).all())
+            assert accepting == {1: None, 2: False}
+            assert connection.scalar(text("SELECT count(*) FROM center_attributes")) == 2
+        origin = Place("Cambridge", 42.37, -71.11)
+        assert find_centers_near(db.session, SearchQuery(origin=origin, radius_miles=5)).total == 2
+        db.session.close()
+
+        schema.downgrade(engine, "0014")
+        with engine.connect() as connection:
+            accepting = dict(connection.execute(text("SELECT id, accepting_referrals FROM centers")).all())
+            assert accepting == {1: True, 2: False}
+        schema.upgrade(engine)
+        assert find_centers_near(db.session, SearchQuery(origin=origin, radius_miles=5)).total == 2

@@ -38,7 +38,7 @@ def _request(client, cast, method: str, path: str):
 def _unchanged(store, cast) -> None:
     center = store.center(cast.a.id)
     assert center.name == "Alpha Recovery"
-    assert center.accepting_referrals is True and center.beds_available is None
+    assert center.accepting_referrals is None and center.beds_available is None
     assert center.last_verified_at is None and center.center_edited_at is None
 
 

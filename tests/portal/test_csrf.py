@@ -28,7 +28,7 @@ def test_posts_without_a_token_are_refused(csrf_client, store, cast):
     for path, data in posts(cast):
         assert csrf_client.post(path, data=data).status_code == 400, path
     center = store.center(cast.b.id)
-    assert (center.name, center.accepting_referrals, center.last_verified_at) == ("Beta House", True, None)
+    assert (center.name, center.accepting_referrals, center.last_verified_at) == ("Beta House", None, None)
     assert store.claims() == []
 
 

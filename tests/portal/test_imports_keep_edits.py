@@ -30,7 +30,7 @@ def test_a_reimport_keeps_the_centers_edits_unless_told_to_overwrite(client, run
     assert result.exit_code == 0, result.output
     assert "1 updated" in result.output
     center = store.center(cast.a.id)
-    assert (center.name, center.accepting_referrals, center.beds_available) == ("Alpha Recovery", True, None)
+    assert (center.name, center.accepting_referrals, center.beds_available) == ("Alpha Recovery", None, None)
 
 
 def test_what_the_portal_saves_exports_and_imports_again(client, runner, store, cast, tmp_path):

@@ -1,6 +1,6 @@
 """A center's profile: every field in plain words, where the listing comes from, directions."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -82,7 +82,7 @@ def test_the_profile_says_what_is_not_reported(client, session):
 
     assert "Beds available Not reported – ask the center" in page.text
     assert "Typical detox stay Not reported – ask the center" in page.text
-    assert "Accepting referrals Yes" in page.text
+    assert "Accepting referrals Unknown: the center has not said. Call to ask." in page.text
     assert not page.main().links_to("/naltrexone")
     assert "Website" not in page.text
 
@@ -98,7 +98,7 @@ def test_the_profile_links_to_directions_by_coordinates(client, session):
 def test_an_unconfirmed_2015_listing_says_to_call_to_confirm(client, session):
     page = profile(client, session, source="samhsa-nssats-2015", source_vintage=2015)
 
-    assert "Listed in SAMHSA's 2015 national directory, not yet confirmed by the center: call to confirm." in page.text
+    assert "SAMHSA national directory, 2015. Not confirmed by the center: call to confirm." in page.text
 
 
 def test_a_confirmed_listing_gives_the_date(client, session):
@@ -114,7 +114,7 @@ def test_a_center_confirming_its_listing_changes_the_statement(client, session):
     add_centers(session, center_record(name="Confirms Later", source="samhsa-nssats-2015", source_vintage=2015))
     center = session.scalar(select(Center).where(Center.name == "Confirms Later"))
     url = f"/centers/{center.slug}"
-    assert "not yet confirmed by the center: call to confirm" in Page(client.get(url).data).text
+    assert "Not confirmed by the center: call to confirm" in Page(client.get(url).data).text
 
     confirmed = utcnow() - timedelta(days=2)
     center.last_verified_at = confirmed
@@ -130,28 +130,40 @@ def test_a_stale_confirmation_asks_to_call_again(client, session):
 
     page = profile(client, session, source="samhsa-nssats-2015", source_vintage=2015, last_verified_at=confirmed)
 
-    assert "Listed in SAMHSA's 2015 national directory." in page.text
+    assert "SAMHSA national directory, 2015." in page.text
     assert f"Last confirmed by the center on {long_date(confirmed)}, more than six months ago: call to confirm" in (
         page.text
     )
 
 
 @pytest.mark.parametrize(
-    ("source", "vintage", "statement"),
+    ("source", "vintage", "day", "statement"),
     [
-        (
-            "findtreatment-gov-2025",
-            2025,
-            "Listed in FindTreatment.gov (2025), not yet confirmed by the center: call to confirm.",
-        ),
-        ("county-list", 2024, "Listed in county-list (2024), not yet confirmed by the center: call to confirm."),
-        ("county-list", None, "Listed in county-list, not yet confirmed by the center: call to confirm."),
+        ("findtreatment-gov", 2025, date(2025, 8, 19), "Listed on FindTreatment.gov, August 2025."),
+        ("findtreatment-gov-2025", 2025, None, "Listed on FindTreatment.gov, 2025."),
+        ("county-list", 2024, None, "Listed in county-list, 2024."),
+        ("county-list", None, None, "Listed in county-list."),
     ],
 )
-def test_other_sources_are_named_with_their_year(client, session, source, vintage, statement):
-    page = profile(client, session, source=source, source_vintage=vintage)
+def test_sources_are_named_with_their_date_in_words(client, session, source, vintage, day, statement):
+    page = profile(client, session, source=source, source_vintage=vintage, source_date=day)
 
-    assert statement in page.text
+    assert f"{statement} Not confirmed by the center: call to confirm." in page.text
+
+
+@pytest.mark.parametrize(("days_ago", "call_to_confirm"), [(700, False), (760, True)])
+def test_result_cards_say_call_to_confirm_only_for_listings_over_two_years_old(
+    client, session, days_ago, call_to_confirm
+):
+    day = utcnow().date() - timedelta(days=days_ago)
+    add_centers(session, center_record(source="findtreatment-gov", source_vintage=day.year, source_date=day))
+
+    page = Page(client.get("/search?near=60601").data)
+
+    card = page.results()[0].text
+    listed = f"Listed on FindTreatment.gov, {day:%B %Y}"
+    assert listed in card
+    assert ("call to confirm" in card) == call_to_confirm
 
 
 def test_an_unknown_center_is_a_404_on_the_error_page(client):

@@ -1,7 +1,11 @@
 """The home page: the search form, its filters, and messages when a search can't run."""
 
+from datetime import date, timedelta
+
 import pytest
 
+from directory.models.base import utcnow
+from tests.factories import add_centers, center_record
 from tests.public.pages import Page
 
 FORM_CONTROLS = ("input", "select")
@@ -144,3 +148,23 @@ def test_a_bad_radius_is_reported_beside_the_radius(client):
     assert response.status_code == 400
     assert "Choose a distance from 0.1 to 500 miles." in page.text_of("radius_miles-error")
     assert page.find("select", id="radius_miles").attrs["aria-invalid"] == "true"
+
+
+def test_home_says_how_current_the_directory_is(client, session):
+    now = utcnow()
+    add_centers(
+        session,
+        *(center_record(source="samhsa-nssats-2015", source_vintage=2015) for _ in range(3)),
+        center_record(source="findtreatment-gov", source_vintage=2025, source_date=date(2025, 8, 19)),
+        center_record(source="findtreatment-gov", source_vintage=2025, source_date=date(2025, 8, 2)),
+        center_record(source="samhsa-nssats-2015", source_vintage=2015, last_verified_at=now - timedelta(days=3)),
+    )
+
+    text = Page(client.get("/").data).text
+
+    assert "6 listings. Each says where it comes from and when; 1 was confirmed by the center itself" in text
+    assert "Listed on FindTreatment.gov, August 2025: 2 SAMHSA national directory, 2015: 4 (older listings" in text
+
+
+def test_an_empty_directory_says_nothing_about_its_currency(client):
+    assert "How current is this directory?" not in Page(client.get("/").data).text

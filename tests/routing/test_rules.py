@@ -131,6 +131,13 @@ NEEDS = Needs(payment="medicaid", max_distance_miles=50)
         ([center(1, 2, accepting_referrals=False), center(2, 3, beds_available=0), center(3, 4)], NEEDS, [3]),
         # Only medical detox counts for the detox step.
         ([center(1, 2, levels_of_care={"outpatient_detox"}), center(2, 9)], NEEDS, [2]),
+        # Unknown availability (an imported listing) is a candidate, after every center saying yes,
+        # continuity and nearness included.
+        (
+            [center(1, 2, accepting_referrals=None, medications={"naltrexone_oral"}), center(2, 45), center(3, 1)],
+            NEEDS,
+            [3, 2, 1],
+        ),
         # Continuity: a detox center that also offers naltrexone comes first, even if farther.
         ([center(1, 2), center(2, 30, medications={"naltrexone_injectable"})], NEEDS, [2, 1]),
         # Within one 10-mile band, reported beds and a confirmed listing come before nearness.
@@ -170,6 +177,12 @@ def test_naltrexone_ranking_prefers_continuity_then_counseling():
     assert "same center as the detox step" in ranked[0].why
     assert "offers counseling alongside (outpatient or residential)" in ranked[1].why
     assert ranked[1].why[0] == "offers naltrexone (injectable)"
+    programs[1] = center(
+        2, 9, levels_of_care={"outpatient"}, medications={"naltrexone_injectable"}, accepting_referrals=None
+    )
+    ranked = rank_naltrexone(programs, NEEDS, detox_center_id=3)
+    assert [r.candidate.center_id for r in ranked] == [3, 1, 2]
+    assert "has not said whether it is accepting referrals" in ranked[2].why
 
 
 def test_partial_matches_say_what_is_missing():

@@ -169,13 +169,18 @@ def test_accepting_referrals_and_verified_only(session):
     now = utcnow()
     add_centers(
         session,
-        center_record(name="Open, confirmed", last_verified_at=now - timedelta(days=10)),
-        center_record(name="Open, confirmed long ago", last_verified_at=now - timedelta(days=200)),
+        center_record(name="Open, confirmed", accepting_referrals=True, last_verified_at=now - timedelta(days=10)),
+        center_record(
+            name="Open, confirmed long ago", accepting_referrals=True, last_verified_at=now - timedelta(days=200)
+        ),
         center_record(name="Full", accepting_referrals=False),
+        center_record(name="Not said"),
     )
     origin = OfflineGeocoder().locate("60601")
     accepting = find_centers_near(session, SearchQuery(origin, 5, SearchFilters(accepting_referrals=True)))
     assert sorted(h.center.name for h in accepting.hits) == ["Open, confirmed", "Open, confirmed long ago"]
+    closed = find_centers_near(session, SearchQuery(origin, 5, SearchFilters(accepting_referrals=False)))
+    assert [h.center.name for h in closed.hits] == ["Full"]
     verified = find_centers_near(session, SearchQuery(origin, 5, SearchFilters(verified_only=True)))
     assert [h.center.name for h in verified.hits] == ["Open, confirmed"]
 
