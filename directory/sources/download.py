@@ -40,8 +40,8 @@ _READ_BYTES = 1024 * 1024
 
 
 class SyncError(Exception):
-    """A sync refused or failed before importing; the message names the URL (without credentials or
-    query string) and what happened."""
+    """A sync that was refused, failed or imported nothing; the message names the URL (without
+    credentials or query string) and what happened."""
 
 
 @dataclass
@@ -67,6 +67,7 @@ def sync(
     nothing like `import_file`."""
     if file_format not in FORMATS:
         raise SyncError(f"{file_format!r} is not an import format: use one of {', '.join(FORMATS)}")
+    check_url(url)
     shown = shown_url(url)
     with tempfile.TemporaryDirectory(prefix="directory-sync-") as folder:
         path, size = download(url, Path(folder), max_bytes=max_bytes, timeout=timeout)

@@ -139,7 +139,8 @@ def test_a_host_that_does_not_exist_is_reported(app, runner):
         ("ftp://example.org/d.csv", "ftp://example.org/d.csv: only http:// and https:// URLs can be synced, not ftp:"),
         ("example.org/d.csv", "example.org/d.csv: only http:// and https:// URLs can be synced, and this one has no"),
         ("https:///d.csv", "https:///d.csv: the URL has no host name"),
-        ("http://127.0.0.1:port/d.csv", "the URL is not valid (Port could not be cast to integer value as 'port')"),
+        ("http://127.0.0.1:port/d.csv", "the URL is not valid (Port could not be cast to integer value"),
+        ("http://[::1/d.csv", "the URL is not valid (Invalid IPv6 URL)"),
     ],
 )
 def test_a_url_that_is_not_http_is_refused(app, runner, url, message):
