@@ -20,15 +20,23 @@ What the old worker held is re-sent from the outbox (ROUTING_REDISPATCH_SECONDS)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask
 from sqlalchemy.exc import DBAPIError
 
 from directory.extensions import db
+from directory.sources import FORMATS
+from directory.sources.download import SyncError, check_url
 
 TASK_TIME_LIMIT_SECONDS = 120
-VISIBILITY_TIMEOUT_SECONDS = 600  # must stay above the task time limit
+VISIBILITY_TIMEOUT_SECONDS = 600  # must stay above the task time limit (and the directory sync's)
 PREFETCH_PER_PROCESS = 1
+#: When beat runs the directory sync (with DIRECTORY_SYNC_URL set): weekly, Sundays 05:00 UTC.
+DIRECTORY_SYNC_SCHEDULE = crontab(minute=0, hour=5, day_of_week="sunday")
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -43,7 +51,7 @@ def celery_init_app(app: Flask) -> Celery:
                     _close_session()
 
     redis_url = app.config.get("REDIS_URL")
-    celery = Celery(app.name, task_cls=FlaskTask, include=["tasks.routing", "tasks.notifications"])
+    celery = Celery(app.name, task_cls=FlaskTask, include=["tasks.routing", "tasks.notifications", "tasks.directory"])
     celery.conf.update(
         broker_url=redis_url or "memory://",
         task_always_eager=not redis_url,
@@ -61,16 +69,33 @@ def celery_init_app(app: Flask) -> Celery:
         broker_connection_retry=False,  # a lost broker ends the worker; see the module docstring
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
-        beat_schedule={
-            "dispatch-outbox": {"task": "tasks.routing.dispatch_outbox", "schedule": 30.0},
-            "expire-offers": {"task": "tasks.routing.expire_offers", "schedule": 60.0},
-        },
+        beat_schedule=beat_schedule(app.config),
     )
     if not redis_url:
         celery.loader.import_default_modules()  # the tasks, to run in this process by name
     celery.set_default()
     app.extensions["celery"] = celery
     return celery
+
+
+def beat_schedule(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """What beat runs: the outbox and offer rounds, and the weekly directory sync if DIRECTORY_SYNC_URL
+    is set (its URL and format checked here, so a wrong one stops the app at start-up, not a week later)."""
+    schedule: dict[str, dict[str, Any]] = {
+        "dispatch-outbox": {"task": "tasks.routing.dispatch_outbox", "schedule": 30.0},
+        "expire-offers": {"task": "tasks.routing.expire_offers", "schedule": 60.0},
+    }
+    if url := config.get("DIRECTORY_SYNC_URL"):
+        try:
+            check_url(url)
+        except SyncError as error:
+            raise ValueError(f"DIRECTORY_SYNC_URL: {error}") from None
+        if (file_format := config["DIRECTORY_SYNC_FORMAT"]) not in FORMATS:
+            raise ValueError(
+                f"DIRECTORY_SYNC_FORMAT={file_format!r} is not an import format: use one of {', '.join(FORMATS)}"
+            )
+        schedule["sync-directory"] = {"task": "tasks.directory.sync_directory", "schedule": DIRECTORY_SYNC_SCHEDULE}
+    return schedule
 
 
 def _close_session() -> None:

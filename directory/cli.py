@@ -1,4 +1,4 @@
-"""Command-line interface: `flask --app directory init-db`, `centers import|export`, `users create`,
+"""Command-line interface: `flask --app directory init-db`, `centers import|sync|export`, `users create`,
 `api-tokens create`."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from directory.models import Center
 from directory.models.accounts import ROLE_LABELS, Role
 from directory.sources import FORMATS, import_file
 from directory.sources.centers_csv import write_centers_csv
+from directory.sources.download import SyncError, sync
 from directory.sources.loader import ImportReport, center_to_record, iter_centers
 
 
@@ -58,6 +59,13 @@ def _require_current_schema() -> None:
         )
 
 
+FORMAT_HELP = "centers: the project's CSV; nssats: SAMHSA's 2015 directory; findtreatment: a FindTreatment.gov pull."
+skip_invalid_option = click.option(
+    "--skip-invalid", is_flag=True, help="Import the valid rows and report the invalid ones."
+)
+dry_run_option = click.option("--dry-run", is_flag=True, help="Validate and count, but change nothing.")
+
+
 @centers_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -66,10 +74,10 @@ def _require_current_schema() -> None:
     type=click.Choice(list(FORMATS)),
     default="centers",
     show_default=True,
-    help="centers: the project's CSV; nssats: SAMHSA's 2015 directory; findtreatment: a FindTreatment.gov pull.",
+    help=FORMAT_HELP,
 )
-@click.option("--skip-invalid", is_flag=True, help="Import the valid rows and report the invalid ones.")
-@click.option("--dry-run", is_flag=True, help="Validate and count, but change nothing.")
+@skip_invalid_option
+@dry_run_option
 @click.option(
     "--overwrite-center-edits",
     is_flag=True,
@@ -88,10 +96,31 @@ def import_command(
         dry_run=dry_run,
         overwrite_center_edits=overwrite_center_edits,
     )
-    _print_report(report, dry_run=dry_run)
-    # With --skip-invalid a file that could not be read at all still wrote nothing: a failure.
-    if (report.invalid_rows and not skip_invalid) or not (report.written or dry_run):
-        sys.exit(1)
+    _finish_import(report, skip_invalid=skip_invalid, dry_run=dry_run)
+
+
+@centers_cli.command("sync")
+@click.argument("url")
+@click.option("--format", "file_format", type=click.Choice(list(FORMATS)), required=True, help=FORMAT_HELP)
+@skip_invalid_option
+@dry_run_option
+def sync_command(url: str, file_format: str, skip_invalid: bool, dry_run: bool) -> None:
+    """Download the file at URL (http or https) and import it, all or nothing as `centers import`;
+    a failed download changes nothing."""
+    _require_current_schema()
+    try:
+        result = sync(
+            db.session,
+            url,
+            file_format,
+            skip_invalid=skip_invalid,
+            dry_run=dry_run,
+            max_bytes=current_app.config["DIRECTORY_SYNC_MAX_BYTES"],
+        )
+    except SyncError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Downloaded {result.downloaded_bytes:,} bytes from {result.url}.")
+    _finish_import(result.report, skip_invalid=skip_invalid, dry_run=dry_run)
 
 
 @centers_cli.command("export")
@@ -104,14 +133,19 @@ def export_command(path: str) -> None:
     click.echo(f"Exported {count} centers to {path}.")
 
 
+def _finish_import(report: ImportReport, *, skip_invalid: bool, dry_run: bool) -> None:
+    """Print the report; exit with status 1 if the import was refused."""
+    _print_report(report, dry_run=dry_run)
+    # With --skip-invalid a file that could not be read at all still wrote nothing: a failure.
+    if (report.invalid_rows and not skip_invalid) or not (report.written or dry_run):
+        sys.exit(1)
+
+
 def _print_report(report: ImportReport, *, dry_run: bool) -> None:
     for issue in report.issues:
         click.echo(f"error: {issue}", err=True)
     verb = "would be" if dry_run or not report.written else ""
-    counts = (
-        f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{report.kept_center_edits} kept as edited by their center, {report.invalid_rows} invalid"
-    )
+    counts = report.counts()
     if report.written:
         click.echo(f"Imported: {counts}.")
     elif dry_run:

@@ -7,6 +7,10 @@ from typing import Any
 
 #: Seconds to wait on the rate limits' storage (Redis) before counting in the process's memory.
 RATE_LIMIT_STORAGE_TIMEOUT_SECONDS = 0.5
+#: The import format of SAMHSA's current national file, which DIRECTORY_SYNC_URL usually points at.
+DIRECTORY_SYNC_FORMAT = "findtreatment-export"
+#: The largest file a sync downloads, in bytes.
+DIRECTORY_SYNC_MAX_BYTES = 200 * 1024 * 1024
 
 
 def from_environment(instance_path: str) -> dict[str, Any]:
@@ -65,6 +69,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "ROUTING_REDISPATCH_SECONDS": int(env.get("ROUTING_REDISPATCH_SECONDS", 120)),
         # /metrics answers a request with `Authorization: Bearer <METRICS_TOKEN>`; unset: admins only.
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        # Set: beat downloads and imports this file weekly (tasks/directory.py).
+        "DIRECTORY_SYNC_URL": env.get("DIRECTORY_SYNC_URL") or None,
+        "DIRECTORY_SYNC_FORMAT": env.get("DIRECTORY_SYNC_FORMAT") or DIRECTORY_SYNC_FORMAT,
+        "DIRECTORY_SYNC_MAX_BYTES": int(env.get("DIRECTORY_SYNC_MAX_BYTES", DIRECTORY_SYNC_MAX_BYTES)),
         # "text" for the embedded run command; "json" (one object per line) in production.
         "LOG_FORMAT": env.get("LOG_FORMAT", "text").strip().lower(),
     }

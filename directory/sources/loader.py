@@ -49,6 +49,13 @@ class ImportReport:
     def valid_rows(self) -> int:
         return self.created + self.updated + self.unchanged + self.kept_center_edits
 
+    def counts(self) -> str:
+        """The counts in words, for the command line and logs (no row's content)."""
+        return (
+            f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.kept_center_edits} kept as edited by their center, {self.invalid_rows} invalid"
+        )
+
 
 def import_rows(
     session: Session,
