@@ -139,7 +139,7 @@ def test_the_models_match_the_migrations(tmp_path):
             assert compare_metadata(context, Base.metadata) == []
 
 
-def test_migration_0017_makes_unsaid_availability_unknown_and_keeps_everything_else(tmp_path):
+def test_migration_0015_makes_unsaid_availability_unknown_and_keeps_everything_else(tmp_path):
     """Listings never edited by their center become "unknown"; a center's own answer, the codes and
     the spatial index stay; down again gives "yes" for the unknown ones."""
     app = bare_app(tmp_path)

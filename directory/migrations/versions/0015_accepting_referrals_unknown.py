@@ -5,7 +5,7 @@ one). SQLite cannot drop a NOT NULL in place, and a copy of `centers` (Alembic's
 would delete, through its foreign keys, every row that cascades from it: the column is swapped
 for a new one with ADD, DROP and RENAME COLUMN instead.
 
-Revision ID: 0017
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-07
 """
@@ -13,7 +13,7 @@ Create Date: 2026-12-07
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
+revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None
