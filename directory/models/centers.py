@@ -78,6 +78,8 @@ class Center(ListingFacts, Base):
     source: Mapped[str] = mapped_column(String(60))
     source_vintage: Mapped[int | None] = mapped_column(Integer)
     last_verified_at: Mapped[datetime | None]
+    #: When the center's staff were last mailed to confirm the listing (directory/upkeep/confirmations.py).
+    confirmation_requested_at: Mapped[datetime | None]
     #: Set when the center's own staff edit the listing; imports then leave it alone.
     center_edited_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
