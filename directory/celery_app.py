@@ -21,6 +21,7 @@ What the old worker held is re-sent from the outbox (ROUTING_REDISPATCH_SECONDS)
 from __future__ import annotations
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask
 from sqlalchemy.exc import DBAPIError
 
@@ -29,6 +30,7 @@ from directory.extensions import db
 TASK_TIME_LIMIT_SECONDS = 120
 VISIBILITY_TIMEOUT_SECONDS = 600  # must stay above the task time limit
 PREFETCH_PER_PROCESS = 1
+CONFIRMATION_REQUEST_HOUR_UTC = 15
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -43,7 +45,7 @@ def celery_init_app(app: Flask) -> Celery:
                     _close_session()
 
     redis_url = app.config.get("REDIS_URL")
-    celery = Celery(app.name, task_cls=FlaskTask, include=["tasks.routing", "tasks.notifications"])
+    celery = Celery(app.name, task_cls=FlaskTask, include=["tasks.routing", "tasks.notifications", "tasks.upkeep"])
     celery.conf.update(
         broker_url=redis_url or "memory://",
         task_always_eager=not redis_url,
@@ -64,6 +66,11 @@ def celery_init_app(app: Flask) -> Celery:
         beat_schedule={
             "dispatch-outbox": {"task": "tasks.routing.dispatch_outbox", "schedule": 30.0},
             "expire-offers": {"task": "tasks.routing.expire_offers", "schedule": 60.0},
+            # Daily, at 15:00 UTC: the mail reaches US centers in their working morning.
+            "request-confirmations": {
+                "task": "tasks.upkeep.request_confirmations",
+                "schedule": crontab(minute=0, hour=CONFIRMATION_REQUEST_HOUR_UTC),
+            },
         },
     )
     if not redis_url:
