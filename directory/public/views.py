@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 
 from flask import Response, abort, flash, make_response, redirect, render_template, request, url_for
@@ -20,7 +19,8 @@ from directory.search.service import find_centers_near
 from directory.upkeep import exposure, reports
 
 #: Reports one address may send (each POST counts, accepted or not).
-REPORTS_PER_ADDRESS = "5 per hour;20 per day"
+REPORTS_PER_HOUR, REPORTS_PER_DAY = 5, 20
+REPORTS_PER_ADDRESS = f"{REPORTS_PER_HOUR} per hour;{REPORTS_PER_DAY} per day"
 
 
 @bp.get("/")
@@ -67,10 +67,11 @@ def _center_or_404(slug: str) -> Center:
 
 def _too_many_reports(limit: RequestLimit) -> Response:
     """The 429 page of the report form: when the address may send a report again."""
-    minutes = max(1, math.ceil((limit.reset_at - time.time()) / 60))
+    minutes = max(1, round((limit.reset_at - time.time()) / 60))
     wait = f"{minutes} minute{'s' if minutes != 1 else ''}" if minutes < 120 else f"{round(minutes / 60)} hours"
     message = (
-        f"Too many reports from your connection in a short time ({limit.limit}). "
+        "Too many reports from your connection in a short time "
+        f"(at most {REPORTS_PER_HOUR} an hour and {REPORTS_PER_DAY} a day). "
         f"Please try again in {wait}. Thank you for helping keep the directory right."
     )
     return make_response(render_template("error.html", status=429, message=message), 429)

@@ -66,6 +66,18 @@ def open_reports(session: Session, center_id: int | None = None) -> list[Listing
     return list(session.scalars(query.order_by(ListingReport.created_at, ListingReport.id)))
 
 
+def open_report_counts(session: Session, center_ids: Collection[int]) -> dict[int, int]:
+    """How many open reports each of these centers has (centers without any left out)."""
+    if not center_ids:
+        return {}
+    rows = session.execute(
+        select(ListingReport.center_id, func.count())
+        .where(ListingReport.center_id.in_(center_ids), ListingReport.resolved_at.is_(None))
+        .group_by(ListingReport.center_id)
+    )
+    return {center_id: count for center_id, count in rows}
+
+
 def reported_since(session: Session, center_ids: Collection[int]) -> dict[int, datetime]:
     """For each of these centers with an open report: when its oldest open report was filed."""
     if not center_ids:
