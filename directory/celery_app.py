@@ -37,6 +37,8 @@ VISIBILITY_TIMEOUT_SECONDS = 600  # must stay above the task time limit (and the
 PREFETCH_PER_PROCESS = 1
 #: When beat runs the directory sync (with DIRECTORY_SYNC_URL set): weekly, Sundays 05:00 UTC.
 DIRECTORY_SYNC_SCHEDULE = crontab(minute=0, hour=5, day_of_week="sunday")
+#: Confirmation requests go out daily at 15:00 UTC: the mail reaches US centers in their working morning.
+CONFIRMATION_REQUEST_HOUR_UTC = 15
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -51,7 +53,8 @@ def celery_init_app(app: Flask) -> Celery:
                     _close_session()
 
     redis_url = app.config.get("REDIS_URL")
-    celery = Celery(app.name, task_cls=FlaskTask, include=["tasks.routing", "tasks.notifications", "tasks.directory"])
+    tasks = ["tasks.routing", "tasks.notifications", "tasks.directory", "tasks.upkeep"]
+    celery = Celery(app.name, task_cls=FlaskTask, include=tasks)
     celery.conf.update(
         broker_url=redis_url or "memory://",
         task_always_eager=not redis_url,
@@ -79,11 +82,16 @@ def celery_init_app(app: Flask) -> Celery:
 
 
 def beat_schedule(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """What beat runs: the outbox and offer rounds, and the weekly directory sync if DIRECTORY_SYNC_URL
-    is set (its URL and format checked here, so a wrong one stops the app at start-up, not a week later)."""
+    """What beat runs: the outbox and offer rounds, the daily confirmation requests, and the weekly
+    directory sync if DIRECTORY_SYNC_URL is set (its URL and format checked here, so a wrong one
+    stops the app at start-up, not a week later)."""
     schedule: dict[str, dict[str, Any]] = {
         "dispatch-outbox": {"task": "tasks.routing.dispatch_outbox", "schedule": 30.0},
         "expire-offers": {"task": "tasks.routing.expire_offers", "schedule": 60.0},
+        "request-confirmations": {
+            "task": "tasks.upkeep.request_confirmations",
+            "schedule": crontab(minute=0, hour=CONFIRMATION_REQUEST_HOUR_UTC),
+        },
     }
     if url := config.get("DIRECTORY_SYNC_URL"):
         try:

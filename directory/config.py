@@ -67,6 +67,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "OFFER_TTL_MINUTES": int(env.get("OFFER_TTL_MINUTES", 240)),
         "EMBEDDED_SWEEP_SECONDS": int(env.get("EMBEDDED_SWEEP_SECONDS", 60)),
         "ROUTING_REDISPATCH_SECONDS": int(env.get("ROUTING_REDISPATCH_SECONDS", 120)),
+        # Mail center staff, daily, to confirm listings not confirmed for 90 days (directory/upkeep/).
+        "CONFIRMATION_REQUESTS": _flag(env.get("CONFIRMATION_REQUESTS", "true")),
         # /metrics answers a request with `Authorization: Bearer <METRICS_TOKEN>`; unset: admins only.
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         # Set: beat downloads and imports this file weekly (tasks/directory.py).

@@ -40,6 +40,8 @@ def error_response(status: int, message: str) -> ResponseReturnValue:
 
 
 def _http_error(error: HTTPException) -> ResponseReturnValue:
+    if error.response is not None:
+        return error.response  # a page of its own (e.g. a rate limit's, saying when to try again)
     status = error.code or 500
     return error_response(status, MESSAGES.get(status, error.description or "Error."))
 

@@ -192,6 +192,9 @@ def make_app(database_url: str, **config: object) -> Flask:
             # protection and rate limits switch these back on (see tests/security/).
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
+            # No mail asking centers to confirm their listings at a test's first request (the
+            # embedded sweep's); tests of those mails switch it back on (tests/upkeep/).
+            "CONFIRMATION_REQUESTS": False,
             "PASSWORD_HASH_PROFILE": passwords.TEST_PROFILE,
             **config,
         }

@@ -1,4 +1,5 @@
-"""Administration: a dashboard, users and invitations, listing claims and the audit log (admins only)."""
+"""Administration: a dashboard, users and invitations, listing claims, problem reports, stale listings
+and the audit log (admins only)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,16 @@ from directory.admin import bp, decisions
 from directory.admin.forms import AuditFilterForm, InviteForm
 from directory.auth.links import send_invitation
 from directory.extensions import db
-from directory.models import AuditEvent, Center, ClaimStatus, Invitation, ListingClaim, Role, User
+from directory.models import AuditEvent, Center, ClaimStatus, Invitation, ListingClaim, ListingReport, Role, User
 from directory.models.accounts import ROLE_LABELS
 from directory.models.base import utcnow
+from directory.portal.forms import ResolveReportForm
+from directory.portal.views import resolve
 from directory.security import roles_required
+from directory.upkeep import exposure, reports
 
 AUDIT_PAGE_SIZE = 50
+STALE_PAGE_SIZE = 50
 RECENT_EVENTS = 10
 CENTER_MATCHES = 20
 
@@ -61,6 +66,9 @@ def index() -> ResponseReturnValue:
         inactive_users=db.session.scalar(select(func.count()).select_from(User).where(User.active.is_(False))),
         pending_claims=db.session.scalar(
             select(func.count()).select_from(ListingClaim).where(ListingClaim.status == ClaimStatus.PENDING)
+        ),
+        open_reports=db.session.scalar(
+            select(func.count()).select_from(ListingReport).where(ListingReport.resolved_at.is_(None))
         ),
         events=db.session.execute(audit_events().limit(RECENT_EVENTS)).all(),
     )
@@ -182,6 +190,34 @@ def decide_claim(claim_id: int, decide: Callable[..., None], outcome: str) -> Re
         db.session.commit()
         flash(f"{claim.user.email} {outcome} {claim.center.name}.")
     return redirect(url_for("admin.claims"))
+
+
+@bp.get("/reports")
+@roles_required("admin")
+def listing_reports() -> ResponseReturnValue:
+    """Every open problem report on a listing, oldest first."""
+    return render_template(
+        "admin/reports.html", reports=reports.open_reports(db.session), form=ResolveReportForm(formdata=None)
+    )
+
+
+@bp.post("/reports/<int:report_id>/resolve")
+@roles_required("admin")
+def resolve_report(report_id: int) -> ResponseReturnValue:
+    """Close a problem report as fixed or not a problem (audited)."""
+    report = db.session.get(ListingReport, report_id) or abort(404)
+    resolve(report, me())
+    return redirect(url_for("admin.listing_reports"))
+
+
+@bp.get("/stale")
+@roles_required("admin")
+def stale_listings() -> ResponseReturnValue:
+    """Listings not confirmed for 90 days, those people see most (profile views, referral offers) first."""
+    page = request.args.get("page", "1")
+    number = int(page) if page.isascii() and page.isdigit() and len(page) < 7 else 1
+    found = exposure.stale_listings(db.session, now=utcnow(), page=number, per_page=STALE_PAGE_SIZE)
+    return render_template("admin/stale.html", found=found, per_page=STALE_PAGE_SIZE)
 
 
 @bp.get("/audit")

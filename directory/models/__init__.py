@@ -21,6 +21,7 @@ from directory.models.referrals import (
     ReferralStatus,
     TimelineEntry,
 )
+from directory.models.upkeep import ListingReport, ProfileViews, ReportOutcome, ReportReason
 
 __all__ = [
     "ApiToken",
@@ -31,12 +32,16 @@ __all__ = [
     "ClaimStatus",
     "Invitation",
     "ListingClaim",
+    "ListingReport",
     "Offer",
     "OfferStatus",
     "OutboxMessage",
     "PasswordReset",
+    "ProfileViews",
     "Referral",
     "ReferralStatus",
+    "ReportOutcome",
+    "ReportReason",
     "Role",
     "TimelineEntry",
     "User",

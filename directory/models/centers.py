@@ -81,6 +81,8 @@ class Center(ListingFacts, Base):
     #: The day the source listed the center (e.g. the date of a FindTreatment.gov download), when known.
     source_date: Mapped[date | None]
     last_verified_at: Mapped[datetime | None]
+    #: When the center's staff were last mailed to confirm the listing (directory/upkeep/confirmations.py).
+    confirmation_requested_at: Mapped[datetime | None]
     #: Set when the center's own staff edit the listing; imports then leave it alone.
     center_edited_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

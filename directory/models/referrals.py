@@ -169,7 +169,8 @@ class TimelineEntry(Base):
 class OutboxMessage(Base):
     """A task to send, written in the same transaction as the change that needs it: a routing
     task (`route_referral`), or a notice to mail (`notify_center_staff` of a new offer,
-    `notify_referrer` of a referral's new status).
+    `notify_referrer` of a referral's new status, `ask_to_confirm_listing` of a center's stale
+    listing, the one kind about a center rather than a referral).
 
     The committing process sends it after commit; beat's `dispatch_outbox` re-sends any not sent,
     or sent and not done in time, so a broker outage loses nothing. A notice's row is deleted once
@@ -180,11 +181,17 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task: Mapped[str] = mapped_column(String(60))
-    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"))
+    referral_id: Mapped[str | None] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"))
+    #: The center an `ask_to_confirm_listing` notice is about.
+    center_id: Mapped[int | None] = mapped_column(ForeignKey("centers.id", ondelete="CASCADE"))
     #: The new offer a `notify_center_staff` notice is about.
     offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     dispatched_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
-    __table_args__ = (Index("ix_outbox_dispatched_at", "dispatched_at"), Index("ix_outbox_offer_id", "offer_id"))
+    __table_args__ = (
+        Index("ix_outbox_dispatched_at", "dispatched_at"),
+        Index("ix_outbox_offer_id", "offer_id"),
+        Index("ix_outbox_center_id", "center_id"),
+    )

@@ -18,6 +18,7 @@ from directory.centers_editing import (
     check_center_edit,
 )
 from directory.models import Center
+from directory.models.upkeep import MAX_NOTE_LENGTH
 from directory.public.forms import choices
 from directory.sources.records import MULTI_VALUED
 from directory.vocabulary import ATTRIBUTE_VOCABULARIES, STATES
@@ -159,3 +160,13 @@ class ListingSearchForm(FlaskForm):
             self.zip.errors = [*self.zip.errors, f"“{zip_code}” is not a ZIP code (5 digits, e.g. 02139)."]
             return False
         return ok
+
+
+class ResolveReportForm(FlaskForm):
+    """Close a problem report: the button pressed says how (fixed, not a problem); a note is optional.
+    Both are checked by `directory.upkeep.reports`."""
+
+    outcome = StringField("Outcome")
+    note = StringField(
+        "What was done (optional)", description=f"Up to {MAX_NOTE_LENGTH} characters, e.g. “phone number corrected”."
+    )

@@ -14,12 +14,21 @@ from flask_login import current_user
 
 from directory import centers_editing as listings
 from directory.extensions import db
-from directory.models import Center, ClaimStatus, Role
+from directory.models import Center, ClaimStatus, ListingReport, Role, User
 from directory.models.base import utcnow
+from directory.models.upkeep import REPORT_OUTCOMES, REPORT_REASONS
 from directory.portal import bp
-from directory.portal.forms import CapacityForm, CenterEditForm, ClaimForm, ConfirmForm, ListingSearchForm
+from directory.portal.forms import (
+    CapacityForm,
+    CenterEditForm,
+    ClaimForm,
+    ConfirmForm,
+    ListingSearchForm,
+    ResolveReportForm,
+)
 from directory.public.helpers import format_long_date
-from directory.security import managed_center_or_404, roles_required, safe_next_url
+from directory.security import managed_center_or_404, record_denied, roles_required, safe_next_url
+from directory.upkeep import reports
 from directory.urls import as_id
 
 PORTAL_ROLES = ("center_staff", "admin")
@@ -56,6 +65,18 @@ def history_action(action: str) -> str:
     return HISTORY_ACTIONS.get(action, action)
 
 
+@bp.app_template_global()
+def report_reason(code: str) -> str:
+    """A problem report's reason, in words."""
+    return REPORT_REASONS.get(code, code)
+
+
+@bp.app_template_global()
+def report_outcomes() -> dict[str, str]:
+    """The ways to resolve a problem report: code -> button label."""
+    return dict(REPORT_OUTCOMES)
+
+
 CLAIM_STATUS_WORDS = {
     ClaimStatus.PENDING: "Waiting for an administrator",
     ClaimStatus.APPROVED: "Approved",
@@ -66,7 +87,8 @@ CLAIM_STATUS_WORDS = {
 @bp.get("/")
 @roles_required(*PORTAL_ROLES)
 def index() -> ResponseReturnValue:
-    """Your centers with their listing status and capacity, your claims, and a search for listings."""
+    """Your centers with their listing status, open problem reports and capacity, your claims, and a
+    search for listings."""
     search = ListingSearchForm(formdata=request.args if request.args else None)
     found: list[Center] | None = None
     if request.args and search.validate():
@@ -78,9 +100,11 @@ def index() -> ResponseReturnValue:
         )
     claims = listings.claims_of(db.session, current_user)
     pending = {claim.center_id for claim in claims if claim.status == ClaimStatus.PENDING}
+    centers = current_user.centers if current_user.role == Role.CENTER_STAFF else []
     return render_template(
         "portal/index.html",
-        centers=current_user.centers if current_user.role == Role.CENTER_STAFF else [],
+        centers=centers,
+        reported=reports.open_report_counts(db.session, [center.id for center in centers]),
         claims=claims,
         pending=pending,
         claim_status_words=CLAIM_STATUS_WORDS,
@@ -128,7 +152,10 @@ def center(center_id: int) -> ResponseReturnValue:
 
 
 def _center_page(managed: Center, capacity_form: CapacityForm, status: int = 200) -> ResponseReturnValue:
-    page = render_template("portal/center.html", center=managed, capacity_form=capacity_form, now=utcnow())
+    open_reports = reports.open_report_counts(db.session, [managed.id]).get(managed.id, 0)
+    page = render_template(
+        "portal/center.html", center=managed, capacity_form=capacity_form, now=utcnow(), open_reports=open_reports
+    )
     return page, status
 
 
@@ -195,11 +222,15 @@ def update_capacity(center_id: int) -> ResponseReturnValue:
     return redirect(_back_to(managed))
 
 
-@bp.post("/centers/<int:center_id>/confirm")
+@bp.route("/centers/<int:center_id>/confirm", methods=["GET", "POST"])
 @roles_required(*PORTAL_ROLES)
 def confirm_listing(center_id: int) -> ResponseReturnValue:
-    """ "This listing is accurate": shows as confirmed for the next 180 days."""
+    """ "This listing is accurate": shows as confirmed for the next 180 days. The page (the link of
+    the mail asking centers to confirm) shows the listing's key facts to check first."""
     managed = managed_center_or_404(center_id)
+    if request.method == "GET":
+        open_reports = reports.open_reports(db.session, managed.id)
+        return render_template("portal/confirm.html", center=managed, now=utcnow(), reports=open_reports)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     listings.confirm_listing(db.session, managed, actor=current_user, now=utcnow())
@@ -222,3 +253,42 @@ def center_history(center_id: int) -> ResponseReturnValue:
 def _back_to(center: Center) -> str:
     """Where a one-click form returns: the page it was on (this site only), or the center's page."""
     return safe_next_url(request.form.get("next"), url_for("portal.center", center_id=center.id))
+
+
+@bp.get("/centers/<int:center_id>/reports")
+@roles_required(*PORTAL_ROLES)
+def center_reports(center_id: int) -> ResponseReturnValue:
+    """The open problem reports on the listing, oldest first, each to resolve as fixed or not a problem."""
+    managed = managed_center_or_404(center_id)
+    open_reports = reports.open_reports(db.session, managed.id)
+    return render_template("portal/reports.html", center=managed, reports=open_reports, form=ResolveReportForm())
+
+
+@bp.post("/centers/<int:center_id>/reports/<int:report_id>/resolve")
+@roles_required(*PORTAL_ROLES)
+def resolve_report(center_id: int, report_id: int) -> ResponseReturnValue:
+    """Close one of the listing's problem reports (audited)."""
+    managed = managed_center_or_404(center_id)
+    report = db.session.get(ListingReport, report_id)
+    if report is None or report.center_id != managed.id:
+        record_denied("not a report on this center", "listing_report", report_id)
+        abort(404)
+    resolve(report, current_user._get_current_object())  # type: ignore[attr-defined]
+    return redirect(url_for("portal.center_reports", center_id=managed.id))
+
+
+def resolve(report: ListingReport, actor: User) -> None:
+    """Resolve a report as the posted `ResolveReportForm` says, and flash what happened (portal and admin)."""
+    form = ResolveReportForm()
+    if not form.validate():
+        abort(400)
+    try:
+        reports.resolve_report(db.session, report, form.outcome.data, form.note.data, actor=actor, now=utcnow())
+    except reports.ReportError as error:
+        db.session.rollback()
+        for message in error.fields.values():
+            flash(" ".join(message), "error")
+        return
+    db.session.commit()
+    outcome = REPORT_OUTCOMES.get(report.resolution or "", "").lower()
+    flash(f"The report “{report_reason(report.reason)}” on {report.center.name} is resolved: {outcome}.")

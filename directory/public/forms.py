@@ -14,13 +14,16 @@ from wtforms import (
     Field,
     FloatField,
     IntegerField,
+    RadioField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
 )
 from wtforms.validators import InputRequired, StopValidation, ValidationError
 
+from directory.models.upkeep import MAX_NOTE_LENGTH, REPORT_REASONS
 from directory.search.geocoding import Geocoder, Place, PlaceNotFound, parse_place
 from directory.search.service import (
     DEFAULT_RADIUS_MILES,
@@ -241,3 +244,16 @@ def _number(
         return None
     value = kind(text)
     return value if low <= value <= high else None
+
+
+class ReportForm(FlaskForm):
+    """What is wrong with a listing; checked by `directory.upkeep.reports`. Asks nothing about the person."""
+
+    reason = RadioField("What is wrong with this listing?", choices=choices(REPORT_REASONS), validate_choice=False)
+    note = TextAreaField(
+        "Anything to add (optional)",
+        description=(
+            f"Up to {MAX_NOTE_LENGTH} characters, e.g. the right phone number. Please do not write "
+            "names, contact details or anything about anyone's health."
+        ),
+    )

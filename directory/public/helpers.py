@@ -119,6 +119,12 @@ def listing_note(center: Center | CenterListing, now: datetime) -> str:
     return f"{source}: call to confirm"
 
 
+@bp.app_template_global()
+def reported_statement(reported_at: datetime) -> str:
+    """What a listing with an open problem report says, until the report is resolved."""
+    return f"Reported as possibly out of date on {format_long_date(reported_at)}."
+
+
 def search_params(form: SearchForm) -> list[tuple[str, str]]:
     """The search as query parameters: the place, the radius and every chosen filter."""
     params = [

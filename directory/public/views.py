@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+import time
+
+from flask import Response, abort, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_limiter import RequestLimit
 from sqlalchemy import select
 
-from directory.extensions import db
+from directory.extensions import db, limiter
 from directory.models import Center
 from directory.models.base import utcnow
 from directory.public import bp
-from directory.public.forms import SearchForm
+from directory.public.forms import ReportForm, SearchForm
 from directory.public.helpers import found_by
 from directory.search.query import confirmed_since
 from directory.search.service import find_centers_near
 from directory.sources.provenance import directory_currency
+from directory.upkeep import exposure, reports
+
+#: Reports one address may send (each POST counts, accepted or not).
+REPORTS_PER_HOUR, REPORTS_PER_DAY = 5, 20
+REPORTS_PER_ADDRESS = f"{REPORTS_PER_HOUR} per hour;{REPORTS_PER_DAY} per day"
 
 
 @bp.get("/")
@@ -34,22 +42,65 @@ def search() -> ResponseReturnValue:
         return render_template("public/home.html", form=form), 400
     now = utcnow()
     result = find_centers_near(db.session, form.to_query(), now=now)
-    return render_template("public/results.html", form=form, result=result, now=now)
+    reported = reports.reported_since(db.session, [hit.center.id for hit in result.hits])
+    return render_template("public/results.html", form=form, result=result, now=now, reported=reported)
 
 
 @bp.get("/centers/<slug>")
 def center_profile(slug: str) -> ResponseReturnValue:
     """One center's profile, in plain words; opened from results (the search in the query string),
     with its distance from the place searched and a link back to them."""
-    center = db.session.scalar(select(Center).where(Center.slug == slug))
-    if center is None:
-        abort(404)
+    center = _center_or_404(slug)
+    now = utcnow()
     opened_from = None
     if request.args:
         form = SearchForm(formdata=request.args)
         if form.validate():  # anything else (a link edited by hand): the plain profile
             opened_from = found_by(form, center)
-    return render_template("public/center.html", center=center, now=utcnow(), found_by=opened_from)
+    reported = reports.reported_since(db.session, [center.id]).get(center.id)
+    exposure.count_profile_view(db.session, center.id, now.date())
+    db.session.commit()
+    return render_template("public/center.html", center=center, now=now, found_by=opened_from, reported=reported)
+
+
+def _center_or_404(slug: str) -> Center:
+    center = db.session.scalar(select(Center).where(Center.slug == slug))
+    if center is None:
+        abort(404)
+    return center
+
+
+def _too_many_reports(limit: RequestLimit) -> Response:
+    """The 429 page of the report form: when the address may send a report again."""
+    minutes = max(1, round((limit.reset_at - time.time()) / 60))
+    wait = f"{minutes} minute{'s' if minutes != 1 else ''}" if minutes < 120 else f"{round(minutes / 60)} hours"
+    message = (
+        "Too many reports from your connection in a short time "
+        f"(at most {REPORTS_PER_HOUR} an hour and {REPORTS_PER_DAY} a day). "
+        f"Please try again in {wait}. Thank you for helping keep the directory right."
+    )
+    return make_response(render_template("error.html", status=429, message=message), 429)
+
+
+@bp.route("/centers/<slug>/report", methods=["GET", "POST"])
+@limiter.limit(REPORTS_PER_ADDRESS, methods=["POST"], on_breach=_too_many_reports)
+def report_listing(slug: str) -> ResponseReturnValue:
+    """Tell the center and the directory's administrators what is out of date on a listing; no account needed."""
+    center = _center_or_404(slug)
+    form = ReportForm()
+    if form.validate_on_submit():
+        try:
+            reports.file_report(db.session, center.id, form.reason.data, form.note.data, now=utcnow())
+        except reports.ReportError as error:
+            db.session.rollback()
+            for name, messages in error.fields.items():
+                form[name].errors = [*form[name].errors, *messages]
+        else:
+            db.session.commit()
+            flash("Thank you. Your report went to the center and to the directory's administrators.")
+            return redirect(url_for("public.center_profile", slug=center.slug))
+    status = 400 if request.method == "POST" else 200
+    return render_template("public/report.html", center=center, form=form), status
 
 
 @bp.get("/naltrexone")

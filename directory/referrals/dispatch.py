@@ -29,6 +29,7 @@ from directory.extensions import db
 from directory.models import Referral, User
 from directory.referrals import notifications, service
 from directory.referrals.intake import Intake
+from directory.upkeep import confirmations
 
 log = logging.getLogger(__name__)
 
@@ -183,12 +184,16 @@ def init_notifications(app: Flask) -> None:
         notifications.watch(db.sessionmaker, send_notices)
 
 
+#: How often the embedded sweep asks centers to confirm stale listings (beat's daily job).
+CONFIRMATION_REQUEST_SECONDS = 24 * 3600
+
+
 def init_embedded_sweep(app: Flask) -> None:
     """Without a broker, stop referrals whose consent expired, expire offers and send leftovers as requests
-    come in (at most once a minute)."""
+    come in (at most once a minute), and ask centers to confirm stale listings (once a day)."""
     if app.config.get("REDIS_URL"):
         return
-    state = {"last": 0.0}
+    state = {"last": 0.0, "asked": -float(CONFIRMATION_REQUEST_SECONDS)}
 
     @app.before_request
     def _sweep() -> None:
@@ -201,6 +206,9 @@ def init_embedded_sweep(app: Flask) -> None:
         service.stop_lapsed_consents(db.session)
         service.expire_offers(db.session, offer_ttl=offer_ttl())
         send_pending()
+        if app.config["CONFIRMATION_REQUESTS"] and now - state["asked"] >= CONFIRMATION_REQUEST_SECONDS:
+            state["asked"] = now
+            confirmations.request_confirmations(db.session)
 
 
 def submit_and_send(intake: Intake, actor: User | None) -> Referral:

@@ -1,4 +1,5 @@
-"""Emails about referrals: center staff hear of a new offer, the referrer of a new status.
+"""Emails about referrals: center staff hear of a new offer, the referrer of a new status; and
+the one notice about a center, not a referral: its staff asked to confirm a stale listing.
 
 The messages carry no personal data (no client reference, no clinical facts, no phone),
 only a link to sign in; the referral id in a link is a random id, not personal data.
@@ -8,20 +9,32 @@ a `Referral`'s status that is flushed is noted, and just before the transaction 
 becomes a row of the outbox (ids only), so the notices commit with the change or not at all
 (a rollback forgets them). That covers every way offers are made and statuses change (routing
 in a worker, answers, expiry, cancellation) without the lifecycle code knowing about mail.
-After the commit, `send` gets the new rows' ids to send for mailing (`deliver`).
+After the commit, `send` gets the new rows' ids to send for mailing (`deliver`). Code that writes
+a notice itself (a confirmation request) hands it to `queue`, which goes the same way.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, event, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from directory.mail import Mailer
-from directory.models import Offer, OfferStatus, OutboxMessage, Referral, ReferralStatus, Role, User, center_staff
+from directory.models import (
+    Center,
+    Offer,
+    OfferStatus,
+    OutboxMessage,
+    Referral,
+    ReferralStatus,
+    Role,
+    User,
+    center_staff,
+)
 from directory.models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -30,11 +43,19 @@ OFFER_SUBJECT = "New referral offer"
 OFFER_BODY = "You have a new referral offer; sign in to see it: {base_url}/portal/offers\n"
 STATUS_SUBJECT = "A referral you sent has a new status"
 STATUS_BODY = "A referral you sent has a new status; sign in: {base_url}/referrals/{referral_id}\n"
+CONFIRM_SUBJECT = "Please confirm your listing in the treatment directory"
+CONFIRM_BODY = (
+    "People looking for treatment find {name} ({city}, {state}) in the treatment directory. {confirmed}\n\n"
+    "Please check the listing and confirm it is correct (one click after signing in), or correct it:\n"
+    "{base_url}/portal/centers/{center_id}/confirm\n"
+)
 
-#: The outbox tasks of notices: the staff of a new offer's center, a referral's creator.
+#: The outbox tasks of notices: the staff of a new offer's center, a referral's creator, the staff
+#: of a center asked to confirm its listing.
 NEW_OFFER = "notify_center_staff"
 STATUS_CHANGE = "notify_referrer"
-NOTICE_TASKS = (NEW_OFFER, STATUS_CHANGE)
+CONFIRM_LISTING = "ask_to_confirm_listing"
+NOTICE_TASKS = (NEW_OFFER, STATUS_CHANGE, CONFIRM_LISTING)
 
 _PENDING = "referral_notices"
 _WRITTEN = "referral_notice_rows"
@@ -84,8 +105,28 @@ def _before_commit(session: Session) -> None:
     session.flush()  # what is still unflushed is noticed too (a clean session does nothing)
     pending: _Pending | None = session.info.pop(_PENDING, None)
     if pending and (rows := pending.rows()):
+        queue(session, rows)
+
+
+def queue(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Write notice rows to the outbox in the session's transaction, as sent: `watch`'s `send`
+    sends them right after the commit (a rollback forgets them)."""
+    if rows:
         ids = session.scalars(insert(OutboxMessage).returning(OutboxMessage.id), rows).all()
-        session.info[_WRITTEN] = list(ids)
+        session.info.setdefault(_WRITTEN, []).extend(ids)
+
+
+def confirmation_request(center_id: int, now: datetime) -> dict[str, Any]:
+    """The outbox row asking a center's staff to confirm its listing (for `queue`)."""
+    return {
+        "task": CONFIRM_LISTING,
+        "referral_id": None,
+        "offer_id": None,
+        "center_id": center_id,
+        "created_at": now,
+        "dispatched_at": now,
+        "attempts": 1,
+    }
 
 
 def _forget(session: Session, *_args: Any) -> None:
@@ -118,20 +159,31 @@ def deliver(session: Session, message_ids: list[int], mailer: Mailer, base_url: 
     that dies, or a database that fails, between a mail and its row's delete leaves that one
     notice to be mailed again. The other choice, deleting first and mailing after, would lose
     a notice in the same window; a second "new status, sign in" mail is the lesser harm.
-    Offers no longer open and inactive accounts get no mail; their rows go all the same.
+    Offers no longer open, listings confirmed since they were asked, and inactive accounts get no
+    mail; their rows go all the same.
     """
     rows = session.execute(
-        select(OutboxMessage.id, OutboxMessage.task, OutboxMessage.referral_id, OutboxMessage.offer_id)
+        select(
+            OutboxMessage.id,
+            OutboxMessage.task,
+            OutboxMessage.referral_id,
+            OutboxMessage.offer_id,
+            OutboxMessage.center_id,
+            OutboxMessage.created_at,
+        )
         .where(OutboxMessage.id.in_(message_ids), OutboxMessage.task.in_(NOTICE_TASKS))
         .order_by(OutboxMessage.id)
     ).all()
     staff = _center_staff(session, [row.offer_id for row in rows if row.task == NEW_OFFER])
     creators = _creators(session, [row.referral_id for row in rows if row.task == STATUS_CHANGE])
+    listings = _listings(session, [row.center_id for row in rows if row.task == CONFIRM_LISTING])
     session.rollback()  # end the read: no transaction is held while mailing
     sent = 0
     for row in rows:
         if row.task == NEW_OFFER:
             mail = [(to, OFFER_SUBJECT, OFFER_BODY.format(base_url=base_url)) for to in staff.get(row.offer_id, ())]
+        elif row.task == CONFIRM_LISTING:
+            mail = _confirmation_mail(listings.get(row.center_id), row.created_at, base_url)
         else:
             body = STATUS_BODY.format(base_url=base_url, referral_id=row.referral_id)
             mail = [(to, STATUS_SUBJECT, body) for to in creators.get(row.referral_id, ())]
@@ -170,3 +222,47 @@ def _creators(session: Session, referral_ids: list[str]) -> dict[str, list[str]]
         .where(Referral.id.in_(referral_ids), Referral.status != ReferralStatus.RECEIVED.value, User.active.is_(True))
     )
     return {referral_id: [email] for referral_id, email in rows}
+
+
+def _listings(session: Session, center_ids: list[int]) -> dict[int, tuple[Any, list[str]]]:
+    """Each center's name, place and last confirmation, with the addresses of its active staff, by
+    center id (plain rows: they outlive the read's transaction)."""
+    if not center_ids:
+        return {}
+    centers = session.execute(
+        select(Center.id, Center.name, Center.city, Center.state, Center.last_verified_at).where(
+            Center.id.in_(center_ids)
+        )
+    )
+    found: dict[int, tuple[Any, list[str]]] = {center.id: (center, []) for center in centers}
+    rows = session.execute(
+        select(center_staff.c.center_id, User.email)
+        .join(User, User.id == center_staff.c.user_id)
+        .where(center_staff.c.center_id.in_(center_ids))
+        .where(User.role == Role.CENTER_STAFF.value, User.active.is_(True))
+        .order_by(User.id)
+    )
+    for center_id, email in rows:
+        found[center_id][1].append(email)
+    return found
+
+
+def _confirmation_mail(
+    listing: tuple[Any, list[str]] | None, asked_at: datetime, base_url: str
+) -> list[tuple[str, str, str]]:
+    """The mails asking a center's staff to confirm its listing; none if it was confirmed since it was asked."""
+    if listing is None:
+        return []
+    center, recipients = listing
+    confirmed = center.last_verified_at
+    if confirmed is not None and confirmed >= asked_at:
+        return []
+    when = (
+        f"It was last confirmed by the center on {confirmed:%B} {confirmed.day}, {confirmed.year}."
+        if confirmed is not None
+        else "It has not been confirmed by the center yet."
+    )
+    body = CONFIRM_BODY.format(
+        name=center.name, city=center.city, state=center.state, confirmed=when, base_url=base_url, center_id=center.id
+    )
+    return [(to, CONFIRM_SUBJECT, body) for to in recipients]

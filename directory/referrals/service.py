@@ -701,7 +701,7 @@ def pending_outbox(session: Session, *, older_than: timedelta = timedelta(0), no
     return list(
         session.scalars(
             select(OutboxMessage)
-            .join(Referral, Referral.id == OutboxMessage.referral_id)
+            .outerjoin(Referral, Referral.id == OutboxMessage.referral_id)  # a notice about a center has none
             .where(never_sent | stale)
             .order_by(OutboxMessage.id)
             .limit(limit)

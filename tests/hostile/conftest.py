@@ -23,7 +23,7 @@ from sqlalchemy import func, inspect, make_url, select
 from directory.accounts.passwords import hash_password
 from directory.accounts.service import create_invitation, issue_api_token, start_password_reset
 from directory.extensions import db
-from directory.models import Center, ListingClaim, Referral, User
+from directory.models import Center, ListingClaim, ListingReport, Referral, User
 from directory.models.base import utcnow
 from directory.referrals.intake import validate_intake
 from directory.referrals.service import route_referral, submit_referral
@@ -92,6 +92,7 @@ class World:
     reset_token: str
     referral_id: str
     offer_id: int
+    report_id: int
 
     def client(self, who: str = "anonymous") -> FlaskClient:
         """A test client signed in as one of ACCOUNTS (or anonymous), without going through the login form."""
@@ -140,7 +141,8 @@ def build_world(app: Flask) -> World:
             api_token, token = issue_api_token(session, user, f"{who} token")
             tokens[who], token_ids[who] = token, api_token.id
         claim = ListingClaim(user_id=users["staff_b"].id, center_id=a.id, message="I work there")
-        session.add(claim)
+        report = ListingReport(center_id=a.id, reason="other", note="Moved to Elm Street")
+        session.add_all([claim, report])
         _, invitation = create_invitation(session, "invited@example.org", "referral_staff")
         started = start_password_reset(session, "referral_staff@example.org")
         assert started is not None
@@ -163,6 +165,7 @@ def build_world(app: Flask) -> World:
             reset_token=started[1],
             referral_id=referral.id,
             offer_id=offer.id,
+            report_id=report.id,
         )
 
 

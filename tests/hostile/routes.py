@@ -11,7 +11,17 @@ from sqlalchemy import select
 from werkzeug.routing import Rule
 
 from directory.extensions import db
-from directory.models import ApiToken, Center, Invitation, ListingClaim, Offer, PasswordReset, Referral, User
+from directory.models import (
+    ApiToken,
+    Center,
+    Invitation,
+    ListingClaim,
+    ListingReport,
+    Offer,
+    PasswordReset,
+    Referral,
+    User,
+)
 from tests.conftest import make_app
 from tests.factories import PASSWORD
 from tests.hostile.conftest import World, intake
@@ -30,6 +40,9 @@ FORM_DATA: dict[str, dict[str, Any]] = {
     "portal.update_capacity": {"accepting_referrals": "false", "beds_available": "3"},
     "portal.accept_offer": {"admission_date": "2099-01-01"},
     "portal.decline_offer": {"reason": "No beds tonight"},
+    "portal.resolve_report": {"outcome": "fixed"},
+    "admin.resolve_report": {"outcome": "fixed"},
+    "public.report_listing": {"reason": "closed"},
     "staff.cancel": {"reason": "Placed elsewhere"},
     "staff.new_referral": {
         **{k: v for k, v in intake().items() if k not in ("consent", "on_opioid_pain_therapy")},
@@ -80,6 +93,7 @@ def path_values(world: World, rule: Rule) -> dict[str, Any]:
         "referral_id": world.referral_id,
         "offer_id": world.offer_id,
         "outcome": "admitted",
+        "report_id": world.report_id,
     }
 
 
@@ -125,6 +139,7 @@ def state(app: Flask) -> dict[str, Any]:
             "staff": [(u.id, sorted(c.id for c in u.centers)) for u in session.scalars(select(User).order_by("id"))],
             "users": rows(User, "id", "email", "role", "active", "session_version", "password_hash"),
             "claims": rows(ListingClaim, "id", "status", "message"),
+            "reports": rows(ListingReport, "id", "resolved_at", "resolution"),
             "referrals": rows(Referral, "id", "status", "consent_revoked_at"),
             "offers": rows(Offer, "id", "status", "decline_reason", "admission_date"),
             "tokens": rows(ApiToken, "id", "name", "revoked_at"),

@@ -11,7 +11,12 @@ from tests.hostile.conftest import SECRET_PHONE, SECRET_REFERENCE
 from tests.hostile.routes import ROUTE_APP, path_values, routes, rule_named, send, state, url_for_rule
 
 #: Records anyone may read, by design: a center's public listing.
-PUBLIC = {("GET", "public.center_profile"), ("GET", "api.get_center")}
+PUBLIC = {
+    ("GET", "public.center_profile"),
+    ("GET", "api.get_center"),
+    ("GET", "public.report_listing"),  # anyone may report a problem with a listing
+    ("POST", "public.report_listing"),
+}
 #: Routes whose path token is itself the permission (an emailed link): tested with a forged token.
 CAPABILITY_LINKS = {"auth.reset_password", "auth.accept_invitation"}
 
@@ -24,12 +29,14 @@ INTRUDERS = {
     "claim_id": ("referral_staff", "other_referral_staff", "staff_a", "staff_b"),
     "user_id": ("referral_staff", "other_referral_staff", "staff_a", "staff_b"),
     "token_id": ("other_referral_staff", "staff_a", "staff_b", "admin"),  # one's own tokens only, even for admins
+    "report_id": ("staff_b", "referral_staff", "other_referral_staff"),  # a problem report on center A
 }
 #: Path variables that name no record of anyone's.
 NOT_A_RECORD = {"outcome"}
 
 #: What only the record's owners ever see.
-SECRETS = (SECRET_REFERENCE, SECRET_PHONE, "I work there", "referral_staff token", "referral_staff@example.org")
+SECRETS = (SECRET_REFERENCE, SECRET_PHONE, "I work there", "referral_staff token", "referral_staff@example.org",
+           "Moved to Elm Street")  # fmt: skip
 
 ID_ROUTES = [
     (rule.endpoint, method)

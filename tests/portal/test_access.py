@@ -12,8 +12,10 @@ CENTER_ROUTES = [
     ("GET", "/portal/centers/{id}/edit"),
     ("POST", "/portal/centers/{id}/edit"),
     ("POST", "/portal/centers/{id}/capacity"),
+    ("GET", "/portal/centers/{id}/confirm"),
     ("POST", "/portal/centers/{id}/confirm"),
     ("GET", "/portal/centers/{id}/history"),
+    ("GET", "/portal/centers/{id}/reports"),
 ]
 ALL_ROUTES = [
     *CENTER_ROUTES,
@@ -83,7 +85,7 @@ def test_an_unknown_center_is_404_for_admins_too(client, cast):
     assert client.get("/portal/claims/new").status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/portal/centers/{id}/capacity", "/portal/centers/{id}/confirm"])
+@pytest.mark.parametrize("path", ["/portal/centers/{id}/capacity", "/portal/centers/{id}/reports/1/resolve"])
 def test_state_changing_routes_refuse_get(client, store, cast, path):
     sign_in(client, cast.staff_a)
     assert client.get(path.format(id=cast.a.id)).status_code == 405
@@ -99,6 +101,8 @@ def test_state_changing_routes_refuse_get(client, store, cast, path):
         "/portal/centers/{a}/",
         "/portal/centers/{a}/edit",
         "/portal/centers/{a}/history",
+        "/portal/centers/{a}/confirm",
+        "/portal/centers/{a}/reports",
     ],
 )
 def test_portal_pages_follow_the_sites_layout_rules(client, cast, path):

@@ -17,6 +17,7 @@ PAGES = [
     ("/search?near=nowhere", 400),
     ("/naltrexone", 200),
     ("/centers/{slug}", 200),
+    ("/centers/{slug}/report", 200),
     ("/centers/missing", 404),
     ("/no/such/page", 404),
 ]

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from directory.accounts.passwords import hash_password
 from directory.accounts.service import create_invitation, issue_api_token
 from directory.extensions import db
-from directory.models import AuditEvent, Center, ListingClaim, Offer, Referral, User
+from directory.models import AuditEvent, Center, ListingClaim, ListingReport, Offer, Referral, User
 from directory.models.base import utcnow
 from directory.referrals.intake import validate_intake
 from directory.referrals.presenters import ADMITTING_OFFER_FIELDS, CLOSED_OFFER_FIELDS, SHARED_OFFER_FIELDS
@@ -55,6 +55,7 @@ POLICY: dict[str, dict[str, str]] = {
     "public.search": EVERYONE,
     "public.center_profile": EVERYONE,
     "public.naltrexone": EVERYONE,
+    "public.report_listing": EVERYONE,  # reporting a problem needs no account
     "auth.login": EVERYONE,
     "auth.forgot_password": EVERYONE,
     "auth.reset_password": EVERYONE,
@@ -73,6 +74,9 @@ POLICY: dict[str, dict[str, str]] = {
     "admin.approve_claim": ADMIN_ONLY,
     "admin.reject_claim": ADMIN_ONLY,
     "admin.audit": ADMIN_ONLY,
+    "admin.listing_reports": ADMIN_ONLY,
+    "admin.resolve_report": ADMIN_ONLY,
+    "admin.stale_listings": ADMIN_ONLY,
     "portal.index": PORTAL,
     "portal.new_claim": PORTAL,  # an admin is told they manage every center already
     "portal.center": OWN_CENTER,
@@ -80,6 +84,8 @@ POLICY: dict[str, dict[str, str]] = {
     "portal.update_capacity": OWN_CENTER,
     "portal.confirm_listing": OWN_CENTER,
     "portal.center_history": OWN_CENTER,
+    "portal.center_reports": OWN_CENTER,
+    "portal.resolve_report": OWN_CENTER,
     "api.search_centers": EVERYONE,
     "api.get_center": EVERYONE,
     "api.openapi": EVERYONE,
@@ -132,6 +138,9 @@ FORM_DATA = {
     "staff.cancel": {"reason": "Placed elsewhere"},
     "portal.update_capacity": {"accepting_referrals": "y", "beds_available": "3"},
     "portal.new_claim": {"message": "I run this center."},
+    "public.report_listing": {"reason": "closed"},
+    "portal.resolve_report": {"outcome": "fixed"},
+    "admin.resolve_report": {"outcome": "not_a_problem"},
 }
 JSON_BODY = {
     "api.submit_referral": INTAKE,
@@ -156,6 +165,7 @@ class World:
     invitation: str
     referral_id: str
     offer_id: int
+    report_id: int
 
 
 @pytest.fixture
@@ -186,7 +196,8 @@ def world(tmp_path) -> World:
         session.add(claimant)
         session.flush()
         claim = ListingClaim(user_id=claimant.id, center_id=a.id, message="mine")
-        session.add(claim)
+        report = ListingReport(center_id=a.id, reason="closed")
+        session.add_all([claim, report])
         _, invitation = create_invitation(session, "new@example.org", "referral_staff")
         session.commit()
         intake = validate_intake(INTAKE, app.extensions["geocoder"], utcnow())
@@ -195,7 +206,7 @@ def world(tmp_path) -> World:
         (offer,) = session.get(Referral, referral.id).offers
         assert offer.center_id == a.id
         return World(app, a.id, a.slug, {r: u.id for r, u in users.items()}, tokens, token_ids, claim.id,
-                     target.id, invitation, referral.id, offer.id)  # fmt: skip
+                     target.id, invitation, referral.id, offer.id, report.id)  # fmt: skip
 
 
 def url_for_rule(rule, world: World, role: str) -> str:
@@ -210,6 +221,7 @@ def url_for_rule(rule, world: World, role: str) -> str:
         "referral_id": world.referral_id,
         "offer_id": world.offer_id,
         "outcome": "admitted",
+        "report_id": world.report_id,
     }
     path = rule.rule
     for name in rule.arguments:

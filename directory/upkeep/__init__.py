@@ -1,0 +1,1 @@
+"""Keeping listings true: problem reports, confirmation requests to centers, and stale listings by exposure."""
