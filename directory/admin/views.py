@@ -1,4 +1,5 @@
-"""Administration: a dashboard, users and invitations, listing claims and the audit log (admins only)."""
+"""Administration: a dashboard, users and invitations, listing claims, superseded listings and the
+audit log (admins only)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ from directory.models import AuditEvent, Center, ClaimStatus, Invitation, Listin
 from directory.models.accounts import ROLE_LABELS
 from directory.models.base import utcnow
 from directory.security import roles_required
+from directory.sources import supersession
+from directory.sources.names import superseded_note
 
 AUDIT_PAGE_SIZE = 50
+SUPERSEDED_PAGE_SIZE = 100
 RECENT_EVENTS = 10
 CENTER_MATCHES = 20
 
@@ -182,6 +186,39 @@ def decide_claim(claim_id: int, decide: Callable[..., None], outcome: str) -> Re
         db.session.commit()
         flash(f"{claim.user.email} {outcome} {claim.center.name}.")
     return redirect(url_for("admin.claims"))
+
+
+@bp.get("/superseded")
+@roles_required("admin")
+def superseded() -> ResponseReturnValue:
+    """Listings a newer source no longer has, by state and name: out of search and routing until restored."""
+    listed = select(Center).where(Center.superseded_at.is_not(None))
+    total = db.session.scalar(select(func.count()).select_from(listed.subquery())) or 0
+    pages = max(1, -(-total // SUPERSEDED_PAGE_SIZE))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    centers = db.session.scalars(
+        listed.order_by(Center.state, Center.name, Center.id)
+        .limit(SUPERSEDED_PAGE_SIZE)
+        .offset((page - 1) * SUPERSEDED_PAGE_SIZE)
+    ).all()
+    notes = {
+        c.id: superseded_note(c.superseded_by or "", c.superseded_by_date) for c in centers if c.superseded_by_date
+    }
+    return render_template("admin/superseded.html", centers=centers, notes=notes, page=page, pages=pages, total=total)
+
+
+@bp.post("/superseded/<int:center_id>/restore")
+@roles_required("admin")
+def restore_listing(center_id: int) -> ResponseReturnValue:
+    """Bring a superseded listing back to search and routing."""
+    center = db.session.get(Center, center_id) or abort(404)
+    if center.superseded_at is None:
+        flash(f"{center.name} is not superseded: nothing to restore.", "error")
+    else:
+        supersession.restore(db.session, center, me())
+        db.session.commit()
+        flash(f"{center.name} is back in search and routing.")
+    return redirect(url_for("admin.superseded"))
 
 
 @bp.get("/audit")

@@ -18,22 +18,8 @@ from directory.search import geocoding
 from directory.search.geodesy import geodesic_miles
 from directory.search.listing import CenterListing
 from directory.search.service import DEFAULT_RADIUS_MILES, MAX_RADIUS_MILES
+from directory.sources.names import SOURCES, superseded_statement
 from directory.vocabulary import ATTRIBUTE_VOCABULARIES, MEDICATION_GROUPS, label
-
-
-@dataclass(frozen=True)
-class SourceName:
-    """How a listing's source is named to a person, with and without its year."""
-
-    name: str
-    dated: str  # with "{year}" where the source_vintage goes
-
-
-#: The one place that names each source code for people.
-SOURCES: dict[str, SourceName] = {
-    "samhsa-nssats-2015": SourceName("SAMHSA's national directory", "SAMHSA's {year} national directory"),
-    "findtreatment-gov-2025": SourceName("FindTreatment.gov", "FindTreatment.gov ({year})"),
-}
 
 #: Multi-valued search filters, in the order they are shown.
 CODE_FILTERS = ("level_of_care", "payment", "medication", "population", "language")
@@ -117,6 +103,14 @@ def listing_statement(center: Center, now: datetime) -> str:
             f"{format_long_date(confirmed)}, more than six months ago: call to confirm."
         )
     return f"Listed in {source_name(center)}, not yet confirmed by the center: call to confirm."
+
+
+@bp.app_template_global()
+def superseded_warning(center: Center) -> str | None:
+    """For a listing a newer source no longer has, the warning its profile opens with."""
+    if center.superseded_at is None or center.superseded_by is None or center.superseded_by_date is None:
+        return None
+    return superseded_statement(center.superseded_by, center.superseded_by_date)
 
 
 @bp.app_template_global()
