@@ -73,6 +73,8 @@ POLICY: dict[str, dict[str, str]] = {
     "admin.approve_claim": ADMIN_ONLY,
     "admin.reject_claim": ADMIN_ONLY,
     "admin.audit": ADMIN_ONLY,
+    "admin.superseded": ADMIN_ONLY,
+    "admin.restore_listing": ADMIN_ONLY,
     "portal.index": PORTAL,
     "portal.new_claim": PORTAL,  # an admin is told they manage every center already
     "portal.center": OWN_CENTER,
