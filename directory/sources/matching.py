@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from rapidfuzz.fuzz import token_set_ratio
 from sqlalchemy import select, text
@@ -25,7 +26,6 @@ from sqlalchemy.orm import Session
 
 from directory import schema
 from directory.models import Center
-from directory.search.geodesy import METERS_PER_MILE, geodesic_miles
 
 #: Two sites this close (about 300 feet) with similar names are the same place.
 NEAR_METERS = 90.0
@@ -33,6 +33,8 @@ NEAR_METERS = 90.0
 NAME_SIMILARITY = 80.0
 #: The score of an exact match (above any name similarity).
 EXACT = 101.0
+#: Meters in a degree of latitude, near enough for distances of a few hundred meters (111,000 +-0.5%).
+_METERS_PER_DEGREE_LATITUDE = 111_132.0
 
 _WORD = re.compile(r"[a-z0-9]+")
 #: Words a name can lose or gain without naming another place.
@@ -51,12 +53,14 @@ _STREET_WORDS = {
 }  # fmt: skip
 
 
+@lru_cache(maxsize=65_536)
 def normalize_name(name: str) -> str:
     """A name in one spelling: lower case, "&" as "and", no punctuation, no "Inc", "LLC"..."""
     words = _WORD.findall(name.lower().replace("&", " and ").replace("'", ""))
     return " ".join(_NAME_WORDS.get(w, w) for w in words if w not in _NAME_NOISE)
 
 
+@lru_cache(maxsize=65_536)
 def normalize_street(street: str | None) -> str:
     """A street address in one spelling: lower case, no punctuation, "Street" as "st", "#4" as "ste 4"."""
     if not street:
@@ -95,7 +99,7 @@ class Site:
 def match_score(new: Site, old: Site) -> tuple[float, float] | None:
     """(score, meters apart) if the two are the same place, else None: `EXACT` for the same
     name, street and ZIP, else the name similarity of sites within `NEAR_METERS`."""
-    meters = geodesic_miles(new.latitude, new.longitude, old.latitude, old.longitude) * METERS_PER_MILE
+    meters = meters_apart(new, old)
     key = place_key(new.name, new.street, new.zip)
     if key is not None and key == place_key(old.name, old.street, old.zip):
         return EXACT, meters
@@ -103,6 +107,14 @@ def match_score(new: Site, old: Site) -> tuple[float, float] | None:
         return None
     similarity = name_similarity((new.name, new.alt_name), (old.name, old.alt_name))
     return (similarity, meters) if similarity >= NAME_SIMILARITY else None
+
+
+def meters_apart(a: Site, b: Site) -> float:
+    """The distance between two sites, on a plane tangent to the Earth: within 0.1% of the
+    geodesic distance up to a few kilometres, which is all matching compares."""
+    north = (a.latitude - b.latitude) * _METERS_PER_DEGREE_LATITUDE
+    east = (a.longitude - b.longitude) * _METERS_PER_DEGREE_LATITUDE * math.cos(math.radians(a.latitude))
+    return math.hypot(north, east)
 
 
 @dataclass(frozen=True)
@@ -118,7 +130,6 @@ class Candidate:
 
 #: The box searched around each site, a little wider than `NEAR_METERS` (the exact distance decides).
 _BOX_METERS = NEAR_METERS * 1.2
-_METERS_PER_DEGREE_LATITUDE = 110_574.0
 
 
 def find_candidates(session: Session, sites: Sequence[Site]) -> list[list[Candidate]]:
