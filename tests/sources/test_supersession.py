@@ -401,3 +401,12 @@ def test_cli_refuses_an_unknown_state_in_covers(app, runner, tmp_path):
     result = run_import(runner, path, "centers", "--covers", "MA,Massachusetts")
     assert result.exit_code == 2
     assert "'MASSACHUSETTS' is not one" in result.output
+
+
+def test_a_superseded_listing_back_by_its_own_id_in_a_newer_file_comes_back(session):
+    load(session, new("A", name="Harbor House"), new("B", name="Closed Program", street1="3 Elm Street"))
+    load(session, new("A", name="Harbor House", source_date=date(2025, 11, 1)), covers="MA")
+    assert centers(session)["Closed Program"].superseded_at is not None
+    again = load(session, new("B", name="Closed Program", street1="3 Elm Street", source_date=date(2026, 2, 1)))
+    assert again.updated == 1
+    assert centers(session)["Closed Program"].superseded_at is None
