@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from directory.extensions import db
 from directory.sources import FORMATS
 from directory.sources.download import SyncError, check_url
+from directory.sources.supersession import parse_covers
 
 TASK_TIME_LIMIT_SECONDS = 120
 VISIBILITY_TIMEOUT_SECONDS = 600  # must stay above the task time limit (and the directory sync's)
@@ -102,6 +103,11 @@ def beat_schedule(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             raise ValueError(
                 f"DIRECTORY_SYNC_FORMAT={file_format!r} is not an import format: use one of {', '.join(FORMATS)}"
             )
+        try:
+            if covers := config.get("DIRECTORY_SYNC_COVERS"):
+                parse_covers(covers)
+        except ValueError as error:
+            raise ValueError(f"DIRECTORY_SYNC_COVERS: {error}") from None
         schedule["sync-directory"] = {"task": "tasks.directory.sync_directory", "schedule": DIRECTORY_SYNC_SCHEDULE}
     return schedule
 

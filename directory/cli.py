@@ -26,7 +26,8 @@ from directory.models.accounts import ROLE_LABELS, Role
 from directory.sources import FORMATS, import_file
 from directory.sources.centers_csv import write_centers_csv
 from directory.sources.download import SyncError, sync
-from directory.sources.loader import ImportReport, center_to_record, iter_centers
+from directory.sources.loader import ImportReport, center_to_record, iter_centers, write_outcomes_csv
+from directory.sources.supersession import parse_covers
 
 
 @click.command("init-db")
@@ -64,6 +65,18 @@ skip_invalid_option = click.option(
     "--skip-invalid", is_flag=True, help="Import the valid rows and report the invalid ones."
 )
 dry_run_option = click.option("--dry-run", is_flag=True, help="Validate and count, but change nothing.")
+covers_option = click.option(
+    "--covers",
+    metavar="STATES",
+    help="The file is complete for these states (MA or MA,RI; US for all): older listings there that "
+    "it no longer has are marked superseded.",
+)
+report_option = click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write a CSV of each row matched or left out and each listing superseded or kept, with why.",
+)
 
 
 @centers_cli.command("import")
@@ -83,11 +96,20 @@ dry_run_option = click.option("--dry-run", is_flag=True, help="Validate and coun
     is_flag=True,
     help="Also update listings their center has edited (normally kept as the center left them).",
 )
+@covers_option
+@report_option
 def import_command(
-    path: str, file_format: str, skip_invalid: bool, dry_run: bool, overwrite_center_edits: bool
+    path: str,
+    file_format: str,
+    skip_invalid: bool,
+    dry_run: bool,
+    overwrite_center_edits: bool,
+    covers: str | None,
+    report_path: str | None,
 ) -> None:
     """Import centers from a CSV file; by default a file with any invalid row changes nothing."""
     _require_current_schema()
+    states = _covered_states(covers)
     report = import_file(
         db.session,
         path,
@@ -95,8 +117,9 @@ def import_command(
         skip_invalid=skip_invalid,
         dry_run=dry_run,
         overwrite_center_edits=overwrite_center_edits,
+        covers=states,
     )
-    _finish_import(report, skip_invalid=skip_invalid, dry_run=dry_run)
+    _finish_import(report, skip_invalid=skip_invalid, dry_run=dry_run, report_path=report_path)
 
 
 @centers_cli.command("sync")
@@ -104,7 +127,11 @@ def import_command(
 @click.option("--format", "file_format", type=click.Choice(list(FORMATS)), required=True, help=FORMAT_HELP)
 @skip_invalid_option
 @dry_run_option
-def sync_command(url: str, file_format: str, skip_invalid: bool, dry_run: bool) -> None:
+@covers_option
+@report_option
+def sync_command(
+    url: str, file_format: str, skip_invalid: bool, dry_run: bool, covers: str | None, report_path: str | None
+) -> None:
     """Download the file at URL (http or https) and import it, all or nothing as `centers import`;
     a failed download changes nothing."""
     _require_current_schema()
@@ -115,12 +142,13 @@ def sync_command(url: str, file_format: str, skip_invalid: bool, dry_run: bool) 
             file_format,
             skip_invalid=skip_invalid,
             dry_run=dry_run,
+            covers=_covered_states(covers),
             max_bytes=current_app.config["DIRECTORY_SYNC_MAX_BYTES"],
         )
     except SyncError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Downloaded {result.downloaded_bytes:,} bytes from {result.url}.")
-    _finish_import(result.report, skip_invalid=skip_invalid, dry_run=dry_run)
+    _finish_import(result.report, skip_invalid=skip_invalid, dry_run=dry_run, report_path=report_path)
 
 
 @centers_cli.command("export")
@@ -133,9 +161,20 @@ def export_command(path: str) -> None:
     click.echo(f"Exported {count} centers to {path}.")
 
 
-def _finish_import(report: ImportReport, *, skip_invalid: bool, dry_run: bool) -> None:
-    """Print the report; exit with status 1 if the import was refused."""
+def _covered_states(covers: str | None) -> frozenset[str]:
+    try:
+        return parse_covers(covers) if covers is not None else frozenset()
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--covers") from None
+
+
+def _finish_import(report: ImportReport, *, skip_invalid: bool, dry_run: bool, report_path: str | None = None) -> None:
+    """Print the report (and write its details to `report_path`); exit with status 1 if the import was refused."""
     _print_report(report, dry_run=dry_run)
+    if report_path:
+        with open(report_path, "w", encoding="utf-8", newline="") as stream:
+            write_outcomes_csv(stream, report.outcomes)
+        click.echo(f"Wrote {len(report.outcomes)} rows of details to {report_path}.")
     # With --skip-invalid a file that could not be read at all still wrote nothing: a failure.
     if (report.invalid_rows and not skip_invalid) or not (report.written or dry_run):
         sys.exit(1)
@@ -148,14 +187,42 @@ def _print_report(report: ImportReport, *, dry_run: bool) -> None:
     counts = report.counts()
     if report.written:
         click.echo(f"Imported: {counts}.")
+        _print_outcomes(report, "")
     elif dry_run:
         click.echo(f"Dry run, nothing changed. Rows {verb} {counts}.".replace("  ", " "))
+        _print_outcomes(report, "would be ")
     else:
         click.echo(
             f"Nothing imported: {report.invalid_rows} invalid rows (listed above). "
             "Fix them, or use --skip-invalid to import the valid rows only.",
             err=True,
         )
+
+
+#: How many names `_print_outcomes` shows of each kind.
+SHOWN_NAMES = 5
+
+
+def _print_outcomes(report: ImportReport, would: str) -> None:
+    """Rows matched and left out, listings superseded and kept, and ties: how many, the first few."""
+    if report.matched:
+        click.echo(f"{report.matched} rows {would}matched to the listing of the same place from an older source.")
+    if report.not_superseded_because:
+        click.echo(f"Nothing superseded: {report.not_superseded_because}.")
+    for outcome, heading in (
+        ("superseded", f"listings {would}superseded (out of search and routing)"),
+        ("kept", "older listings kept although missing from the file"),
+        ("left out", "rows left out"),
+        ("tie", "rows tied with another for the same listing (created as new listings)"),
+    ):
+        found = [o for o in report.outcomes if o.outcome == outcome]
+        if found or (outcome == "superseded" and report.covers):
+            click.echo(f"{len(found)} {heading}.")
+        for o in found[:SHOWN_NAMES]:
+            where = f"line {o.line}: " if o.line else ""
+            click.echo(f"  {where}{o.name} (center id {o.center_id}): {o.why}")
+        if len(found) > SHOWN_NAMES:
+            click.echo(f"  ... and {len(found) - SHOWN_NAMES} more (--report PATH lists them all).")
 
 
 users_cli = AppGroup("users", help="Create accounts.")

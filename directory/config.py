@@ -74,6 +74,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Set: beat downloads and imports this file weekly (tasks/directory.py).
         "DIRECTORY_SYNC_URL": env.get("DIRECTORY_SYNC_URL") or None,
         "DIRECTORY_SYNC_FORMAT": env.get("DIRECTORY_SYNC_FORMAT") or DIRECTORY_SYNC_FORMAT,
+        "DIRECTORY_SYNC_COVERS": env.get("DIRECTORY_SYNC_COVERS", ""),
         "DIRECTORY_SYNC_MAX_BYTES": int(env.get("DIRECTORY_SYNC_MAX_BYTES", DIRECTORY_SYNC_MAX_BYTES)),
         # "text" for the embedded run command; "json" (one object per line) in production.
         "LOG_FORMAT": env.get("LOG_FORMAT", "text").strip().lower(),

@@ -10,6 +10,7 @@ from flask import current_app
 from directory.celery_app import VISIBILITY_TIMEOUT_SECONDS
 from directory.extensions import db
 from directory.sources.download import SyncError, sync
+from directory.sources.supersession import parse_covers
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,8 @@ SYNC_TIME_LIMIT_SECONDS = VISIBILITY_TIMEOUT_SECONDS - 60
     throws=(SyncError,),  # logged below in one line, not as a traceback
 )
 def sync_directory() -> None:
-    """Download DIRECTORY_SYNC_URL and import it as DIRECTORY_SYNC_FORMAT, all or nothing; log the counts.
+    """Download DIRECTORY_SYNC_URL and import it as DIRECTORY_SYNC_FORMAT, complete for the states of
+    DIRECTORY_SYNC_COVERS, all or nothing; log the counts.
     A failure raises `SyncError` (its message names the URL without credentials, and no row's content)."""
     config = current_app.config
     try:
@@ -36,6 +38,7 @@ def sync_directory() -> None:
             config["DIRECTORY_SYNC_URL"],
             config["DIRECTORY_SYNC_FORMAT"],
             max_bytes=config["DIRECTORY_SYNC_MAX_BYTES"],
+            covers=parse_covers(covers) if (covers := config["DIRECTORY_SYNC_COVERS"]) else frozenset(),
         )
         if not result.report.written:
             raise SyncError(

@@ -1,5 +1,5 @@
-"""Administration: a dashboard, users and invitations, listing claims, problem reports, stale listings
-and the audit log (admins only)."""
+"""Administration: a dashboard, users and invitations, listing claims, problem reports, stale and
+superseded listings, and the audit log (admins only)."""
 
 from __future__ import annotations
 
@@ -24,10 +24,13 @@ from directory.models.base import utcnow
 from directory.portal.forms import ResolveReportForm
 from directory.portal.views import resolve
 from directory.security import roles_required
+from directory.sources import supersession
+from directory.sources.provenance import superseded_note
 from directory.upkeep import exposure, reports
 
 AUDIT_PAGE_SIZE = 50
 STALE_PAGE_SIZE = 50
+SUPERSEDED_PAGE_SIZE = 100
 RECENT_EVENTS = 10
 CENTER_MATCHES = 20
 
@@ -218,6 +221,39 @@ def stale_listings() -> ResponseReturnValue:
     number = int(page) if page.isascii() and page.isdigit() and len(page) < 7 else 1
     found = exposure.stale_listings(db.session, now=utcnow(), page=number, per_page=STALE_PAGE_SIZE)
     return render_template("admin/stale.html", found=found, per_page=STALE_PAGE_SIZE)
+
+
+@bp.get("/superseded")
+@roles_required("admin")
+def superseded() -> ResponseReturnValue:
+    """Listings a newer source no longer has, by state and name: out of search and routing until restored."""
+    listed = select(Center).where(Center.superseded_at.is_not(None))
+    total = db.session.scalar(select(func.count()).select_from(listed.subquery())) or 0
+    pages = max(1, -(-total // SUPERSEDED_PAGE_SIZE))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    centers = db.session.scalars(
+        listed.order_by(Center.state, Center.name, Center.id)
+        .limit(SUPERSEDED_PAGE_SIZE)
+        .offset((page - 1) * SUPERSEDED_PAGE_SIZE)
+    ).all()
+    notes = {
+        c.id: superseded_note(c.superseded_by or "", c.superseded_by_date) for c in centers if c.superseded_by_date
+    }
+    return render_template("admin/superseded.html", centers=centers, notes=notes, page=page, pages=pages, total=total)
+
+
+@bp.post("/superseded/<int:center_id>/restore")
+@roles_required("admin")
+def restore_listing(center_id: int) -> ResponseReturnValue:
+    """Bring a superseded listing back to search and routing."""
+    center = db.session.get(Center, center_id) or abort(404)
+    if center.superseded_at is None:
+        flash(f"{center.name} is not superseded: nothing to restore.", "error")
+    else:
+        supersession.restore(db.session, center, me())
+        db.session.commit()
+        flash(f"{center.name} is back in search and routing.")
+    return redirect(url_for("admin.superseded"))
 
 
 @bp.get("/audit")

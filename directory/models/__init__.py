@@ -12,7 +12,7 @@ from directory.models.accounts import (
 )
 from directory.models.audit import AuditEvent
 from directory.models.base import Base
-from directory.models.centers import Center, CenterAttribute
+from directory.models.centers import Center, CenterAttribute, FormerExternalId
 from directory.models.referrals import (
     Offer,
     OfferStatus,
@@ -29,6 +29,7 @@ __all__ = [
     "Base",
     "Center",
     "CenterAttribute",
+    "FormerExternalId",
     "ClaimStatus",
     "Invitation",
     "ListingClaim",

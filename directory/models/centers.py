@@ -85,6 +85,13 @@ class Center(ListingFacts, Base):
     confirmation_requested_at: Mapped[datetime | None]
     #: Set when the center's own staff edit the listing; imports then leave it alone.
     center_edited_at: Mapped[datetime | None]
+    #: Set when an import covering the listing's state from a newer source no longer had it: the
+    #: listing then leaves search and routing, and its profile says so (directory.sources.supersession).
+    superseded_at: Mapped[datetime | None]
+    #: The source, and the day of it, that no longer had the listing. Kept when an administrator
+    #: restores the listing: only an import newer than that day can supersede it again.
+    superseded_by: Mapped[str | None] = mapped_column(String(60))
+    superseded_by_date: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -95,7 +102,16 @@ class Center(ListingFacts, Base):
         lazy="selectin",
     )
 
-    __table_args__ = (Index("ix_centers_state_city", "state", "city"),)
+    former_external_ids: Mapped[list[FormerExternalId]] = relationship(
+        back_populates="center", cascade="all, delete-orphan", lazy="raise"
+    )
+
+    __table_args__ = (Index("ix_centers_state_city", "state", "city"), Index("ix_centers_zip", "zip"))
+
+    @property
+    def superseded(self) -> bool:
+        """Whether a newer source covering the listing's state no longer has it."""
+        return self.superseded_at is not None
 
     def codes(self, kind: str) -> list[str]:
         """The vocabulary codes of one attribute (e.g. "levels_of_care"), sorted."""
@@ -122,6 +138,18 @@ class CenterAttribute(Base):
     center: Mapped[Center] = relationship(back_populates="attributes")
 
     __table_args__ = (Index("ix_center_attributes_kind_code", "kind", "code"),)
+
+
+class FormerExternalId(Base):
+    """An external id a center had before an import from a newer source matched it to its place,
+    so that importing the older source again updates nothing and creates no duplicate."""
+
+    __tablename__ = "former_external_ids"
+
+    external_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    center_id: Mapped[int] = mapped_column(ForeignKey("centers.id", ondelete="CASCADE"), index=True)
+
+    center: Mapped[Center] = relationship(back_populates="former_external_ids")
 
 
 ATTRIBUTE_KINDS = tuple(ATTRIBUTE_VOCABULARIES)

@@ -18,7 +18,7 @@ from directory.search import geocoding
 from directory.search.geodesy import geodesic_miles
 from directory.search.listing import CenterListing
 from directory.search.service import DEFAULT_RADIUS_MILES, MAX_RADIUS_MILES
-from directory.sources.provenance import is_current, source_label
+from directory.sources.provenance import is_current, source_label, superseded_statement
 from directory.vocabulary import ATTRIBUTE_VOCABULARIES, MEDICATION_GROUPS, label
 
 #: Multi-valued search filters, in the order they are shown.
@@ -104,6 +104,14 @@ def listing_statement(center: Center, now: datetime) -> str:
             "more than six months ago: call to confirm."
         )
     return f"{source}. Not confirmed by the center: call to confirm."
+
+
+@bp.app_template_global()
+def superseded_warning(center: Center) -> str | None:
+    """For a listing a newer source no longer has, the warning its profile opens with."""
+    if center.superseded_at is None or center.superseded_by is None or center.superseded_by_date is None:
+        return None
+    return superseded_statement(center.superseded_by, center.superseded_by_date)
 
 
 @bp.app_template_global()

@@ -123,7 +123,8 @@ def center_names(connection: Connection, ids: Collection[int]) -> dict[int, str]
 
 
 def filter_conditions(filters: SearchFilters, now: datetime) -> list[ColumnElement[bool]]:
-    """SQL conditions on `centers` for the filters: any value within a filter, all filters together."""
+    """SQL conditions on `centers` for the filters: any value within a filter, all filters together;
+    never a superseded listing (directory.sources.supersession)."""
     wanted = {
         "levels_of_care": filters.level_of_care,
         "payment_options": filters.payment,
@@ -131,10 +132,9 @@ def filter_conditions(filters: SearchFilters, now: datetime) -> list[ColumnEleme
         "populations": filters.population,
         "languages": filters.language,
     }
+    conditions = [Center.superseded_at.is_(None)]
     if filters.pathway == "detox_naltrexone":
-        conditions = [_has_any(kind, codes) for kind, codes in PATHWAY_CODES.items()]
-    else:
-        conditions = []
+        conditions += [_has_any(kind, codes) for kind, codes in PATHWAY_CODES.items()]
     conditions += [_has_any(kind, codes) for kind, codes in wanted.items() if codes]
     if filters.accepting_referrals is not None:
         conditions.append(Center.accepting_referrals.is_(filters.accepting_referrals))

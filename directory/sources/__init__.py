@@ -45,8 +45,10 @@ def import_file(
     skip_invalid: bool = False,
     dry_run: bool = False,
     overwrite_center_edits: bool = False,
+    covers: frozenset[str] = frozenset(),
 ) -> ImportReport:
-    """Import one CSV file of the given format (see `FORMATS`) into the database."""
+    """Import one CSV file of the given format (see `FORMATS`) into the database; the file is
+    complete for the states it `covers` (directory.sources.supersession.parse_covers)."""
     name = str(path)
     reader = FORMATS[file_format]
     try:
@@ -58,8 +60,9 @@ def import_file(
                 skip_invalid=skip_invalid,
                 dry_run=dry_run,
                 overwrite_center_edits=overwrite_center_edits,
+                covers=covers,
             )
-        if report.written and report.created + report.updated >= REFRESH_STATISTICS_AFTER:
+        if report.written and report.created + report.updated + report.matched >= REFRESH_STATISTICS_AFTER:
             refresh_statistics(session)
         return report
     except UnicodeDecodeError:

@@ -61,17 +61,18 @@ def sync(
     max_bytes: int,
     skip_invalid: bool = False,
     dry_run: bool = False,
+    covers: frozenset[str] = frozenset(),
     timeout: float = TIMEOUT_SECONDS,
 ) -> SyncReport:
     """Download `url` (at most `max_bytes`) and import it as `file_format` (see `FORMATS`), all or
-    nothing like `import_file`."""
+    nothing like `import_file`; the file is complete for the states it `covers`."""
     if file_format not in FORMATS:
         raise SyncError(f"{file_format!r} is not an import format: use one of {', '.join(FORMATS)}")
     check_url(url)
     shown = shown_url(url)
     with tempfile.TemporaryDirectory(prefix="directory-sync-") as folder:
         path, size = download(url, Path(folder), max_bytes=max_bytes, timeout=timeout)
-        report = import_file(session, path, file_format, skip_invalid=skip_invalid, dry_run=dry_run)
+        report = import_file(session, path, file_format, skip_invalid=skip_invalid, dry_run=dry_run, covers=covers)
     # Issues name the URL, not the temporary file that is gone.
     report.issues = [replace(issue, path=shown) for issue in report.issues]
     return SyncReport(shown, size, report)

@@ -1,4 +1,5 @@
-"""Write validated records into the database: create, update by external id, or leave alone.
+"""Write validated records into the database: create, update by external id, match to the
+listing of the same place from an older source, or leave alone.
 
 Strict by default: if any row of the input is invalid, nothing is written. With
 `skip_invalid` the valid rows are written and the invalid ones reported. A listing the
@@ -8,6 +9,13 @@ Rows stream through in batches, all in one transaction: whatever the file's leng
 grows by only 16 bytes a row (the line each center came from, to name it when an external id
 repeats). Which slugs and external ids are taken is asked of the database.
 
+A row whose external id is not stored is matched to the listing of an older source at the same
+place (directory.sources.matching): that listing is updated in place (its id, URL and its
+center's own edits kept), takes the row's external id, and keeps its previous one in
+`former_external_ids`; a later row with that previous id is left out. With `covers`, the older
+listings of those states that no row matched or updated are superseded afterwards
+(directory.sources.supersession), in the same transaction.
+
 Each batch goes in as one statement per table. On SQLite the R*Tree's row triggers (migration
 0001) write `center_locations` for each new center; SQLite saves their writes per statement in a
 statement journal, kept in memory (`temp_store=MEMORY`, set on every connection:
@@ -16,19 +24,31 @@ statement journal, kept in memory (`temp_store=MEMORY`, set on every connection:
 
 from __future__ import annotations
 
+import csv
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from itertools import islice
+from typing import TextIO
 
 import numpy as np
 from slugify import slugify
 from sqlalchemy import Dialect, Table, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
-from directory.models import Center, CenterAttribute
+from directory.models import Center, CenterAttribute, FormerExternalId
 from directory.models.base import utcnow
-from directory.sources.records import MULTI_VALUED, SCALAR_FIELDS, CenterRecord, ImportIssue, ParsedRow
+from directory.sources.matching import Site, find_candidates, match_score
+from directory.sources.records import (
+    MULTI_VALUED,
+    SCALAR_FIELDS,
+    CenterRecord,
+    ImportIssue,
+    ParsedRow,
+    RowOutcome,
+)
+from directory.sources.supersession import UNKNOWN_AGE, listing_age, supersede_missing
 
 BATCH_SIZE = 500
 
@@ -41,13 +61,32 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     kept_center_edits: int = 0
+    #: Rows matched to the listing of the same place from an older source, updated in place.
+    matched: int = 0
     issues: list[ImportIssue] = field(default_factory=list)
     invalid_rows: int = 0
     written: bool = False
+    #: Each row matched or left out, each listing superseded or kept, and each tie, with why.
+    outcomes: list[RowOutcome] = field(default_factory=list)
+    #: The states the file is complete for: older listings there it no longer has are superseded.
+    covers: frozenset[str] = frozenset()
+    #: Why nothing was superseded although the import covers some states, if so.
+    not_superseded_because: str | None = None
+
+    def count(self, outcome: str) -> int:
+        """How many rows or listings had this outcome ("left out", "superseded", "kept", "tie")."""
+        return sum(1 for o in self.outcomes if o.outcome == outcome)
 
     @property
     def valid_rows(self) -> int:
-        return self.created + self.updated + self.unchanged + self.kept_center_edits
+        return (
+            self.created
+            + self.updated
+            + self.unchanged
+            + self.kept_center_edits
+            + self.matched
+            + self.count("left out")
+        )
 
     def counts(self) -> str:
         """The counts in words, for the command line and logs (no row's content)."""
@@ -65,11 +104,14 @@ def import_rows(
     skip_invalid: bool = False,
     dry_run: bool = False,
     overwrite_center_edits: bool = False,
+    covers: frozenset[str] = frozenset(),
 ) -> ImportReport:
-    """Validate and upsert rows in one transaction; commit only if the import may be written."""
-    report = ImportReport()
+    """Validate and upsert rows in one transaction, then supersede what the file no longer has in
+    the states it `covers`; commit only if the import may be written."""
+    report = ImportReport(covers=covers)
     lines = _LinesByCenter()
     slugs = _Slugs(session)
+    oldest: tuple[date, str] | None = None  # the age and source of the file's oldest row
     try:
         for batch in _batches(rows, BATCH_SIZE):
             records: dict[str, tuple[CenterRecord, int]] = {}
@@ -81,8 +123,13 @@ def import_rows(
                     _repeated(report, path, row.line, row.record.external_id, records[row.record.external_id][1])
                 else:
                     records[row.record.external_id] = (row.record, row.line)
+                    age = listing_age(row.record.source_date, row.record.source_vintage)
+                    if oldest is None or age < oldest[0]:
+                        oldest = (age, row.record.source)
             _upsert(session, list(records.values()), report, path, lines, slugs, overwrite_center_edits)
             session.flush()
+        if covers:
+            _supersede(session, covers, oldest, lines, report)
         may_write = not dry_run and (skip_invalid or report.invalid_rows == 0)
         if may_write:
             session.commit()
@@ -93,6 +140,24 @@ def import_rows(
         session.rollback()
         raise
     return report
+
+
+def _supersede(
+    session: Session,
+    covers: frozenset[str],
+    oldest: tuple[date, str] | None,
+    lines: _LinesByCenter,
+    report: ImportReport,
+) -> None:
+    """Supersede the older listings in the covered states that no row of this import wrote."""
+    if oldest is None:
+        report.not_superseded_because = "the file has no valid rows"
+    elif oldest[0] == UNKNOWN_AGE:
+        report.not_superseded_because = "a row has neither source_date nor source_vintage, so the file's age is unknown"
+    else:
+        age, source = oldest
+        superseded, kept = supersede_missing(session, covers, source, age, lambda i: lines.get(i) is not None, utcnow())
+        report.outcomes += superseded + kept
 
 
 def _repeated(report: ImportReport, path: str, line: int, external_id: str, first_line: int) -> None:
@@ -118,27 +183,123 @@ def _upsert(
     overwrite_center_edits: bool,
 ) -> None:
     ids = [r.external_id for r, _ in records]
-    existing = {c.external_id: c for c in session.scalars(select(Center).where(Center.external_id.in_(ids)))}
-    new_records = []
+    stored = select(Center).options(lazyload(Center.attributes))  # their codes: `_CodeChanges.load`
+    existing = {c.external_id: c for c in session.scalars(stored.where(Center.external_id.in_(ids)))}
+    unknown = [(r, line) for r, line in records if r.external_id not in existing]
+    former = dict(
+        session.execute(
+            select(FormerExternalId.external_id, FormerExternalId.center_id).where(
+                FormerExternalId.external_id.in_([r.external_id for r, _ in unknown])
+            )
+        ).all()
+    )
+    for record, line in unknown:
+        if record.external_id in former:
+            why = f"listing {former[record.external_id]} had this external id until a newer source matched it"
+            report.outcomes.append(RowOutcome("left out", line, record.external_id, former[record.external_id],
+                                              record.name, why))  # fmt: skip
+    unknown = [(r, line) for r, line in unknown if r.external_id not in former]
     code_changes = _CodeChanges()
+    code_changes.load(session, [c.id for c in existing.values()])
     for record, line in records:
         center = existing.get(record.external_id)
         if center is None:
-            new_records.append((record, line))
-        elif (first_line := lines.get(center.id)) is not None:
+            continue
+        if (first_line := lines.get(center.id)) is not None:
             _repeated(report, path, line, record.external_id, first_line)  # an earlier batch wrote it
+            continue
+        lines.add(center.id, line)
+        reappeared = center.superseded_at is not None and _age(record) > listing_age(
+            center.source_date, center.source_vintage
+        )
+        if reappeared:
+            center.superseded_at = None
+        if center.center_edited_at is not None and not overwrite_center_edits:
+            report.kept_center_edits += 1
+        elif apply_record(center, record, code_changes) or reappeared:
+            report.updated += 1
         else:
-            lines.add(center.id, line)
-            if center.center_edited_at is not None and not overwrite_center_edits:
-                report.kept_center_edits += 1
-            elif apply_record(center, record, code_changes):
-                report.updated += 1
-            else:
-                report.unchanged += 1
+            report.unchanged += 1
+    # After the rows updated by their own id are marked taken, so no other row matches them.
+    matches = _match(session, unknown, lines, report)
+    by_id = {}
+    if matches:
+        by_id = {c.id: c for c in session.scalars(stored.where(Center.id.in_(list(matches.values()))))}
+        code_changes.load(session, list(by_id))
+    new_records = []
+    former_ids = []
+    for k, (record, line) in enumerate(unknown):
+        if k not in matches:
+            new_records.append((record, line))
+            continue
+        center = by_id[matches[k]]
+        lines.add(center.id, line)
+        former_ids.append((center.external_id, center.id))
+        why = f"same place as {center.external_id} ({center.name}), from an older source"
+        center.external_id = record.external_id
+        center.superseded_at = None
+        if center.center_edited_at is not None and not overwrite_center_edits:
+            center.source, center.source_vintage, center.source_date = (
+                record.source, record.source_vintage, record.source_date
+            )  # fmt: skip
+            why += "; the listing's own edits by its center kept"
+        else:
+            apply_record(center, record, code_changes)
+        report.matched += 1
+        report.outcomes.append(RowOutcome("matched", line, record.external_id, center.id, record.name, why))
     code_changes.write(session)
+    if former_ids:
+        session.flush()  # the matched listings' new external ids first
+        _insert_rows(session, FormerExternalId.__table__, ("external_id", "center_id"), former_ids)
     for center_id, (_, line) in zip(_insert_new(session, [r for r, _ in new_records], slugs), new_records, strict=True):
         lines.add(center_id, line)
     report.created += len(new_records)
+
+
+def _age(record: CenterRecord) -> date:
+    return listing_age(record.source_date, record.source_vintage)
+
+
+def _source_of(external_id: str) -> str:
+    return external_id.partition(":")[0]
+
+
+def _match(
+    session: Session, records: list[tuple[CenterRecord, int]], lines: _LinesByCenter, report: ImportReport
+) -> dict[int, int]:
+    """Which of these records (by position) are the listing (id) of the same place from an older
+    source, one listing for at most one record: the best pairs first (exact, then most similar
+    name, then nearest); a pair as good as the one that won is reported as a tie."""
+    sites = [Site(r.name, r.alt_name, r.street1, r.zip, r.latitude, r.longitude) for r, _ in records]
+    pairs = []
+    for k, ((record, _), candidates) in enumerate(zip(records, find_candidates(session, sites), strict=True)):
+        age = _age(record)
+        for candidate in candidates:
+            if (
+                age <= listing_age(candidate.source_date, candidate.source_vintage)
+                or _source_of(candidate.external_id) == _source_of(record.external_id)
+                or lines.get(candidate.id) is not None
+            ):
+                continue
+            if (scored := match_score(sites[k], candidate.site)) is not None:
+                score, meters = scored
+                pairs.append((-score, round(meters, 1), k, candidate))
+    pairs.sort(key=lambda pair: pair[:3])
+    chosen: dict[int, int] = {}
+    winner: dict[int, tuple[float, float, int]] = {}  # listing id -> the pair that took it
+    for score, meters, k, candidate in pairs:
+        if k in chosen:
+            continue
+        if candidate.id in winner:
+            if winner[candidate.id][:2] == (score, meters):
+                record, line = records[k]
+                first_line = records[winner[candidate.id][2]][1]
+                why = f"as close a match to {candidate.external_id} as line {first_line}, which took it"
+                report.outcomes.append(RowOutcome("tie", line, record.external_id, candidate.id, record.name, why))
+            continue
+        chosen[k] = candidate.id
+        winner[candidate.id] = (score, meters, k)
+    return chosen
 
 
 def _insert_new(session: Session, records: list[CenterRecord], slugs: _Slugs) -> list[int]:
@@ -241,10 +402,24 @@ class _CodeChanges:
         self.removed: list[tuple[int, str, str]] = []
         self.added: list[tuple[int, str, str]] = []
         self.centers: list[Center] = []
+        self.stored: dict[tuple[int, str], set[str]] = defaultdict(set)
+
+    def load(self, session: Session, center_ids: list[int]) -> None:
+        """Read the stored codes of these centers: one statement, where loading their ORM rows
+        would make an object per code (a third of a 10,000-row re-import's time)."""
+        attributes = CenterAttribute.__table__.c
+        for start in range(0, len(center_ids), 5000):
+            chunk = center_ids[start : start + 5000]
+            query = select(attributes.center_id, attributes.kind, attributes.code).where(
+                attributes.center_id.in_(chunk)
+            )
+            for center_id, kind, code in session.execute(query):
+                self.stored[center_id, kind].add(code)
 
     def replace(self, center: Center, kind: str, codes: list[str]) -> bool:
-        """Give `center` exactly these codes of `kind` when written; returns whether that changes them."""
-        have, wanted = set(center.codes(kind)), set(codes)
+        """Give `center` exactly these codes of `kind` when written (its stored codes `load`ed
+        first); returns whether that changes them."""
+        have, wanted = self.stored.get((center.id, kind), set()), set(codes)
         if have == wanted:
             return False
         self.removed += [(center.id, kind, code) for code in sorted(have - wanted)]
@@ -271,6 +446,13 @@ def center_to_record(center: Center) -> CenterRecord:
     for kind in MULTI_VALUED:
         setattr(record, kind, center.codes(kind))
     return record
+
+
+def write_outcomes_csv(stream: TextIO, outcomes: Iterable[RowOutcome]) -> None:
+    """An import's `outcomes` as CSV: outcome, line, external_id, center_id, name, why."""
+    writer = csv.writer(stream)
+    writer.writerow(("outcome", "line", "external_id", "center_id", "name", "why"))
+    writer.writerows((o.outcome, o.line or "", o.external_id, o.center_id or "", o.name, o.why) for o in outcomes)
 
 
 def iter_centers(session: Session, batch_size: int = 1000) -> Iterator[Center]:

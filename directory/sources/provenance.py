@@ -77,11 +77,12 @@ class DirectoryCurrency:
 
 
 def directory_currency(session: Session, now: datetime, confirmed_since: datetime) -> DirectoryCurrency:
-    """Count the listings by source and when it listed them (month or year), newest first."""
+    """Count the listings in search (not superseded) by source and when it listed them (month or
+    year), newest first."""
     rows = session.execute(
-        select(Center.source, Center.source_vintage, Center.source_date, func.count()).group_by(
-            Center.source, Center.source_vintage, Center.source_date
-        )
+        select(Center.source, Center.source_vintage, Center.source_date, func.count())
+        .where(Center.superseded_at.is_(None))
+        .group_by(Center.source, Center.source_vintage, Center.source_date)
     ).all()
     counts: Counter[tuple[str, date | None]] = Counter()
     listed: dict[tuple[str, date | None], tuple[int | None, date | None]] = {}
@@ -94,5 +95,28 @@ def directory_currency(session: Session, now: datetime, confirmed_since: datetim
         SourceCount(label, counts[label, day], is_current(*listed[label, day], now))
         for label, day in sorted(counts, key=lambda key: (key[1] or date.min, key[0]), reverse=True)
     ]
-    confirmed = session.scalar(select(func.count()).where(Center.last_verified_at > confirmed_since)) or 0
+    confirmed = (
+        session.scalar(
+            select(func.count()).where(Center.last_verified_at > confirmed_since, Center.superseded_at.is_(None))
+        )
+        or 0
+    )
     return DirectoryCurrency(sum(counts.values()), by_source, confirmed)
+
+
+def long_day(day: date) -> str:
+    """A day as "19 August 2025"."""
+    return f"{day.day} {day:%B} {day.year}"
+
+
+def superseded_note(source: str, day: date) -> str:
+    """The short note of a superseded listing: "Not in FindTreatment.gov, 19 August 2025"."""
+    return f"Not in {source_name(source)}, {long_day(day)}"
+
+
+def superseded_statement(source: str, day: date) -> str:
+    """What a superseded listing's profile tells a person, first thing."""
+    return (
+        f"This listing is not in {source_name(source)}'s {day:%B} {day.year} directory; "
+        "the program may have closed or moved. Call before going."
+    )

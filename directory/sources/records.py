@@ -53,6 +53,18 @@ class ImportIssue:
         return f"{self.path}:{self.line}: column {self.column!r}: {self.message} (got {shown!r})"
 
 
+@dataclass(frozen=True)
+class RowOutcome:
+    """What an import did with one row, or with a listing no row had, and why (its detailed report)."""
+
+    outcome: str  #: "matched", "left out", "superseded", "kept" or "tie"
+    line: int  #: the row's line in the file; 0 for a listing no row had
+    external_id: str
+    center_id: int | None
+    name: str
+    why: str
+
+
 @dataclass
 class CenterRecord:
     """A center as read from any source, already in the public vocabulary."""

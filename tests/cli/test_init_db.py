@@ -175,3 +175,33 @@ def test_migration_0015_makes_unsaid_availability_unknown_and_keeps_everything_e
             assert accepting == {1: True, 2: False}
         schema.upgrade(engine)
         assert find_centers_near(db.session, SearchQuery(origin=origin, radius_miles=5)).total == 2
+
+
+def test_migration_0017_adds_supersession_and_former_ids_and_its_downgrade_removes_them(tmp_path):
+    app = bare_app(tmp_path)
+    with app.app_context():
+        engine = db.engine
+        schema.upgrade(engine)
+        add_centers(db.session, center_record())
+        db.session.commit()
+        db.session.close()
+        columns = {c["name"] for c in inspect(engine).get_columns("centers")}
+        assert {"superseded_at", "superseded_by", "superseded_by_date"} <= columns
+        assert "former_external_ids" in inspect(engine).get_table_names()
+
+        schema.downgrade(engine, "0016")
+        inspector = inspect(engine)
+        assert not {"superseded_at", "superseded_by", "superseded_by_date"} & {
+            c["name"] for c in inspector.get_columns("centers")
+        }
+        assert "former_external_ids" not in inspector.get_table_names()
+        assert "ix_centers_zip" not in {i["name"] for i in inspector.get_indexes("centers")}
+
+        schema.upgrade(engine)
+        assert schema.is_current(engine)
+        add_centers(db.session, center_record(latitude=41.9))  # the R*Tree's triggers still work on SQLite
+        db.session.commit()
+        with engine.connect() as connection:
+            assert connection.scalar(select(func.count()).select_from(Center)) == 2
+            if engine.dialect.name == "sqlite":
+                assert connection.scalar(text("SELECT count(*) FROM center_locations")) == 2

@@ -77,6 +77,8 @@ POLICY: dict[str, dict[str, str]] = {
     "admin.listing_reports": ADMIN_ONLY,
     "admin.resolve_report": ADMIN_ONLY,
     "admin.stale_listings": ADMIN_ONLY,
+    "admin.superseded": ADMIN_ONLY,
+    "admin.restore_listing": ADMIN_ONLY,
     "portal.index": PORTAL,
     "portal.new_claim": PORTAL,  # an admin is told they manage every center already
     "portal.center": OWN_CENTER,
