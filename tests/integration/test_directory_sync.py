@@ -51,6 +51,14 @@ def test_beat_syncs_weekly_with_a_url(tmp_path):
             {"DIRECTORY_SYNC_URL": "https://data.example.org/national.csv", "DIRECTORY_SYNC_FORMAT": "excel"},
             "DIRECTORY_SYNC_FORMAT='excel' is not an import format: use one of centers, nssats",
         ),
+        (
+            {
+                "DIRECTORY_SYNC_URL": "https://x.example.org/n.csv",
+                "DIRECTORY_SYNC_FORMAT": "nssats",
+                "DIRECTORY_SYNC_COVERS": "MA,Mass",
+            },
+            "DIRECTORY_SYNC_COVERS: --covers takes state codes separated by commas",
+        ),
     ],
 )
 def test_a_wrong_sync_setting_stops_the_app_at_start_up(tmp_path, config, message):

@@ -67,6 +67,16 @@ def test_the_real_directory_syncs_and_syncing_it_again_changes_nothing(app, runn
     assert list(temp_folder.iterdir()) == []
 
 
+def test_covers_takes_state_codes_only(app, runner, server):
+    server.answers["/directory.csv"] = Answer(NSSATS_FILE.read_bytes())
+    result = runner.invoke(
+        args=["centers", "sync", server.url("/directory.csv"), "--format", "nssats", "--covers", "Massachusetts"]
+    )
+    assert result.exit_code != 0
+    assert "--covers takes state codes separated by commas (e.g. MA or MA,RI) or US for every state" in result.output
+    assert count_centers(app) == 0
+
+
 def test_a_download_cut_short_at_a_line_end_imports_nothing(app, runner, server, temp_folder):
     # Cut where a line ends: the rows received would parse, so only the byte count tells.
     cut = HEAD.index(b"\n", len(HEAD) // 2) + 1
