@@ -154,11 +154,14 @@ def sync_command(
 @centers_cli.command("export")
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
 def export_command(path: str) -> None:
-    """Write every center to PATH in the project's CSV format (re-importable as is)."""
+    """Write every listing in search to PATH in the project's CSV format (re-importable as is);
+    superseded listings are left out and counted."""
     _require_current_schema()
     with open(path, "w", encoding="utf-8", newline="") as stream:
         count = write_centers_csv(stream, (center_to_record(c) for c in iter_centers(db.session)))
-    click.echo(f"Exported {count} centers to {path}.")
+    superseded = db.session.scalar(select(func.count()).where(Center.superseded_at.is_not(None)))
+    left_out = f" ({superseded} superseded listings left out)" if superseded else ""
+    click.echo(f"Exported {count} centers to {path}{left_out}.")
 
 
 def _covered_states(covers: str | None) -> frozenset[str]:

@@ -456,10 +456,13 @@ def write_outcomes_csv(stream: TextIO, outcomes: Iterable[RowOutcome]) -> None:
 
 
 def iter_centers(session: Session, batch_size: int = 1000) -> Iterator[Center]:
-    """Every center in id order, loaded a batch at a time."""
+    """Every listing in search (none superseded), in id order, loaded a batch at a time."""
     last_id = 0
+    current = Center.superseded_at.is_(None)
     while True:
-        batch = session.scalars(select(Center).where(Center.id > last_id).order_by(Center.id).limit(batch_size)).all()
+        batch = session.scalars(
+            select(Center).where(Center.id > last_id, current).order_by(Center.id).limit(batch_size)
+        ).all()
         if not batch:
             return
         yield from batch

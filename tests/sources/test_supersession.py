@@ -395,6 +395,12 @@ def test_cli_covers_prints_counts_and_writes_the_report(app, runner, tmp_path):
         rows = list(csv.DictReader(stream))
     assert [(r["outcome"], r["center_id"]) for r in rows] == [("matched", "1"), ("superseded", "2")]
 
+    exported = tmp_path / "export.csv"
+    result = runner.invoke(args=["centers", "export", str(exported)])
+    assert "Exported 1 centers to" in result.output and "(1 superseded listings left out)" in result.output
+    with open(exported, encoding="utf-8") as stream:
+        assert [r["external_id"] for r in csv.DictReader(stream)] == ["findtreatment-gov:9"]
+
 
 def test_cli_refuses_an_unknown_state_in_covers(app, runner, tmp_path):
     path = write_rows(tmp_path / "in.csv", "centers", {})
