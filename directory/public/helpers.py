@@ -33,10 +33,11 @@ class SourceName:
 SOURCES: dict[str, SourceName] = {
     "samhsa-nssats-2015": SourceName("SAMHSA's national directory", "SAMHSA's {year} national directory"),
     "findtreatment-gov-2025": SourceName("FindTreatment.gov", "FindTreatment.gov ({year})"),
+    "findtreatment-gov": SourceName("FindTreatment.gov", "FindTreatment.gov ({year})"),
 }
 
 #: Multi-valued search filters, in the order they are shown.
-CODE_FILTERS = ("level_of_care", "payment", "medication", "population", "language")
+CODE_FILTERS = ("level_of_care", "detox_substance", "payment", "medication", "population", "language")
 #: Radius choices offered on the search form, in miles.
 RADIUS_CHOICES = (5, 10, 25, 50, 100, 250, 500)
 #: Radii suggested when a search finds nothing.
