@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import click
 from flask import current_app
@@ -25,6 +26,8 @@ from directory.models import Center
 from directory.models.accounts import ROLE_LABELS, Role
 from directory.sources import FORMATS, import_file
 from directory.sources.centers_csv import write_centers_csv
+from directory.sources.findtreatment_export import FORMAT as FINDTREATMENT_EXPORT
+from directory.sources.findtreatment_export import MissingSourceDate
 from directory.sources.loader import ImportReport, center_to_record, iter_centers
 
 
@@ -66,7 +69,8 @@ def _require_current_schema() -> None:
     type=click.Choice(list(FORMATS)),
     default="centers",
     show_default=True,
-    help="centers: the project's CSV; nssats: SAMHSA's 2015 directory; findtreatment: a FindTreatment.gov pull.",
+    help="centers: the project's CSV; nssats: SAMHSA's 2015 directory; findtreatment: a FindTreatment.gov pull; "
+    "findtreatment-export: FindTreatment.gov's facility download (.xlsx or CSV).",
 )
 @click.option("--skip-invalid", is_flag=True, help="Import the valid rows and report the invalid ones.")
 @click.option("--dry-run", is_flag=True, help="Validate and count, but change nothing.")
@@ -75,19 +79,36 @@ def _require_current_schema() -> None:
     is_flag=True,
     help="Also update listings their center has edited (normally kept as the center left them).",
 )
+@click.option(
+    "--source-date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help=f"{FINDTREATMENT_EXPORT} only: the day of the download, YYYY-MM-DD "
+    "(needed when the file's name does not carry it).",
+)
 def import_command(
-    path: str, file_format: str, skip_invalid: bool, dry_run: bool, overwrite_center_edits: bool
+    path: str,
+    file_format: str,
+    skip_invalid: bool,
+    dry_run: bool,
+    overwrite_center_edits: bool,
+    source_date: datetime | None,
 ) -> None:
-    """Import centers from a CSV file; by default a file with any invalid row changes nothing."""
+    """Import centers from a file; by default a file with any invalid row changes nothing."""
     _require_current_schema()
-    report = import_file(
-        db.session,
-        path,
-        file_format,
-        skip_invalid=skip_invalid,
-        dry_run=dry_run,
-        overwrite_center_edits=overwrite_center_edits,
-    )
+    if source_date is not None and file_format != FINDTREATMENT_EXPORT:
+        raise click.UsageError(f"--source-date goes with --format {FINDTREATMENT_EXPORT} only.")
+    try:
+        report = import_file(
+            db.session,
+            path,
+            file_format,
+            skip_invalid=skip_invalid,
+            dry_run=dry_run,
+            overwrite_center_edits=overwrite_center_edits,
+            source_date=source_date.date() if source_date else None,
+        )
+    except MissingSourceDate as error:
+        raise click.UsageError(f"{error} with --source-date YYYY-MM-DD.") from None
     _print_report(report, dry_run=dry_run)
     # With --skip-invalid a file that could not be read at all still wrote nothing: a failure.
     if (report.invalid_rows and not skip_invalid) or not (report.written or dry_run):
@@ -112,6 +133,12 @@ def _print_report(report: ImportReport, *, dry_run: bool) -> None:
         f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.kept_center_edits} kept as edited by their center, {report.invalid_rows} invalid"
     )
+    if report.merged_rows:
+        counts += f", {report.merged_rows} merged into the listing of another row of the same site"
+    for reason, count in report.left_out.items():
+        counts += f", {count} left out as {reason}"
+    if report.merged_rows or report.left_out:
+        counts += f" ({report.rows_read} rows read)"
     if report.written:
         click.echo(f"Imported: {counts}.")
     elif dry_run:

@@ -43,11 +43,20 @@ class ImportReport:
     kept_center_edits: int = 0
     issues: list[ImportIssue] = field(default_factory=list)
     invalid_rows: int = 0
+    #: Rows merged into another row's listing (further rows of one site).
+    merged_rows: int = 0
+    #: Valid rows that are not listings of this directory, counted by why.
+    left_out: dict[str, int] = field(default_factory=dict)
     written: bool = False
 
     @property
     def valid_rows(self) -> int:
         return self.created + self.updated + self.unchanged + self.kept_center_edits
+
+    @property
+    def rows_read(self) -> int:
+        """Every data row of the input: each is in exactly one of the counts."""
+        return self.valid_rows + self.merged_rows + sum(self.left_out.values()) + self.invalid_rows
 
 
 def import_rows(
@@ -67,7 +76,10 @@ def import_rows(
         for batch in _batches(rows, BATCH_SIZE):
             records: dict[str, tuple[CenterRecord, int]] = {}
             for row in batch:
-                if row.record is None:
+                report.merged_rows += row.merged
+                if row.left_out is not None:
+                    report.left_out[row.left_out] = report.left_out.get(row.left_out, 0) + 1
+                elif row.record is None:
                     report.invalid_rows += 1
                     report.issues.extend(row.issues)
                 elif row.record.external_id in records:

@@ -88,11 +88,16 @@ class CenterRecord:
 
 @dataclass
 class ParsedRow:
-    """One input row: a record, or the issues that kept it from being one."""
+    """One input row, or the merged rows of one site: a record, the issues that kept it from being
+    one, or why it is left out."""
 
     line: int
     record: CenterRecord | None
     issues: list[ImportIssue]
+    #: Further input rows merged into this one's record (rows of one site).
+    merged: int = 0
+    #: Why the row is left out, for a row that is valid but not a listing of this directory.
+    left_out: str | None = None
 
 
 def field_count_issue(row: Mapping[Any, Any], header: Sequence[str], path: str, line: int) -> ImportIssue | None:
