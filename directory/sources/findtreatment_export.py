@@ -217,10 +217,10 @@ def read_rows(rows: RowSource, path: str, source_date: date) -> Iterator[ParsedR
     Two passes, so that memory holds only the sites whose rows are still to come: the first notes
     each site's last row (an id and a number per site), the second yields a site's listing at it.
     """
-    header_row = next(rows(), None)
-    header = [name.strip() for name in header_row[1]] if header_row else []
-    if issue := _header_issue(header, path):
-        yield ParsedRow(1, None, [issue])
+    header_line, header = next(rows(), (1, []))
+    header = [name.strip() for name in header]
+    if issue := _header_issue(header, path, header_line):
+        yield ParsedRow(header_line, None, [issue])
         return
     position = {name: k for k, name in enumerate(header)}
     last_line: dict[str, int] = {}
@@ -257,7 +257,7 @@ def _data_rows(rows: RowSource) -> Iterator[tuple[int, list[str]]]:
     yield from iterator
 
 
-def _header_issue(header: list[str], path: str) -> ImportIssue | None:
+def _header_issue(header: list[str], path: str, line: int) -> ImportIssue | None:
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     repeated = sorted({name for name in header if name and header.count(name) > 1})
     if not missing and not repeated:
@@ -269,7 +269,7 @@ def _header_issue(header: list[str], path: str) -> ImportIssue | None:
         problems.append(f"repeated columns {', '.join(repeated)}")
     return ImportIssue(
         path,
-        1,
+        line,
         "(header)",
         ",".join(header),
         "; ".join(problems) + "; expected FindTreatment.gov's facility download, with the columns "
