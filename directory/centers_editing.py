@@ -37,6 +37,7 @@ FIELD_LABELS: dict[str, str] = {
     "latitude": "Latitude",
     "longitude": "Longitude",
     "levels_of_care": "Levels of care",
+    "detox_substances": "Detox for",
     "payment_options": "Payment accepted",
     "medications": "Medications",
     "populations": "Serves",

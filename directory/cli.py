@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -26,7 +28,10 @@ from directory.models.accounts import ROLE_LABELS, Role
 from directory.sources import FORMATS, import_file
 from directory.sources.centers_csv import write_centers_csv
 from directory.sources.download import SyncError, sync
+from directory.sources.findtreatment_export import FORMAT as FINDTREATMENT_EXPORT
+from directory.sources.findtreatment_export import MissingSourceDate
 from directory.sources.loader import ImportReport, center_to_record, iter_centers, write_outcomes_csv
+from directory.sources.seed import build_seed
 from directory.sources.supersession import parse_covers
 
 
@@ -98,6 +103,12 @@ report_option = click.option(
 )
 @covers_option
 @report_option
+@click.option(
+    "--source-date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help=f"{FINDTREATMENT_EXPORT} only: the day of the download, YYYY-MM-DD "
+    "(needed when the file's name does not carry it).",
+)
 def import_command(
     path: str,
     file_format: str,
@@ -106,19 +117,26 @@ def import_command(
     overwrite_center_edits: bool,
     covers: str | None,
     report_path: str | None,
+    source_date: datetime | None,
 ) -> None:
-    """Import centers from a CSV file; by default a file with any invalid row changes nothing."""
+    """Import centers from a file; by default a file with any invalid row changes nothing."""
     _require_current_schema()
+    if source_date is not None and file_format != FINDTREATMENT_EXPORT:
+        raise click.UsageError(f"--source-date goes with --format {FINDTREATMENT_EXPORT} only.")
     states = _covered_states(covers)
-    report = import_file(
-        db.session,
-        path,
-        file_format,
-        skip_invalid=skip_invalid,
-        dry_run=dry_run,
-        overwrite_center_edits=overwrite_center_edits,
-        covers=states,
-    )
+    try:
+        report = import_file(
+            db.session,
+            path,
+            file_format,
+            skip_invalid=skip_invalid,
+            dry_run=dry_run,
+            overwrite_center_edits=overwrite_center_edits,
+            covers=states,
+            source_date=source_date.date() if source_date else None,
+        )
+    except MissingSourceDate as error:
+        raise click.UsageError(f"{error} with --source-date YYYY-MM-DD.") from None
     _finish_import(report, skip_invalid=skip_invalid, dry_run=dry_run, report_path=report_path)
 
 
@@ -149,6 +167,25 @@ def sync_command(
         raise click.ClickException(str(error)) from None
     click.echo(f"Downloaded {result.downloaded_bytes:,} bytes from {result.url}.")
     _finish_import(result.report, skip_invalid=skip_invalid, dry_run=dry_run, report_path=report_path)
+
+
+@centers_cli.command("build-seed")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False),
+    default="../shared/data",
+    show_default=True,
+    help="The folder holding the public sources (directory.sources.seed lists them).",
+)
+def build_seed_command(data_dir: str) -> None:
+    """Import the seed's public sources, in order, into this (empty) directory; then `centers export`."""
+    _require_current_schema()
+    if db.session.scalar(select(func.count()).select_from(Center)):
+        raise click.ClickException("the directory is not empty: build the seed into a new database")
+    for source, report in build_seed(db.session, Path(data_dir)):
+        click.echo(f"{source.path}:")
+        _finish_import(report, skip_invalid=False, dry_run=False)
 
 
 @centers_cli.command("export")

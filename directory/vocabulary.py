@@ -19,6 +19,15 @@ LEVELS_OF_CARE: dict[str, str] = {
     "transitional_housing": "Transitional housing / halfway house",
 }
 
+#: What a center offers detox (medically managed withdrawal) for.
+DETOX_SUBSTANCES: dict[str, str] = {
+    "alcohol": "Alcohol",
+    "opioids": "Opioids",
+    "benzodiazepines": "Benzodiazepines",
+    "cocaine": "Cocaine",
+    "methamphetamine": "Methamphetamine",
+}
+
 PAYMENT_OPTIONS: dict[str, str] = {
     "self_pay": "Cash or self-payment",
     "private_insurance": "Private health insurance",
@@ -176,6 +185,7 @@ LANGUAGES: dict[str, str] = {
 #: The multi-valued attributes of a center, by the name used in CSV, JSON and URLs.
 ATTRIBUTE_VOCABULARIES: dict[str, dict[str, str]] = {
     "levels_of_care": LEVELS_OF_CARE,
+    "detox_substances": DETOX_SUBSTANCES,
     "payment_options": PAYMENT_OPTIONS,
     "medications": MEDICATIONS,
     "populations": POPULATIONS,

@@ -36,6 +36,7 @@ class CenterSummary(BaseModel):
     longitude: float
     distance_miles: float = Field(description="WGS-84 geodesic distance from the origin, to 0.1 mile.")
     levels_of_care: list[str]
+    detox_substances: list[str] = Field(description="What the center offers detox for (detox_substances codes).")
     payment_options: list[str]
     medications: list[str]
     populations: list[str]
@@ -73,6 +74,7 @@ class CenterDetail(BaseModel):
     latitude: float
     longitude: float
     levels_of_care: list[str]
+    detox_substances: list[str] = Field(description="What the center offers detox for (detox_substances codes).")
     payment_options: list[str]
     medications: list[str]
     populations: list[str]
@@ -111,6 +113,7 @@ class CenterEdit(BaseModel):
     latitude: float | None = Field(None, ge=-90, le=90, description="Send with longitude to set the map point.")
     longitude: float | None = Field(None, ge=-180, le=180, description="Send with latitude to set the map point.")
     levels_of_care: list[str] | None = Field(None, description=_CODES)
+    detox_substances: list[str] | None = Field(None, description=_CODES)
     payment_options: list[str] | None = Field(None, description=_CODES)
     medications: list[str] | None = Field(None, description=_CODES)
     populations: list[str] | None = Field(None, description=_CODES)
@@ -169,6 +172,7 @@ def center_summary(center: Center | CenterListing, distance_miles: float) -> dic
         "longitude": center.longitude,
         "distance_miles": round(distance_miles, 1),
         "levels_of_care": center.levels_of_care,
+        "detox_substances": center.detox_substances,
         "payment_options": center.payment_options,
         "medications": center.medications,
         "populations": center.populations,
@@ -224,6 +228,7 @@ def center_detail(center: Center, now: datetime) -> CenterDetail:
         latitude=center.latitude,
         longitude=center.longitude,
         levels_of_care=center.levels_of_care,
+        detox_substances=center.detox_substances,
         payment_options=center.payment_options,
         medications=center.medications,
         populations=center.populations,

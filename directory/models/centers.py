@@ -33,6 +33,10 @@ class ListingFacts:
         return self.codes("levels_of_care")
 
     @property
+    def detox_substances(self) -> list[str]:
+        return self.codes("detox_substances")
+
+    @property
     def payment_options(self) -> list[str]:
         return self.codes("payment_options")
 

@@ -66,6 +66,9 @@ class CenterEditForm(FlaskForm):
     levels_of_care = CodeCheckboxes(
         FIELD_LABELS["levels_of_care"], choices=choices(ATTRIBUTE_VOCABULARIES["levels_of_care"])
     )
+    detox_substances = CodeCheckboxes(
+        FIELD_LABELS["detox_substances"], choices=choices(ATTRIBUTE_VOCABULARIES["detox_substances"])
+    )
     payment_options = CodeCheckboxes(
         FIELD_LABELS["payment_options"], choices=choices(ATTRIBUTE_VOCABULARIES["payment_options"])
     )

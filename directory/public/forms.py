@@ -35,7 +35,14 @@ from directory.search.service import (
     SearchFilters,
     SearchQuery,
 )
-from directory.vocabulary import LANGUAGES, LEVELS_OF_CARE, MEDICATIONS, PAYMENT_OPTIONS, POPULATIONS
+from directory.vocabulary import (
+    DETOX_SUBSTANCES,
+    LANGUAGES,
+    LEVELS_OF_CARE,
+    MEDICATIONS,
+    PAYMENT_OPTIONS,
+    POPULATIONS,
+)
 
 
 def choices(options: dict[str, str]) -> list[SelectChoice]:
@@ -117,6 +124,7 @@ class SearchForm(FlaskForm):
         validators=[Between(0.1, MAX_RADIUS_MILES, f"Choose a distance from 0.1 to {MAX_RADIUS_MILES} miles.")],
     )
     level_of_care = CodeListField("Level of care", choices=choices(LEVELS_OF_CARE))
+    detox_substance = CodeListField("Detox for", choices=choices(DETOX_SUBSTANCES))
     payment = CodeListField("Payment", choices=choices(PAYMENT_OPTIONS))
     medication = CodeListField("Medication", choices=MEDICATION_CHOICES)
     population = CodeListField("Serves", choices=choices(POPULATIONS))
@@ -160,6 +168,7 @@ class SearchForm(FlaskForm):
             radius_miles=self.radius_miles.data or DEFAULT_RADIUS_MILES,
             filters=SearchFilters(
                 level_of_care=tuple(self.level_of_care.data or ()),
+                detox_substance=tuple(self.detox_substance.data or ()),
                 payment=tuple(self.payment.data or ()),
                 medication=tuple(self.medication.data or ()),
                 population=tuple(self.population.data or ()),

@@ -22,7 +22,7 @@ from directory.sources.provenance import is_current, source_label, superseded_st
 from directory.vocabulary import ATTRIBUTE_VOCABULARIES, MEDICATION_GROUPS, label
 
 #: Multi-valued search filters, in the order they are shown.
-CODE_FILTERS = ("level_of_care", "payment", "medication", "population", "language")
+CODE_FILTERS = ("level_of_care", "detox_substance", "payment", "medication", "population", "language")
 #: Radius choices offered on the search form, in miles.
 RADIUS_CHOICES = (5, 10, 25, 50, 100, 250, 500)
 #: Radii suggested when a search finds nothing.

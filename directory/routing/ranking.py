@@ -47,6 +47,7 @@ class Candidate:
     distance_miles: float
     phone: str | None = None
     levels_of_care: frozenset[str] = frozenset()
+    detox_substances: frozenset[str] = frozenset()
     payment_options: frozenset[str] = frozenset()
     medications: frozenset[str] = frozenset()
     languages: frozenset[str] = frozenset()

@@ -49,6 +49,7 @@ class SearchFilters:
     """What the person needs. Several values of one filter: any of them; different filters: all."""
 
     level_of_care: tuple[str, ...] = ()
+    detox_substance: tuple[str, ...] = ()
     payment: tuple[str, ...] = ()
     medication: tuple[str, ...] = ()
     population: tuple[str, ...] = ()
@@ -127,6 +128,7 @@ def filter_conditions(filters: SearchFilters, now: datetime) -> list[ColumnEleme
     never a superseded listing (directory.sources.supersession)."""
     wanted = {
         "levels_of_care": filters.level_of_care,
+        "detox_substances": filters.detox_substance,
         "payment_options": filters.payment,
         "medications": tuple(expand_medication_filter(list(filters.medication))),
         "populations": filters.population,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from directory.sources import findtreatment_export
 from directory.sources.centers_csv import read_centers_csv
 from directory.sources.findtreatment import read_findtreatment
 from directory.sources.loader import ImportReport, import_rows
@@ -22,6 +25,7 @@ FORMATS: dict[str, Reader] = {
     "centers": read_centers_csv,
     "nssats": read_nssats,
     "findtreatment": read_findtreatment,
+    findtreatment_export.FORMAT: findtreatment_export.read_export,
 }
 
 
@@ -46,16 +50,22 @@ def import_file(
     dry_run: bool = False,
     overwrite_center_edits: bool = False,
     covers: frozenset[str] = frozenset(),
+    source_date: date | None = None,
 ) -> ImportReport:
-    """Import one CSV file of the given format (see `FORMATS`) into the database; the file is
-    complete for the states it `covers` (directory.sources.supersession.parse_covers)."""
+    """Import one file of the given format (see `FORMATS`) into the database; the file is complete
+    for the states it `covers` (directory.sources.supersession.parse_covers).
+
+    `source_date`, the day of a FindTreatment.gov download, only for that format: when not given,
+    it comes from the file's name, and without either `MissingSourceDate` is raised.
+    """
     name = str(path)
-    reader = FORMATS[file_format]
+    if source_date is not None and file_format != findtreatment_export.FORMAT:
+        raise ValueError(f"a source date is given with the files of {findtreatment_export.FORMAT} only")
     try:
-        with open(path, encoding="utf-8-sig", newline="") as stream:
+        with _parsed_rows(path, file_format, source_date) as rows:
             report = import_rows(
                 session,
-                reader(stream, name),
+                rows,
                 name,
                 skip_invalid=skip_invalid,
                 dry_run=dry_run,
@@ -81,6 +91,22 @@ def import_file(
         report.issues.append(ImportIssue(name, _line_of_csv_error(path), "(file)", "", message))
         report.invalid_rows = 1
         return report
+    except findtreatment_export.UnreadableWorkbook as error:
+        report = ImportReport()
+        report.issues.append(ImportIssue(name, 0, "(file)", "", str(error)))
+        report.invalid_rows = 1
+        return report
+
+
+@contextmanager
+def _parsed_rows(path: str | Path, file_format: str, source_date: date | None) -> Iterator[Iterator[ParsedRow]]:
+    """The file's rows as its format's reader parses them (a FindTreatment.gov download: CSV or .xlsx)."""
+    if file_format == findtreatment_export.FORMAT:
+        with findtreatment_export.open_export(path, source_date) as rows:
+            yield rows
+        return
+    with open(path, encoding="utf-8-sig", newline="") as stream:
+        yield FORMATS[file_format](stream, str(path))
 
 
 def _line_of_csv_error(path: str | Path) -> int:

@@ -77,7 +77,7 @@ def parse_center_row(row: dict[str, str | None], path: str, line: int) -> Parsed
         line=line,
     )
     for kind in MULTI_VALUED:
-        setattr(record, kind, check.codes(kind, row[kind], kind))
+        setattr(record, kind, check.codes(kind, row.get(kind), kind))
     if check.issues:
         return ParsedRow(line, None, check.issues)
     return ParsedRow(line, record, [])

@@ -65,6 +65,10 @@ class ImportReport:
     matched: int = 0
     issues: list[ImportIssue] = field(default_factory=list)
     invalid_rows: int = 0
+    #: Rows merged into another row's listing (further rows of one site).
+    merged_rows: int = 0
+    #: Valid rows that are not listings of this directory, counted by why.
+    left_out: dict[str, int] = field(default_factory=dict)
     written: bool = False
     #: Each row matched or left out, each listing superseded or kept, and each tie, with why.
     outcomes: list[RowOutcome] = field(default_factory=list)
@@ -90,10 +94,22 @@ class ImportReport:
 
     def counts(self) -> str:
         """The counts in words, for the command line and logs (no row's content)."""
-        return (
+        counts = (
             f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.kept_center_edits} kept as edited by their center, {self.invalid_rows} invalid"
         )
+        if self.merged_rows:
+            counts += f", {self.merged_rows} merged into the listing of another row of the same site"
+        for reason, count in self.left_out.items():
+            counts += f", {count} left out as {reason}"
+        if self.merged_rows or self.left_out:
+            counts += f" ({self.rows_read} rows read)"
+        return counts
+
+    @property
+    def rows_read(self) -> int:
+        """Every data row of the input: each is in exactly one of the counts."""
+        return self.valid_rows + self.merged_rows + sum(self.left_out.values()) + self.invalid_rows
 
 
 def import_rows(
@@ -116,7 +132,10 @@ def import_rows(
         for batch in _batches(rows, BATCH_SIZE):
             records: dict[str, tuple[CenterRecord, int]] = {}
             for row in batch:
-                if row.record is None:
+                report.merged_rows += row.merged
+                if row.left_out is not None:
+                    report.left_out[row.left_out] = report.left_out.get(row.left_out, 0) + 1
+                elif row.record is None:
                     report.invalid_rows += 1
                     report.issues.extend(row.issues)
                 elif row.record.external_id in records:

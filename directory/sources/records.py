@@ -22,12 +22,12 @@ from directory.vocabulary import ATTRIBUTE_VOCABULARIES, STATES
 CSV_COLUMNS = (
     "external_id", "name", "alt_name", "street1", "street2", "city", "state", "zip",
     "phone", "intake_phone", "website", "latitude", "longitude", "levels_of_care",
-    "payment_options", "medications", "populations", "languages", "accepting_referrals",
+    "detox_substances", "payment_options", "medications", "populations", "languages", "accepting_referrals",
     "beds_available", "detox_stay_days", "source", "source_vintage", "source_date", "last_verified_at",
 )  # fmt: skip
 
 #: Columns a file of the project's format may leave out (files written before they existed).
-OPTIONAL_COLUMNS = ("source_date",)
+OPTIONAL_COLUMNS = ("source_date", "detox_substances")
 
 MULTI_VALUED = tuple(ATTRIBUTE_VOCABULARIES)
 
@@ -90,6 +90,7 @@ class CenterRecord:
     source_date: date | None = None
     last_verified_at: datetime | None = None
     levels_of_care: list[str] = field(default_factory=list)
+    detox_substances: list[str] = field(default_factory=list)
     payment_options: list[str] = field(default_factory=list)
     medications: list[str] = field(default_factory=list)
     populations: list[str] = field(default_factory=list)
@@ -99,11 +100,16 @@ class CenterRecord:
 
 @dataclass
 class ParsedRow:
-    """One input row: a record, or the issues that kept it from being one."""
+    """One input row, or the merged rows of one site: a record, the issues that kept it from being
+    one, or why it is left out."""
 
     line: int
     record: CenterRecord | None
     issues: list[ImportIssue]
+    #: Further input rows merged into this one's record (rows of one site).
+    merged: int = 0
+    #: Why the row is left out, for a row that is valid but not a listing of this directory.
+    left_out: str | None = None
 
 
 def field_count_issue(row: Mapping[Any, Any], header: Sequence[str], path: str, line: int) -> ImportIssue | None:

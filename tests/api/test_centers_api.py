@@ -58,7 +58,7 @@ def test_every_api_route_is_documented(app, openapi):
 def test_every_search_parameter_is_documented(client, openapi):
     params = {p["name"]: p for p in openapi["paths"]["/api/v1/centers/search"]["get"]["parameters"]}
     expected = {
-        "near", "radius_miles", "level_of_care", "payment", "medication", "population",
+        "near", "radius_miles", "level_of_care", "detox_substance", "payment", "medication", "population",
         "language", "accepting_referrals", "verified_only", "pathway", "page", "per_page", "sort",
     }  # fmt: skip
     assert set(params) == expected

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from directory.accounts.passwords import hash_password
 from directory.extensions import db
 from directory.models import AuditEvent, Center, ListingClaim, User
+from directory.sources.records import MULTI_VALUED
 from tests.factories import PASSWORD, add_centers, center_record, login, make_user
 
 #: Hashed once: Argon2 is slow on purpose, and every test here makes four accounts.
@@ -125,7 +126,7 @@ def edit_data(center: Center, **changes: Any) -> dict[str, Any]:
         "longitude": "",
         "detox_stay_days": "" if center.detox_stay_days is None else str(center.detox_stay_days),
     }
-    for kind in ("levels_of_care", "payment_options", "medications", "populations", "languages"):
+    for kind in MULTI_VALUED:
         data[kind] = center.codes(kind)
     data.update(changes)
     return data

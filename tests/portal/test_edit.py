@@ -107,6 +107,20 @@ def test_each_changed_field_is_one_audit_event_with_its_old_and_new_value(staff_
     }
 
 
+def test_a_center_lists_what_it_offers_detox_for(staff_client, store, cast):
+    page = Page(edit(staff_client, cast.a, detox_substances=["opioids", "alcohol"]).data)
+    assert "Saved. Changed: Detox for." in page.text
+    assert store.center(cast.a.id).detox_substances == ["alcohol", "opioids"]
+    form = Page(staff_client.get(f"/portal/centers/{cast.a.id}/edit").data)
+    assert form.checked("detox_substances") == ["alcohol", "opioids"]
+
+    response = staff_client.post(
+        f"/portal/centers/{cast.a.id}/edit", data=edit_data(cast.a, detox_substances=["alcohol", "caffeine"])
+    )
+    assert response.status_code == 400
+    assert "“caffeine” has unknown codes; accepted: alcohol" in Page(response.data).text_of("detox_substances-error")
+
+
 def test_saving_the_form_unchanged_changes_nothing(staff_client, store, cast):
     page = Page(edit(staff_client, cast.a).data)
     assert "Nothing changed" in page.text

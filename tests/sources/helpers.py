@@ -35,6 +35,7 @@ def centers_row(n: int = 1, **fields: str) -> dict[str, str]:
         "latitude": "37.7726",
         "longitude": "-122.4097",
         "levels_of_care": "medical_detox;residential",
+        "detox_substances": "alcohol;opioids",
         "payment_options": "free_care",
         "medications": "",
         "populations": "adults",
