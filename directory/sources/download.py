@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import re
 import socket
 import ssl
 import tempfile
@@ -23,7 +24,8 @@ from urllib.request import HTTPRedirectHandler, Request, build_opener
 
 from sqlalchemy.orm import Session
 
-from directory.sources import FORMATS, import_file
+from directory.models.base import utcnow
+from directory.sources import FORMATS, findtreatment_export, import_file
 from directory.sources.loader import ImportReport
 
 #: Seconds to wait for the connection, and then for each piece of the answer.
@@ -72,7 +74,17 @@ def sync(
     shown = shown_url(url)
     with tempfile.TemporaryDirectory(prefix="directory-sync-") as folder:
         path, size = download(url, Path(folder), max_bytes=max_bytes, timeout=timeout)
-        report = import_file(session, path, file_format, skip_invalid=skip_invalid, dry_run=dry_run, covers=covers)
+        # A locator download names its day; one whose name does not was made today.
+        dated = file_format == findtreatment_export.FORMAT and findtreatment_export.download_date(path) is None
+        report = import_file(
+            session,
+            path,
+            file_format,
+            skip_invalid=skip_invalid,
+            dry_run=dry_run,
+            covers=covers,
+            source_date=utcnow().date() if dated else None,
+        )
     # Issues name the URL, not the temporary file that is gone.
     report.issues = [replace(issue, path=shown) for issue in report.issues]
     return SyncReport(shown, size, report)
@@ -105,7 +117,7 @@ def download(url: str, folder: Path, *, max_bytes: int, timeout: float = TIMEOUT
     received = _Received()
     try:
         with _OPENER.open(_request(url), timeout=timeout) as response:
-            path = folder / ("download" + _suffix(response))
+            path = folder / (_stem(response) + _suffix(response))
             with open(path, "wb") as file:
                 _save(response, file, max_bytes, received)
     except SyncError as error:
@@ -181,6 +193,16 @@ def _what_failed(error: BaseException, timeout: float, received: _Received) -> s
     if isinstance(error, OSError):
         return f"the connection failed ({error.strerror or error})"
     return str(error)
+
+
+def _stem(response: http.client.HTTPResponse) -> str:
+    """The name the server gives the file (or the URL path's last part), without its suffix, made
+    safe for a file name: the locator's names carry the day of the download. "download" if none."""
+    for name in (response.headers.get_filename() or "", unquote(urlsplit(response.url or "").path)):
+        stem = re.sub(r"[^A-Za-z0-9_-]", "_", PurePosixPath(name).stem)[:100]
+        if stem.strip("_"):
+            return stem
+    return "download"
 
 
 def _suffix(response: http.client.HTTPResponse) -> str:

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from directory.extensions import db
 from directory.models import Center
+from directory.models.base import utcnow
 from directory.sources.download import SyncError, download, shown_url, sync
-from tests.conftest import NSSATS_FILE
+from tests.conftest import NSSATS_FILE, SHARED_DATA
 from tests.integration.services import free_port
 from tests.sources.file_server import Answer, FileServer
 from tests.sources.helpers import count_centers
@@ -45,7 +47,6 @@ def run_sync(runner, url: str, *options: str, file_format: str = "nssats"):
 
 def snapshot(app) -> list[tuple]:
     """Every center's external id, name and last change, committed."""
-    from directory.extensions import db
 
     with app.app_context(), db.engine.connect() as connection:
         return connection.execute(select(Center.external_id, Center.name, Center.updated_at).order_by(Center.id)).all()
@@ -65,6 +66,28 @@ def test_the_real_directory_syncs_and_syncing_it_again_changes_nothing(app, runn
     assert "Imported: 0 created, 0 updated, 11689 unchanged" in second.output
     assert snapshot(app) == before
     assert list(temp_folder.iterdir()) == []
+
+
+MA_EXPORT = SHARED_DATA / "findtreatment-2025-ma" / "facility-detail.csv"
+
+
+@pytest.mark.parametrize(
+    ("path", "listed"),
+    [
+        ("/FindTreament_Facility_listing_2025_08_19_150020.csv", "2025-08-19"),  # the locator's own name
+        ("/national/facility-detail.csv", None),  # no day in the name: the day it was downloaded
+    ],
+)
+def test_the_locators_download_syncs_with_its_day_and_covers_its_state(app, runner, server, path, listed):
+    server.answers[path] = Answer(MA_EXPORT.read_bytes())
+    result = run_sync(runner, server.url(path), "--covers", "MA", file_format="findtreatment-export")
+    assert result.exit_code == 0, result.output
+    assert "Imported: 411 created" in result.output and "41 left out as a mental-health facility" in result.output
+    with app.app_context():
+        days = {str(day) for day in db.session.scalars(select(Center.source_date))}
+    assert days == {listed or utcnow().date().isoformat()}
+    again = run_sync(runner, server.url(path), "--covers", "MA", file_format="findtreatment-export")
+    assert "0 created, 0 updated, 411 unchanged" in again.output
 
 
 def test_covers_takes_state_codes_only(app, runner, server):
