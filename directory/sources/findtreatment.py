@@ -206,6 +206,8 @@ def _merge_site(site: _Site, path: str, *, shared: bool) -> ParsedRow:
         longitude=check.coordinate("Longitude", first["Longitude"], 180, digits=6) or 0.0,
         source=SOURCE,
         source_vintage=VINTAGE,
+        # A pull without the street keeps the one a listing of the same place already has.
+        not_in_source=frozenset() if first["Address"].strip() else frozenset({"street1", "street2"}),
         line=line,
     )
     labels = {label.strip() for row in site.rows for column in LABEL_COLUMNS for label in row[column].split(";")}

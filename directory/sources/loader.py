@@ -399,9 +399,12 @@ def _unnest(table: Table, names: tuple[str, ...], rows: list[tuple], dialect: Di
 
 
 def apply_record(center: Center, record: CenterRecord, code_changes: _CodeChanges) -> bool:
-    """Copy a record onto a center, its codes through `code_changes`; returns whether anything changed."""
+    """Copy a record onto a center (but for the fields its source does not give), its codes through
+    `code_changes`; returns whether anything changed."""
     changed = False
     for name in SCALAR_FIELDS:
+        if name in record.not_in_source:
+            continue
         value = getattr(record, name)
         if getattr(center, name) != value:
             setattr(center, name, value)

@@ -95,6 +95,8 @@ class CenterRecord:
     medications: list[str] = field(default_factory=list)
     populations: list[str] = field(default_factory=list)
     languages: list[str] = field(default_factory=list)
+    #: Fields this row's source does not give (not "empty"): an update leaves the listing's own.
+    not_in_source: frozenset[str] = frozenset()
     line: int = 0
 
 

@@ -14,12 +14,13 @@ from sqlalchemy import select
 from directory.models import AuditEvent, Center, FormerExternalId
 from directory.models.base import utcnow
 from directory.referrals.service import load_candidates
+from directory.sources import import_file
 from directory.sources.loader import ImportReport, import_rows
 from directory.sources.matching import name_similarity, normalize_name, normalize_street
 from directory.sources.records import CenterRecord, ImportIssue, ParsedRow
 from directory.sources.supersession import parse_covers
 from tests.factories import center_record, login, make_user
-from tests.sources.helpers import run_import, write_rows
+from tests.sources.helpers import findtreatment_row, run_import, write_rows
 
 OLD = {"source": "samhsa-nssats-2015", "source_vintage": 2015}
 NEW = {"source": "findtreatment-gov", "source_vintage": 2025, "source_date": date(2025, 8, 19)}
@@ -117,6 +118,23 @@ def test_a_near_site_with_a_similar_name_and_no_street_is_matched(session):
                                street1=None, latitude=CHELSEA["latitude"] + 7 * METERS_NORTH))  # fmt: skip
     assert (report.matched, report.created) == (1, 0)
     assert [c.external_id for c in centers(session).values()] == ["findtreatment-gov:A"]
+
+
+def test_a_source_without_streets_keeps_the_street_of_the_listing_it_matches(session, tmp_path):
+    load(session, old("1", name="Harbor House", street1="12 Main St", city="Chelsea", state="MA", zip="02150"))
+    pull = write_rows(
+        tmp_path / "pull.csv",
+        "findtreatment",
+        findtreatment_row(Name="Harbor House", Address="", City="Chelsea", State="MA", ZIP="02150",
+                          Latitude=str(CHELSEA["latitude"]), Longitude=str(CHELSEA["longitude"])),
+    )  # fmt: skip
+
+    first = import_file(session, pull, "findtreatment")
+    second = import_file(session, pull, "findtreatment")
+
+    assert (first.matched, second.unchanged) == (1, 1)
+    [listing] = centers(session).values()
+    assert (listing.source, listing.street1) == ("findtreatment-gov-2025", "12 Main St")
 
 
 def test_a_near_site_with_another_name_is_a_new_listing(session):
