@@ -175,7 +175,7 @@ def test_search_on_the_nationwide_seed(seeded_client):
         assert {"naltrexone_oral", "naltrexone_injectable"} & set(result["medications"])
         assert "es" in result["languages"]
         assert result["distance_miles"] <= 25
-        assert result["source"] == "samhsa-nssats-2015"
+        assert result["source"] == "findtreatment-gov"  # the 2025 download covers Massachusetts
 
 
 def test_the_search_json_is_its_plain_data_encoded_byte_for_byte(session):
