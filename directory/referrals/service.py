@@ -45,7 +45,10 @@ from directory.routing.ranking import (
 from directory.routing.rules import ClinicalFacts, assess, target_naltrexone_start
 from directory.search.geocoding import Place
 from directory.search.listing import CenterListing
-from directory.search.service import SearchQuery, find_centers_near
+from directory.search.service import SearchFilters, SearchHit, SearchQuery, find_centers_near
+
+#: The search filter of each attribute kind of `STEP_CODES`.
+STEP_FILTERS = {"levels_of_care": "level_of_care", "medications": "medication"}
 
 ROUTER = "router"
 DEFAULT_OFFER_TTL = timedelta(hours=4)
@@ -245,12 +248,14 @@ def load_candidates(session: Session, referral: Referral, now: datetime) -> list
     """Every center within the referral's distance limit that could take a step of the pathway
     (it lists a code of `STEP_CODES`), as plain router data, nearest first."""
     origin = Place(referral.location, referral.latitude, referral.longitude)
-    query = SearchQuery(origin=origin, radius_miles=min(referral.max_distance_miles, 500), per_page=None)
-    return [
-        _candidate(hit.center, hit.distance_miles, now)
-        for hit in find_centers_near(session, query, now=now).hits
-        if any(codes.intersection(hit.center.codes_by_kind.get(kind, ())) for kind, codes in STEP_CODES.items())
-    ]
+    radius = min(referral.max_distance_miles, 500)
+    hits: dict[int, SearchHit] = {}
+    for kind, codes in STEP_CODES.items():  # one search a step, its codes filtered in SQL
+        filters = SearchFilters(**{STEP_FILTERS[kind]: tuple(sorted(codes))})
+        for hit in find_centers_near(session, SearchQuery(origin, radius, filters, per_page=None), now=now).hits:
+            hits.setdefault(hit.center.id, hit)
+    nearest_first = sorted(hits.values(), key=lambda hit: (hit.distance_miles, hit.center.name, hit.center.id))
+    return [_candidate(hit.center, hit.distance_miles, now) for hit in nearest_first]
 
 
 def _candidate(center: CenterListing, distance_miles: float, now: datetime) -> Candidate:
