@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, json, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from directory.extensions import db
+from directory.referrals.fhir import CONTENT_TYPE as FHIR_JSON
+from directory.referrals.fhir import operation_outcome
 
 MESSAGES = {
     400: "The request was not understood.",
@@ -28,12 +30,25 @@ def register(app: Flask) -> None:
     app.register_error_handler(Exception, _unexpected_error)
 
 
+#: FHIR's issue type for each error status.
+FHIR_ISSUE_TYPES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
+                    413: "too-costly", 415: "not-supported", 429: "throttled"}  # fmt: skip
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def fhir_error(status: int, message: str) -> Response:
+    """An error as a FHIR client reads it: an OperationOutcome."""
+    outcome = operation_outcome(message, FHIR_ISSUE_TYPES.get(status, "exception"))
+    return Response(json.dumps(outcome), status=status, content_type=FHIR_JSON)
+
+
 def error_response(status: int, message: str) -> ResponseReturnValue:
-    """An error as the client reads it: JSON on the API, the error page elsewhere."""
+    """An error as the client reads it: JSON on the API, an OperationOutcome on FHIR, the error page elsewhere."""
+    if request.path.startswith("/fhir/"):
+        return fhir_error(status, message)
     if _wants_json():
         return jsonify({"error": message, "fields": {}}), status
     return render_template("error.html", status=status, message=message), status

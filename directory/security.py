@@ -25,10 +25,14 @@ from limits.strategies import FixedWindowRateLimiter
 
 from directory.accounts import audit
 from directory.accounts.service import user_for_api_token
+from directory.errors import fhir_error
 from directory.extensions import db, limiter, login_manager
 from directory.models import Center, User
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Where requests sign in with `Authorization: Bearer <token>` only: the JSON API and the FHIR views.
+TOKEN_PATHS = ("/api/", "/fhir/")
 
 #: Unknown or revoked bearer tokens tolerated per client address before answering 429.
 BAD_TOKEN_LIMIT = parse("20/minute")
@@ -86,8 +90,8 @@ def _load_user(user_id: str) -> User | None:
 
 
 def _load_user_from_bearer_token(req: Any) -> User | None:
-    """`Authorization: Bearer <token>` on API requests."""
-    if not req.path.startswith("/api/"):
+    """`Authorization: Bearer <token>` on API and FHIR requests."""
+    if not req.path.startswith(TOKEN_PATHS):
         return None
     scheme, _, token = req.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -113,14 +117,18 @@ def _bad_token_allowed(address: str) -> bool:
 
 
 def is_api_request() -> bool:
-    return request.path.startswith("/api/")
+    """Whether the request is to the JSON API or the FHIR views (bearer tokens, never the cookie)."""
+    return request.path.startswith(TOKEN_PATHS)
 
 
 def _unauthorized() -> Any:
     if is_api_request():
         message = "Sign in first: send an API token as 'Authorization: Bearer <token>'."
-        response = jsonify({"error": message, "fields": {}})
-        response.status_code = 401
+        if request.path.startswith("/fhir/"):
+            response = fhir_error(401, message)
+        else:
+            response = jsonify({"error": message, "fields": {}})
+            response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
@@ -146,6 +154,8 @@ def _refuse_nul_characters() -> Any:
     if where is None:
         return None
     message = f"{where} must not contain a NUL character."
+    if request.path.startswith("/fhir/"):
+        return fhir_error(400, message)
     if is_api_request():
         return jsonify({"error": message, "fields": {where: [message]}}), 400
     return render_template("error.html", status=400, message=message), 400

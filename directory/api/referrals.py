@@ -27,7 +27,7 @@ from directory.models import Offer, OfferStatus, Referral, Role, center_staff
 from directory.models.base import utcnow
 from directory.referrals import dispatch, service
 from directory.referrals.intake import IntakeInvalid, validate_intake
-from directory.referrals.presenters import center_offer_view, referral_view, shares_referral
+from directory.referrals.presenters import center_offer_view, offers_shared_with, reads_in_full, referral_view
 from directory.security import record_denied, roles_required
 
 REFERRAL_ROLES = ("referral_staff", "admin")
@@ -55,26 +55,12 @@ def _not_found(kind: str, entity_id: object) -> ResponseReturnValue:
     return error_response(f"No {kind} has id {entity_id}.", 404)
 
 
-def _is_creator_or_admin(referral: Referral) -> bool:
-    return current_user.role == Role.ADMIN or (
-        current_user.role == Role.REFERRAL_STAFF and referral.created_by_id == current_user.id
-    )
-
-
-def _shared_offers(referral: Referral) -> list[Offer]:
-    """The referral's offers to centers the current user staffs that share the referral with them now."""
-    if current_user.role != Role.CENTER_STAFF:
-        return []
-    now = utcnow()
-    return [o for o in referral.offers if current_user.manages(o.center_id) and shares_referral(o, now)]
-
-
 def _referral_or_denied(referral_id: str) -> Referral | None:
     """The referral if the current user may act on it as its sender (or an admin); else None, logged."""
     referral = db.session.get(Referral, referral_id)
     if referral is None:
         return None
-    if not _is_creator_or_admin(referral):
+    if not reads_in_full(current_user, referral):
         record_denied("not the sender of this referral", "referral", referral_id)
         return None
     return referral
@@ -158,10 +144,10 @@ def get_referral(referral_id: str) -> ResponseReturnValue:
     referral = db.session.get(Referral, referral_id)
     if referral is None:
         return _not_found("referral", referral_id)
-    if _is_creator_or_admin(referral):
+    now = utcnow()
+    if reads_in_full(current_user, referral):
         view = referral_view(referral)
-    elif offers := _shared_offers(referral):
-        now = utcnow()
+    elif offers := offers_shared_with(current_user, referral, now):
         view = {"id": referral.id, "offers": [center_offer_view(o, now) for o in offers]}
     else:
         record_denied("no access to this referral", "referral", referral_id)

@@ -286,7 +286,16 @@ class ReferralIntake(BaseModel):
     max_distance_miles: float = Field(50, ge=1, le=500)
     payment: str = Field(description="A payment_options code, e.g. medicaid.")
     primary_opioid: str = Field(json_schema_extra={"enum": list(PRIMARY_OPIOIDS)})
-    last_opioid_use: str = Field(description="ISO 8601 date and time, e.g. 2026-03-01T14:30:00Z; not in the future.")
+    last_opioid_use: str = Field(
+        description="ISO 8601 date and time with its offset, e.g. 2026-03-01T14:30:00Z or 2026-03-01T09:30:00-05:00; "
+        "not in the future. Without an offset it is read in `time_zone`."
+    )
+    time_zone: str = Field(
+        "UTC",
+        description="The referrer's IANA time zone, e.g. America/New_York: a `last_opioid_use` without an offset is "
+        "read in it, and the day naltrexone may start is a day there. A time the clocks skipped is refused; one "
+        "they showed twice is the later.",
+    )
     liver_disease: str = Field(json_schema_extra={"enum": list(LIVER_DISEASE_ANSWERS)})
     on_opioid_pain_therapy: bool
     interacting_medications: list[str] = Field(

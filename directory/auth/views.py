@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -25,11 +26,15 @@ LOGIN_FAILED = "Email or password is incorrect."
 
 
 @bp.app_template_filter("datetime")
-def format_datetime(moment: datetime | str) -> str:
-    """A stored (UTC) time, or the API's text of one ("2026-03-03T14:05:00Z"), as "2026-03-03 14:05 UTC"."""
+def format_datetime(moment: datetime | str, zone: str = "UTC") -> str:
+    """A stored (UTC) time, or the API's text of one ("2026-03-03T14:05:00Z"), as "2026-03-03 14:05 UTC";
+    with an IANA `zone`, as the clocks there showed it ("2026-03-03 09:05 EST")."""
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local:%Y-%m-%d %H:%M} {'UTC' if zone == 'UTC' else local.tzname()}"
 
 
 def home_for(user: User) -> str:

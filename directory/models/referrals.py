@@ -95,6 +95,8 @@ class Referral(Base):
     payment: Mapped[str] = mapped_column(String(40))
     primary_opioid: Mapped[str] = mapped_column(String(20))
     last_opioid_use: Mapped[datetime]
+    #: The referrer's IANA time zone: the intake's local times were read in it, and are shown in it.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     liver_disease: Mapped[str] = mapped_column(String(10))
     on_opioid_pain_therapy: Mapped[bool]
     interacting_medications: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -7,11 +7,13 @@ consent to share with the receiving centers (42 CFR Part 2 style).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
 
 from directory.routing.rules import INTERACTING_MEDICATIONS, LIVER_DISEASE_ANSWERS, PRIMARY_OPIOIDS
 from directory.search.geocoding import Geocoder, PlaceNotFound
@@ -28,9 +30,17 @@ CLOCK_SKEW = timedelta(minutes=5)
 FIELDS = (
     "client_reference", "contact_phone", "location", "max_distance_miles", "payment", "primary_opioid",
     "last_opioid_use", "liver_disease", "on_opioid_pain_therapy", "interacting_medications",
-    "alcohol_use_disorder", "language", "populations", "consent",
+    "alcohol_use_disorder", "language", "populations", "consent", "time_zone",
 )  # fmt: skip
 CONSENT_FIELDS = ("granted", "recipients", "purpose", "expires_on")
+#: The time zone of an intake that names none: a last-use time without an offset is UTC.
+DEFAULT_TIME_ZONE = "UTC"
+
+
+@functools.cache
+def time_zone_names() -> frozenset[str]:
+    """Every IANA time zone name this machine knows (the system's database, else the tzdata package)."""
+    return frozenset(available_timezones())
 
 
 class IntakeInvalid(ValueError):
@@ -62,6 +72,8 @@ class Intake:
     consent_purpose: str
     consent_expires_on: date
     location_label: str = field(default="")
+    #: The referrer's IANA time zone, in which a last-use time without an offset was read.
+    time_zone: str = DEFAULT_TIME_ZONE
 
 
 def _one_of(value: Any, accepted: tuple[str, ...] | list[str], errors: list[str]) -> str | None:
@@ -98,7 +110,17 @@ def _codes(value: Any, accepted: Mapping[str, str] | tuple[str, ...], errors: li
     return tuple(dict.fromkeys(c for c in codes if c in accepted))
 
 
-def _datetime(value: Any, errors: list[str]) -> datetime | None:
+def _time_zone(value: Any, errors: list[str]) -> str | None:
+    if value is None or value == "":
+        return DEFAULT_TIME_ZONE
+    if isinstance(value, str) and value in time_zone_names():
+        return value
+    errors.append(f"Unknown time zone {value!r}; give an IANA name, e.g. America/New_York, America/Chicago or UTC.")
+    return None
+
+
+def _datetime(value: Any, zone_name: str, errors: list[str]) -> datetime | None:
+    """The moment as naive UTC: with an offset as given; without one, as a wall-clock time in `zone_name`."""
     if not isinstance(value, str) or not value.strip():
         errors.append("Required: a date and time, e.g. 2026-03-01T14:30:00Z.")
         return None
@@ -107,13 +129,35 @@ def _datetime(value: Any, errors: list[str]) -> datetime | None:
     except ValueError:
         errors.append(f"{value!r} is not a date and time; use ISO 8601, e.g. 2026-03-01T14:30:00Z.")
         return None
-    if moment.tzinfo is not None:
-        try:
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
-        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
-            errors.append(f"{value!r} is out of range once converted to UTC.")
+    if moment.tzinfo is None:
+        moment = _wall_clock(moment, ZoneInfo(zone_name), value, errors)
+        if moment is None:
             return None
-    return moment
+    try:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        errors.append(f"{value!r} is out of range once converted to UTC.")
+        return None
+
+
+def _wall_clock(moment: datetime, zone: ZoneInfo, value: str, errors: list[str]) -> datetime | None:
+    """A wall-clock time where the referrer is. A time the clocks skipped (spring forward) is refused;
+    one they showed twice (fall back) is taken as the later of the two, so the opioid-free window
+    counted from it is never shortened."""
+    earlier, later = moment.replace(tzinfo=zone, fold=0), moment.replace(tzinfo=zone, fold=1)
+    try:
+        if earlier.astimezone(UTC) == later.astimezone(UTC):
+            return earlier
+        if later.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
+            errors.append(
+                f"{value!r} did not happen in {zone.key}: the clocks went forward an hour then. "
+                "Give the time as the clock showed it, before or after the skipped hour."
+            )
+            return None
+    except OverflowError:  # e.g. 0001-01-01T00:00 in a zone ahead of UTC
+        errors.append(f"{value!r} is out of range once converted to UTC.")
+        return None
+    return earlier if earlier.astimezone(UTC) > later.astimezone(UTC) else later
 
 
 def _consent_text(value: Any) -> str:
@@ -168,7 +212,8 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
 
     payment = _one_of(data.get("payment"), list(PAYMENT_OPTIONS), errors_for("payment"))
     opioid = _one_of(data.get("primary_opioid"), PRIMARY_OPIOIDS, errors_for("primary_opioid"))
-    last_use = _datetime(data.get("last_opioid_use"), errors_for("last_opioid_use"))
+    zone = _time_zone(data.get("time_zone"), errors_for("time_zone"))
+    last_use = _datetime(data.get("last_opioid_use"), zone, errors_for("last_opioid_use")) if zone else None
     if last_use is not None and last_use > now + CLOCK_SKEW:
         errors_for("last_opioid_use").append("Is in the future; give the date and time of the last use.")
     liver = _one_of(data.get("liver_disease"), LIVER_DISEASE_ANSWERS, errors_for("liver_disease"))
@@ -210,7 +255,8 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
     problems = {name: messages for name, messages in problems.items() if messages}
     if problems:
         raise IntakeInvalid(problems)
-    assert place is not None and payment and opioid and last_use and liver and pain is not None and expires_on
+    assert place is not None and payment and opioid and last_use and zone and liver and pain is not None
+    assert expires_on
     return Intake(
         client_reference=str(reference).strip(),
         contact_phone=phone,
@@ -231,4 +277,5 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
         consent_purpose=purpose[:2000],
         consent_expires_on=expires_on,
         location_label=place.label,
+        time_zone=zone,
     )

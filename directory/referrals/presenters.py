@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from directory.models import Offer, OfferStatus, Referral, TimelineEntry
+from directory.models import Offer, OfferStatus, Referral, Role, TimelineEntry, User
 from directory.models.referrals import FHIR_TASK_STATUS
 from directory.referrals.service import consent_in_force
 
@@ -111,6 +111,18 @@ def shares_referral(offer: Offer, now: datetime) -> bool:
     """Whether the offered center may see the referral now: its offer is open, accepted or admitted,
     and the person's consent is in force."""
     return offer_status_now(offer, now) in SHARED_WHILE and consent_in_force(offer.referral, now)
+
+
+def reads_in_full(user: User, referral: Referral) -> bool:
+    """Whether the user sees the whole referral: its sender, or an admin."""
+    return user.role == Role.ADMIN or (user.role == Role.REFERRAL_STAFF and referral.created_by_id == user.id)
+
+
+def offers_shared_with(user: User, referral: Referral, now: datetime) -> list[Offer]:
+    """The referral's offers to centers the user staffs that share the referral with them now."""
+    if user.role != Role.CENTER_STAFF:
+        return []
+    return [o for o in referral.offers if user.manages(o.center_id) and shares_referral(o, now)]
 
 
 def center_offer_view(offer: Offer, now: datetime) -> dict[str, Any]:

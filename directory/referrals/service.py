@@ -13,6 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Select, Update, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -111,6 +112,7 @@ def submit_referral(session: Session, intake: Intake, actor: User | None, now: d
         payment=intake.payment,
         primary_opioid=intake.primary_opioid,
         last_opioid_use=intake.last_opioid_use,
+        time_zone=intake.time_zone,
         liver_disease=intake.liver_disease,
         on_opioid_pain_therapy=intake.on_opioid_pain_therapy,
         interacting_medications=list(intake.interacting_medications),
@@ -297,6 +299,7 @@ def _facts(referral: Referral) -> ClinicalFacts:
         on_opioid_pain_therapy=referral.on_opioid_pain_therapy,
         interacting_medications=tuple(referral.interacting_medications or ()),
         alcohol_use_disorder=referral.alcohol_use_disorder,
+        zone=ZoneInfo(referral.time_zone),
     )
 
 

@@ -19,11 +19,20 @@ advice. The facts encoded here:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 SHORT_ACTING_OPIOIDS = ("heroin", "oxycodone", "hydrocodone", "morphine")
 LONG_ACTING_OPIOIDS = ("methadone", "buprenorphine")
 PRIMARY_OPIOIDS = (*SHORT_ACTING_OPIOIDS, *LONG_ACTING_OPIOIDS, "fentanyl", "other", "unknown")
+
+#: How the plan names the kind of opioid behind each window ("short-acting opioid" for the rest).
+OPIOID_KINDS = {
+    "methadone": "long-acting opioid",
+    "buprenorphine": "long-acting opioid",
+    "fentanyl": "fentanyl",
+    "other": "other opioid",
+    "unknown": "opioid not known",
+}
 
 SHORT_ACTING_WINDOW_DAYS = 7
 #: Long-acting opioids, fentanyl, and other or unknown opioids.
@@ -59,15 +68,34 @@ def opioid_free_window_days(primary_opioid: str) -> int:
     return SHORT_ACTING_WINDOW_DAYS if primary_opioid in SHORT_ACTING_OPIOIDS else LONG_WINDOW_DAYS
 
 
-def earliest_naltrexone_start(last_opioid_use: datetime, primary_opioid: str) -> date:
-    """The first day naltrexone may start: the last use plus the opioid-free window.
+def earliest_naltrexone_start(last_opioid_use: datetime, primary_opioid: str, zone: tzinfo = UTC) -> date:
+    """The first day naltrexone may start, in the referrer's time zone: the last use plus the opioid-free window.
 
-    Counted from the moment of last use and rounded up to the next whole day, so the window
-    is never shortened (last use Monday 22:00 + 7 days = the following Monday 22:00 -> Tuesday).
+    Counted in elapsed hours from the moment of last use (naive means UTC), then rounded up to the
+    next whole day where the referrer is, so the window is never shortened, across a change of the
+    clocks too (last use Monday 22:00 + 7 days = the following Monday 22:00 -> Tuesday).
     """
-    ready = last_opioid_use + timedelta(days=opioid_free_window_days(primary_opioid))
-    midnight = datetime.combine(ready.date(), datetime.min.time(), tzinfo=ready.tzinfo)
+    ready = (_as_utc(last_opioid_use) + timedelta(days=opioid_free_window_days(primary_opioid))).astimezone(zone)
+    midnight = datetime.combine(ready.date(), time.min, tzinfo=zone)
     return ready.date() if ready == midnight else ready.date() + timedelta(days=1)
+
+
+def explain_earliest_start(last_opioid_use: datetime, primary_opioid: str, zone: tzinfo = UTC) -> str:
+    """The earliest naltrexone start with its reason, in the referrer's time zone, e.g.
+    "Last opioid use 5 Dec 07:51 + 7 days (short-acting opioid): from 13 Dec"."""
+    days = opioid_free_window_days(primary_opioid)
+    kind = "short-acting opioid" if primary_opioid in SHORT_ACTING_OPIOIDS else OPIOID_KINDS[primary_opioid]
+    used = _as_utc(last_opioid_use).astimezone(zone)
+    start = earliest_naltrexone_start(last_opioid_use, primary_opioid, zone)
+    return f"Last opioid use {_day(used)} {used:%H:%M} + {days} days ({kind}): from {_day(start)}"
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%b}"
 
 
 @dataclass(frozen=True)
@@ -80,6 +108,8 @@ class ClinicalFacts:
     on_opioid_pain_therapy: bool
     interacting_medications: tuple[str, ...] = ()
     alcohol_use_disorder: bool = False
+    #: The referrer's time zone: the day naltrexone may start is a day where they are.
+    zone: tzinfo = UTC
 
 
 @dataclass(frozen=True)
@@ -102,7 +132,7 @@ def assess(facts: ClinicalFacts) -> Assessment:
             flags.append(f"interaction:{name}")
     if facts.on_opioid_pain_therapy:
         return Assessment(False, REVIEW_PAIN_THERAPY, None, tuple(flags))
-    start = earliest_naltrexone_start(facts.last_opioid_use, facts.primary_opioid)
+    start = earliest_naltrexone_start(facts.last_opioid_use, facts.primary_opioid, facts.zone)
     return Assessment(True, None, start, tuple(flags))
 
 

@@ -11,7 +11,7 @@ from wtforms import BooleanField, Field, RadioField, SelectField, SelectMultiple
 from wtforms.validators import Length, Optional
 
 from directory.public.forms import choices
-from directory.referrals.intake import DEFAULT_MAX_DISTANCE_MILES, IntakeInvalid
+from directory.referrals.intake import DEFAULT_MAX_DISTANCE_MILES, IntakeInvalid, time_zone_names
 from directory.routing.rules import INTERACTING_MEDICATIONS, PRIMARY_OPIOIDS
 from directory.vocabulary import LANGUAGES, PAYMENT_OPTIONS, POPULATIONS
 
@@ -44,6 +44,24 @@ INTERACTING_MEDICATION_LABELS: dict[str, str] = {
 assert tuple(INTERACTING_MEDICATION_LABELS) == INTERACTING_MEDICATIONS
 
 LIVER_DISEASE_LABELS = {"yes": "Yes", "no": "No", "unknown": "Not known"}
+
+#: The intake form's time zone without JavaScript (with it, the browser's own zone is chosen).
+FORM_TIME_ZONE = "America/New_York"
+#: The zones of the states and territories, first in the list; every other IANA zone follows.
+US_TIME_ZONES = (
+    "America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles",
+    "America/Anchorage", "Pacific/Honolulu", "America/Puerto_Rico", "Pacific/Guam", "Pacific/Pago_Pago",
+)  # fmt: skip
+
+
+def time_zone_choices() -> dict[str, list[tuple[str, str]]]:
+    """The time zone select's options, in two groups: the US zones, then all others A to Z."""
+    others = sorted(time_zone_names() - set(US_TIME_ZONES))
+    return {
+        "United States": [(zone, zone.replace("_", " ")) for zone in US_TIME_ZONES],
+        "Everywhere": [(zone, zone.replace("_", " ")) for zone in others],
+    }
+
 
 #: Where the shared checks' consent messages belong on the form (by the word each one names).
 CONSENT_MESSAGE_FIELDS = (
@@ -86,8 +104,10 @@ class IntakeForm(FlaskForm):
     payment = CodeSelect("Payment", choices=choices({"": "Choose how the person pays", **PAYMENT_OPTIONS}))
     primary_opioid = CodeSelect("Primary opioid", choices=choices({"": "Choose the opioid", **OPIOID_LABELS}))
     last_opioid_use = StringField(
-        "Last opioid use (UTC)",
-        description="Date and time of the last use, in UTC (Coordinated Universal Time), not local time.",
+        "Last opioid use", description="Date and time of the last use, as a clock in the time zone below showed it."
+    )
+    time_zone = CodeSelect(
+        "Time zone", description="Your browser's, when it says; change it if the time above is another zone's."
     )
     liver_disease = CodeRadios("Liver disease", choices=choices(LIVER_DISEASE_LABELS))
     on_opioid_pain_therapy = CodeRadios("Needs opioid pain medication", choices=choices({"yes": "Yes", "no": "No"}))
@@ -102,6 +122,10 @@ class IntakeForm(FlaskForm):
     consent_purpose = TextAreaField("For what purpose")
     consent_expires_on = StringField("Consent ends on", description="The date the consent ends (YYYY-MM-DD).")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.time_zone.choices = time_zone_choices()
+
     @classmethod
     def blank(cls, today: date) -> IntakeForm:
         """The empty form, with the usual distance and the consent wording filled in."""
@@ -109,6 +133,7 @@ class IntakeForm(FlaskForm):
             formdata=None,
             data={
                 "max_distance_miles": str(DEFAULT_MAX_DISTANCE_MILES),
+                "time_zone": FORM_TIME_ZONE,
                 "consent_recipients": f"Treatment centers offered this referral through {SITE_NAME}",
                 "consent_purpose": "Referral for substance use treatment",
                 "consent_expires_on": (today + timedelta(days=CONSENT_DAYS)).isoformat(),
@@ -125,6 +150,7 @@ class IntakeForm(FlaskForm):
             "payment": self.payment.data or "",
             "primary_opioid": self.primary_opioid.data or "",
             "last_opioid_use": self.last_opioid_use.data or "",
+            "time_zone": self.time_zone.data or "",
             "liver_disease": self.liver_disease.data or "",
             "on_opioid_pain_therapy": self.on_opioid_pain_therapy.data or "",
             "interacting_medications": list(self.interacting_medications.data or []),
@@ -164,7 +190,7 @@ def _for_the_form(name: str, message: str) -> str:
     if name in ("payment", "primary_opioid", "liver_disease") and message.startswith("Unknown value ''"):
         return "Choose one."
     if name == "last_opioid_use" and message.startswith("Required"):
-        return "Required: the date and time of the last use (UTC)."
+        return "Required: the date and time of the last use."
     return message
 
 

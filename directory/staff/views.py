@@ -7,6 +7,7 @@ logged); administrators see all. Every look at a referral is written to the audi
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -21,7 +22,7 @@ from directory.referrals import service
 from directory.referrals.dispatch import submit_and_send
 from directory.referrals.intake import IntakeInvalid, validate_intake
 from directory.referrals.presenters import referral_view
-from directory.routing.rules import FLAG_LIVER_TESTS
+from directory.routing.rules import FLAG_LIVER_TESTS, explain_earliest_start
 from directory.security import record_denied, roles_required
 from directory.staff import bp
 from directory.staff.forms import (
@@ -168,10 +169,17 @@ def _referral_or_404(referral_id: str) -> Referral:
 def _referral_page(referral: Referral, status: int = 200, **forms: Any) -> ResponseReturnValue:
     audit.record(db.session, _actor(), "referral.view", "referral", referral.id)
     db.session.commit()
+    view = referral_view(referral)
+    earliest = None
+    if view["plan"]["earliest_naltrexone_start"]:
+        earliest = explain_earliest_start(
+            referral.last_opioid_use, referral.primary_opioid, ZoneInfo(referral.time_zone)
+        )
     page = render_template(
         "staff/referral.html",
         referral=referral,
-        view=referral_view(referral),
+        view=view,
+        earliest_start_explained=earliest,
         next_step=NEXT_STEPS.get(referral.status, ""),
         cancel_form=forms.get("cancel_form") or CancelForm(formdata=None),
         revoke_form=RevokeConsentForm(formdata=None),

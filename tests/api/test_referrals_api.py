@@ -159,6 +159,47 @@ def test_invalid_intakes_get_400_naming_the_field_and_save_nothing(client, store
     assert referral_count(store) == 0
 
 
+@pytest.mark.parametrize(
+    ("last_use", "zone", "stored_utc", "earliest"),
+    [
+        ("2025-12-05T21:00:00", "America/New_York", "2025-12-06T02:00:00", "2025-12-13"),  # read in the zone
+        ("2025-12-05T21:00:00-05:00", "America/Los_Angeles", "2025-12-06T02:00:00", "2025-12-13"),  # the offset wins
+        ("2025-12-06T02:00:00Z", None, "2025-12-06T02:00:00", "2025-12-14"),  # no zone: UTC, as ever
+    ],
+)
+def test_the_api_reads_the_last_use_with_its_offset_or_in_the_time_zone(
+    client, store, people, last_use, zone, stored_utc, earliest
+):
+    overrides = {"last_opioid_use": last_use} | ({"time_zone": zone} if zone else {})
+    referral_id = submit(client, people, **overrides)
+    with store.session() as session:
+        referral = session.get(Referral, referral_id)
+        assert referral.last_opioid_use.isoformat() == stored_utc
+        assert referral.time_zone == (zone or "UTC")
+    view = client.get(f"/api/v1/referrals/{referral_id}", headers=people.tokens["sender"]).get_json()
+    assert view["plan"]["earliest_naltrexone_start"] == earliest
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"time_zone": "Eastern"}, "Unknown time zone 'Eastern'"),
+        ({"time_zone": 5}, "Unknown time zone 5"),
+        (
+            {"time_zone": "America/New_York", "last_opioid_use": "2026-03-08T02:30"},
+            "did not happen in America/New_York",
+        ),
+    ],
+)
+def test_an_unknown_zone_or_a_skipped_time_gets_400_saying_so(client, store, people, overrides, message):
+    response = client.post("/api/v1/referrals", json=intake(**overrides), headers=people.tokens["sender"])
+    assert response.status_code == 400
+    fields = response.get_json()["fields"]
+    field = "time_zone" if "Unknown" in message else "last_opioid_use"
+    assert message in fields[field][0]
+    assert referral_count(store) == 0
+
+
 def test_a_body_that_is_not_json_gets_400(client, store, people):
     response = client.post("/api/v1/referrals", data="client_reference=x", headers=people.tokens["sender"])
     assert response.status_code == 400

@@ -4,7 +4,8 @@ center staff at work. Every page on the way is checked with axe-core and kept as
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -17,6 +18,8 @@ from directory.routing.rules import earliest_naltrexone_start
 from tests.browser.browser import Browser
 from tests.factories import add_centers, center_record
 from tests.portal.conftest import Store, account
+
+CHICAGO = ZoneInfo("America/Chicago")
 
 pytestmark = pytest.mark.browser
 
@@ -187,7 +190,12 @@ def test_a_referral_from_intake_to_accepted_and_capacity_shown_on_the_profile(br
     browser.fill("Where the person is", "60601")
     browser.choose("Payment", "Medicaid")
     browser.choose("Primary opioid", "Heroin")
-    browser.set_value("Last opioid use (UTC)", last_use.strftime("%Y-%m-%dT%H:%M"))
+    # time-zone.js chose the browser's own zone; the referrer picks Chicago and types Chicago's time.
+    browser_zone = browser.driver.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone")
+    assert browser.field("Time zone").get_attribute("value") == browser_zone
+    browser.choose("Time zone", "America/Chicago")
+    local_use = last_use.replace(tzinfo=UTC).astimezone(CHICAGO)
+    browser.set_value("Last opioid use", local_use.strftime("%Y-%m-%dT%H:%M"))
     browser.tick("Not known", within=browser.field_group("Liver disease"))
     browser.tick("No", within=browser.field_group("Needs opioid pain medication"))
     browser.tick("Alcohol")
@@ -201,9 +209,13 @@ def test_a_referral_from_intake_to_accepted_and_capacity_shown_on_the_profile(br
     assert browser.fact("Center", within=detox) == "Lakeshore Medical Detox"
     assert browser.fact("Offer", within=detox) == "Waiting for an answer"
     assert browser.fact("Center", within=naltrexone) == "Riverside Recovery Clinic"
-    earliest = earliest_naltrexone_start(last_use, "heroin")  # 7 days after heroin, rounded up to a whole day
-    assert earliest == (last_use + timedelta(days=8)).date()
-    assert browser.fact("Earliest naltrexone start", within=naltrexone) == earliest.isoformat()
+    earliest = earliest_naltrexone_start(last_use, "heroin", CHICAGO)  # 7 days on, rounded up to a whole day there
+    assert earliest == (local_use + timedelta(days=8)).date()
+    explained = f"Last opioid use {local_use.day} {local_use:%b %H:%M} + 7 days (short-acting opioid): from "
+    assert browser.fact("Earliest naltrexone start", within=naltrexone).split("\n") == [
+        earliest.isoformat(),
+        f"{explained}{earliest.day} {earliest:%b}",
+    ]
     assert "Baseline liver tests required" in browser.text and "Interaction: alcohol" in browser.text
     assert [row[1] for row in browser.table_rows("Timeline")][-1:] == ["Referral: offered to a detox center"]
     browser.check("referral-offered")

@@ -4,6 +4,7 @@ distance, capacity, continuity, no candidates."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -13,6 +14,7 @@ from directory.routing.rules import (
     ClinicalFacts,
     assess,
     earliest_naltrexone_start,
+    explain_earliest_start,
     opioid_free_window_days,
     target_naltrexone_start,
 )
@@ -49,6 +51,41 @@ def test_opioid_free_window(opioid, days):
 )
 def test_earliest_naltrexone_start_never_shortens_the_window(last_use, opioid, earliest):
     assert earliest_naltrexone_start(last_use, opioid) == earliest
+
+
+BOSTON = ZoneInfo("America/New_York")
+
+
+@pytest.mark.parametrize(
+    ("last_use_utc", "opioid", "zone", "earliest"),
+    [
+        # 21:00 in Boston (02:00 UTC the next day): the 13th where the referrer is; in UTC it would be the 14th.
+        (datetime(2025, 12, 6, 2, 0), "heroin", BOSTON, date(2025, 12, 13)),
+        (datetime(2025, 12, 6, 2, 0), "heroin", UTC, date(2025, 12, 14)),
+        # 23:30 on 2 Mar in Boston; the clocks go forward on 8 Mar, so 7 x 24 hours later it is 00:30 on the
+        # 10th there: the 10th is not a whole day, naltrexone waits for the 11th (wall-clock sums would say the 10th).
+        (datetime(2026, 3, 3, 4, 30), "heroin", BOSTON, date(2026, 3, 11)),
+        # Exactly midnight in Boston, 7 days on.
+        (datetime(2025, 12, 5, 5, 0), "morphine", BOSTON, date(2025, 12, 12)),
+    ],
+)
+def test_the_earliest_start_is_a_whole_day_in_the_referrers_zone(last_use_utc, opioid, zone, earliest):
+    assert earliest_naltrexone_start(last_use_utc, opioid, zone) == earliest
+    assert assess(facts(primary_opioid=opioid, last_opioid_use=last_use_utc, zone=zone)).earliest_start == earliest
+
+
+@pytest.mark.parametrize(
+    ("opioid", "zone", "explained"),
+    [
+        ("heroin", BOSTON, "Last opioid use 5 Dec 07:51 + 7 days (short-acting opioid): from 13 Dec"),
+        ("heroin", UTC, "Last opioid use 5 Dec 12:51 + 7 days (short-acting opioid): from 13 Dec"),
+        ("methadone", BOSTON, "Last opioid use 5 Dec 07:51 + 10 days (long-acting opioid): from 16 Dec"),
+        ("fentanyl", BOSTON, "Last opioid use 5 Dec 07:51 + 10 days (fentanyl): from 16 Dec"),
+        ("unknown", BOSTON, "Last opioid use 5 Dec 07:51 + 10 days (opioid not known): from 16 Dec"),
+    ],
+)
+def test_the_plan_explains_the_earliest_start_in_the_referrers_time(opioid, zone, explained):
+    assert explain_earliest_start(datetime(2025, 12, 5, 12, 51), opioid, zone) == explained
 
 
 def test_unknown_opioid_is_refused():

@@ -106,6 +106,9 @@ POLICY: dict[str, dict[str, str]] = {
     "api.offer_admitted": OWN_CENTER,
     "api.offer_no_show": OWN_CENTER,
     "api.offer_completed": OWN_CENTER,
+    "fhir.service_request": REFERRAL_VIEW,
+    # The sender (referral_staff here) and admins; staff of the offered center read their offer's Task.
+    "fhir.task": REFERRAL_VIEW,
     "staff.new_referral": REFERRERS,
     "staff.referrals": REFERRERS,
     "staff.referral": {**REFERRAL_OWNER, "staff_a": FORBIDDEN},
@@ -268,7 +271,7 @@ def test_every_route_has_a_policy():
 @pytest.mark.parametrize(("endpoint", "method"), ROUTES, ids=[f"{m} {e}" for e, m in ROUTES])
 def test_route_answers_each_role_as_its_policy_says(world, endpoint, method):
     rule = next(r for r in world.app.url_map.iter_rules() if r.endpoint == endpoint)
-    is_api = rule.rule.startswith("/api/")
+    is_api = rule.rule.startswith(("/api/", "/fhir/"))  # bearer tokens only
     for role in ROLES:
         client = world.app.test_client()
         headers = {}
@@ -292,7 +295,7 @@ def test_route_answers_each_role_as_its_policy_says(world, endpoint, method):
         got = outcome(response, is_api)
         assert got == expected, f"{method} {url} as {role}: expected {expected}, got {response.status_code} ({got})"
         assert response.status_code < 500
-        if expected == NOT_FOUND and endpoint.startswith(("portal.", "api.")):
+        if expected == NOT_FOUND and endpoint.startswith(("portal.", "api.", "fhir.")):
             with world.app.app_context():
                 denied = db.session.scalars(
                     select(AuditEvent).where(
@@ -376,10 +379,24 @@ def test_a_center_sees_the_referral_only_while_its_offer_is_open_accepted_or_adm
     assert ("Flags for the clinicians" in page.get_data(as_text=True)) == shared
     assert views_by(world, "staff_a") == (3 if shared else 0)  # the referral, the list, the page
 
+    # The same through FHIR: the ServiceRequest only while shared, the Task always, each holding no more
+    # than the API's view (the client reference and phone once accepted) and audited when it shows the referral.
+    service_request = api_get(world, "staff_a", f"/fhir/r4/ServiceRequest/{world.referral_id}")
+    assert service_request.status_code == (200 if shared else 404), state
+    task = api_get(world, "staff_a", f"/fhir/r4/Task/{world.offer_id}")
+    assert task.status_code == 200
+    admitting = state in ("accepted", "admitted")
+    for response in (service_request, task) if shared else (task,):
+        assert ("CASE-1" in response.get_data(as_text=True)) == admitting, state
+    assert ("focus" in task.get_json(force=True)) == shared
+    assert views_by(world, "staff_a") == (5 if shared else 0)
+
     # Staff of another center: nothing, whatever the state.
     assert api_get(world, "staff_b", referral_url).status_code == 404
     assert api_get(world, "staff_b", "/api/v1/offers").get_json()["results"] == []
     assert page_as(world, "staff_b", offer_url).status_code == 404
+    assert api_get(world, "staff_b", f"/fhir/r4/ServiceRequest/{world.referral_id}").status_code == 404
+    assert api_get(world, "staff_b", f"/fhir/r4/Task/{world.offer_id}").status_code == 404
     assert views_by(world, "staff_b") == 0
 
     # Only an open offer can be answered.

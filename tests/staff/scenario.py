@@ -81,6 +81,7 @@ def intake_form(**changes: Any) -> dict[str, Any]:
         "payment": "medicaid",
         "primary_opioid": "heroin",
         "last_opioid_use": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+        "time_zone": "UTC",
         "liver_disease": "unknown",
         "on_opioid_pain_therapy": "no",
         "interacting_medications": ["alcohol"],

@@ -21,7 +21,8 @@ def test_the_form_explains_what_to_give(client, scene):
     text = page(client.get("/referrals/new"))
     assert "your own case number — not the person&#39;s name" in text.lower()
     assert "not medical advice" in text
-    assert "in UTC" in text
+    assert "as a clock in the time zone below showed it" in text
+    assert '<option selected value="America/New_York">' in text  # without JavaScript
     assert "The person consents to share this referral with receiving treatment centers" in text
     assert "Treatment centers offered this referral through Treatment Directory" in text
     assert "Referral for substance use treatment" in text
@@ -192,7 +193,7 @@ def test_unplaced_referral_shows_partial_matches(client, store, scene):
     # No naltrexone program planned: when naltrexone could start is still on the page.
     earliest = earliest_naltrexone_start(referral.last_opioid_use, "heroin")
     assert "No center planned for this step." in text
-    assert f"<dt>Earliest naltrexone start</dt><dd>{earliest.isoformat()}</dd>" in text
+    assert f"<dt>Earliest naltrexone start</dt><dd>{earliest.isoformat()}<br>" in text
 
 
 def test_the_form_needs_its_csrf_token(app, client, store, scene):
