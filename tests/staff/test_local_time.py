@@ -85,7 +85,7 @@ def test_the_form_lists_us_zones_first_and_fills_in_the_browsers_zone_with_a_scr
     assert '<option selected value="America/Denver">' in back
 
 
-def test_migration_0019_goes_down_and_up_again(app, client, store, scene):
+def test_migration_0018_goes_down_and_up_again(app, client, store, scene):
     sign_in(client, scene.referrer)
     submit(client, store, last_opioid_use="2025-12-05T07:51", time_zone="America/New_York")
     with app.app_context():

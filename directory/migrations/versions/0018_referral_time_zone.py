@@ -2,7 +2,7 @@
 last-use time is read in it, and the referral's times are shown in it. Referrals made before
 were entered in UTC, so they keep "UTC".
 
-Revision ID: 0019
+Revision ID: 0018
 Revises: 0017
 Create Date: 2026-12-07
 """
@@ -10,7 +10,7 @@ Create Date: 2026-12-07
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019"
+revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
