@@ -28,13 +28,18 @@ def register(app: Flask) -> None:
     app.register_error_handler(Exception, _unexpected_error)
 
 
-def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+#: Where errors are JSON: the JSON API and the HSDS API.
+JSON_PREFIXES = ("/api/", "/hsds/")
+
+
+def wants_json() -> bool:
+    """Whether the request is to one of the JSON APIs, which answer errors in JSON."""
+    return request.path.startswith(JSON_PREFIXES)
 
 
 def error_response(status: int, message: str) -> ResponseReturnValue:
     """An error as the client reads it: JSON on the API, the error page elsewhere."""
-    if _wants_json():
+    if wants_json():
         return jsonify({"error": message, "fields": {}}), status
     return render_template("error.html", status=status, message=message), status
 

@@ -25,6 +25,7 @@ from limits.strategies import FixedWindowRateLimiter
 
 from directory.accounts import audit
 from directory.accounts.service import user_for_api_token
+from directory.errors import wants_json
 from directory.extensions import db, limiter, login_manager
 from directory.models import Center, User
 
@@ -146,7 +147,7 @@ def _refuse_nul_characters() -> Any:
     if where is None:
         return None
     message = f"{where} must not contain a NUL character."
-    if is_api_request():
+    if wants_json():
         return jsonify({"error": message, "fields": {where: [message]}}), 400
     return render_template("error.html", status=400, message=message), 400
 
