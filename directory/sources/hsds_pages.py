@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,7 +83,6 @@ class ListRequest:
     proximity_miles: float = DEFAULT_PROXIMITY_MILES
     top_only: bool = False
     parent_kind: str | None = None
-    given: frozenset[str] = field(default_factory=frozenset)
 
 
 def read_parameters(answer: str, args: Mapping[str, list[str]]) -> ListRequest:
@@ -125,7 +124,6 @@ def read_parameters(answer: str, args: Mapping[str, list[str]]) -> ListRequest:
         proximity_miles=values.get("proximity", DEFAULT_PROXIMITY_MILES * METERS_PER_MILE) / METERS_PER_MILE,
         top_only=values.get("top_only", False),
         parent_kind=values.get("parent_id"),
-        given=frozenset(values),
     )
 
 
