@@ -139,6 +139,7 @@ def register_blueprints(app: Flask) -> None:
     from directory.api import views as api
     from directory.auth import views as auth
     from directory.fhir import views as fhir
+    from directory.hsds import views as hsds
     from directory.ops import views as ops
     from directory.portal import offers  # noqa: F401  (offers to a center, on portal.bp)
     from directory.portal import views as portal
@@ -153,6 +154,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(staff.bp, url_prefix="/referrals")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(fhir.bp, url_prefix="/fhir/r4")
+    app.register_blueprint(hsds.bp, url_prefix="/hsds")
     app.register_blueprint(ops.bp)
     csrf.exempt(api.bp)
 

@@ -30,6 +30,7 @@ from directory.sources.centers_csv import write_centers_csv
 from directory.sources.download import SyncError, sync
 from directory.sources.findtreatment_export import FORMAT as FINDTREATMENT_EXPORT
 from directory.sources.findtreatment_export import MissingSourceDate
+from directory.sources.hsds import write_services
 from directory.sources.loader import ImportReport, center_to_record, iter_centers, write_outcomes_csv
 from directory.sources.seed import build_seed
 from directory.sources.supersession import parse_covers
@@ -169,6 +170,12 @@ def sync_command(
     _finish_import(result.report, skip_invalid=skip_invalid, dry_run=dry_run, report_path=report_path)
 
 
+EXPORT_FORMATS = {
+    "centers": "the project's CSV (re-importable as is; superseded listings are left out)",
+    "hsds": "Open Referral HSDS 3.0 services as JSON, one a line (superseded listings as inactive)",
+}
+
+
 @centers_cli.command("build-seed")
 @click.option(
     "--data",
@@ -190,13 +197,26 @@ def build_seed_command(data_dir: str) -> None:
 
 @centers_cli.command("export")
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
-def export_command(path: str) -> None:
-    """Write every listing in search to PATH in the project's CSV format (re-importable as is);
-    superseded listings are left out and counted."""
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(list(EXPORT_FORMATS)),
+    default="centers",
+    show_default=True,
+    help="; ".join(f"{name}: {what}" for name, what in EXPORT_FORMATS.items()) + ".",
+)
+def export_command(path: str, file_format: str) -> None:
+    """Write the directory to PATH: by default every listing in search in the project's CSV format
+    (superseded listings are left out and counted); with --format hsds every listing as an HSDS service."""
     _require_current_schema()
-    with open(path, "w", encoding="utf-8", newline="") as stream:
-        count = write_centers_csv(stream, (center_to_record(c) for c in iter_centers(db.session)))
     superseded = db.session.scalar(select(func.count()).where(Center.superseded_at.is_not(None)))
+    with open(path, "w", encoding="utf-8", newline="") as stream:
+        if file_format == "hsds":
+            count = write_services(stream, iter_centers(db.session, superseded=True))
+            inactive = f" ({superseded} superseded listings as inactive)" if superseded else ""
+            click.echo(f"Exported {count} HSDS services to {path}{inactive}.")
+            return
+        count = write_centers_csv(stream, (center_to_record(c) for c in iter_centers(db.session)))
     left_out = f" ({superseded} superseded listings left out)" if superseded else ""
     click.echo(f"Exported {count} centers to {path}{left_out}.")
 

@@ -34,9 +34,13 @@ def register(app: Flask) -> None:
 FHIR_ISSUE_TYPES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
                     413: "too-costly", 415: "not-supported", 429: "throttled"}  # fmt: skip
 
+#: Where errors are JSON: the JSON API and the HSDS API.
+JSON_PREFIXES = ("/api/", "/hsds/")
 
-def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+
+def wants_json() -> bool:
+    """Whether the request is to one of the JSON APIs, which answer errors in JSON."""
+    return request.path.startswith(JSON_PREFIXES)
 
 
 def fhir_error(status: int, message: str) -> Response:
@@ -46,10 +50,10 @@ def fhir_error(status: int, message: str) -> Response:
 
 
 def error_response(status: int, message: str) -> ResponseReturnValue:
-    """An error as the client reads it: JSON on the API, an OperationOutcome on FHIR, the error page elsewhere."""
+    """An error as the client reads it: JSON on the JSON APIs, an OperationOutcome on FHIR, the error page elsewhere."""
     if request.path.startswith("/fhir/"):
         return fhir_error(status, message)
-    if _wants_json():
+    if wants_json():
         return jsonify({"error": message, "fields": {}}), status
     return render_template("error.html", status=status, message=message), status
 

@@ -25,7 +25,7 @@ from limits.strategies import FixedWindowRateLimiter
 
 from directory.accounts import audit
 from directory.accounts.service import user_for_api_token
-from directory.errors import fhir_error
+from directory.errors import fhir_error, wants_json
 from directory.extensions import db, limiter, login_manager
 from directory.models import Center, User
 
@@ -156,7 +156,7 @@ def _refuse_nul_characters() -> Any:
     message = f"{where} must not contain a NUL character."
     if request.path.startswith("/fhir/"):
         return fhir_error(400, message)
-    if is_api_request():
+    if wants_json():
         return jsonify({"error": message, "fields": {where: [message]}}), 400
     return render_template("error.html", status=400, message=message), 400
 

@@ -62,3 +62,14 @@ def login(client: Any, email: str, password: str = PASSWORD, next_url: str | Non
     if next_url is not None:
         data["next"] = next_url
     return client.post("/login", data=data)
+
+
+def hsds_id_for(endpoint: str, center_id: int) -> str:
+    """For an HSDS endpoint that takes an id ("hsds.service"...), the id of a real object: the
+    center's own, or the taxonomy's, or a taxonomy term's."""
+    from directory.sources import hsds
+
+    kind = endpoint.removeprefix("hsds.")
+    if kind in hsds.LISTING_KINDS:
+        return hsds.listing_uuid(kind, center_id)
+    return hsds.TAXONOMY_ID if kind == "taxonomy" else hsds.term_id("medications")

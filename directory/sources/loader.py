@@ -477,13 +477,13 @@ def write_outcomes_csv(stream: TextIO, outcomes: Iterable[RowOutcome]) -> None:
     writer.writerows((o.outcome, o.line or "", o.external_id, o.center_id or "", o.name, o.why) for o in outcomes)
 
 
-def iter_centers(session: Session, batch_size: int = 1000) -> Iterator[Center]:
-    """Every listing in search (none superseded), in id order, loaded a batch at a time."""
+def iter_centers(session: Session, batch_size: int = 1000, *, superseded: bool = False) -> Iterator[Center]:
+    """Every listing in search (with `superseded`, superseded ones too), in id order, loaded a batch at a time."""
     last_id = 0
-    current = Center.superseded_at.is_(None)
+    wanted = [] if superseded else [Center.superseded_at.is_(None)]
     while True:
         batch = session.scalars(
-            select(Center).where(Center.id > last_id, current).order_by(Center.id).limit(batch_size)
+            select(Center).where(Center.id > last_id, *wanted).order_by(Center.id).limit(batch_size)
         ).all()
         if not batch:
             return

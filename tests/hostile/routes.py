@@ -23,7 +23,7 @@ from directory.models import (
     User,
 )
 from tests.conftest import make_app
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, hsds_id_for
 from tests.hostile.conftest import World, intake
 
 #: A request body for each route that takes one, so an unchecked request would really do something.
@@ -94,6 +94,7 @@ def path_values(world: World, rule: Rule) -> dict[str, Any]:
         "offer_id": world.offer_id,
         "outcome": "admitted",
         "report_id": world.report_id,
+        "hsds_id": hsds_id_for(rule.endpoint, world.centers["a"]),
     }
 
 

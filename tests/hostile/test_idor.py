@@ -16,6 +16,10 @@ PUBLIC = {
     ("GET", "api.get_center"),
     ("GET", "public.report_listing"),  # anyone may report a problem with a listing
     ("POST", "public.report_listing"),
+    *(
+        ("GET", f"hsds.{name}")
+        for name in ("service", "organization", "service_at_location", "taxonomy", "taxonomy_term")
+    ),
 }
 #: Routes whose path token is itself the permission (an emailed link): tested with a forged token.
 CAPABILITY_LINKS = {"auth.reset_password", "auth.accept_invitation"}
@@ -33,6 +37,8 @@ INTRUDERS = {
 }
 #: Path variables that name no record of anyone's.
 NOT_A_RECORD = {"outcome"}
+#: Path variables that name only what everyone may see (the HSDS API's ids of listings and terms).
+PUBLIC_RECORDS = {"hsds_id"}
 
 #: What only the record's owners ever see.
 SECRETS = (SECRET_REFERENCE, SECRET_PHONE, "I work there", "referral_staff token", "referral_staff@example.org",
@@ -48,7 +54,7 @@ ID_ROUTES = [
 def test_every_path_variable_is_known():
     """A new kind of id in a path needs its intruders named here (and a value in routes.path_values)."""
     names = {name for rule, _ in routes(ROUTE_APP) for name in rule.arguments}
-    known = set(INTRUDERS) | NOT_A_RECORD | {"slug", "token"}
+    known = set(INTRUDERS) | NOT_A_RECORD | PUBLIC_RECORDS | {"slug", "token"}
     assert names <= known, f"say who may not use these path variables: {sorted(names - known)}"
     links = {rule.endpoint: set(rule.arguments) for rule, _ in routes(ROUTE_APP) if rule.endpoint in CAPABILITY_LINKS}
     assert links == dict.fromkeys(CAPABILITY_LINKS, {"token"})

@@ -29,7 +29,7 @@ from directory.referrals.intake import validate_intake
 from directory.referrals.presenters import ADMITTING_OFFER_FIELDS, CLOSED_OFFER_FIELDS, SHARED_OFFER_FIELDS
 from directory.referrals.service import route_referral, submit_referral
 from tests.conftest import make_app
-from tests.factories import PASSWORD, add_centers, center_record
+from tests.factories import PASSWORD, add_centers, center_record, hsds_id_for
 
 ROLES = ("anonymous", "referral_staff", "staff_a", "staff_b", "admin")
 ALLOWED, LOGIN, FORBIDDEN, NOT_FOUND = "allowed", "login", "forbidden", "not found"
@@ -91,6 +91,23 @@ POLICY: dict[str, dict[str, str]] = {
     "api.search_centers": EVERYONE,
     "api.get_center": EVERYONE,
     "api.openapi": EVERYONE,
+    **{
+        f"hsds.{name}": EVERYONE
+        for name in (
+            "about",
+            "openapi",
+            "services",
+            "service",
+            "organizations",
+            "organization",
+            "service_at_locations",
+            "service_at_location",
+            "taxonomies",
+            "taxonomy",
+            "taxonomy_terms",
+            "taxonomy_term",
+        )
+    },  # fmt: skip
     "api.edit_center": OWN_CENTER,
     "api.update_capacity": OWN_CENTER,
     "api.confirm_center": OWN_CENTER,
@@ -227,6 +244,7 @@ def url_for_rule(rule, world: World, role: str) -> str:
         "offer_id": world.offer_id,
         "outcome": "admitted",
         "report_id": world.report_id,
+        "hsds_id": hsds_id_for(rule.endpoint, world.center_a),
     }
     path = rule.rule
     for name in rule.arguments:
