@@ -63,6 +63,29 @@ def test_referral_from_form_to_accepted_detox_and_naltrexone_offer(app, client, 
     assert referrals(store)[0].status == ReferralStatus.ACCEPTED
 
 
+def test_the_plan_links_each_center_to_its_profile_and_gives_reasons_in_words(client, store, scene):
+    sign_in(client, scene.referrer)
+    referral = submit(client, store, language="es")
+    plan = Page(client.get(f"/referrals/{referral.id}").data).main()
+    assert [link.path for link in plan.links if link.text == "Lakeside Detox"] == [
+        f"/centers/{scene.near_detox.slug}",  # the plan's step
+        f"/centers/{scene.near_detox.slug}",  # the offers table
+    ]
+    assert plan.link("Naltrexone Clinic").path == f"/centers/{scene.clinic.slug}"
+    assert "takes Medicaid" in plan.text and "no Spanish listed" in plan.text
+    assert "takes medicaid" not in plan.text
+
+
+def test_partial_matches_link_to_the_profiles_and_say_what_does_not_fit_in_words(client, store, scene):
+    sign_in(client, scene.referrer)
+    referral = submit(client, store, payment="private_insurance")
+    plan = Page(client.get(f"/referrals/{referral.id}").data).main()
+    assert "No center fits every need" in plan.text
+    assert plan.link("Lakeside Detox").path == f"/centers/{scene.near_detox.slug}"
+    assert plan.link("Northside Detox").path == f"/centers/{scene.far_detox.slug}"
+    assert "does not list Private health insurance" in plan.text
+
+
 def test_invalid_form_is_refused_with_messages_and_nothing_saved(client, store, scene):
     sign_in(client, scene.referrer)
     data = intake_form(
