@@ -101,13 +101,38 @@ def test_invalid_form_is_refused_with_messages_and_nothing_saved(client, store, 
     assert response.status_code == 400
     text = page(response)
     assert "Required: your own reference for this person (not their name)." in text
-    assert "Choose one." in text
-    assert "Choose yes or no." in text
+    assert "Choose how the person pays." in text
+    assert "Choose whether the person needs opioid pain medication: yes or no." in text
     assert "Consent must be granted" in text
     assert "Consent expired on 2001-01-01" in text
     assert "Is in the future" in text
     assert 'aria-invalid="true"' in text
     assert referrals(store) == []
+
+
+def test_the_empty_form_s_summary_names_each_field_and_links_to_it(client, store, scene):
+    sign_in(client, scene.referrer)
+    blank = {"max_distance_miles": "50", "consent_recipients": "", "consent_purpose": "", "consent_expires_on": ""}
+    response = client.post("/referrals/new", data=blank)
+    assert response.status_code == 400
+    summary = Page(response.data).main()
+    problems = {link.text: link.href for link in summary.links if link.href.startswith("#")}
+    assert problems["Choose how the person pays."] == "#payment"
+    assert problems["Choose the primary opioid."] == "#primary_opioid"
+    assert problems["Choose whether the person has liver disease: yes, no or not known."] == "#liver_disease"
+    assert problems["Choose whether the person needs opioid pain medication: yes or no."] == "#on_opioid_pain_therapy"
+    assert problems["Give the date the consent ends."] == "#consent_expires_on"
+    assert len(set(problems)) == len([link for link in summary.links if link.href.startswith("#")])
+    assert "Choose one." not in summary.text and "expires_on" not in summary.text
+    assert referrals(store) == []
+
+
+def test_the_consent_date_s_hint_names_no_format_the_date_picker_does_not_show(client, scene):
+    sign_in(client, scene.referrer)
+    form = Page(client.get("/referrals/new").data)
+    assert form.find("input", name="consent_expires_on").attrs["type"] == "date"
+    assert "YYYY-MM-DD" not in form.text_of("consent_expires_on-hint")
+    assert form.text_of("consent_expires_on-hint") == "The last day the person's consent covers."
 
 
 def test_unknown_choice_is_reported_by_the_shared_checks(client, store, scene):
