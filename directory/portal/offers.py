@@ -9,13 +9,15 @@ shows them is written to the audit log as a view of the referral.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import and_, not_, select
+from sqlalchemy import and_, func, not_, select
 from wtforms import DateField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
@@ -65,6 +67,22 @@ def _offers_query() -> Any:
     if not current_user.has_role(Role.ADMIN):
         stmt = stmt.where(Offer.center_id.in_([center.id for center in current_user.centers]))
     return stmt
+
+
+@dataclass(frozen=True)
+class WaitingOffers:
+    """How many open offers wait for an answer from the signed-in user's centers, and when the first expires."""
+
+    count: int
+    first_expires_at: datetime | None
+
+
+def waiting_offers(now: datetime) -> WaitingOffers:
+    """The open offers to the signed-in user's centers (every center, for an administrator)."""
+    still_open = and_(Offer.status == OfferStatus.OFFERED.value, Offer.expires_at > now)
+    stmt = _offers_query().where(still_open).with_only_columns(func.count(Offer.id), func.min(Offer.expires_at))
+    count, first = db.session.execute(stmt).one()
+    return WaitingOffers(count, first)
 
 
 @bp.get("/offers")

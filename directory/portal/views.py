@@ -26,6 +26,7 @@ from directory.portal.forms import (
     ListingSearchForm,
     ResolveReportForm,
 )
+from directory.portal.offers import waiting_offers
 from directory.public.helpers import format_long_date
 from directory.security import managed_center_or_404, record_denied, roles_required, safe_next_url
 from directory.upkeep import reports
@@ -87,8 +88,8 @@ CLAIM_STATUS_WORDS = {
 @bp.get("/")
 @roles_required(*PORTAL_ROLES)
 def index() -> ResponseReturnValue:
-    """Your centers with their listing status, open problem reports and capacity, your claims, and a
-    search for listings."""
+    """The offers waiting for an answer (they expire), your centers with their listing status, open
+    problem reports and capacity, your claims, and a search for listings."""
     search = ListingSearchForm(formdata=request.args if request.args else None)
     found: list[Center] | None = None
     if request.args and search.validate():
@@ -101,8 +102,10 @@ def index() -> ResponseReturnValue:
     claims = listings.claims_of(db.session, current_user)
     pending = {claim.center_id for claim in claims if claim.status == ClaimStatus.PENDING}
     centers = current_user.centers if current_user.role == Role.CENTER_STAFF else []
+    now = utcnow()
     return render_template(
         "portal/index.html",
+        waiting=waiting_offers(now),
         centers=centers,
         reported=reports.open_report_counts(db.session, [center.id for center in centers]),
         claims=claims,
@@ -111,7 +114,7 @@ def index() -> ResponseReturnValue:
         search=search,
         found=found,
         capacity_form=CapacityForm(formdata=None),
-        now=utcnow(),
+        now=now,
     )
 
 

@@ -15,6 +15,7 @@ from directory.models import Offer, OfferStatus, ReferralStatus, User
 from directory.models.base import utcnow
 from directory.referrals.presenters import ADMITTING_OFFER_FIELDS, CLOSED_OFFER_FIELDS, SHARED_OFFER_FIELDS
 from tests.portal.conftest import sign_in
+from tests.public.pages import Page
 from tests.staff.scenario import build_scene, offers, referrals, submit
 
 
@@ -41,6 +42,41 @@ def detox_offer(store, referral) -> Offer:
 
 def tomorrow() -> str:
     return (utcnow().date() + timedelta(days=1)).isoformat()
+
+
+def test_the_portal_home_shows_the_offers_waiting_with_their_expiry_and_a_link(app, client, store, scene, referral):
+    offer = detox_offer(store, referral)
+    sign_in(client, scene.detox_staff)
+    home = Page(client.get("/portal/").data).main()
+    assert home.text_of("offers-waiting-title") == "1 referral offer waiting for an answer"
+    assert f"It expires on {offer.expires_at:%Y-%m-%d %H:%M} UTC" in home.text
+    assert home.link("Answer the offer").path == "/portal/offers"
+    assert home.html.index("offers-waiting") < home.html.index("Your centers")  # above everything else
+
+    other = app.test_client()
+    sign_in(other, scene.other_staff)
+    assert "offers-waiting" not in page(other.get("/portal/"))  # not an offer to their center
+
+    with store.session() as session:
+        session.execute(update(Offer).where(Offer.id == offer.id).values(expires_at=utcnow() - timedelta(minutes=1)))
+        session.commit()
+    assert "offers-waiting" not in page(client.get("/portal/"))  # expired: nothing to answer
+
+
+def test_the_portal_home_counts_every_waiting_offer_and_gives_the_first_expiry(app, client, store, scene, referral):
+    referrer = app.test_client()
+    sign_in(referrer, scene.referrer)
+    second = submit(referrer, store, client_reference="CASE-2")
+    first_expiry = detox_offer(store, referral).expires_at
+    with store.session() as session:
+        later = first_expiry + timedelta(hours=3)
+        session.execute(update(Offer).where(Offer.referral_id == second.id).values(expires_at=later))
+        session.commit()
+    sign_in(client, scene.detox_staff)
+    home = Page(client.get("/portal/").data).main()
+    assert home.text_of("offers-waiting-title") == "2 referral offers waiting for an answer"
+    assert f"The first expires on {first_expiry:%Y-%m-%d %H:%M} UTC" in home.text
+    assert home.link("Answer the offers").path == "/portal/offers"
 
 
 def test_staff_see_their_centers_open_offers_with_the_plan_summary(client, store, scene, referral):
