@@ -41,8 +41,15 @@ from directory.sources.supersession import parse_covers
 @click.option("--seed", is_flag=True, help="Load the seed directory (SEED_FILE) if there are no centers yet.")
 def init_db_command(seed: bool) -> None:
     """Create or upgrade the database schema (safe to run again)."""
+    before = schema.current_revision(db.engine)
     schema.upgrade(db.engine)
-    click.echo("Database schema is up to date.")
+    head = schema.head_revision(db.engine)
+    if before is None:
+        click.echo(f"Database schema created (migration {head}).")
+    elif before != head:
+        click.echo(f"Database schema upgraded from migration {before} to {head}.")
+    else:
+        click.echo(f"Database schema is up to date (migration {head}).")
     if seed:
         count = db.session.scalar(select(func.count()).select_from(Center))
         if count:

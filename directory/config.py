@@ -32,7 +32,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         ),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 1024 * 1024)),
         "WTF_CSRF_ENABLED": True,
-        "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "BASE_URL": (env.get("BASE_URL") or _served_at(env.get("HOST"), env.get("PORT"))).rstrip("/"),
         # Sessions: signed cookies that carry the user's session version (see directory/security.py).
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -79,6 +79,16 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # "text" for the embedded run command; "json" (one object per line) in production.
         "LOG_FORMAT": env.get("LOG_FORMAT", "text").strip().lower(),
     }
+
+
+def _served_at(host: str | None, port: str | None) -> str:
+    """The address `scripts/run.sh` serves at (HOST and PORT), for links when BASE_URL is unset; a
+    wildcard host (all interfaces) is reached at 127.0.0.1 from this machine."""
+    host = (host or "").strip()
+    host = "127.0.0.1" if host in ("", "0.0.0.0", "::", "[::]") else host
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    return f"http://{host}:{(port or '').strip() or 5000}"
 
 
 def _flag(value: str) -> bool:

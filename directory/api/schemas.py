@@ -31,6 +31,7 @@ class CenterSummary(BaseModel):
     state: str
     zip: str
     phone: str | None
+    intake_phone: str | None = Field(description="The intake (admissions) line, or null when the center lists none.")
     website: str | None
     latitude: float
     longitude: float
@@ -42,6 +43,7 @@ class CenterSummary(BaseModel):
     populations: list[str]
     languages: list[str]
     accepting_referrals: bool | None = Field(description="null when the center has not said.")
+    beds_available: int | None = Field(description="Free beds the center reported, or null when not known.")
     last_verified_at: str | None = Field(description="When the center last confirmed its listing (ISO 8601), or null.")
     source: str
     source_date: str | None = Field(description="The day the source listed the center (YYYY-MM-DD), or null.")
@@ -167,6 +169,7 @@ def center_summary(center: Center | CenterListing, distance_miles: float) -> dic
         "state": center.state,
         "zip": center.zip,
         "phone": center.phone,
+        "intake_phone": center.intake_phone,
         "website": center.website,
         "latitude": center.latitude,
         "longitude": center.longitude,
@@ -178,6 +181,7 @@ def center_summary(center: Center | CenterListing, distance_miles: float) -> dic
         "populations": center.populations,
         "languages": center.languages,
         "accepting_referrals": center.accepting_referrals,
+        "beds_available": center.beds_available,
         "last_verified_at": _timestamp(center.last_verified_at),
         "source": center.source,
         "source_date": _day(center.source_date),

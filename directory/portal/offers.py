@@ -9,13 +9,16 @@ shows them is written to the audit log as a view of the referral.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import and_, not_, select
+from sqlalchemy import and_, func, not_, select
+from werkzeug.wrappers import Response
 from wtforms import DateField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
@@ -49,6 +52,7 @@ class DeclineOfferForm(FlaskForm):
             Length(max=2000, message="Keep the reason to 2000 characters."),
         ],
         description="For example: no bed until next week, or the person's insurance is not accepted.",
+        render_kw={"maxlength": 2000},  # a browser stops typing there: nothing typed is lost to the limit
     )
 
 
@@ -65,6 +69,22 @@ def _offers_query() -> Any:
     if not current_user.has_role(Role.ADMIN):
         stmt = stmt.where(Offer.center_id.in_([center.id for center in current_user.centers]))
     return stmt
+
+
+@dataclass(frozen=True)
+class WaitingOffers:
+    """How many open offers wait for an answer from the signed-in user's centers, and when the first expires."""
+
+    count: int
+    first_expires_at: datetime | None
+
+
+def waiting_offers(now: datetime) -> WaitingOffers:
+    """The open offers to the signed-in user's centers (every center, for an administrator)."""
+    still_open = and_(Offer.status == OfferStatus.OFFERED.value, Offer.expires_at > now)
+    stmt = _offers_query().where(still_open).with_only_columns(func.count(Offer.id), func.min(Offer.expires_at))
+    count, first = db.session.execute(stmt).one()
+    return WaitingOffers(count, first)
 
 
 @bp.get("/offers")
@@ -103,34 +123,41 @@ def _offer_or_404(offer_id: int) -> Offer:
     return offer
 
 
-def _offer_page(offer: Offer, status: int = 200, **forms: Any) -> ResponseReturnValue:
-    view = center_offer_view(offer, utcnow())
-    if "referral_id" in view:
-        audit.record(db.session, _actor(), "referral.view", "referral", offer.referral_id, detail=f"offer {offer.id}")
-        db.session.commit()
-    page = render_template(
-        "portal/offer.html",
-        offer=view,
-        accept_form=forms.get("accept_form") or AcceptOfferForm(formdata=None),
-        decline_form=forms.get("decline_form") or DeclineOfferForm(formdata=None),
-        follow_up_form=FollowUpForm(formdata=None),
-    )
-    return page, status
-
-
 @bp.get("/offers/<int:offer_id>")
 @roles_required(*PORTAL_ROLES)
 def offer(offer_id: int) -> ResponseReturnValue:
-    """One offer with what the center needs to decide: the step, the dates, flags, payment and why."""
-    return _offer_page(_offer_or_404(offer_id))
+    """One offer with what the center needs to decide: the step, the dates, flags, payment and why.
+
+    Every answer comes back here (post/redirect/get): a failed one with its reasons shown at the top."""
+    found = _offer_or_404(offer_id)
+    view = center_offer_view(found, utcnow())
+    if "referral_id" in view:
+        audit.record(db.session, _actor(), "referral.view", "referral", found.referral_id, detail=f"offer {found.id}")
+        db.session.commit()
+    return render_template(
+        "portal/offer.html",
+        offer=view,
+        accept_form=AcceptOfferForm(formdata=None),
+        decline_form=DeclineOfferForm(formdata=None),
+        follow_up_form=FollowUpForm(formdata=None),
+    )
 
 
-def _refused(offer_id: int, error: service.ReferralError) -> ResponseReturnValue:
+def _not_answered(offer_id: int, *reasons: str) -> Response:
+    """Back to the offer's page, which says why the answer was not taken."""
+    for reason in reasons:
+        flash(reason, "error")
+    return redirect(url_for("portal.offer", offer_id=offer_id))
+
+
+def _refused(offer_id: int, error: service.ReferralError) -> Response:
     db.session.rollback()
-    flash(str(error), "error")
-    found = db.session.get(Offer, offer_id)
-    assert found is not None
-    return _offer_page(found, 409)
+    return _not_answered(offer_id, str(error))
+
+
+def form_errors(form: FlaskForm) -> list[str]:
+    """A form's messages, each naming its field ("Admission date: Give the date ...")."""
+    return [f"{form[name].label.text}: {message}" for name, messages in form.errors.items() for message in messages]
 
 
 @bp.post("/offers/<int:offer_id>/accept")
@@ -140,7 +167,7 @@ def accept_offer(offer_id: int) -> ResponseReturnValue:
     found = _offer_or_404(offer_id)
     form = AcceptOfferForm()
     if not form.validate():
-        return _offer_page(found, 400, accept_form=form)
+        return _not_answered(offer_id, "The offer was not accepted.", *form_errors(form))
     try:
         service.accept_offer(db.session, found.id, _actor(), form.admission_date.data, offer_ttl=offer_ttl())
     except service.ReferralError as error:
@@ -156,7 +183,7 @@ def decline_offer(offer_id: int) -> ResponseReturnValue:
     found = _offer_or_404(offer_id)
     form = DeclineOfferForm()
     if not form.validate():
-        return _offer_page(found, 400, decline_form=form)
+        return _not_answered(offer_id, "The offer was not declined.", *form_errors(form))
     try:
         service.decline_offer(db.session, found.id, _actor(), form.reason.data or "", offer_ttl=offer_ttl())
     except service.ReferralError as error:

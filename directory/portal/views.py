@@ -26,6 +26,7 @@ from directory.portal.forms import (
     ListingSearchForm,
     ResolveReportForm,
 )
+from directory.portal.offers import form_errors, waiting_offers
 from directory.public.helpers import format_long_date
 from directory.security import managed_center_or_404, record_denied, roles_required, safe_next_url
 from directory.upkeep import reports
@@ -87,8 +88,8 @@ CLAIM_STATUS_WORDS = {
 @bp.get("/")
 @roles_required(*PORTAL_ROLES)
 def index() -> ResponseReturnValue:
-    """Your centers with their listing status, open problem reports and capacity, your claims, and a
-    search for listings."""
+    """The offers waiting for an answer (they expire), your centers with their listing status, open
+    problem reports and capacity, your claims, and a search for listings."""
     search = ListingSearchForm(formdata=request.args if request.args else None)
     found: list[Center] | None = None
     if request.args and search.validate():
@@ -101,8 +102,10 @@ def index() -> ResponseReturnValue:
     claims = listings.claims_of(db.session, current_user)
     pending = {claim.center_id for claim in claims if claim.status == ClaimStatus.PENDING}
     centers = current_user.centers if current_user.role == Role.CENTER_STAFF else []
+    now = utcnow()
     return render_template(
         "portal/index.html",
+        waiting=waiting_offers(now),
         centers=centers,
         reported=reports.open_report_counts(db.session, [center.id for center in centers]),
         claims=claims,
@@ -110,8 +113,7 @@ def index() -> ResponseReturnValue:
         claim_status_words=CLAIM_STATUS_WORDS,
         search=search,
         found=found,
-        capacity_form=CapacityForm(formdata=None),
-        now=utcnow(),
+        now=now,
     )
 
 
@@ -148,15 +150,8 @@ def new_claim() -> ResponseReturnValue:
 def center(center_id: int) -> ResponseReturnValue:
     """One managed center: listing status, capacity, confirmation and links to edit and history."""
     managed = managed_center_or_404(center_id)
-    return _center_page(managed, CapacityForm(formdata=None))
-
-
-def _center_page(managed: Center, capacity_form: CapacityForm, status: int = 200) -> ResponseReturnValue:
     open_reports = reports.open_report_counts(db.session, [managed.id]).get(managed.id, 0)
-    page = render_template(
-        "portal/center.html", center=managed, capacity_form=capacity_form, now=utcnow(), open_reports=open_reports
-    )
-    return page, status
+    return render_template("portal/center.html", center=managed, now=utcnow(), open_reports=open_reports)
 
 
 @bp.route("/centers/<int:center_id>/edit", methods=["GET", "POST"])
@@ -206,11 +201,15 @@ def _flash_edit(edit: listings.CenterEdit) -> None:
 @bp.post("/centers/<int:center_id>/capacity")
 @roles_required(*PORTAL_ROLES)
 def update_capacity(center_id: int) -> ResponseReturnValue:
-    """Accepting referrals yes or no, and beds available."""
+    """Accepting referrals yes or no, and beds available; back to the page the form was on (post/redirect/get),
+    which says what was wrong if the update was refused."""
     managed = managed_center_or_404(center_id)
     form = CapacityForm()
     if not form.validate():
-        return _center_page(managed, form, 400)
+        flash(f"The capacity of {managed.name} was not updated.", "error")
+        for message in form_errors(form):
+            flash(message, "error")
+        return redirect(_back_to(managed))
     changes = listings.update_capacity(db.session, managed, form.accepting, form.beds, actor=current_user, now=utcnow())
     db.session.commit()
     if changes:

@@ -77,10 +77,48 @@ def directions_url(center: Center) -> str:
     return f"https://www.openstreetmap.org/directions?to={center.latitude},{center.longitude}"
 
 
+#: The medications for opioid use disorder, by their section of the medications page: the codes
+#: that mean a center offers each, and its name in a sentence.
+MEDICATION_SECTIONS: dict[str, tuple[frozenset[str], str]] = {
+    "buprenorphine": (frozenset({"buprenorphine"}), "buprenorphine"),
+    "methadone": (frozenset({"methadone"}), "methadone"),
+    "naltrexone": (NALTREXONE_CODES, "naltrexone"),
+}
+
+
 @bp.app_template_global()
-def offers_naltrexone(center: Center | CenterListing) -> bool:
-    """Whether the center offers naltrexone, by pill or by injection."""
-    return not NALTREXONE_CODES.isdisjoint(center.medications)
+def medication_sections(center: Center | CenterListing) -> list[str]:
+    """The sections of the medications page about the medications the center offers."""
+    return [name for name, (codes, _) in MEDICATION_SECTIONS.items() if not codes.isdisjoint(center.medications)]
+
+
+@bp.app_template_global()
+def medication_names(sections: list[str]) -> str:
+    """ "buprenorphine and naltrexone", for those sections."""
+    names = [MEDICATION_SECTIONS[name][1] for name in sections]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+@bp.app_template_global()
+def medications_url(section: str = "", near: str | None = None, radius_miles: object = None) -> str:
+    """The medications page (at one medication's section), carrying the place the person searched, so
+    that its search links search there again."""
+    place = searched_place(near, radius_miles)
+    return url_for("public.medications", **place) + (f"#{section}" if section else "")
+
+
+def searched_place(near: object, radius_miles: object) -> dict[str, str]:
+    """`near` and `radius_miles` as query parameters, each only if it looks like one (else left out)."""
+    place: dict[str, str] = {}
+    if isinstance(near, str) and near.strip() and len(near) <= 120 and near.isprintable():
+        place["near"] = near.strip()
+        try:
+            radius = float(radius_miles)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            radius = 0.0
+        if 0 < radius <= MAX_RADIUS_MILES:
+            place["radius_miles"] = format_miles(radius)
+    return place
 
 
 @bp.app_template_global()

@@ -14,7 +14,7 @@ from directory.models import Center
 from directory.models.base import utcnow
 from directory.public import bp
 from directory.public.forms import ReportForm, SearchForm
-from directory.public.helpers import found_by
+from directory.public.helpers import MEDICATION_SECTIONS, found_by, searched_place
 from directory.search.query import confirmed_since
 from directory.search.service import find_centers_near
 from directory.sources.provenance import directory_currency
@@ -103,7 +103,19 @@ def report_listing(slug: str) -> ResponseReturnValue:
     return render_template("public/report.html", center=center, form=form), status
 
 
+@bp.get("/medications")
+def medications() -> ResponseReturnValue:
+    """Medications for opioid use disorder (buprenorphine, methadone, naltrexone) in plain words, each
+    with a search for centers offering it near the place the person searched, if any."""
+    place = searched_place(request.args.get("near"), request.args.get("radius_miles"))
+    endpoint = "public.search" if place else "public.home"
+    searches = {name: url_for(endpoint, **place, medication=name) for name in MEDICATION_SECTIONS}
+    searches["detox_naltrexone"] = url_for(endpoint, **place, pathway="detox_naltrexone")
+    return render_template("public/medications.html", place=place.get("near"), searches=searches)
+
+
 @bp.get("/naltrexone")
 def naltrexone() -> ResponseReturnValue:
-    """What naltrexone treatment is, in the project's own words."""
-    return render_template("public/naltrexone.html")
+    """The page about naltrexone is the naltrexone section of the medications page."""
+    place = searched_place(request.args.get("near"), request.args.get("radius_miles"))
+    return redirect(url_for("public.medications", **place) + "#naltrexone", 301)

@@ -126,8 +126,12 @@ def send(name: str, *args: object) -> bool:
     """Send one task; True if the broker took it (in embedded mode: if it ran without an error)."""
     try:
         publish(name, *args)
-    except Exception as error:  # the broker is unreachable: the outbox keeps the message
-        log.warning("could not send %s %s: %s", name, list(args), type(error).__name__)
+    except Exception as error:  # the broker is unreachable (embedded: the task failed): the outbox keeps it
+        if current_app.extensions["celery"].conf.task_always_eager:
+            failed = "%s %s failed in this process (embedded mode, no broker): %s; the sweep runs it again"
+            log.warning(failed, name, list(args), type(error).__name__)
+        else:
+            log.warning("could not send %s %s to the broker: %s", name, list(args), type(error).__name__)
         return False
     return True
 

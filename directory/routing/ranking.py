@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from directory.vocabulary import label
+
 DETOX_CODES = frozenset({"medical_detox"})
 NALTREXONE_CODES = frozenset({"naltrexone_oral", "naltrexone_injectable"})
 #: The codes, by attribute kind, that let a center take a step of the pathway. A center listing
@@ -87,7 +89,7 @@ class Ranked:
 
 
 def _common_reasons(c: Candidate, needs: Needs) -> list[str]:
-    reasons = [f"{c.distance_miles:.1f} miles away", f"takes {needs.payment.replace('_', ' ')}"]
+    reasons = [f"{c.distance_miles:.1f} miles away", f"takes {label('payment_options', needs.payment)}"]
     if c.accepting_referrals is None:
         reasons.append("has not said whether it is accepting referrals")
     if c.beds_available:
@@ -95,14 +97,11 @@ def _common_reasons(c: Candidate, needs: Needs) -> list[str]:
     if c.verified:
         reasons.append("listing confirmed by the center")
     if needs.language:
-        reasons.append(
-            f"serves in language '{needs.language}'"
-            if needs.language in c.languages
-            else f"no '{needs.language}' listed"
-        )
+        language = label("languages", needs.language)
+        reasons.append(f"serves {language}" if needs.language in c.languages else f"no {language} listed")
     matched = [p for p in needs.populations if p in c.populations]
     if matched:
-        reasons.append("serves " + ", ".join(p.replace("_", " ") for p in matched))
+        reasons.append("serves " + "; ".join(label("populations", p) for p in matched))
     return reasons
 
 
@@ -180,7 +179,7 @@ def partial_matches(candidates: list[Candidate], needs: Needs, limit: int = 5) -
         if c.accepting_referrals is False:
             missing.append("not accepting referrals")
         if needs.payment not in c.payment_options:
-            missing.append(f"does not list {needs.payment.replace('_', ' ')}")
+            missing.append(f"does not list {label('payment_options', needs.payment)}")
         if c.distance_miles > needs.max_distance_miles:
             missing.append(f"{c.distance_miles:.1f} miles away, beyond {needs.max_distance_miles:g}")
         if c.beds_available == 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from typing import Protocol
 import zipcodes
 from geopy.exc import GeopyError
 
+from directory.search.geodesy import geodesic_miles
 from directory.vocabulary import STATES
 
 log = logging.getLogger(__name__)
@@ -140,7 +142,7 @@ class OfflineGeocoder:
     def locate(self, text: str) -> Place:
         query = parse_place(text)
         if query.kind == "point":
-            return Place(f"{query.latitude:.4f}, {query.longitude:.4f}", query.latitude, query.longitude)
+            return point_place(query.latitude, query.longitude)
         tables = _tables()
         if query.kind == "zip":
             if query.zip not in tables.zips:
@@ -156,6 +158,41 @@ class OfflineGeocoder:
                 close,
             )
         return place
+
+
+#: A point is named after the town of the nearest ZIP code within this distance ("use my location").
+TOWN_NEAR_MILES = 15.0
+
+
+def point_place(latitude: float, longitude: float) -> Place:
+    """A point, labelled with the town of the nearest ZIP code if one is near ("Cambridge, MA
+    (42.3647, -71.1042)"), or with the point alone."""
+    point = f"{latitude:.4f}, {longitude:.4f}"
+    town = nearest_town(latitude, longitude)
+    return Place(f"{town} ({point})" if town else point, latitude, longitude)
+
+
+def nearest_town(latitude: float, longitude: float) -> str | None:
+    """ "Town, ST" of the ZIP code nearest the point, if one is within TOWN_NEAR_MILES; else None."""
+    grid = _zip_grid()
+    row, column = math.floor(latitude), math.floor(longitude)
+    cells = [(r, c) for r in (row - 1, row, row + 1) for c in (column - 1, column, column + 1)]
+    nearby = (place for cell in cells for place in grid.get(cell, ()))
+    squeeze = math.cos(math.radians(latitude))  # a degree of longitude is this much of one of latitude
+    best = min(nearby, key=lambda p: (p[1] - latitude) ** 2 + ((p[2] - longitude) * squeeze) ** 2, default=None)
+    if best is None or geodesic_miles(latitude, longitude, best[1], best[2]) > TOWN_NEAR_MILES:
+        return None
+    return best[0]
+
+
+@cache
+def _zip_grid() -> dict[tuple[int, int], list[tuple[str, float, float]]]:
+    """Every ZIP code's ("Town, ST", latitude, longitude), by the whole degrees of its point."""
+    grid: dict[tuple[int, int], list[tuple[str, float, float]]] = defaultdict(list)
+    for place in _tables().zips.values():
+        town = place.label.split(" (", 1)[1].rstrip(")")  # "02139 (Cambridge, MA)"
+        grid[math.floor(place.latitude), math.floor(place.longitude)].append((town, place.latitude, place.longitude))
+    return dict(grid)
 
 
 #: A town named without its state is taken to be the one with this many times the ZIP codes of
@@ -320,7 +357,7 @@ class NominatimGeocoder:
     def _locate(self, text: str) -> Place:
         query = parse_place(text)
         if query.kind == "point":
-            return Place(f"{query.latitude:.4f}, {query.longitude:.4f}", query.latitude, query.longitude)
+            return point_place(query.latitude, query.longitude)
         if query.kind == "zip":
             found = self._client.geocode({"postalcode": query.zip, "country": "us"})  # type: ignore[attr-defined]
         else:  # a town named without its state: the state the offline tables give it (or ask which)

@@ -120,7 +120,7 @@ class IntakeForm(FlaskForm):
     consent_granted = BooleanField("The person consents to share this referral with receiving treatment centers")
     consent_recipients = TextAreaField("Who may receive it")
     consent_purpose = TextAreaField("For what purpose")
-    consent_expires_on = StringField("Consent ends on", description="The date the consent ends (YYYY-MM-DD).")
+    consent_expires_on = StringField("Consent ends on", description="The last day the person's consent covers.")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -183,14 +183,24 @@ class IntakeForm(FlaskForm):
         return self.client_reference
 
 
+#: What to choose, for a choice left empty: each message names its field, so that the list of
+#: problems above the form says which field it is about.
+CHOOSE = {
+    "payment": "Choose how the person pays.",
+    "primary_opioid": "Choose the primary opioid.",
+    "liver_disease": "Choose whether the person has liver disease: yes, no or not known.",
+    "on_opioid_pain_therapy": "Choose whether the person needs opioid pain medication: yes or no.",
+}
+
+
 def _for_the_form(name: str, message: str) -> str:
     """The API's wording of a few messages, in the form's terms."""
-    if name == "on_opioid_pain_therapy" and message.startswith("Required"):
-        return "Choose yes or no."
-    if name in ("payment", "primary_opioid", "liver_disease") and message.startswith("Unknown value ''"):
-        return "Choose one."
+    if name in CHOOSE and (message.startswith("Required") or message.startswith("Unknown value ''")):
+        return CHOOSE[name]
     if name == "last_opioid_use" and message.startswith("Required"):
         return "Required: the date and time of the last use."
+    if name == "consent" and "(expires_on" in message:
+        return "Give the date the consent ends."
     return message
 
 

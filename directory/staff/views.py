@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from directory.accounts import audit
 from directory.extensions import db
-from directory.models import Referral, Role, User
+from directory.models import Center, Referral, Role, User
 from directory.models.base import utcnow
 from directory.referrals import service
 from directory.referrals.dispatch import submit_and_send
@@ -166,6 +166,15 @@ def _referral_or_404(referral_id: str) -> Referral:
     return referral
 
 
+def _profile_slugs(view: dict[str, Any]) -> dict[int, str]:
+    """The public profile slug of every center the referral's plan and offers name, by center id."""
+    plan = view["plan"]
+    steps = [plan["detox"], plan["naltrexone_program"], *plan["partial_matches"], *view["offers"]]
+    ids = {step["center_id"] for step in steps if step}
+    rows = db.session.execute(select(Center.id, Center.slug).where(Center.id.in_(ids)))
+    return {center_id: slug for center_id, slug in rows}
+
+
 def _referral_page(referral: Referral, status: int = 200, **forms: Any) -> ResponseReturnValue:
     audit.record(db.session, _actor(), "referral.view", "referral", referral.id)
     db.session.commit()
@@ -180,6 +189,7 @@ def _referral_page(referral: Referral, status: int = 200, **forms: Any) -> Respo
         referral=referral,
         view=view,
         earliest_start_explained=earliest,
+        profile_slugs=_profile_slugs(view),
         next_step=NEXT_STEPS.get(referral.status, ""),
         cancel_form=forms.get("cancel_form") or CancelForm(formdata=None),
         revoke_form=RevokeConsentForm(formdata=None),

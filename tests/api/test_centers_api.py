@@ -87,6 +87,23 @@ def test_search_returns_nearest_first_in_the_documented_shape(client, session, o
     assert body["results"][1]["distance_miles"] == round(body["results"][1]["distance_miles"], 1)
 
 
+def test_search_results_carry_the_intake_line_and_beds_like_the_center_itself(client, session, openapi):
+    add_centers(
+        session,
+        center_record(name="With beds", intake_phone="(312) 555-0199", beds_available=4),
+        center_record(name="Not said", latitude=41.95),
+    )
+    summary = openapi["components"]["schemas"]["CenterSummary"]
+    assert {"intake_phone", "beds_available"} <= set(summary["required"])
+    results = client.get("/api/v1/centers/search?near=60601").get_json()["results"]
+    assert [(r["name"], r["intake_phone"], r["beds_available"]) for r in results] == [
+        ("With beds", "(312) 555-0199", 4),
+        ("Not said", None, None),
+    ]
+    detail = client.get(f"/api/v1/centers/{results[0]['id']}").get_json()
+    assert (detail["intake_phone"], detail["beds_available"]) == ("(312) 555-0199", 4)
+
+
 def test_filters_accept_repeated_and_comma_separated_values(client, session):
     add_centers(
         session,

@@ -80,6 +80,7 @@ def people(site: Flask) -> People:
                 payment_options=["medicaid", "private_insurance", "sliding_scale"],
                 populations=["adults", "co_occurring"],
                 languages=["es"],
+                accepting_referrals=True,
             ),
             center_record(
                 external_id="test:loop",
@@ -168,11 +169,13 @@ def test_a_person_searches_by_zip_with_filters_opens_a_profile_and_reads_about_n
     assert browser.heading == "Treatment centers near 60601 (Chicago, IL)"
     assert "1 center within 25 miles" in browser.text and "Payment: Medicaid" in browser.text
     browser.follow("Riverside Recovery Clinic")
-    browser.follow("What to know about naltrexone treatment")
-    assert browser.heading == "Naltrexone: what to know before you start"
+    browser.follow("What to know about buprenorphine and naltrexone treatment")
+    assert browser.heading == "Medications for opioid use disorder: what to know"
     assert "7 days after short-acting opioids" in browser.text
     assert "not medical advice" in browser.text
-    browser.check("naltrexone")
+    browser.follow("Search for centers offering naltrexone (pill or injection) near 60601")  # the place kept
+    assert browser.heading == "Treatment centers near 60601 (Chicago, IL)"
+    browser.check("results-from-medications")
 
 
 def test_a_referral_from_intake_to_accepted_and_capacity_shown_on_the_profile(browser: Browser, people: People) -> None:

@@ -1,4 +1,5 @@
-"""The "Use my location" button in a real browser: the search it makes carries the point rounded to two decimals."""
+"""The "Use my location" button in a real browser: the search it makes carries the point rounded to two
+decimals, and the results name the town of the nearest ZIP code."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.factories import add_centers, center_record
 pytestmark = pytest.mark.browser
 
 
-def test_use_my_location_searches_near_the_point_rounded_to_two_decimals(browser: Browser, site: Flask) -> None:
+def test_use_my_location_searches_near_the_rounded_point_and_names_its_town(browser: Browser, site: Flask) -> None:
     with site.app_context():
         add_centers(db.session, center_record(name="Riverside Recovery Clinic", latitude=41.8842, longitude=-87.6388))
     driver = browser.driver
@@ -33,7 +34,7 @@ def test_use_my_location_searches_near_the_point_rounded_to_two_decimals(browser
     url = urlsplit(driver.current_url)
     assert url.path == "/search"
     assert parse_qs(url.query)["near"] == ["41.89,-87.62"]
-    assert browser.heading == "Treatment centers near 41.8900, -87.6200"
+    assert browser.heading == "Treatment centers near Chicago, IL (41.8900, -87.6200)"
     assert "Riverside Recovery Clinic" in browser.text
     assert "41.8868" not in driver.page_source
     browser.check("results-near-my-location")

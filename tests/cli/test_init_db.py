@@ -25,10 +25,21 @@ def bare_app(tmp_path: Path, **config):
 def test_init_db_creates_schema_and_is_idempotent(tmp_path):
     app = bare_app(tmp_path)
     runner = app.test_cli_runner()
+    with app.app_context():
+        head = schema.head_revision(db.engine)
+    outputs = []
     for _ in range(2):
         result = runner.invoke(args=["init-db"])
         assert result.exit_code == 0, result.output
-        assert "up to date" in result.output
+        outputs.append(result.output)
+    assert outputs == [
+        f"Database schema created (migration {head}).\n",
+        f"Database schema is up to date (migration {head}).\n",
+    ]
+    with app.app_context():
+        schema.downgrade(db.engine, "0016")
+    result = runner.invoke(args=["init-db"])
+    assert result.output == f"Database schema upgraded from migration 0016 to {head}.\n"
     with app.app_context():
         assert schema.is_current(db.engine)
         tables = set(inspect(db.engine).get_table_names())

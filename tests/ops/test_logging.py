@@ -28,12 +28,12 @@ def log_lines(app):
 
 
 def test_each_line_is_a_json_object_with_the_request_id(client, log_lines):
-    response = client.get("/naltrexone", headers={"X-Request-ID": "req-42.a_b"})
+    response = client.get("/medications", headers={"X-Request-ID": "req-42.a_b"})
     assert response.headers["X-Request-ID"] == "req-42.a_b"
     (line,) = [line for line in log_lines() if line["request_id"] == "req-42.a_b"]
     assert {"time", "level", "logger", "message", "request_id"} <= set(line)
     assert line["level"] == "INFO" and line["logger"] == "directory.requests"
-    assert line["endpoint"] == "public.naltrexone" and line["status"] == 200
+    assert line["endpoint"] == "public.medications" and line["status"] == 200
 
 
 def test_app_log_messages_carry_the_request_id(app, client, log_lines):
@@ -85,12 +85,12 @@ def test_text_lines_carry_the_request_id_too(client):
     buffer = io.StringIO()
     handler = configure_logging("text", stream=buffer)
     try:
-        client.get("/naltrexone", headers={"X-Request-ID": "text-1"})
+        client.get("/medications", headers={"X-Request-ID": "text-1"})
         logging.getLogger("directory.test").warning("outside a request")
     finally:
         logging.getLogger().removeHandler(handler)
     lines = buffer.getvalue().splitlines()
-    assert any("INFO directory.requests [text-1] GET public.naltrexone 200" in line for line in lines)
+    assert any("INFO directory.requests [text-1] GET public.medications 200" in line for line in lines)
     assert any("[-] outside a request" in line for line in lines)
 
 

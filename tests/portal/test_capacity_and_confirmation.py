@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from directory.centers_editing import FIELD_LABELS
 from directory.models import Center
 from directory.models.base import utcnow
 from tests.portal.conftest import edit_data, sign_in
@@ -64,10 +65,14 @@ def test_blank_beds_means_unknown(staff_client, store, cast):
         ({"accepting_referrals": "maybe"}, "accepting_referrals", "must be true or false"),
     ],
 )
-def test_invalid_capacity_is_refused_with_a_message(staff_client, store, cast, data, field, message):
-    response = staff_client.post(f"/portal/centers/{cast.a.id}/capacity", data=data)
-    assert response.status_code == 400
-    assert message in Page(response.data).main().text
+@pytest.mark.parametrize("page", ["/portal/", "/portal/centers/{id}/"])
+def test_invalid_capacity_is_refused_on_the_page_the_form_was_on(staff_client, store, cast, data, field, message, page):
+    page = page.format(id=cast.a.id)
+    response = staff_client.post(f"/portal/centers/{cast.a.id}/capacity", data={**data, "next": page})
+    assert (response.status_code, response.headers["Location"]) == (302, page)
+    shown = Page(staff_client.get(page).data).main()
+    assert f"The capacity of {cast.a.name} was not updated." in shown.text
+    assert message in shown.text and f"{FIELD_LABELS[field]}: " in shown.text
     center = store.center(cast.a.id)
     assert (center.accepting_referrals, center.beds_available, center.center_edited_at) == (None, None, None)
 

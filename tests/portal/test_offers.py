@@ -15,6 +15,7 @@ from directory.models import Offer, OfferStatus, ReferralStatus, User
 from directory.models.base import utcnow
 from directory.referrals.presenters import ADMITTING_OFFER_FIELDS, CLOSED_OFFER_FIELDS, SHARED_OFFER_FIELDS
 from tests.portal.conftest import sign_in
+from tests.public.pages import Page
 from tests.staff.scenario import build_scene, offers, referrals, submit
 
 
@@ -41,6 +42,41 @@ def detox_offer(store, referral) -> Offer:
 
 def tomorrow() -> str:
     return (utcnow().date() + timedelta(days=1)).isoformat()
+
+
+def test_the_portal_home_shows_the_offers_waiting_with_their_expiry_and_a_link(app, client, store, scene, referral):
+    offer = detox_offer(store, referral)
+    sign_in(client, scene.detox_staff)
+    home = Page(client.get("/portal/").data).main()
+    assert home.text_of("offers-waiting-title") == "1 referral offer waiting for an answer"
+    assert f"It expires on {offer.expires_at:%Y-%m-%d %H:%M} UTC" in home.text
+    assert home.link("Answer the offer").path == "/portal/offers"
+    assert home.html.index("offers-waiting") < home.html.index("Your centers")  # above everything else
+
+    other = app.test_client()
+    sign_in(other, scene.other_staff)
+    assert "offers-waiting" not in page(other.get("/portal/"))  # not an offer to their center
+
+    with store.session() as session:
+        session.execute(update(Offer).where(Offer.id == offer.id).values(expires_at=utcnow() - timedelta(minutes=1)))
+        session.commit()
+    assert "offers-waiting" not in page(client.get("/portal/"))  # expired: nothing to answer
+
+
+def test_the_portal_home_counts_every_waiting_offer_and_gives_the_first_expiry(app, client, store, scene, referral):
+    referrer = app.test_client()
+    sign_in(referrer, scene.referrer)
+    second = submit(referrer, store, client_reference="CASE-2")
+    first_expiry = detox_offer(store, referral).expires_at
+    with store.session() as session:
+        later = first_expiry + timedelta(hours=3)
+        session.execute(update(Offer).where(Offer.referral_id == second.id).values(expires_at=later))
+        session.commit()
+    sign_in(client, scene.detox_staff)
+    home = Page(client.get("/portal/").data).main()
+    assert home.text_of("offers-waiting-title") == "2 referral offers waiting for an answer"
+    assert f"The first expires on {first_expiry:%Y-%m-%d %H:%M} UTC" in home.text
+    assert home.link("Answer the offers").path == "/portal/offers"
 
 
 def test_staff_see_their_centers_open_offers_with_the_plan_summary(client, store, scene, referral):
@@ -89,8 +125,10 @@ def test_accept_needs_an_admission_date(client, store, scene, referral):
     offer = detox_offer(store, referral)
     sign_in(client, scene.detox_staff)
     response = client.post(f"/portal/offers/{offer.id}/accept", data={"admission_date": ""})
-    assert response.status_code == 400
-    assert "Give the date the person can be admitted" in page(response)
+    assert (response.status_code, response.headers["Location"]) == (302, f"/portal/offers/{offer.id}")
+    shown = Page(client.get(response.headers["Location"]).data).main()
+    assert "The offer was not accepted. Admission date: Give the date the person can be admitted" in shown.text
+    assert shown.find("div", class_="flashes").attrs["role"] == "alert"
     assert detox_offer(store, referral).status == OfferStatus.OFFERED
 
 
@@ -114,8 +152,10 @@ def test_decline_with_an_empty_reason_is_refused(client, store, scene, referral)
     offer = detox_offer(store, referral)
     sign_in(client, scene.detox_staff)
     response = client.post(f"/portal/offers/{offer.id}/decline", data={"reason": "  "})
-    assert response.status_code == 400
-    assert "Give a reason for declining" in page(response)
+    assert (response.status_code, response.headers["Location"]) == (302, f"/portal/offers/{offer.id}")
+    shown = page(client.get(response.headers["Location"]))
+    assert "Reason for declining: Give a reason for declining" in shown
+    assert 'maxlength="2000"' in shown  # a longer reason cannot be typed, so none is lost to the limit
     assert [o.status for o in offers(store, referral.id)] == [OfferStatus.OFFERED]
 
 
@@ -138,8 +178,8 @@ def test_a_withdrawn_offer_cannot_be_accepted_and_shows_no_details(app, client, 
 
     sign_in(client, scene.detox_staff)
     response = client.post(f"/portal/offers/{offer.id}/accept", data={"admission_date": tomorrow()})
-    assert response.status_code == 409
-    text = page(response)
+    assert (response.status_code, response.headers["Location"]) == (302, f"/portal/offers/{offer.id}")
+    text = page(client.get(response.headers["Location"]))
     assert "This offer can no longer be accepted (it is withdrawn)." in text
     assert "CASE-1042" not in text and "not shared with your center" in text
     assert scene.detox_staff.id not in [e.actor_id for e in store.events("referral.view")]
@@ -151,8 +191,10 @@ def test_an_expired_offer_cannot_be_accepted(client, store, scene, referral):
         session.execute(update(Offer).where(Offer.id == offer.id).values(expires_at=utcnow() - timedelta(minutes=1)))
         session.commit()
     sign_in(client, scene.detox_staff)
-    response = client.post(f"/portal/offers/{offer.id}/accept", data={"admission_date": tomorrow()})
-    assert response.status_code == 409
+    response = client.post(
+        f"/portal/offers/{offer.id}/accept", data={"admission_date": tomorrow()}, follow_redirects=True
+    )
+    assert response.request.path == f"/portal/offers/{offer.id}"
     assert "(it is expired)" in page(response)
 
 
@@ -163,8 +205,8 @@ def test_follow_up_admitted_then_no_second_answer(client, store, scene, referral
     assert client.post(f"/portal/offers/{offer.id}/admitted").status_code == 302
     assert detox_offer(store, referral).status == OfferStatus.ADMITTED
     assert referrals(store)[0].status == ReferralStatus.IN_PROGRESS
-    again = client.post(f"/portal/offers/{offer.id}/no_show")
-    assert again.status_code == 409
+    again = client.post(f"/portal/offers/{offer.id}/no_show", follow_redirects=True)
+    assert again.request.path == f"/portal/offers/{offer.id}"
     assert "Only an offer that is accepted can be marked no_show." in page(again)
 
 

@@ -74,7 +74,9 @@ def test_the_profile_shows_every_field_in_plain_words(client, session):
         assert words in text, words
     for code in ["medical_detox", "free_care", "naltrexone_oral", "pregnant_postpartum", "asl"]:
         assert code not in text
-    assert page.main().links_to("/naltrexone"), "a center offering naltrexone links to the explainer"
+    (about,) = page.main().links_to("/medications")  # a center offering medications links to the explainer
+    assert about.href == "/medications#buprenorphine"
+    assert about.text == "What to know about buprenorphine and naltrexone treatment"
 
 
 def test_the_profile_says_what_is_not_reported(client, session):
@@ -83,7 +85,7 @@ def test_the_profile_says_what_is_not_reported(client, session):
     assert "Beds available Not reported – ask the center" in page.text
     assert "Typical detox stay Not reported – ask the center" in page.text
     assert "Accepting referrals Unknown: the center has not said. Call to ask." in page.text
-    assert not page.main().links_to("/naltrexone")
+    assert not page.main().links_to("/medications")
     assert "Website" not in page.text
 
 

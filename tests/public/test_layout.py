@@ -15,7 +15,7 @@ PAGES = [
     ("/search?near=60601&language=es", 200),
     ("/search?near=60601&medication=methadone", 200),
     ("/search?near=nowhere", 400),
-    ("/naltrexone", 200),
+    ("/medications", 200),
     ("/centers/{slug}", 200),
     ("/centers/{slug}/report", 200),
     ("/centers/missing", 404),

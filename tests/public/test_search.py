@@ -77,18 +77,21 @@ def test_results_show_care_payment_and_medications_in_plain_words(client, sessio
     assert "naltrexone_injectable" not in result.text
 
 
-def test_results_offering_naltrexone_link_to_the_naltrexone_page(client, session):
+def test_results_offering_a_medication_link_to_its_section_carrying_the_place(client, session):
     add_centers(
         session,
         center_record(name="A Pill", medications=["naltrexone_oral"], **north_of_60601(1)),
         center_record(name="B Shot", medications=["naltrexone_injectable"], **north_of_60601(2)),
-        center_record(name="C Neither", medications=["methadone"], **north_of_60601(3)),
+        center_record(name="C Methadone", medications=["methadone"], **north_of_60601(3)),
     )
 
-    pill, shot, neither = search(client, near="60601").results()
+    pill, shot, methadone = search(client, near="60601", radius_miles="25").results()
 
-    assert pill.links_to("/naltrexone") and shot.links_to("/naltrexone")
-    assert not neither.links_to("/naltrexone")
+    for result in (pill, shot):
+        (about,) = result.links_to("/medications")
+        assert about.href == "/medications?near=60601&radius_miles=25#naltrexone"
+        assert about.text == "About naltrexone treatment"
+    assert methadone.link("About methadone").href == "/medications?near=60601&radius_miles=25#methadone"
 
 
 def test_results_say_whether_the_center_confirmed_its_listing(client, session):
@@ -311,7 +314,7 @@ def test_a_zip_search_on_the_nationwide_directory(seeded_client):
     assert 0 < narrowed < total
     for result in spanish.results():
         assert "Naltrexone" in result.text
-        assert result.links_to("/naltrexone")
+        assert result.links_to("/medications")
 
 
 @pytest.mark.slow

@@ -158,7 +158,7 @@ def test_no_candidate_is_unplaced_with_partial_matches(session, staff, centers):
     assert route_referral(session, referral.id, now=NOW) == "unplaced"
     session.refresh(referral)
     assert {m["center_name"] for m in referral.plan["partial_matches"]} >= {"Near Detox", "Far Detox"}
-    assert "does not list private insurance" in referral.plan["partial_matches"][0]["missing"]
+    assert "does not list Private health insurance" in referral.plan["partial_matches"][0]["missing"]
 
 
 def test_accept_then_naltrexone_offer_with_target_start(session, staff, centers):

@@ -198,8 +198,19 @@ def test_detox_ranking_is_explained():
     why = ranked[0].why
     assert why[0] == "offers medical detox"
     assert "also offers naltrexone: one center for both steps" in why
-    assert "4.3 miles away" in why and "takes medicaid" in why
+    assert "4.3 miles away" in why and "takes Medicaid" in why
     assert "2 beds reported available" in why and "listing confirmed by the center" in why
+
+
+def test_reasons_name_payment_language_and_populations_by_their_labels():
+    needs = Needs(payment="private_insurance", max_distance_miles=50, language="es", populations=("veterans", "lgbtq"))
+    fits = center(1, 3, payment_options={"private_insurance"}, languages={"es"}, populations={"veterans", "lgbtq"})
+    why = rank_detox([fits], needs)[0].why
+    assert "takes Private health insurance" in why and "serves Spanish" in why
+    assert "serves Veterans; Lesbian, gay, bisexual, transgender or queer clients" in why
+    other = center(2, 3, payment_options={"private_insurance"}, languages={"asl"})
+    assert "no Spanish listed" in rank_detox([other], needs)[0].why
+    assert partial_matches([center(3, 3)], needs)[0].why == ("does not list Private health insurance",)
 
 
 def test_naltrexone_ranking_prefers_continuity_then_counseling():
@@ -231,7 +242,7 @@ def test_partial_matches_say_what_is_missing():
     ]
     partial = partial_matches(candidates, NEEDS)
     assert [(r.candidate.center_id, r.why) for r in partial] == [
-        (1, ("does not list medicaid",)),
+        (1, ("does not list Medicaid",)),
         (3, ("not accepting referrals",)),
         (2, ("80.0 miles away, beyond 50",)),
     ]

@@ -96,6 +96,24 @@ def test_point_passes_through():
     assert (place.latitude, place.longitude) == (41.88, -87.63)
 
 
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("42.3647,-71.1042", "Cambridge, MA (42.3647, -71.1042)"),
+        ("41.89,-87.62", "Chicago, IL (41.8900, -87.6200)"),
+        ("64.84,-147.72", "Fairbanks, AK (64.8400, -147.7200)"),
+        ("18.40,-66.06", "San Juan, PR (18.4000, -66.0600)"),
+        # Farther than TOWN_NEAR_MILES from any ZIP code (the Atlantic; Mexico City): the point alone.
+        ("30.0,-40.0", "30.0000, -40.0000"),
+        ("19.43,-99.13", "19.4300, -99.1300"),
+    ],
+)
+def test_a_point_is_named_after_the_nearest_zip_codes_town_and_keeps_its_rounded_point(text, label):
+    place = geocoder.locate(text)
+    assert place.label == label
+    assert (place.latitude, place.longitude) == tuple(float(part) for part in text.split(","))
+
+
 def test_unknown_zip_and_town_get_specific_messages():
     with pytest.raises(PlaceNotFound, match="00000 is not a US ZIP code we know"):
         geocoder.locate("00000")
@@ -222,6 +240,7 @@ def test_nominatim_geocoder_reports_unknown_places_and_parses_points_locally():
         nominatim.locate("Nowhereville, OH")
     assert client.calls == [{"city": "Nowhereville", "state": "Ohio", "country": "us"}]
     assert nominatim.locate("40.0,-75.0").latitude == 40.0
+    assert nominatim.locate("42.3647,-71.1042").label == "Cambridge, MA (42.3647, -71.1042)"
     assert len(client.calls) == 1
 
 

@@ -54,7 +54,8 @@ POLICY: dict[str, dict[str, str]] = {
     "public.home": EVERYONE,
     "public.search": EVERYONE,
     "public.center_profile": EVERYONE,
-    "public.naltrexone": EVERYONE,
+    "public.medications": EVERYONE,
+    "public.naltrexone": EVERYONE,  # a redirect to the medications page
     "public.report_listing": EVERYONE,  # reporting a problem needs no account
     "auth.login": EVERYONE,
     "auth.forgot_password": EVERYONE,

@@ -7,7 +7,7 @@ from tests.factories import add_centers, center_record, make_user
 
 
 def test_public_pages_send_the_security_headers(client):
-    for path in ("/", "/naltrexone", "/api/v1/openapi.json", "/no-such-page"):
+    for path in ("/", "/medications", "/api/v1/openapi.json", "/no-such-page"):
         response = client.get(path)
         csp = response.headers["Content-Security-Policy"]
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp

@@ -64,6 +64,29 @@ def test_referral_from_form_to_accepted_detox_and_naltrexone_offer(app, client, 
     assert referrals(store)[0].status == ReferralStatus.ACCEPTED
 
 
+def test_the_plan_links_each_center_to_its_profile_and_gives_reasons_in_words(client, store, scene):
+    sign_in(client, scene.referrer)
+    referral = submit(client, store, language="es")
+    plan = Page(client.get(f"/referrals/{referral.id}").data).main()
+    assert [link.path for link in plan.links if link.text == "Lakeside Detox"] == [
+        f"/centers/{scene.near_detox.slug}",  # the plan's step
+        f"/centers/{scene.near_detox.slug}",  # the offers table
+    ]
+    assert plan.link("Naltrexone Clinic").path == f"/centers/{scene.clinic.slug}"
+    assert "takes Medicaid" in plan.text and "no Spanish listed" in plan.text
+    assert "takes medicaid" not in plan.text
+
+
+def test_partial_matches_link_to_the_profiles_and_say_what_does_not_fit_in_words(client, store, scene):
+    sign_in(client, scene.referrer)
+    referral = submit(client, store, payment="private_insurance")
+    plan = Page(client.get(f"/referrals/{referral.id}").data).main()
+    assert "No center fits every need" in plan.text
+    assert plan.link("Lakeside Detox").path == f"/centers/{scene.near_detox.slug}"
+    assert plan.link("Northside Detox").path == f"/centers/{scene.far_detox.slug}"
+    assert "does not list Private health insurance" in plan.text
+
+
 def test_invalid_form_is_refused_with_messages_and_nothing_saved(client, store, scene):
     sign_in(client, scene.referrer)
     data = intake_form(
@@ -79,13 +102,38 @@ def test_invalid_form_is_refused_with_messages_and_nothing_saved(client, store, 
     assert response.status_code == 400
     text = page(response)
     assert "Required: your own reference for this person (not their name)." in text
-    assert "Choose one." in text
-    assert "Choose yes or no." in text
+    assert "Choose how the person pays." in text
+    assert "Choose whether the person needs opioid pain medication: yes or no." in text
     assert "Consent must be granted" in text
     assert "Consent expired on 2001-01-01" in text
     assert "Is in the future" in text
     assert 'aria-invalid="true"' in text
     assert referrals(store) == []
+
+
+def test_the_empty_form_s_summary_names_each_field_and_links_to_it(client, store, scene):
+    sign_in(client, scene.referrer)
+    blank = {"max_distance_miles": "50", "consent_recipients": "", "consent_purpose": "", "consent_expires_on": ""}
+    response = client.post("/referrals/new", data=blank)
+    assert response.status_code == 400
+    summary = Page(response.data).main()
+    problems = {link.text: link.href for link in summary.links if link.href.startswith("#")}
+    assert problems["Choose how the person pays."] == "#payment"
+    assert problems["Choose the primary opioid."] == "#primary_opioid"
+    assert problems["Choose whether the person has liver disease: yes, no or not known."] == "#liver_disease"
+    assert problems["Choose whether the person needs opioid pain medication: yes or no."] == "#on_opioid_pain_therapy"
+    assert problems["Give the date the consent ends."] == "#consent_expires_on"
+    assert len(set(problems)) == len([link for link in summary.links if link.href.startswith("#")])
+    assert "Choose one." not in summary.text and "expires_on" not in summary.text
+    assert referrals(store) == []
+
+
+def test_the_consent_date_s_hint_names_no_format_the_date_picker_does_not_show(client, scene):
+    sign_in(client, scene.referrer)
+    form = Page(client.get("/referrals/new").data)
+    assert form.find("input", name="consent_expires_on").attrs["type"] == "date"
+    assert "YYYY-MM-DD" not in form.text_of("consent_expires_on-hint")
+    assert form.text_of("consent_expires_on-hint") == "The last day the person's consent covers."
 
 
 def test_unknown_choice_is_reported_by_the_shared_checks(client, store, scene):
