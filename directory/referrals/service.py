@@ -847,6 +847,12 @@ def needs_a_person(session: Session, *, escalate_after: timedelta, sender_id: in
     return escalations
 
 
+def call_targets(session: Session, referral: Referral, now: datetime | None = None) -> tuple[str, list[CallTarget]]:
+    """The referral's current step and the centers to call for it (see `_call_targets`)."""
+    step, targets, _ = _call_targets(session, referral, now or utcnow())
+    return step, targets
+
+
 def _call_targets(session: Session, referral: Referral, now: datetime) -> tuple[str, list[CallTarget], list[Candidate]]:
     """The referral's current step, the centers to call for it (open offers first, best ranked first), and
     the candidates read. Only open offers while consent has lapsed or the plan needs a clinician first."""
