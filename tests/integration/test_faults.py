@@ -332,12 +332,7 @@ def worker(fault_app, tmp_path):
     url = make_url(fault_app.config["DATABASE_URL"])
     if url.get_backend_name() == "postgresql":
         url = url.update_query_dict({"application_name": WORKER_APPLICATION_NAME})
-    w = Worker(
-        fault_app,
-        tmp_path / "worker.log",
-        DATABASE_URL=url.render_as_string(hide_password=False),
-        OFFERS_AT_ONCE=str(OFFERS_AT_ONCE),
-    )
+    w = Worker(fault_app, tmp_path / "worker.log", DATABASE_URL=url.render_as_string(hide_password=False))
     w.start()
     yield w
     w.stop()
