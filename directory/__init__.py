@@ -19,7 +19,7 @@ from directory.config import from_environment
 from directory.extensions import csrf, db, limiter
 from directory.mail import make_mailer
 from directory.ops import init_ops
-from directory.referrals.dispatch import init_embedded_sweep, init_notifications
+from directory.referrals.dispatch import check_routing_settings, init_embedded_sweep, init_notifications
 from directory.request_guards import init_request_guards
 from directory.search.geocoding import make_geocoder
 from directory.security import init_security
@@ -55,6 +55,7 @@ def register_extensions(app: Flask) -> None:
     init_request_guards(app)
     init_security(app)
     app.extensions["mailer"] = make_mailer(app.config)
+    check_routing_settings(app)
     celery_init_app(app)
     init_embedded_sweep(app)
     init_notifications(app)

@@ -65,6 +65,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Behind a reverse proxy (nginx, a load balancer): how many proxies set X-Forwarded-*.
         "TRUST_PROXY_HOPS": int(env.get("TRUST_PROXY_HOPS", 0)),
         "OFFER_TTL_MINUTES": int(env.get("OFFER_TTL_MINUTES", 240)),
+        # Each step of a referral is offered to this many centers at once; the first to accept wins.
+        "OFFERS_AT_ONCE": int(env.get("OFFERS_AT_ONCE", 3)),
+        "OFFER_REMINDER_MINUTES": int(env.get("OFFER_REMINDER_MINUTES", 30)),
+        "ESCALATE_AFTER_MINUTES": int(env.get("ESCALATE_AFTER_MINUTES", 120)),
         "EMBEDDED_SWEEP_SECONDS": int(env.get("EMBEDDED_SWEEP_SECONDS", 60)),
         "ROUTING_REDISPATCH_SECONDS": int(env.get("ROUTING_REDISPATCH_SECONDS", 120)),
         # Mail center staff, daily, to confirm listings not confirmed for 90 days (directory/upkeep/).

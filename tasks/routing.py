@@ -23,19 +23,23 @@ log = logging.getLogger(__name__)
 )
 def route_referral(referral_id: str) -> None:
     """Plan and offer one referral (safe to deliver twice)."""
-    status = service.route_referral(db.session, referral_id, offer_ttl=dispatch.offer_ttl())
+    status = service.route_referral(db.session, referral_id, offering=dispatch.offering())
     log.info("referral %s routed: %s", referral_id, status)
 
 
 @shared_task(name="tasks.routing.expire_offers", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def expire_offers() -> None:
-    """Stop routing referrals whose consent expired; expire unanswered offers and offer the next candidate."""
+    """Stop routing referrals whose consent expired; expire unanswered offers and offer the next candidate;
+    remind centers of offers open for OFFER_REMINDER_MINUTES."""
     stopped = service.stop_lapsed_consents(db.session)
     if stopped:
         log.info("stopped routing %d referrals whose consent expired", stopped)
-    count = service.expire_offers(db.session, offer_ttl=dispatch.offer_ttl())
+    count = service.expire_offers(db.session, offering=dispatch.offering())
     if count:
         log.info("expired %d offers", count)
+    reminded = service.remind_open_offers(db.session, after=dispatch.reminder_after())
+    if reminded:
+        log.info("reminded centers of %d open offers", reminded)
 
 
 @shared_task(name="tasks.routing.dispatch_outbox")

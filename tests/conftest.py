@@ -196,6 +196,9 @@ def make_app(database_url: str, **config: object) -> Flask:
             # embedded sweep's); tests of those mails switch it back on (tests/upkeep/).
             "CONFIRMATION_REQUESTS": False,
             "PASSWORD_HASH_PROFILE": passwords.TEST_PROFILE,
+            # One offer of a step at a time, so a test's offers come in a known order; the tests of
+            # parallel offers (tests/referrals/test_parallel_offers.py, the fault tests) ask for more.
+            "OFFERS_AT_ONCE": 1,
             **config,
         }
     )

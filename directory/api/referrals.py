@@ -253,7 +253,7 @@ def accept_offer(offer_id: int) -> ResponseReturnValue:
         return error_response(f"admission_date: {message}", 400, {"admission_date": [message]})
     return _offer_answer(
         offer_id,
-        lambda: service.accept_offer(db.session, offer_id, current_user, admission, offer_ttl=dispatch.offer_ttl()),
+        lambda: service.accept_offer(db.session, offer_id, current_user, admission, offering=dispatch.offering()),
     )
 
 
@@ -270,7 +270,7 @@ def decline_offer(offer_id: int) -> ResponseReturnValue:
         return error_response(f"reason: {message}", 400, {"reason": [message]})
     return _offer_answer(
         offer_id,
-        lambda: service.decline_offer(db.session, offer_id, current_user, reason, offer_ttl=dispatch.offer_ttl()),
+        lambda: service.decline_offer(db.session, offer_id, current_user, reason, offering=dispatch.offering()),
     )
 
 

@@ -141,6 +141,8 @@ class Offer(Base):
     admission_date: Mapped[date | None] = mapped_column(Date)
     target_start: Mapped[date | None] = mapped_column(Date)
     decline_reason: Mapped[str | None] = mapped_column(Text)
+    #: When the center's staff were reminded of the open offer (once, after OFFER_REMINDER_MINUTES).
+    reminded_at: Mapped[datetime | None]
 
     referral: Mapped[Referral] = relationship(back_populates="offers")
     center: Mapped[Center] = relationship()
@@ -171,8 +173,10 @@ class TimelineEntry(Base):
 class OutboxMessage(Base):
     """A task to send, written in the same transaction as the change that needs it: a routing
     task (`route_referral`), or a notice to mail (`notify_center_staff` of a new offer,
-    `notify_referrer` of a referral's new status, `ask_to_confirm_listing` of a center's stale
-    listing, the one kind about a center rather than a referral).
+    `remind_center_staff` of an offer still open, `notify_placed_elsewhere` of an offer withdrawn
+    because another center accepted, `notify_referrer` of a referral's new status,
+    `ask_to_confirm_listing` of a center's stale listing, the one kind about a center rather than
+    a referral).
 
     The committing process sends it after commit; beat's `dispatch_outbox` re-sends any not sent,
     or sent and not done in time, so a broker outage loses nothing. A notice's row is deleted once
@@ -186,7 +190,7 @@ class OutboxMessage(Base):
     referral_id: Mapped[str | None] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"))
     #: The center an `ask_to_confirm_listing` notice is about.
     center_id: Mapped[int | None] = mapped_column(ForeignKey("centers.id", ondelete="CASCADE"))
-    #: The new offer a `notify_center_staff` notice is about.
+    #: The offer a `notify_center_staff`, `remind_center_staff` or `notify_placed_elsewhere` notice is about.
     offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     dispatched_at: Mapped[datetime | None]

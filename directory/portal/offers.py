@@ -28,7 +28,7 @@ from directory.models import Offer, OfferStatus, Role, User
 from directory.models.base import utcnow
 from directory.portal import bp
 from directory.referrals import service
-from directory.referrals.dispatch import offer_ttl
+from directory.referrals.dispatch import offering
 from directory.referrals.presenters import center_offer_view
 from directory.security import record_denied, roles_required
 
@@ -169,7 +169,7 @@ def accept_offer(offer_id: int) -> ResponseReturnValue:
     if not form.validate():
         return _not_answered(offer_id, "The offer was not accepted.", *form_errors(form))
     try:
-        service.accept_offer(db.session, found.id, _actor(), form.admission_date.data, offer_ttl=offer_ttl())
+        service.accept_offer(db.session, found.id, _actor(), form.admission_date.data, offering=offering())
     except service.ReferralError as error:
         return _refused(offer_id, error)
     flash(f"Accepted: admission on {form.admission_date.data.isoformat()}.")
@@ -185,7 +185,7 @@ def decline_offer(offer_id: int) -> ResponseReturnValue:
     if not form.validate():
         return _not_answered(offer_id, "The offer was not declined.", *form_errors(form))
     try:
-        service.decline_offer(db.session, found.id, _actor(), form.reason.data or "", offer_ttl=offer_ttl())
+        service.decline_offer(db.session, found.id, _actor(), form.reason.data or "", offering=offering())
     except service.ReferralError as error:
         return _refused(offer_id, error)
     flash("Declined. Thank you: the referral goes to the next center.")

@@ -39,8 +39,30 @@ DELIVER_NOTICES = "tasks.notifications.deliver_notices"
 NOTICES_PER_TASK = 100
 
 
-def offer_ttl() -> timedelta:
-    return timedelta(minutes=current_app.config["OFFER_TTL_MINUTES"])
+#: The settings of offers and escalation, each a whole number of at least 1.
+ROUTING_SETTINGS = ("OFFERS_AT_ONCE", "OFFER_TTL_MINUTES", "OFFER_REMINDER_MINUTES", "ESCALATE_AFTER_MINUTES")
+
+
+def check_routing_settings(app: Flask) -> None:
+    """Refuse to start with an offer or escalation setting that is not a whole number of at least 1."""
+    for name in ROUTING_SETTINGS:
+        value = app.config[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}={value!r}: use a whole number of at least 1.")
+
+
+def offering() -> service.Offering:
+    """How steps are offered: OFFERS_AT_ONCE centers at a time, each for OFFER_TTL_MINUTES."""
+    config = current_app.config
+    return service.Offering(at_once=config["OFFERS_AT_ONCE"], ttl=timedelta(minutes=config["OFFER_TTL_MINUTES"]))
+
+
+def reminder_after() -> timedelta:
+    return timedelta(minutes=current_app.config["OFFER_REMINDER_MINUTES"])
+
+
+def escalate_after() -> timedelta:
+    return timedelta(minutes=current_app.config["ESCALATE_AFTER_MINUTES"])
 
 
 def publish(name: str, *args: object) -> None:
@@ -193,8 +215,9 @@ CONFIRMATION_REQUEST_SECONDS = 24 * 3600
 
 
 def init_embedded_sweep(app: Flask) -> None:
-    """Without a broker, stop referrals whose consent expired, expire offers and send leftovers as requests
-    come in (at most once a minute), and ask centers to confirm stale listings (once a day)."""
+    """Without a broker, stop referrals whose consent expired, expire offers, remind centers of open ones
+    and send leftovers as requests come in (at most once a minute), and ask centers to confirm stale
+    listings (once a day)."""
     if app.config.get("REDIS_URL"):
         return
     state = {"last": 0.0, "asked": -float(CONFIRMATION_REQUEST_SECONDS)}
@@ -208,7 +231,8 @@ def init_embedded_sweep(app: Flask) -> None:
             return
         state["last"] = now
         service.stop_lapsed_consents(db.session)
-        service.expire_offers(db.session, offer_ttl=offer_ttl())
+        service.expire_offers(db.session, offering=offering())
+        service.remind_open_offers(db.session, after=reminder_after())
         send_pending()
         if app.config["CONFIRMATION_REQUESTS"] and now - state["asked"] >= CONFIRMATION_REQUEST_SECONDS:
             state["asked"] = now

@@ -1,5 +1,6 @@
-"""Emails about referrals: center staff hear of a new offer, the referrer of a new status; and
-the one notice about a center, not a referral: its staff asked to confirm a stale listing.
+"""Emails about referrals: center staff hear of a new offer, are reminded of one still open and told
+when one was placed elsewhere, the referrer hears of a new status; and the one notice about a
+center, not a referral: its staff asked to confirm a stale listing.
 
 The messages carry no personal data (no client reference, no clinical facts, no phone),
 only a link to sign in; the referral id in a link is a random id, not personal data.
@@ -10,7 +11,8 @@ becomes a row of the outbox (ids only), so the notices commit with the change or
 (a rollback forgets them). That covers every way offers are made and statuses change (routing
 in a worker, answers, expiry, cancellation) without the lifecycle code knowing about mail.
 After the commit, `send` gets the new rows' ids to send for mailing (`deliver`). Code that writes
-a notice itself (a confirmation request) hands it to `queue`, which goes the same way.
+a notice itself (a confirmation request, a reminder, a "placed elsewhere") hands it to `queue`,
+which goes the same way.
 """
 
 from __future__ import annotations
@@ -41,6 +43,15 @@ log = logging.getLogger(__name__)
 
 OFFER_SUBJECT = "New referral offer"
 OFFER_BODY = "You have a new referral offer; sign in to see it: {base_url}/portal/offers\n"
+REMINDER_SUBJECT = "A referral offer is waiting for your answer"
+REMINDER_BODY = (
+    "A referral offered to your center is waiting for your answer; sign in to answer it: {base_url}/portal/offers\n"
+)
+PLACED_SUBJECT = "A referral offer was placed elsewhere"
+PLACED_BODY = (
+    "A referral offered to your center was accepted by another center, so the offer is withdrawn and "
+    "nothing more is needed from you. Your offers: {base_url}/portal/offers\n"
+)
 STATUS_SUBJECT = "A referral you sent has a new status"
 STATUS_BODY = "A referral you sent has a new status; sign in: {base_url}/referrals/{referral_id}\n"
 CONFIRM_SUBJECT = "Please confirm your listing in the treatment directory"
@@ -50,12 +61,21 @@ CONFIRM_BODY = (
     "{base_url}/portal/centers/{center_id}/confirm\n"
 )
 
-#: The outbox tasks of notices: the staff of a new offer's center, a referral's creator, the staff
-#: of a center asked to confirm its listing.
+#: The outbox tasks of notices: the staff of a new offer's center, of an open offer's center reminded
+#: of it, of a center whose offer was withdrawn because another accepted; a referral's creator; the
+#: staff of a center asked to confirm its listing.
 NEW_OFFER = "notify_center_staff"
+REMINDER = "remind_center_staff"
+PLACED_ELSEWHERE = "notify_placed_elsewhere"
 STATUS_CHANGE = "notify_referrer"
 CONFIRM_LISTING = "ask_to_confirm_listing"
-NOTICE_TASKS = (NEW_OFFER, STATUS_CHANGE, CONFIRM_LISTING)
+NOTICE_TASKS = (NEW_OFFER, REMINDER, PLACED_ELSEWHERE, STATUS_CHANGE, CONFIRM_LISTING)
+#: The notices about an offer, mailed to its center's staff while the offer is in the given status.
+OFFER_NOTICES = {
+    NEW_OFFER: (OfferStatus.OFFERED.value, OFFER_SUBJECT, OFFER_BODY),
+    REMINDER: (OfferStatus.OFFERED.value, REMINDER_SUBJECT, REMINDER_BODY),
+    PLACED_ELSEWHERE: (OfferStatus.WITHDRAWN.value, PLACED_SUBJECT, PLACED_BODY),
+}
 
 _PENDING = "referral_notices"
 _WRITTEN = "referral_notice_rows"
@@ -129,6 +149,19 @@ def confirmation_request(center_id: int, now: datetime) -> dict[str, Any]:
     }
 
 
+def offer_notice(task: str, offer_id: int, referral_id: str, now: datetime) -> dict[str, Any]:
+    """The outbox row of a notice to an offer's center (`REMINDER` or `PLACED_ELSEWHERE`), for `queue`."""
+    return {
+        "task": task,
+        "referral_id": referral_id,
+        "offer_id": offer_id,
+        "center_id": None,
+        "created_at": now,
+        "dispatched_at": now,
+        "attempts": 1,
+    }
+
+
 def _forget(session: Session, *_args: Any) -> None:
     session.info.pop(_PENDING, None)
     session.info.pop(_WRITTEN, None)
@@ -159,8 +192,8 @@ def deliver(session: Session, message_ids: list[int], mailer: Mailer, base_url: 
     that dies, or a database that fails, between a mail and its row's delete leaves that one
     notice to be mailed again. The other choice, deleting first and mailing after, would lose
     a notice in the same window; a second "new status, sign in" mail is the lesser harm.
-    Offers no longer open, listings confirmed since they were asked, and inactive accounts get no
-    mail; their rows go all the same.
+    Offers no longer open (a reminder, a new offer), offers not withdrawn (placed elsewhere), listings
+    confirmed since they were asked, and inactive accounts get no mail; their rows go all the same.
     """
     rows = session.execute(
         select(
@@ -174,14 +207,19 @@ def deliver(session: Session, message_ids: list[int], mailer: Mailer, base_url: 
         .where(OutboxMessage.id.in_(message_ids), OutboxMessage.task.in_(NOTICE_TASKS))
         .order_by(OutboxMessage.id)
     ).all()
-    staff = _center_staff(session, [row.offer_id for row in rows if row.task == NEW_OFFER])
+    staff = {
+        task: _center_staff(session, [row.offer_id for row in rows if row.task == task], status)
+        for task, (status, _subject, _body) in OFFER_NOTICES.items()
+    }
     creators = _creators(session, [row.referral_id for row in rows if row.task == STATUS_CHANGE])
     listings = _listings(session, [row.center_id for row in rows if row.task == CONFIRM_LISTING])
     session.rollback()  # end the read: no transaction is held while mailing
     sent = 0
     for row in rows:
-        if row.task == NEW_OFFER:
-            mail = [(to, OFFER_SUBJECT, OFFER_BODY.format(base_url=base_url)) for to in staff.get(row.offer_id, ())]
+        if row.task in OFFER_NOTICES:
+            _status, subject, template = OFFER_NOTICES[row.task]
+            body = template.format(base_url=base_url)
+            mail = [(to, subject, body) for to in staff[row.task].get(row.offer_id, ())]
         elif row.task == CONFIRM_LISTING:
             mail = _confirmation_mail(listings.get(row.center_id), row.created_at, base_url)
         else:
@@ -195,15 +233,16 @@ def deliver(session: Session, message_ids: list[int], mailer: Mailer, base_url: 
     return sent
 
 
-def _center_staff(session: Session, offer_ids: list[int]) -> dict[int, list[str]]:
-    """The addresses of the active staff of each open offer's center, by offer id (one query)."""
+def _center_staff(session: Session, offer_ids: list[int], status: str) -> dict[int, list[str]]:
+    """The addresses of the active staff of each offer's center, if the offer is in `status`, by offer id
+    (one query)."""
     recipients: dict[int, list[str]] = {}
     if offer_ids:
         rows = session.execute(
             select(Offer.id, User.email)
             .join(center_staff, center_staff.c.user_id == User.id)
             .join(Offer, Offer.center_id == center_staff.c.center_id)
-            .where(Offer.id.in_(offer_ids), Offer.status == OfferStatus.OFFERED.value)
+            .where(Offer.id.in_(offer_ids), Offer.status == status)
             .where(User.role == Role.CENTER_STAFF.value, User.active.is_(True))
             .order_by(Offer.id, User.id)
         )  # addresses only: loading `User`s would load their centers too

@@ -1,9 +1,12 @@
 """Referral lifecycle: submit, route, offer, accept or decline, expire, cancel, follow up.
 
 Plain functions over a SQLAlchemy session. Every status change is written to the
-referral's timeline with who, when and why. State changes on offers are conditional
-updates (`UPDATE ... WHERE status = 'offered'`), so of two concurrent accepts exactly one
-wins, and an expired or withdrawn offer cannot be accepted.
+referral's timeline with who, when and why. Each step of the pathway is offered to up to
+`Offering.at_once` centers at a time; the first to accept wins and the step's other open offers
+are withdrawn in the same transaction. Every change to a referral's offers first locks the
+referral's row (PostgreSQL; SQLite writes one transaction at a time), and state changes on
+offers are conditional updates (`UPDATE ... WHERE status = 'offered'`): of concurrent accepts of
+one step, exactly one wins, and an expired or withdrawn offer cannot be accepted.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from directory.models import (
 from directory.models.base import utcnow
 from directory.models.centers import ATTRIBUTE_KINDS, is_verified
 from directory.models.referrals import OPEN_REFERRAL_STATUSES
+from directory.referrals import notifications
 from directory.referrals.intake import Intake
 from directory.routing.ranking import (
     STEP_CODES,
@@ -65,6 +69,21 @@ CONSENT_REVOKED = "Consent revoked."
 
 class ReferralError(ValueError):
     """An action that cannot be done in the referral's or offer's current state."""
+
+
+#: What a losing accept is told when another center's offer of the same step won.
+PLACED_ELSEWHERE = "another center accepted this referral"
+#: Offer statuses that hold a step: accepted, and then admitted or completed.
+TAKEN = (OfferStatus.ACCEPTED.value, OfferStatus.ADMITTED.value, OfferStatus.COMPLETED.value)
+
+
+@dataclass(frozen=True)
+class Offering:
+    """How each step is offered: to up to `at_once` centers at a time, each offer open for `ttl`.
+    The app's come from its settings (`dispatch.offering`)."""
+
+    at_once: int = 1
+    ttl: timedelta = DEFAULT_OFFER_TTL
 
 
 def _timeline(session: Session, referral: Referral, status: str, actor: User | None, reason: str | None, now: datetime,
@@ -168,22 +187,6 @@ def _stop_for_consent(session: Session, referral: Referral, now: datetime,
     _set_status(session, referral, status, None, reason, now, entries)
 
 
-def _refuse_without_consent(session: Session, offer_id: int, now: datetime) -> None:
-    """Before an answer to an offer: if the referral's consent has lapsed, stop routing (commits)
-    and refuse the answer."""
-    offer = session.get(Offer, offer_id)
-    if offer is None or consent_in_force(offer.referral, now):
-        return
-    referral = _lock_referral(session, offer.referral_id)
-    assert referral is not None
-    _stop_for_consent(session, referral, now)
-    session.commit()
-    raise ReferralError(
-        "The person's consent to share this referral has expired or was revoked, so the offer is withdrawn "
-        "and the referral is no longer shared with your center."
-    )
-
-
 def stop_lapsed_consents(session: Session, *, now: datetime | None = None) -> int:
     """Stop routing every referral still being routed whose consent expired (the periodic sweep, beside
     `expire_offers`); returns how many were stopped."""
@@ -215,6 +218,8 @@ def _lock_referral(session: Session, referral_id: str) -> Referral | None:
 def _referral_for_update(locking: bool) -> Select:
     """`_lock_referral`'s statement, built once (the referral's id bound at execution)."""
     stmt = select(Referral).where(Referral.id == bindparam("id", type_=Referral.id.type))
+    # Read afresh: what was loaded before the lock may have changed since.
+    stmt = stmt.execution_options(populate_existing=True)
     return stmt.with_for_update() if locking else stmt
 
 
@@ -318,8 +323,9 @@ def _step_view(ranked: Ranked | None, offer: Offer | None = None) -> dict[str, A
 
 
 def route_referral(session: Session, referral_id: str, *, now: datetime | None = None,
-                   offer_ttl: timedelta = DEFAULT_OFFER_TTL) -> str:  # fmt: skip
-    """Plan the pathway and offer the detox step to the best candidate. Safe to run twice.
+                   offering: Offering = Offering()) -> str:  # fmt: skip
+    """Plan the pathway and offer the detox step to the best candidates (`offering.at_once` of them).
+    Safe to run twice.
 
     Returns the referral's status afterwards ("missing" if there is no such referral).
     """
@@ -367,18 +373,27 @@ def route_referral(session: Session, referral_id: str, *, now: datetime | None =
         return _end(session, referral, entries)
     top = detox[0]
     naltrexone = rank_naltrexone(candidates, needs, detox_center_id=top.candidate.center_id)
-    offer = _make_offer(session, referral, "detox", top, rank=1, now=now, ttl=offer_ttl, entries=entries)
-    plan["detox"] = _step_view(top, offer)
+    chosen = detox[: offering.at_once]
+    offers = [
+        _make_offer(session, referral, "detox", ranked, rank=n, now=now, ttl=offering.ttl, entries=entries)
+        for n, ranked in enumerate(chosen, 1)
+    ]
+    plan["detox"] = _step_view(top, offers[0])
     plan["naltrexone_program"] = _naltrexone_view(naltrexone[0] if naltrexone else None, assessment.earliest_start)
     referral.plan = plan
-    _set_status(
-        session, referral, ReferralStatus.OFFERED, None, f"Offered to {top.candidate.name} (detox).", now, entries
-    )
+    reason = _offered_to([r.candidate.name for r in chosen], "detox")
+    _set_status(session, referral, ReferralStatus.OFFERED, None, reason, now, entries)
     try:
         return _end(session, referral, entries)
     except IntegrityError:
         session.rollback()  # another delivery of the same task made this offer first
         return session.get(Referral, referral_id).status  # type: ignore[union-attr]
+
+
+def _offered_to(names: list[str], step: str) -> str:
+    """The status reason of a step open with these centers, e.g. "Offered to A, B and C (detox)."."""
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"Offered to {listed} ({step})."
 
 
 def _end(session: Session, referral: Referral, entries: list[dict[str, Any]]) -> str:
@@ -433,13 +448,22 @@ def _make_offer(session: Session, referral: Referral, step: str, ranked: Ranked,
 
 
 def offer_next(session: Session, referral: Referral, step: str, *, now: datetime,
-               offer_ttl: timedelta = DEFAULT_OFFER_TTL) -> Offer | None:  # fmt: skip
-    """Offer the step to the best candidate not yet asked; None (and the referral unplaced) if none is left,
-    or if the person's consent no longer covers sharing the referral (routing stops)."""
+               offering: Offering = Offering()) -> list[Offer]:  # fmt: skip
+    """Keep up to `offering.at_once` offers of the step open: offer it to the best candidates not yet
+    asked. The referral is unplaced if no offer of the step is open and no candidate is left; nothing
+    is offered once the step is taken, or if the person's consent no longer covers sharing the
+    referral (routing stops). Returns the new offers. The caller holds the referral's lock."""
     if not consent_in_force(referral, now):
         _stop_for_consent(session, referral, now)
-        return None
-    asked = {o.center_id for o in referral.offers if o.step == step}
+        return []
+    step_offers = [o for o in referral.offers if o.step == step]
+    if any(o.status in TAKEN for o in step_offers):
+        return []
+    still_open = [o for o in step_offers if o.status == OfferStatus.OFFERED]
+    wanted = offering.at_once - len(still_open)
+    if wanted <= 0:
+        return []
+    asked = {o.center_id for o in step_offers}
     candidates = load_candidates(session, referral, now)
     needs = _needs(referral)
     detox_offer = _accepted_offer(referral, "detox")
@@ -450,6 +474,8 @@ def offer_next(session: Session, referral: Referral, step: str, *, now: datetime
     remaining = [r for r in ranked if r.candidate.center_id not in asked]
     plan = dict(referral.plan or {})
     if not remaining:
+        if still_open:
+            return []  # the open offers may still be accepted
         plan["partial_matches"] = [_partial_view(r) for r in partial_matches(candidates, needs)]
         referral.plan = plan
         reason = (
@@ -458,23 +484,28 @@ def offer_next(session: Session, referral: Referral, step: str, *, now: datetime
             else ("No naltrexone program accepted; the detox placement stands.")
         )
         _set_status(session, referral, ReferralStatus.UNPLACED, None, reason, now)
-        return None
+        return []
     target = None
     if step == "naltrexone":
         target = _target_start(referral, detox_offer, candidates)
-    offer = _make_offer(session, referral, step, remaining[0], rank=len(asked) + 1, now=now, ttl=offer_ttl,
-                        target_start=target)  # fmt: skip
-    earliest = _earliest(referral)
-    if step == "detox":
-        plan["detox"] = _step_view(remaining[0], offer)
-    else:
-        plan["naltrexone_program"] = _naltrexone_view(remaining[0], earliest, offer, target)
+    chosen = remaining[:wanted]
+    offers = [
+        _make_offer(session, referral, step, r, rank=len(asked) + n, now=now, ttl=offering.ttl, target_start=target)
+        for n, r in enumerate(chosen, 1)
+    ]
+    # The plan shows the best ranked of the step's open offers.
+    by_center = {r.candidate.center_id: r for r in ranked}
+    best = min([*still_open, *offers], key=lambda o: (o.rank, o.center_id))
+    if best.center_id in by_center:
+        if step == "detox":
+            plan["detox"] = _step_view(by_center[best.center_id], best)
+        else:
+            plan["naltrexone_program"] = _naltrexone_view(by_center[best.center_id], _earliest(referral), best, target)
     referral.plan = plan
     if step == "detox":
-        _set_status(
-            session, referral, ReferralStatus.OFFERED, None, f"Offered to {remaining[0].candidate.name} (detox).", now
-        )
-    return offer
+        names = [o.center.name for o in still_open] + [r.candidate.name for r in chosen]
+        _set_status(session, referral, ReferralStatus.OFFERED, None, _offered_to(names, "detox"), now)
+    return offers
 
 
 def _earliest(referral: Referral) -> date | None:
@@ -484,7 +515,7 @@ def _earliest(referral: Referral) -> date | None:
 
 def _accepted_offer(referral: Referral, step: str) -> Offer | None:
     for offer in referral.offers:
-        if offer.step == step and offer.status in (OfferStatus.ACCEPTED, OfferStatus.ADMITTED, OfferStatus.COMPLETED):
+        if offer.step == step and offer.status in TAKEN:
             return offer
     return None
 
@@ -519,89 +550,187 @@ def _transition(session: Session, offer_id: int, from_statuses: tuple[str, ...],
     return result.rowcount == 1
 
 
+def _lock_for_answer(session: Session, offer_id: int, now: datetime) -> None:
+    """Before an answer to an offer: lock its referral, so that answers, expiry and routing of one
+    referral run one at a time; if the person's consent has lapsed, stop routing (commits) and refuse."""
+    offer = session.get(Offer, offer_id)
+    if offer is None:
+        return  # the answer's conditional update finds no offer, and says so
+    referral = _lock_referral(session, offer.referral_id)
+    assert referral is not None
+    if consent_in_force(referral, now):
+        return
+    _stop_for_consent(session, referral, now)
+    session.commit()
+    raise ReferralError(
+        "The person's consent to share this referral has expired or was revoked, so the offer is withdrawn "
+        "and the referral is no longer shared with your center."
+    )
+
+
+def _no_longer_open(session: Session, offer_id: int, verb: str) -> ReferralError:
+    """Why an offer could not be answered (read after the rollback): taken, expired, withdrawn, gone."""
+    offer = session.get(Offer, offer_id)
+    if offer is None:
+        return ReferralError(f"This offer can no longer be {verb} (it is missing).")
+    if offer.status == OfferStatus.WITHDRAWN and _accepted_offer(offer.referral, offer.step) is not None:
+        return ReferralError(f"This offer can no longer be {verb}: {PLACED_ELSEWHERE}.")
+    state = OfferStatus.EXPIRED.value if offer.status == OfferStatus.OFFERED else offer.status
+    return ReferralError(f"This offer can no longer be {verb} (it is {state}).")
+
+
 def accept_offer(session: Session, offer_id: int, actor: User, admission_date: date, *, now: datetime | None = None,
-                 offer_ttl: timedelta = DEFAULT_OFFER_TTL) -> OfferOutcome:  # fmt: skip
-    """A center says yes. Exactly one of concurrent accepts wins; expired or withdrawn offers cannot be
+                 offering: Offering = Offering()) -> OfferOutcome:  # fmt: skip
+    """A center says yes. Of concurrent accepts of one step exactly one wins; the step's other open
+    offers are withdrawn with it and their centers told. Expired or withdrawn offers cannot be
     accepted, nor any offer once the person's consent has lapsed."""
     now = now or utcnow()
-    _refuse_without_consent(session, offer_id, now)
+    _lock_for_answer(session, offer_id, now)
+    outcome = _accept(session, offer_id, actor, admission_date, now, offering)
+    session.commit()
+    return outcome
+
+
+def _accept(session: Session, offer_id: int, actor: User, admission_date: date, now: datetime, offering: Offering,
+            note: str = "") -> OfferOutcome:  # fmt: skip
+    """Accept an open offer, its referral locked; the caller commits. Rolls back and raises if it is not open."""
     won = _transition(
         session, offer_id, (OfferStatus.OFFERED.value,), OfferStatus.ACCEPTED, now,
         responded_at=now, responded_by_id=actor.id, admission_date=admission_date,
     )  # fmt: skip
     if not won:
         session.rollback()
-        offer = session.get(Offer, offer_id)
-        state = "expired" if offer and offer.status == OfferStatus.OFFERED else (offer.status if offer else "missing")
-        raise ReferralError(f"This offer can no longer be accepted (it is {state}).")
+        raise _no_longer_open(session, offer_id, "accepted")
     session.expire_all()
     offer = session.get(Offer, offer_id)
     assert offer is not None
     referral = offer.referral
     _timeline(
-        session, referral, f"offer:{offer.step}:accepted", actor, f"Admission on {admission_date.isoformat()}.", now
-    )
+        session, referral, f"offer:{offer.step}:accepted", actor,
+        f"Admission on {admission_date.isoformat()}.{note}", now,
+    )  # fmt: skip
+    _withdraw_rest_of_step(session, referral, offer, now)
+    key = "detox" if offer.step == "detox" else "naltrexone_program"
+    plan = dict(referral.plan or {})
+    plan[key] = _accepted_view(offer, plan.get(key))
+    referral.plan = plan
     if offer.step == "detox":
-        plan = dict(referral.plan or {})
-        if plan.get("detox"):
-            plan["detox"] = {**plan["detox"], "offer_status": OfferStatus.ACCEPTED.value}
-        referral.plan = plan
         _set_status(
             session, referral, ReferralStatus.ACCEPTED, actor, f"{offer.center.name} accepted the detox referral.", now
         )
-        offer_next(session, referral, "naltrexone", now=now, offer_ttl=offer_ttl)
-    else:
-        _update_plan_status(referral, "naltrexone_program", OfferStatus.ACCEPTED.value)
-    session.commit()
+        offer_next(session, referral, "naltrexone", now=now, offering=offering)
+    elif referral.status == ReferralStatus.UNPLACED:  # no program had accepted; one did on the phone
+        detox = _accepted_offer(referral, "detox")
+        admitted = detox is not None and detox.status != OfferStatus.ACCEPTED
+        status = ReferralStatus.IN_PROGRESS if admitted else ReferralStatus.ACCEPTED
+        _set_status(session, referral, status, actor, f"{offer.center.name} accepted the naltrexone referral.", now)
     return OfferOutcome(offer, referral)
 
 
-def _update_plan_status(referral: Referral, key: str, status: str) -> None:
-    plan = dict(referral.plan or {})
-    if plan.get(key):
-        plan[key] = {**plan[key], "offer_status": status}
-    referral.plan = plan
+def _accepted_view(offer: Offer, planned: dict[str, Any] | None) -> dict[str, Any]:
+    """The plan's view of a step once `offer` took it (the step's planned dates kept)."""
+    center = offer.center
+    view = {
+        **(planned or {}),
+        "center_id": offer.center_id,
+        "center_name": center.name,
+        "distance_miles": offer.distance_miles,
+        "phone": center.intake_phone or center.phone,
+        "offer_status": offer.status,
+        "why": list(offer.why or []),
+    }
+    if offer.step == "naltrexone":
+        view["target_start"] = offer.target_start.isoformat() if offer.target_start else view.get("target_start")
+    return view
+
+
+def _withdraw_rest_of_step(session: Session, referral: Referral, accepted: Offer, now: datetime) -> None:
+    """Withdraw the step's other open offers and tell their centers the referral was placed elsewhere
+    (no personal data: the notice names no referral)."""
+    rows = []
+    for other in referral.offers:
+        if other.step == accepted.step and other.status == OfferStatus.OFFERED and other.id != accepted.id:
+            other.status = OfferStatus.WITHDRAWN.value
+            other.responded_at = now
+            _timeline(session, referral, f"offer:{other.step}:withdrawn", None, "Another center accepted.", now)
+            rows.append(notifications.offer_notice(notifications.PLACED_ELSEWHERE, other.id, referral.id, now))
+    notifications.queue(session, rows)
 
 
 def decline_offer(session: Session, offer_id: int, actor: User, reason: str, *, now: datetime | None = None,
-                  offer_ttl: timedelta = DEFAULT_OFFER_TTL) -> OfferOutcome:  # fmt: skip
-    """A center says no (with a reason); the next candidate gets the offer, while consent covers it."""
+                  offering: Offering = Offering()) -> OfferOutcome:  # fmt: skip
+    """A center says no (with a reason); the next candidate gets an offer, while consent covers it."""
     now = now or utcnow()
     reason = reason.strip()
     if not reason:
         raise ReferralError("Give a reason for declining (it helps the referral staff find another place).")
-    _refuse_without_consent(session, offer_id, now)
+    _lock_for_answer(session, offer_id, now)
+    outcome = _decline(session, offer_id, actor, reason, now, offering)
+    session.commit()
+    return outcome
+
+
+def _decline(session: Session, offer_id: int, actor: User, reason: str, now: datetime,
+             offering: Offering) -> OfferOutcome:  # fmt: skip
+    """Decline an open offer, its referral locked, and offer the step on; the caller commits. Rolls back
+    and raises if it is not open."""
     if not _transition(session, offer_id, (OfferStatus.OFFERED.value,), OfferStatus.DECLINED, now,
                        responded_at=now, responded_by_id=actor.id, decline_reason=reason[:2000]):  # fmt: skip
         session.rollback()
-        raise ReferralError("This offer is no longer open.")
+        raise _no_longer_open(session, offer_id, "declined")
     session.expire_all()
     offer = session.get(Offer, offer_id)
     assert offer is not None
     _timeline(session, offer.referral, f"offer:{offer.step}:declined", actor, reason[:2000], now)
-    offer_next(session, offer.referral, offer.step, now=now, offer_ttl=offer_ttl)
-    session.commit()
+    offer_next(session, offer.referral, offer.step, now=now, offering=offering)
     return OfferOutcome(offer, offer.referral)
 
 
-def expire_offers(session: Session, *, now: datetime | None = None, offer_ttl: timedelta = DEFAULT_OFFER_TTL) -> int:
+def expire_offers(session: Session, *, now: datetime | None = None, offering: Offering = Offering()) -> int:
     """Expire offers past their time and offer the step to the next candidate; returns how many expired."""
     now = now or utcnow()
-    due = session.scalars(
-        select(Offer.id).where(Offer.status == OfferStatus.OFFERED.value, Offer.expires_at <= now).order_by(Offer.id)
+    due = session.execute(
+        select(Offer.id, Offer.referral_id)
+        .where(Offer.status == OfferStatus.OFFERED.value, Offer.expires_at <= now)
+        .order_by(Offer.id)
     ).all()
     count = 0
-    for offer_id in due:
+    for offer_id, referral_id in due:
+        _lock_referral(session, referral_id)
         if not _transition(session, offer_id, (OfferStatus.OFFERED.value,), OfferStatus.EXPIRED, now):
+            session.rollback()  # answered or expired meanwhile
             continue
         session.expire_all()
         offer = session.get(Offer, offer_id)
         assert offer is not None
         _timeline(session, offer.referral, f"offer:{offer.step}:expired", None, "No answer in time.", now)
-        offer_next(session, offer.referral, offer.step, now=now, offer_ttl=offer_ttl)
+        offer_next(session, offer.referral, offer.step, now=now, offering=offering)
         session.commit()
         count += 1
     return count
+
+
+def remind_open_offers(session: Session, *, after: timedelta, now: datetime | None = None) -> int:
+    """Remind the staff of each offer still open `after` it was made, once an offer: `reminded_at` and
+    the notice commit together. Returns how many offers were reminded of."""
+    now = now or utcnow()
+    reminded = session.execute(
+        update(Offer)
+        .where(
+            Offer.status == OfferStatus.OFFERED.value,
+            Offer.reminded_at.is_(None),
+            Offer.created_at <= now - after,
+            Offer.expires_at > now,
+        )
+        .values(reminded_at=now)
+        .returning(Offer.id, Offer.referral_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    notifications.queue(
+        session, [notifications.offer_notice(notifications.REMINDER, o_id, r_id, now) for o_id, r_id in reminded]
+    )
+    session.commit()
+    return len(reminded)
 
 
 def _withdraw_open_offers(session: Session, referral: Referral, actor: User | None, reason: str, now: datetime) -> None:
@@ -675,6 +804,155 @@ def record_follow_up(session: Session, offer_id: int, actor: User, outcome: Offe
         )
     session.commit()
     return OfferOutcome(offer, referral)
+
+
+# Needs a person --------------------------------------------------------------------------------
+
+#: How many centers not yet offered the step a person is given to call, per referral.
+CALL_CANDIDATES = 3
+CALL_OUTCOMES = ("accepted", "declined", "no_answer")
+
+
+@dataclass(frozen=True)
+class CallTarget:
+    """A center to call about a referral's current step: one with an open offer (`offer_id`), or one not
+    offered yet: a candidate (`ranked`), or a partial match (`missing` says what it lacks)."""
+
+    center_id: int
+    name: str
+    phone: str | None
+    distance_miles: float
+    offer_id: int | None = None
+    ranked: Ranked | None = None
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """A referral a person should follow up by phone: why, its current step and whom to call."""
+
+    referral: Referral
+    reason: str  # "waiting" (not accepted in time), "unplaced" or "needs_review"
+    step: str
+    targets: list[CallTarget]
+
+
+def needs_a_person(session: Session, *, escalate_after: timedelta, sender_id: int | None = None,
+                   now: datetime | None = None, limit: int = 100) -> list[Escalation]:  # fmt: skip
+    """Referrals not accepted `escalate_after` their submission, unplaced, or sent to review, oldest first
+    (with `sender_id`, only that sender's), each with the centers to call."""
+    now = now or utcnow()
+    stuck = (ReferralStatus.UNPLACED.value, ReferralStatus.NEEDS_REVIEW.value)
+    waiting = Referral.status.in_(OPEN_REFERRAL_STATUSES) & (Referral.created_at <= now - escalate_after)
+    query = select(Referral).where(waiting | Referral.status.in_(stuck))
+    if sender_id is not None:
+        query = query.where(Referral.created_by_id == sender_id)
+    escalations = []
+    for referral in session.scalars(query.order_by(Referral.created_at, Referral.id).limit(limit)).all():
+        step, targets, _ = _call_targets(session, referral, now)
+        reason = referral.status if referral.status in stuck else "waiting"
+        escalations.append(Escalation(referral, reason, step, targets))
+    return escalations
+
+
+def call_targets(session: Session, referral: Referral, now: datetime | None = None) -> tuple[str, list[CallTarget]]:
+    """The referral's current step and the centers to call for it (see `_call_targets`)."""
+    step, targets, _ = _call_targets(session, referral, now or utcnow())
+    return step, targets
+
+
+def _call_targets(session: Session, referral: Referral, now: datetime) -> tuple[str, list[CallTarget], list[Candidate]]:
+    """The referral's current step, the centers to call for it (open offers first, best ranked first), and
+    the candidates read. Only open offers while consent has lapsed or the plan needs a clinician first."""
+    detox_offer = _accepted_offer(referral, "detox")
+    step = "naltrexone" if detox_offer else "detox"
+    step_offers = [o for o in referral.offers if o.step == step]
+    targets = [
+        CallTarget(o.center_id, o.center.name, o.center.intake_phone or o.center.phone, o.distance_miles, offer_id=o.id)
+        for o in sorted(step_offers, key=lambda o: o.rank)
+        if o.status == OfferStatus.OFFERED
+    ]
+    if not consent_in_force(referral, now) or not assess(_facts(referral)).routable:
+        return step, targets, []
+    asked = {o.center_id for o in step_offers}
+    candidates = load_candidates(session, referral, now)
+    needs = _needs(referral)
+    if step == "detox":
+        ranked = rank_detox(candidates, needs)
+        fits_step = [r for r in partial_matches(candidates, needs) if r.candidate.offers_medical_detox]
+    else:
+        ranked = rank_naltrexone(candidates, needs, detox_center_id=detox_offer.center_id if detox_offer else None)
+        fits_step = [r for r in partial_matches(candidates, needs) if r.candidate.offers_naltrexone]
+    fresh = [r for r in ranked if r.candidate.center_id not in asked][:CALL_CANDIDATES]
+    listed = asked | {r.candidate.center_id for r in fresh}
+    partial = [r for r in fits_step if r.candidate.center_id not in listed][: CALL_CANDIDATES - len(fresh)]
+    for r in fresh:
+        c = r.candidate
+        targets.append(CallTarget(c.center_id, c.name, c.phone, round(c.distance_miles, 1), ranked=r))
+    for r in partial:
+        c = r.candidate
+        targets.append(CallTarget(c.center_id, c.name, c.phone, round(c.distance_miles, 1), ranked=r, missing=r.why))
+    return step, targets, candidates
+
+
+def record_call(session: Session, referral_id: str, actor: User, outcome: str, *, offer_id: int | None = None,
+                center_id: int | None = None, admission_date: date | None = None, reason: str = "",
+                now: datetime | None = None, offering: Offering = Offering()) -> Referral:  # fmt: skip
+    """What a center said on the phone about the referral's current step (a center with an open offer,
+    `offer_id`, or one not offered yet, `center_id`), recorded as its answer in the portal would be:
+    accepted (with the admission date) or declined (with the reason) moves the referral on the same way;
+    "no_answer" is noted on the timeline. Audited; refused once the person's consent has lapsed."""
+    now = now or utcnow()
+    reason = reason.strip()
+    if outcome not in CALL_OUTCOMES:
+        raise ReferralError(f"Unknown call outcome {outcome!r}; accepted: {', '.join(CALL_OUTCOMES)}.")
+    if outcome == "accepted" and admission_date is None:
+        raise ReferralError("Give the admission date the center gave.")
+    if outcome == "declined" and not reason:
+        raise ReferralError("Give the reason the center gave for declining.")
+    referral = _lock_referral(session, referral_id)
+    if referral is None:
+        raise ReferralError("No such referral.")
+    if not consent_in_force(referral, now):
+        session.rollback()
+        raise ReferralError(
+            "The person's consent to share this referral has expired or was revoked: no center may be told of it."
+        )
+    if referral.status in (ReferralStatus.CANCELLED, ReferralStatus.COMPLETED):
+        session.rollback()
+        raise ReferralError(f"This referral is {referral.status}.")
+    step, targets, candidates = _call_targets(session, referral, now)
+    target = next(
+        (t for t in targets if (t.offer_id == offer_id if offer_id is not None else t.center_id == center_id)), None
+    )
+    if target is None:
+        session.rollback()
+        raise ReferralError(
+            "That center is not one to call for this referral now: its offer may have been answered or withdrawn "
+            "meanwhile. Reload the page."
+        )
+    audit.record(session, actor, "referral.call", "referral", referral.id, detail=f"{step} {outcome} {target.name}")
+    if outcome == "no_answer":
+        _timeline(session, referral, f"call:{step}:no_answer", actor, f"No answer at {target.name}.", now)
+        session.commit()
+        return referral
+    if target.offer_id is None:
+        assert target.ranked is not None
+        made = sum(1 for o in referral.offers if o.step == step)
+        detox_offer = _accepted_offer(referral, "detox")
+        start = _target_start(referral, detox_offer, candidates) if step == "naltrexone" else None
+        offer = _make_offer(session, referral, step, target.ranked, rank=made + 1, now=now, ttl=offering.ttl,
+                            target_start=start)  # fmt: skip
+        session.flush()
+        target = CallTarget(target.center_id, target.name, target.phone, target.distance_miles, offer_id=offer.id)
+    assert target.offer_id is not None
+    if outcome == "accepted":
+        assert admission_date is not None
+        _accept(session, target.offer_id, actor, admission_date, now, offering, note=" By phone.")
+    else:
+        _decline(session, target.offer_id, actor, f"{reason[:1980]} (by phone)", now, offering)
+    session.commit()
+    return referral
 
 
 # Outbox -------------------------------------------------------------------------------------

@@ -7,7 +7,16 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, Field, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    Field,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import Length, Optional
 
 from directory.public.forms import choices
@@ -214,3 +223,41 @@ class CancelForm(FlaskForm):
 
 class RevokeConsentForm(FlaskForm):
     """ "The person revoked consent": nothing to fill in but the CSRF token."""
+
+
+CALL_OUTCOME_LABELS = {
+    "accepted": "Accepted: the center takes the person",
+    "declined": "Declined",
+    "no_answer": "No answer",
+}
+
+
+class CallForm(FlaskForm):
+    """What a center said on the phone; its `target` choices are the referral's centers to call."""
+
+    target = SelectField("Center called")
+    outcome = CodeRadios("What the center said", choices=choices(CALL_OUTCOME_LABELS))
+    admission_date = DateField(
+        "Admission date",
+        validators=[Optional()],
+        description="If accepted: the day the person can come in (YYYY-MM-DD).",
+    )
+    reason = TextAreaField(
+        "Reason for declining",
+        validators=[Optional(), Length(max=1900, message="Keep the reason to 1900 characters.")],
+        description="If declined: what the center said, e.g. no bed until next week.",
+    )
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """The field checks, then what each outcome needs: an admission date, or a reason."""
+        valid = super().validate(extra_validators)
+        if self.outcome.data not in CALL_OUTCOME_LABELS:
+            self.outcome.errors = [*self.outcome.errors, "Choose what the center said."]
+            valid = False
+        if self.outcome.data == "accepted" and self.admission_date.data is None and not self.admission_date.errors:
+            self.admission_date.errors = [*self.admission_date.errors, "Give the admission date (YYYY-MM-DD)."]
+            valid = False
+        if self.outcome.data == "declined" and not (self.reason.data or "").strip():
+            self.reason.errors = [*self.reason.errors, "Give the reason the center gave for declining."]
+            valid = False
+        return valid

@@ -19,15 +19,17 @@ from directory.extensions import db
 from directory.models import Center, Referral, Role, User
 from directory.models.base import utcnow
 from directory.referrals import service
-from directory.referrals.dispatch import submit_and_send
+from directory.referrals.dispatch import escalate_after, offering, submit_and_send
 from directory.referrals.intake import IntakeInvalid, validate_intake
 from directory.referrals.presenters import referral_view
 from directory.routing.rules import FLAG_LIVER_TESTS, explain_earliest_start
 from directory.security import record_denied, roles_required
 from directory.staff import bp
 from directory.staff.forms import (
+    CALL_OUTCOME_LABELS,
     INTERACTING_MEDICATION_LABELS,
     OPIOID_LABELS,
+    CallForm,
     CancelForm,
     IntakeForm,
     RevokeConsentForm,
@@ -73,6 +75,12 @@ NEXT_STEPS = {
 
 STEP_WORDS = {"detox": "Medical detox", "naltrexone": "Naltrexone program"}
 
+ESCALATION_WORDS = {
+    "waiting": "Not accepted in time",
+    "unplaced": "Not placed",
+    "needs_review": "Needs review",
+}
+
 
 @bp.app_template_global()
 def referral_status_words(status: str) -> str:
@@ -114,6 +122,8 @@ def timeline_words(status: str) -> str:
     parts = status.split(":")
     if parts[0] == "offer" and len(parts) == 3:
         return f"{STEP_WORDS.get(parts[1], parts[1])} offer: {OFFER_STATUS_WORDS.get(parts[2], parts[2]).lower()}"
+    if parts[0] == "call" and len(parts) == 3:
+        return f"{STEP_WORDS.get(parts[1], parts[1])} phone call: {CALL_OUTCOME_LABELS.get(parts[2], parts[2]).lower()}"
     if parts[0] == "referral" and len(parts) == 2:
         return f"Referral: {REFERRAL_STATUS_WORDS.get(parts[1], parts[1]).lower()}"
     return status
@@ -236,3 +246,68 @@ def revoke_consent(referral_id: str) -> ResponseReturnValue:
     service.revoke_consent(db.session, found.id, _actor())
     flash("Consent revoked: routing stopped and open offers were withdrawn.")
     return redirect(url_for("staff.referral", referral_id=found.id))
+
+
+def _sender_filter() -> int | None:
+    """Whose referrals a queue shows: the signed-in sender's own; an administrator's, everyone's."""
+    return None if current_user.has_role(Role.ADMIN) else current_user.id
+
+
+@bp.get("/needs-a-person")
+@roles_required(*STAFF_ROLES)
+def needs_a_person() -> ResponseReturnValue:
+    """Referrals to follow up by phone: not accepted in time, not placed, or needing review; with whom to call."""
+    escalations = service.needs_a_person(db.session, escalate_after=escalate_after(), sender_id=_sender_filter())
+    for escalation in escalations:
+        audit.record(db.session, _actor(), "referral.view", "referral", escalation.referral.id, detail="needs a person")
+    db.session.commit()
+    return render_template(
+        "staff/needs_a_person.html", escalations=escalations, reasons=ESCALATION_WORDS, minutes=escalate_after()
+    )
+
+
+def _call_page(referral: Referral, form: CallForm, status: int = 200) -> ResponseReturnValue:
+    step, targets = service.call_targets(db.session, referral)
+    form.target.choices = [(_target_key(t), _target_label(t)) for t in targets]
+    audit.record(db.session, _actor(), "referral.view", "referral", referral.id, detail="calls")
+    db.session.commit()
+    page = render_template("staff/calls.html", referral=referral, step=step, targets=targets, form=form)
+    return page, status
+
+
+def _target_key(target: service.CallTarget) -> str:
+    return f"offer:{target.offer_id}" if target.offer_id is not None else f"center:{target.center_id}"
+
+
+def _target_label(target: service.CallTarget) -> str:
+    how = "offered, waiting for an answer" if target.offer_id is not None else "not offered yet"
+    return f"{target.name} ({target.phone or 'no phone listed'}; {how})"
+
+
+@bp.route("/<referral_id>/calls", methods=["GET", "POST"])
+@roles_required(*STAFF_ROLES)
+def record_call(referral_id: str) -> ResponseReturnValue:
+    """The centers to call about a referral, and the form to record what one said: accepted (with the
+    admission date) or declined moves the referral on as an answer in the portal would."""
+    found = _referral_or_404(referral_id)
+    if request.method == "GET":
+        return _call_page(found, CallForm(formdata=None))
+    form = CallForm()
+    _step, targets = service.call_targets(db.session, found)
+    form.target.choices = [(_target_key(t), _target_label(t)) for t in targets]
+    if not form.validate():
+        return _call_page(found, form, 400)
+    kind, _, number = (form.target.data or "").partition(":")
+    try:
+        service.record_call(
+            db.session, found.id, _actor(), form.outcome.data or "",
+            offer_id=int(number) if kind == "offer" else None,
+            center_id=int(number) if kind == "center" else None,
+            admission_date=form.admission_date.data, reason=form.reason.data or "", offering=offering(),
+        )  # fmt: skip
+    except service.ReferralError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _call_page(db.session.get(Referral, referral_id), CallForm(formdata=None), 409)  # type: ignore[arg-type]
+    flash(f"Call recorded: {CALL_OUTCOME_LABELS[form.outcome.data or 'no_answer'].lower()}.")
+    return redirect(url_for("staff.record_call", referral_id=found.id))

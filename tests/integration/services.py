@@ -160,6 +160,8 @@ class Worker:
             "REDIS_URL": app.config["REDIS_URL"],
             "MAIL_OUTBOX": app.config["MAIL_OUTBOX"],
             "SECRET_KEY": "test",
+            # The worker offers as the test's app does (tests/conftest.py: one at a time unless asked).
+            "OFFERS_AT_ONCE": str(app.config["OFFERS_AT_ONCE"]),
             **env,
         }
         self.log = log

@@ -5,7 +5,8 @@ down while referrals are submitted, the database drops the worker's connections 
 SQLite, which has none: stays write-locked past the busy timeout). Each run must end with no
 referral lost, no offer made twice, no referral routed twice and every referral in a valid
 state (`audit`). Of 50 simultaneous accepts of one offer exactly one wins and the others are
-told it is taken; simultaneous deliveries of one routing task route it once.
+told it is taken, and so of simultaneous accepts of one step's offers to different centers;
+simultaneous deliveries of one routing task route it once, with one set of offers.
 
 Each test prints its counts (`pytest -rA` or `-s` shows them) and puts them in its assertion
 messages. What `celery beat` does is done by `Beat`, with ROUTING_REDISPATCH_SECONDS shortened
@@ -37,7 +38,16 @@ from directory.models import Center, OfferStatus, OutboxMessage, Referral, Refer
 from directory.models.base import utcnow
 from directory.referrals import dispatch
 from directory.referrals.intake import validate_intake
-from directory.referrals.service import ROUTE, STEPS, ReferralError, accept_offer, route_referral, submit_referral
+from directory.referrals.service import (
+    PLACED_ELSEWHERE,
+    ROUTE,
+    STEPS,
+    Offering,
+    ReferralError,
+    accept_offer,
+    route_referral,
+    submit_referral,
+)
 from tests.conftest import copy_of_seeded, make_app
 from tests.factories import add_centers, center_record, make_user
 from tests.integration.services import Beat, RedisServer, Worker, start_redis, wait_for
@@ -45,6 +55,8 @@ from tests.integration.services import Beat, RedisServer, Worker, start_redis, w
 pytestmark = pytest.mark.fault
 
 REDISPATCH_SECONDS = 15
+#: Each step offered to this many centers at once (the app's default), in the worker and here.
+OFFERS_AT_ONCE = 3
 #: The worker's PostgreSQL connections carry this name, so a test can drop exactly those.
 WORKER_APPLICATION_NAME = "fault-test-worker"
 PLACES = ["Denver, CO", "Atlanta, GA", "Seattle, WA", "33101", "Rapid City, SD", "Boise, ID", "Omaha, NE", "Tulsa, OK",
@@ -118,7 +130,7 @@ def routed(app: Flask) -> int:
 
 OPEN = OfferStatus.OFFERED.value
 TAKEN = (OfferStatus.ACCEPTED.value, OfferStatus.ADMITTED.value, OfferStatus.COMPLETED.value)
-#: An offer answered no, timed out or withdrawn: only after one of these may a step be offered again.
+#: An offer answered no, timed out or withdrawn: only then may a step be offered to one more center.
 CLOSED = (OfferStatus.DECLINED.value, OfferStatus.EXPIRED.value, OfferStatus.WITHDRAWN.value)
 #: Timeline entries that end a routing (a delivery that routes an already routed referral adds another).
 ROUTING_OUTCOMES = ("referral:offered", "referral:unplaced", "referral:needs_review")
@@ -166,8 +178,8 @@ class Audit:
 def referral_problems(referral: Referral) -> tuple[int, list[str]]:
     """(duplicate offers, problems) of one referral: its status must agree with its offers and plan.
 
-    A duplicate offer is a second offer for the same step while an earlier one was not closed
-    (declined, expired, withdrawn), which includes offering the same center twice.
+    A duplicate offer is one more than OFFERS_AT_ONCE offers of a step not closed (declined, expired,
+    withdrawn), or a center offered a step twice. A step accepted has no other offer open.
     """
     problems = []
     duplicates = 0
@@ -182,10 +194,13 @@ def referral_problems(referral: Referral) -> tuple[int, list[str]]:
         by_step[offer.step].append(offer)
     for step, offers in by_step.items():
         standing = [o for o in offers if o.status not in CLOSED]
-        duplicates += max(0, len(standing) - 1)
+        duplicates += max(0, len(standing) - OFFERS_AT_ONCE)
         duplicates += len(offers) - len({o.center_id for o in offers})
-        if len([o for o in offers if o.status in TAKEN]) > 1:
+        taken = [o for o in offers if o.status in TAKEN]
+        if len(taken) > 1:
             problems.append(f"{where}: more than one accepted {step} offer")
+        if taken and any(o.status == OPEN for o in offers):
+            problems.append(f"{where}: {step} offers still open beside the accepted one")
     open_offers = [o for o in referral.offers if o.status == OPEN]
     detox_open = [o for o in by_step["detox"] if o.status == OPEN]
     detox_taken = [o for o in by_step["detox"] if o.status in TAKEN]
@@ -193,10 +208,10 @@ def referral_problems(referral: Referral) -> tuple[int, list[str]]:
     if status in UNROUTED and referral.offers:
         problems.append(f"{where}: unrouted but has offers")
     if status == ReferralStatus.OFFERED:
-        if len(detox_open) != 1 or detox_taken:
-            problems.append(f"{where}: needs exactly one open detox offer and none accepted")
-        elif (referral.plan or {}).get("detox", {}).get("center_id") != detox_open[0].center_id:
-            problems.append(f"{where}: the plan's detox center is not the offered one")
+        if not 1 <= len(detox_open) <= OFFERS_AT_ONCE or detox_taken:
+            problems.append(f"{where}: needs 1 to {OFFERS_AT_ONCE} open detox offers and none accepted")
+        elif (referral.plan or {}).get("detox", {}).get("center_id") not in {o.center_id for o in detox_open}:
+            problems.append(f"{where}: the plan's detox center is not an offered one")
     if (
         status in (ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS, ReferralStatus.COMPLETED)
         and len(detox_taken) != 1
@@ -305,6 +320,7 @@ def fault_app(seeded_database, tmp_path, redis):
         REDIS_URL=redis.url,
         MAIL_OUTBOX=str(tmp_path / "outbox"),
         ROUTING_REDISPATCH_SECONDS=REDISPATCH_SECONDS,
+        OFFERS_AT_ONCE=OFFERS_AT_ONCE,
     )
     yield app
     with app.app_context():
@@ -587,6 +603,55 @@ def test_50_parallel_accepts_of_one_offer_exactly_one_wins(app, session, small_d
     assert [o.status for o in referral.offers if o.step == "detox"] == ["accepted"], line
 
 
+THREE = Offering(at_once=OFFERS_AT_ONCE)
+
+
+def test_parallel_accepts_of_one_steps_offers_to_different_centers_exactly_one_wins(app, session):
+    """30 threads accept the three open offers of one detox step (10 each) at once: one wins, the
+    others are told the offer is taken or that another center accepted; the step's other offers are
+    withdrawn with the win, and the naltrexone step is offered once."""
+    detox = {"levels_of_care": ["medical_detox"], "payment_options": ["medicaid"]}
+    add_centers(
+        session,
+        *(center_record(name=f"Detox {n}", latitude=41.88 + n / 100, **detox) for n in (1, 2, 3)),
+        center_record(name="Clinic", levels_of_care=["outpatient"], payment_options=["medicaid"],
+                      medications=["naltrexone_injectable"]),
+    )  # fmt: skip
+    referral = submit_one(app, session)
+    assert route_referral(session, referral.id, offering=THREE) == "offered"
+    offers = [(o.id, o.center_id) for o in referral.offers]
+    assert len(offers) == 3
+    staff_ids = [make_user(session, "center_staff", [center_id]).id for _, center_id in offers]
+
+    def accept(own: Session, n: int) -> str:
+        offer_id = offers[n % 3][0]
+        try:
+            accept_offer(own, offer_id, own.get(User, staff_ids[n % 3]), date.today() + timedelta(days=1),
+                         offering=THREE)  # fmt: skip
+        except ReferralError as error:
+            return f"refused: {error}"
+        return "won"
+
+    outcomes, elapsed = race(app, 30, accept)
+    counts = Counter(o.split(":")[0] for o in outcomes)
+    session.expire_all()
+    referral = session.get(Referral, referral.id)
+    line = (
+        f"30 parallel accepts of 3 offers: won={counts['won']} refused={counts['refused']} errors={counts['error']} "
+        f"detox={sorted(o.status for o in referral.offers if o.step == 'detox')} in {elapsed:.2f} s"
+    )
+    print(f"\n{line}")
+    assert counts["won"] == 1 and len(outcomes) == 30, f"{line}\n" + "\n".join(outcomes[:5])
+    assert all("it is accepted" in o or PLACED_ELSEWHERE in o for o in outcomes if o.startswith("refused")), (
+        f"{line}\n" + "\n".join(outcomes[:5])
+    )
+    assert sorted(o.status for o in referral.offers if o.step == "detox") == ["accepted", "withdrawn", "withdrawn"]
+    assert len([o for o in referral.offers if o.step == "naltrexone"]) == 1, line
+    assert len([e for e in referral.timeline if e.status == "offer:detox:accepted"]) == 1, line
+    duplicates, problems = referral_problems(referral)
+    assert duplicates == 0 and not problems, problems
+
+
 def test_parallel_deliveries_of_one_routing_task_route_it_once(app, session, small_directory):
     """A re-sent routing task can run while the first delivery still runs: one routing, whatever the outcome."""
     referrals = {
@@ -596,7 +661,7 @@ def test_parallel_deliveries_of_one_routing_task_route_it_once(app, session, sma
     }
     outcomes: Counter = Counter()
     for expected, referral_id in referrals.items():
-        results, _ = race(app, 10, lambda own, _n: route_referral(own, referral_id))  # noqa: B023
+        results, _ = race(app, 10, lambda own, _n: route_referral(own, referral_id, offering=THREE))  # noqa: B023
         outcomes.update(results)
         assert set(results) == {expected}, results
     result = audit(app, list(referrals.values()))

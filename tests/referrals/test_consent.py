@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from directory.models import Offer, Referral
 from directory.referrals.service import (
     CONSENT_EXPIRED,
+    Offering,
     ReferralError,
     accept_offer,
     consent_in_force,
@@ -27,7 +28,7 @@ from tests.referrals.test_lifecycle import NOW, centers, staff, submit  # noqa: 
 
 EXPIRES_ON = (NOW + timedelta(days=1)).date()
 LATER = NOW + timedelta(days=2)
-LONG_TTL = timedelta(days=5)  # offers still open when consent lapses
+LONG = Offering(ttl=timedelta(days=5))  # offers still open when consent lapses
 
 
 def consent_until(day: date) -> dict:
@@ -39,7 +40,7 @@ def consent_until(day: date) -> dict:
 def referral(session, staff, centers):  # noqa: F811
     """Routed at NOW: detox offered to Near Detox, open for five days; consent until tomorrow."""
     submitted = submit(session, staff, consent=consent_until(EXPIRES_ON))
-    assert route_referral(session, submitted.id, now=NOW, offer_ttl=LONG_TTL) == "offered"
+    assert route_referral(session, submitted.id, now=NOW, offering=LONG) == "offered"
     session.refresh(submitted)
     return submitted
 
@@ -100,9 +101,7 @@ def test_no_naltrexone_offer_once_consent_expired_after_the_detox_acceptance(ses
                       payment_options=["medicaid"], medications=["naltrexone_injectable"]),
     )  # fmt: skip
     [detox] = referral.offers
-    accept_offer(
-        session, detox.id, center_user(session, centers, "Near Detox"), NOW.date(), now=NOW, offer_ttl=LONG_TTL
-    )
+    accept_offer(session, detox.id, center_user(session, centers, "Near Detox"), NOW.date(), now=NOW, offering=LONG)
     assert offers(session, referral.id)[-1] == ("naltrexone", "Naltrexone Clinic", "offered")
     naltrexone = session.scalars(select(Offer).where(Offer.step == "naltrexone")).one()
 
@@ -117,7 +116,7 @@ def test_no_naltrexone_offer_once_consent_expired_after_the_detox_acceptance(ses
 
     # And asked directly for the next naltrexone program, the router offers none.
     session.expire_all()
-    assert offer_next(session, session.get(Referral, referral.id), "naltrexone", now=LATER) is None
+    assert offer_next(session, session.get(Referral, referral.id), "naltrexone", now=LATER) == []
     session.commit()
     assert session.scalar(select(func.count()).select_from(Offer).where(Offer.step == "naltrexone")) == 1
 
@@ -143,9 +142,7 @@ def test_the_sweep_stops_only_referrals_whose_consent_lapsed(session, referral, 
 
 def test_the_sweep_withdraws_a_naltrexone_offer_after_the_detox_acceptance(session, referral, centers):  # noqa: F811
     [detox] = referral.offers
-    accept_offer(
-        session, detox.id, center_user(session, centers, "Near Detox"), NOW.date(), now=NOW, offer_ttl=LONG_TTL
-    )
+    accept_offer(session, detox.id, center_user(session, centers, "Near Detox"), NOW.date(), now=NOW, offering=LONG)
     assert stop_lapsed_consents(session, now=LATER) == 1
     assert offers(session, referral.id) == [
         ("detox", "Near Detox", "accepted"),

@@ -132,6 +132,8 @@ POLICY: dict[str, dict[str, str]] = {
     "staff.referral": {**REFERRAL_OWNER, "staff_a": FORBIDDEN},
     "staff.cancel": REFERRAL_OWNER,
     "staff.revoke_consent": REFERRAL_OWNER,
+    "staff.needs_a_person": REFERRERS,  # a sender sees only their own referrals there (tests/referrals)
+    "staff.record_call": REFERRAL_OWNER,
     "portal.offers": PORTAL,
     "portal.offer": OWN_CENTER,
     "portal.accept_offer": OWN_CENTER,
