@@ -469,7 +469,7 @@ def render(
         machine_line(),
         f"- Broker: a private redis-server on 127.0.0.1; one `celery -A tasks worker --concurrency "
         f"{args.concurrency}` (prefork: {args.concurrency} worker processes), on the same machine as the submitter "
-        f"(phases 2 and 3: {args.submitters} threads); database: {database}, the seed directory (11,689 centers)",
+        f"(phases 2 and 3: {args.submitters} threads); database: {database}, the seed directory",
         "",
         "| goal | measured | met |",
         "|---|---:|---|",

@@ -57,4 +57,4 @@ def test_run_script_creates_seeds_and_serves(tmp_path):
         process.wait(timeout=30)
     output = process.stdout.read().decode()
     assert "Loading the seed directory" in output
-    assert "11689 created" in output
+    assert "12170 created" in output

@@ -24,7 +24,11 @@ def sync_entry(app):
 def test_beat_has_no_sync_without_a_url(tmp_path):
     app = make_app(database_url(tmp_path))
     assert sync_entry(app) is None
-    assert set(app.extensions["celery"].conf.beat_schedule) == {"dispatch-outbox", "expire-offers"}
+    assert set(app.extensions["celery"].conf.beat_schedule) == {
+        "dispatch-outbox",
+        "expire-offers",
+        "request-confirmations",
+    }
 
 
 def test_beat_syncs_weekly_with_a_url(tmp_path):
