@@ -115,7 +115,7 @@ def url_for_rule(world: World, rule: Rule, **values: Any) -> str:
 
 def send(world: World, rule: Rule, method: str, who: str, *, url: str | None = None, **kwargs: Any) -> Any:
     """One request as `who` (signed in with a session on pages, a bearer token on the API)."""
-    is_api = rule.rule.startswith("/api/")
+    is_api = rule.rule.startswith(("/api/", "/fhir/"))
     client = world.client("anonymous" if is_api else who)
     headers = {**(world.bearer(who) if is_api else {}), **kwargs.pop("headers", {})}
     if method in ("POST", "PUT", "PATCH") and not {"data", "json", "input_stream"} & set(kwargs):

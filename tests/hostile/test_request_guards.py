@@ -148,7 +148,7 @@ def test_numbers_in_query_strings_and_forms_are_checked(world):
     ]
     for who, path, parameter, expected in checks:
         for number in BAD_NUMBERS:
-            is_api = path.startswith("/api/")
+            is_api = path.startswith(("/api/", "/fhir/"))
             client = world.client("anonymous" if is_api else who)
             query = {"near": "60601", parameter: number} if "search" in path else {parameter: number}
             response = client.get(path, query_string=query, headers=world.bearer(who) if is_api else {})
@@ -185,7 +185,7 @@ BAD_JSON_BODIES = {
 def test_a_json_body_too_deep_or_not_json_is_refused_with_400_on_every_route(world):
     before, wrong = state(world.app), []
     for rule, method in routes(world.app):
-        is_api = rule.rule.startswith("/api/")
+        is_api = rule.rule.startswith(("/api/", "/fhir/"))
         for who in ("anonymous", "admin" if is_api else owner(rule.endpoint)):
             for kind, body in BAD_JSON_BODIES.items():
                 response = send(world, rule, method, who, data=body, content_type="application/json")
@@ -193,7 +193,10 @@ def test_a_json_body_too_deep_or_not_json_is_refused_with_400_on_every_route(wor
                 if response.status_code != 400:
                     wrong.append(f"{where}: {response.status_code}")
                     continue
-                if rule.rule.startswith(JSON_PREFIXES):
+                if rule.rule.startswith("/fhir/"):  # an OperationOutcome
+                    assert response.mimetype == "application/fhir+json", where
+                    message = response.get_json()["issue"][0]["diagnostics"]
+                elif rule.rule.startswith(JSON_PREFIXES):
                     message = response.get_json()["error"]
                 else:
                     assert response.mimetype == "text/html", where

@@ -355,9 +355,10 @@ def test_a_losing_accept_in_the_portal_is_told_another_center_accepted(app, clie
     service.accept_offer(session, first, center_user(session, directory, "Detox 1"), date.today(), offering=THREE)
     login(client, directory.staff_emails["Detox 2"])
     response = client.post(f"/portal/offers/{second}/accept", data={"admission_date": date.today().isoformat()})
-    assert response.status_code == 409
-    assert "another center accepted this referral" in response.get_data(as_text=True)
-    assert "CASE-1042" not in response.get_data(as_text=True)
+    assert (response.status_code, response.headers["Location"]) == (302, f"/portal/offers/{second}")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "another center accepted this referral" in page
+    assert "CASE-1042" not in page
 
 
 def test_a_losing_accept_in_the_api_gets_409(app, client, session, directory):

@@ -51,7 +51,7 @@ def test_the_queue_lists_late_unplaced_and_review_referrals_with_whom_to_call(cl
         assert name in waiting_part
     assert "(312) 555-0100" in waiting_part and "Not offered yet" in waiting_part
     unplaced_part = page.split("UNPLACED-1", 1)[1].split("REVIEW-1")[0]
-    assert "does not list private insurance" in unplaced_part  # partial matches to call
+    assert "does not list Private health insurance" in unplaced_part  # partial matches to call
     assert "a clinician should review this referral first" in page.split("REVIEW-1", 1)[1]
     views = session.scalars(
         select(AuditEvent.entity_id).where(AuditEvent.action == "referral.view", AuditEvent.detail == "needs a person")
