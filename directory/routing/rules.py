@@ -55,6 +55,9 @@ LIVER_DISEASE_ANSWERS = ("yes", "no", "unknown")
 DEFAULT_DETOX_STAY_DAYS = 5
 
 FLAG_LIVER_TESTS = "baseline_liver_tests_required"
+#: On every plan involving opioids: tolerance falls during detox and on naltrexone, so a return to
+#: the old dose can be fatal; discharge should include naloxone and overdose education.
+FLAG_OVERDOSE_RISK = "overdose_risk_after_detox"
 REVIEW_PAIN_THERAPY = (
     "Needs opioid pain medication: naltrexone blocks opioids and cannot be used. "
     "A clinician should review this referral."
@@ -130,6 +133,7 @@ def assess(facts: ClinicalFacts) -> Assessment:
     for name in INTERACTING_MEDICATIONS:
         if name in facts.interacting_medications:
             flags.append(f"interaction:{name}")
+    flags.append(FLAG_OVERDOSE_RISK)  # every intake names an opioid
     if facts.on_opioid_pain_therapy:
         return Assessment(False, REVIEW_PAIN_THERAPY, None, tuple(flags))
     start = earliest_naltrexone_start(facts.last_opioid_use, facts.primary_opioid, facts.zone)

@@ -22,7 +22,7 @@ from directory.referrals import service
 from directory.referrals.dispatch import escalate_after, offering, submit_and_send
 from directory.referrals.intake import IntakeInvalid, validate_intake
 from directory.referrals.presenters import referral_view
-from directory.routing.rules import FLAG_LIVER_TESTS, explain_earliest_start
+from directory.routing.rules import FLAG_LIVER_TESTS, FLAG_OVERDOSE_RISK, explain_earliest_start
 from directory.security import record_denied, roles_required
 from directory.staff import bp
 from directory.staff.forms import (
@@ -110,6 +110,11 @@ def flag_words(flag: str) -> str:
     """A routing plan's flag for clinicians in plain words, e.g. "Interaction: alcohol"."""
     if flag == FLAG_LIVER_TESTS:
         return "Baseline liver tests required"
+    if flag == FLAG_OVERDOSE_RISK:
+        return (
+            "Overdose risk after detox: tolerance is lower after detox and while on naltrexone, "
+            "so discharge with naloxone and overdose education"
+        )
     kind, _, name = flag.partition(":")
     if kind == "interaction":
         return f"Interaction: {INTERACTING_MEDICATION_LABELS.get(name, name).lower()}"

@@ -134,7 +134,11 @@ def test_submit_routes_at_once_and_the_sender_sees_plan_offers_and_timeline(clie
     assert view["plan"]["detox"]["center_name"] == "Near Detox"
     assert view["plan"]["naltrexone_program"]["center_name"] == "Naltrexone Clinic"
     assert view["plan"]["naltrexone_program"]["earliest_start"]
-    assert view["plan"]["flags"] == ["baseline_liver_tests_required", "interaction:alcohol"]
+    assert view["plan"]["flags"] == [
+        "baseline_liver_tests_required",
+        "interaction:alcohol",
+        "overdose_risk_after_detox",
+    ]
     assert [(o["step"], o["center_name"], o["status"]) for o in view["offers"]] == [("detox", "Near Detox", "offered")]
     assert [e["status"] for e in view["timeline"]][:2] == ["referral:received", "referral:routing"]
     assert {"at", "status", "by", "reason"} == set(view["timeline"][0])
@@ -223,7 +227,11 @@ def test_who_may_see_a_referral(client, store, people, openapi):
     body = seen.get_json()
     conforms(openapi, body, "ReferralForCenter")
     assert set(body) == {"id", "offers"}
-    assert body["offers"][0]["flags"] == ["baseline_liver_tests_required", "interaction:alcohol"]
+    assert body["offers"][0]["flags"] == [
+        "baseline_liver_tests_required",
+        "interaction:alcohol",
+        "overdose_risk_after_detox",
+    ]
     assert "CASE-1042" not in seen.get_data(as_text=True) and "555-0199" not in seen.get_data(as_text=True)
 
 
@@ -279,7 +287,7 @@ def test_offers_list_per_center(client, store, people, openapi):
     conforms(openapi, near, "OfferList")
     [offer] = near["results"]
     assert offer["referral_id"] == referral_id and offer["status"] == "offered"
-    assert offer["flags"] == ["baseline_liver_tests_required", "interaction:alcohol"]
+    assert offer["flags"] == ["baseline_liver_tests_required", "interaction:alcohol", "overdose_risk_after_detox"]
     assert offer["earliest_naltrexone_start"]
     assert client.get("/api/v1/offers", headers=people.tokens["far_staff"]).get_json()["results"] == []
     assert len(client.get("/api/v1/offers", headers=people.tokens["admin"]).get_json()["results"]) == 1

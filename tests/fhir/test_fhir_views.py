@@ -68,7 +68,7 @@ def test_the_sender_reads_the_referral_as_a_service_request_and_its_offer_as_a_t
     assert "telecom" not in patient and "name" not in patient and "birthDate" not in patient
     details = [d["text"] for d in request["orderDetail"]]
     assert details[0].startswith("Earliest naltrexone start: 20")
-    assert details[-2:] == ["baseline_liver_tests_required", "interaction:alcohol"]
+    assert details[-3:] == ["baseline_liver_tests_required", "interaction:alcohol", "overdose_risk_after_detox"]
     assert request["reasonCode"] == [{"text": "Opioid use disorder"}]
     assert request["authoredOn"].endswith("Z")
 

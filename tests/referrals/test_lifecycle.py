@@ -133,7 +133,7 @@ def test_routing_offers_detox_and_plans_naltrexone(session, staff, centers):
     assert plan["detox"]["offer_status"] == "offered"
     assert plan["naltrexone_program"]["center_name"] == "Naltrexone Clinic"
     assert plan["naltrexone_program"]["earliest_start"] == "2026-11-27"  # 7 days after 22:00 on the 19th -> the 27th
-    assert plan["flags"] == ["baseline_liver_tests_required", "interaction:alcohol"]
+    assert plan["flags"] == ["baseline_liver_tests_required", "interaction:alcohol", "overdose_risk_after_detox"]
     assert "not medical advice" in plan["disclaimer"]
     assert [(o.step, o.center.name, o.status) for o in referral.offers] == [("detox", "Near Detox", "offered")]
 

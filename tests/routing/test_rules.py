@@ -11,6 +11,7 @@ import pytest
 from directory.routing.ranking import Candidate, Needs, partial_matches, rank_detox, rank_naltrexone
 from directory.routing.rules import (
     FLAG_LIVER_TESTS,
+    FLAG_OVERDOSE_RISK,
     ClinicalFacts,
     assess,
     earliest_naltrexone_start,
@@ -121,7 +122,7 @@ def facts(**overrides):
 def test_assessment(overrides, routable, flags):
     result = assess(facts(**overrides))
     assert result.routable is routable
-    assert result.flags == flags
+    assert result.flags == (*flags, FLAG_OVERDOSE_RISK)  # every plan involving opioids
     if routable:
         assert result.review_reason is None
         assert result.earliest_start == date(2026, 11, 24)
