@@ -57,6 +57,12 @@ def wait_for_map(browser: Browser) -> WebElement:
     return browser.driver.find_element(By.ID, "map")
 
 
+def console_errors(browser: Browser) -> list[str]:
+    """The browser console's errors since last asked: a script failing, or the Content-Security-Policy
+    refusing something (an inline style, an image from elsewhere)."""
+    return [entry["message"] for entry in browser.driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
 def markers(browser: Browser) -> list[WebElement]:
     return browser.driver.find_elements(By.CSS_SELECTOR, "#map .map-marker")
 
@@ -85,6 +91,7 @@ def test_results_map_numbers_the_centers_as_the_list_does(browser: Browser, site
     assert browser.driver.find_elements(By.CSS_SELECTOR, "#map .leaflet-overlay-pane path")
     assert not browser.driver.find_elements(By.CSS_SELECTOR, "#map img.leaflet-tile")
     assert "State outlines: U.S. Census Bureau" in browser.driver.find_element(By.ID, "map").text
+    assert console_errors(browser) == []
 
 
 def test_tab_moves_through_the_markers_and_enter_opens_the_profile_link(browser: Browser, site: Flask) -> None:
@@ -128,6 +135,7 @@ def test_profile_map_marks_the_center_and_the_place_searched(browser: Browser, s
     assert label == "Map of North Branch Detox Center and 60601 (Chicago, IL), the place you searched"
 
     # Opened on its own, the profile's map has the center only.
+    assert console_errors(browser) == []
     browser.open(browser.path.split("?")[0])
     wait_for_map(browser)
     assert len(markers(browser)) == 1
@@ -196,6 +204,7 @@ def test_map_tile_url_puts_the_tile_servers_tiles_behind_the_markers(
         # The attribution as plain text, never as markup.
         assert "Tiles © <Example> contributors" in browser.driver.find_element(By.ID, "map").text
         assert len(markers(browser)) == 3
+        assert console_errors(browser) == []
         browser.check("results-map-with-tiles")
     finally:
         switch.app = None
