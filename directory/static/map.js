@@ -66,11 +66,10 @@
     });
   });
 
-  // Escape in an open popup closes it, back on its marker (Leaflet's own Escape needs the map focused).
+  // Escape anywhere in the map closes the open popup, back on its marker (Leaflet's own Escape
+  // works only while the map itself has the focus, not a marker or the popup's link).
   container.addEventListener("keydown", function (event) {
     if (event.key !== "Escape" || !opened) return;
-    var popup = opened.getPopup().getElement();
-    if (!popup || !popup.contains(event.target)) return;
     var marker = opened;
     marker.closePopup();
     marker.getElement().focus();
