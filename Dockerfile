@@ -1,5 +1,13 @@
 # The one image for every service in docker-compose.yml: web (gunicorn), worker and beat (Celery),
 # and the one-shot migrate step. Runtime dependencies only; settings come from the environment.
+
+# The maps' npm packages (package-lock.json), which the app serves from node_modules: installed in a
+# Node stage of their own, so the image holds their files and no Node.js.
+FROM node:20-slim AS frontend
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim
 
 # PYTHONPATH: `celery -A tasks` imports `tasks` from the working directory but takes that
@@ -26,6 +34,7 @@ COPY gunicorn.conf.py ./
 COPY directory/ directory/
 COPY tasks/ tasks/
 COPY seeds/ seeds/
+COPY --from=frontend /build/node_modules/ node_modules/
 
 # The only place the app writes: Flask's instance folder (the mail outbox lives under it; both
 # readable by the app user only: the outbox holds password-reset links).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 #: Seconds to wait on the rate limits' storage (Redis) before counting in the process's memory.
 RATE_LIMIT_STORAGE_TIMEOUT_SECONDS = 0.5
@@ -80,6 +81,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "DIRECTORY_SYNC_FORMAT": env.get("DIRECTORY_SYNC_FORMAT") or DIRECTORY_SYNC_FORMAT,
         "DIRECTORY_SYNC_COVERS": env.get("DIRECTORY_SYNC_COVERS", ""),
         "DIRECTORY_SYNC_MAX_BYTES": int(env.get("DIRECTORY_SYNC_MAX_BYTES", DIRECTORY_SYNC_MAX_BYTES)),
+        # The maps' background: a tile server (e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png, with
+        # its attribution as plain text); unset: US state outlines served by the app (no network).
+        "MAP_TILE_URL": env.get("MAP_TILE_URL", "").strip() or None,
+        "MAP_ATTRIBUTION": env.get("MAP_ATTRIBUTION", "").strip(),
         # "text" for the embedded run command; "json" (one object per line) in production.
         "LOG_FORMAT": env.get("LOG_FORMAT", "text").strip().lower(),
     }
@@ -93,6 +98,31 @@ def _served_at(host: str | None, port: str | None) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # an IPv6 address
     return f"http://{host}:{(port or '').strip() or 5000}"
+
+
+def tile_image_source(tile_url: str, attribution: str) -> str:
+    """The Content-Security-Policy source allowing MAP_TILE_URL's images (its scheme and host); a
+    ValueError saying what is accepted if the URL is not a tile server's, or has no attribution."""
+    example = "e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png or https://{s}.tile.example.org/{z}/{x}/{y}.png"
+    parts = urlsplit(tile_url)
+    host = parts.netloc.removeprefix("{s}.")
+    if (
+        parts.scheme not in ("http", "https")
+        or not host
+        or any(ch in host for ch in "{}@ ")
+        or not all(f"{{{name}}}" in tile_url for name in "zxy")
+    ):
+        raise ValueError(
+            f"MAP_TILE_URL={tile_url!r} is not a tile server's address: use an http or https URL with "
+            f"{{z}}, {{x}} and {{y}} in it, and {{s}} at most as the first part of the host ({example})."
+        )
+    if not attribution:
+        raise ValueError(
+            "MAP_TILE_URL is set but MAP_ATTRIBUTION is empty: set it to the credit the tile server's terms ask "
+            'for, as plain text (e.g. "© OpenStreetMap contributors").'
+        )
+    wildcard = "*." if parts.netloc.startswith("{s}.") else ""
+    return f"{parts.scheme}://{wildcard}{host}"
 
 
 def _flag(value: str) -> bool:

@@ -25,6 +25,7 @@ from limits.strategies import FixedWindowRateLimiter
 
 from directory.accounts import audit
 from directory.accounts.service import user_for_api_token
+from directory.config import tile_image_source
 from directory.errors import fhir_error, wants_json
 from directory.extensions import db, limiter, login_manager
 from directory.models import Center, User
@@ -44,21 +45,31 @@ _bad_tokens_here = FixedWindowRateLimiter(MemoryStorage())
 BAD_TOKEN_STORAGE_RETRY_SECONDS = 5.0
 _bad_token_storage = {"failed_until": 0.0}  # time.monotonic() until which the storage is not tried
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+def content_security_policy(tile_url: str | None, attribution: str = "") -> str:
+    """The pages' Content-Security-Policy: everything from the site itself, and the map tile
+    server's images where MAP_TILE_URL sets one (a ValueError if it is not a tile server's)."""
+    images = ["'self'", "data:"]
+    if tile_url:
+        images.append(tile_image_source(tile_url, attribution))
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src {' '.join(images)}",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 def init_security(app: Flask) -> None:
+    app.extensions["content_security_policy"] = content_security_policy(
+        app.config["MAP_TILE_URL"], app.config["MAP_ATTRIBUTION"]
+    )
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to see that page."
@@ -213,7 +224,7 @@ def _end_expired_session() -> Any:
 
 def _security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("Content-Security-Policy", current_app.extensions["content_security_policy"])
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")

@@ -57,6 +57,13 @@ if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
   fi
 fi
 
+# The maps' front-end packages (package-lock.json), which the app serves: the map tests need them.
+if command -v npm >/dev/null 2>&1; then
+  source scripts/frontend.sh
+else
+  missing "npm is missing, so the maps' packages (Leaflet, us-atlas) cannot be installed" "the map tests"
+fi
+
 # PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth) for the second pass.
 PG_URL="${TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 pg_ready() { command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import phonenumbers
@@ -17,6 +18,7 @@ from directory.public.forms import SearchForm
 from directory.search import geocoding
 from directory.search.geodesy import geodesic_miles
 from directory.search.listing import CenterListing
+from directory.search.query import SearchResult
 from directory.search.service import DEFAULT_RADIUS_MILES, MAX_RADIUS_MILES
 from directory.sources.provenance import is_current, source_label, superseded_statement
 from directory.vocabulary import ATTRIBUTE_VOCABULARIES, MEDICATION_GROUPS, label
@@ -72,7 +74,7 @@ def web_href(url: str | None) -> str | None:
 
 
 @bp.app_template_global()
-def directions_url(center: Center) -> str:
+def directions_url(center: Center | CenterListing) -> str:
     """Directions to the center on OpenStreetMap (the person's device fills in the start)."""
     return f"https://www.openstreetmap.org/directions?to={center.latitude},{center.longitude}"
 
@@ -232,6 +234,8 @@ class FoundBy:
     distance_miles: float
     place: str
     back_url: str
+    latitude: float
+    longitude: float
 
 
 def found_by(form: SearchForm, center: Center) -> FoundBy:
@@ -239,7 +243,39 @@ def found_by(form: SearchForm, center: Center) -> FoundBy:
     origin = form.origin
     assert origin is not None  # located by `validate()`
     miles = geodesic_miles(origin.latitude, origin.longitude, center.latitude, center.longitude)
-    return FoundBy(miles, origin.label, search_url(form, page=form.page.data or 1))
+    back_url = search_url(form, page=form.page.data or 1)
+    return FoundBy(miles, origin.label, back_url, origin.latitude, origin.longitude)
+
+
+@bp.app_template_global()
+def results_map(result: SearchResult, form: SearchForm) -> dict[str, Any]:
+    """What the results page's map shows (static/map.js): each result numbered as in the list,
+    with its name and profile link, and the place searched."""
+    query = result.query
+    first_number = (query.page - 1) * (query.per_page or 0) + 1
+    markers = [
+        {
+            "number": number,
+            "name": hit.center.name,
+            "latitude": hit.center.latitude,
+            "longitude": hit.center.longitude,
+            "url": profile_url(hit.center, form),
+        }
+        for number, hit in enumerate(result.hits, start=first_number)
+    ]
+    origin = query.origin
+    place = {"name": origin.label, "latitude": origin.latitude, "longitude": origin.longitude}
+    return {"markers": markers, "place": place}
+
+
+@bp.app_template_global()
+def profile_map(center: Center, opened_from: FoundBy | None) -> dict[str, Any]:
+    """What a profile's map shows (static/map.js): the center and, opened from results, the place searched."""
+    marker = {"name": center.name, "latitude": center.latitude, "longitude": center.longitude}
+    place = None
+    if opened_from is not None:
+        place = {"name": opened_from.place, "latitude": opened_from.latitude, "longitude": opened_from.longitude}
+    return {"markers": [marker], "place": place}
 
 
 @bp.app_template_global()

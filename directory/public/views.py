@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from flask import Response, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_limiter import RequestLimit
 from sqlalchemy import select
@@ -23,6 +34,16 @@ from directory.upkeep import exposure, reports
 #: Reports one address may send (each POST counts, accepted or not).
 REPORTS_PER_HOUR, REPORTS_PER_DAY = 5, 20
 REPORTS_PER_ADDRESS = f"{REPORTS_PER_HOUR} per hour;{REPORTS_PER_DAY} per day"
+
+#: Where `npm ci` installs the front-end packages of package.json (scripts/run.sh, the Dockerfile).
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+#: The maps' files from those packages, by the name each is served at (/vendor/<name>).
+FRONTEND_FILES = {
+    "leaflet.js": "leaflet/dist/leaflet.js",
+    "leaflet.css": "leaflet/dist/leaflet.css",
+    "topojson-client.js": "topojson-client/dist/topojson-client.min.js",
+    "states-10m.json": "us-atlas/states-10m.json",
+}
 
 
 @bp.get("/")
@@ -61,6 +82,14 @@ def center_profile(slug: str) -> ResponseReturnValue:
     exposure.count_profile_view(db.session, center.id, now.date())
     db.session.commit()
     return render_template("public/center.html", center=center, now=now, found_by=opened_from, reported=reported)
+
+
+@bp.get("/vendor/<name>")
+def frontend_file(name: str) -> ResponseReturnValue:
+    """One of the maps' files (Leaflet, the state outlines), from the installed npm packages."""
+    if name not in FRONTEND_FILES:
+        abort(404)
+    return send_from_directory(NODE_MODULES, FRONTEND_FILES[name])
 
 
 def _center_or_404(slug: str) -> Center:

@@ -87,6 +87,8 @@ def driver() -> Iterator[Chrome]:
         "--window-size=1280,900",
     ):
         options.add_argument(flag)
+    # The console's messages, for tests that read them (a Content-Security-Policy violation is one).
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # Both paths given: Selenium Manager looks nothing up and downloads nothing.
     chrome = Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     chrome.set_page_load_timeout(30)

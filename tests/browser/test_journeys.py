@@ -150,7 +150,7 @@ def test_a_person_searches_by_zip_with_filters_opens_a_profile_and_reads_about_n
     results = browser.main.find_elements(By.CSS_SELECTOR, "ol.results > li")
     assert [r.find_element(By.TAG_NAME, "h2").text for r in results] == ["Riverside Recovery Clinic"]
     (result,) = results
-    assert "1.1 miles away · Chicago, IL" in result.text
+    assert "1.1 miles away · 400 W Randolph St, Suite 300, Chicago, IL 60606" in result.text
     assert "Call (312) 555-0123" in result.text
     for excluded in ("Loop Wellness Counseling", "Rock River Recovery", "Lakeshore Medical Detox"):
         assert excluded not in browser.text

@@ -328,7 +328,8 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 def test_dockerfile_runs_as_a_non_root_user_on_python_311_slim() -> None:
     instructions = dockerfile_instructions()
-    assert instructions[0][0] == "FROM" and re.fullmatch(r"python:3\.11(\.\d+)?-slim(-\w+)?", instructions[0][1])
+    stages = [argument for name, argument in instructions if name == "FROM"]
+    assert re.fullmatch(r"python:3\.11(\.\d+)?-slim(-\w+)?", stages[-1]), "the image is the last stage's"
     users = [argument for name, argument in instructions if name == "USER"]
     assert users, "the Dockerfile never switches away from root"
     assert users[-1].split(":")[0] not in ("root", "0")
@@ -345,7 +346,7 @@ def test_dockerfile_installs_runtime_requirements_only_and_holds_no_secrets() ->
             # REQUIRE_SECRET_KEY holds no secret: it makes the app refuse to start without one.
             setting = argument.replace("REQUIRE_SECRET_KEY=true", "")
             assert not re.search(r"SECRET|PASSWORD|TOKEN|DATABASE_URL", setting), f"{name} {argument}"
-        if name == "COPY":
+        if name == "COPY" and not argument.startswith("--from="):  # a build stage's files: not the context's
             sources = argument.split()[:-1]
             assert ".env" not in sources and "." not in sources, "copy named paths only, never the whole context"
             for source in sources:
@@ -368,6 +369,22 @@ def test_the_image_refuses_to_start_without_a_secret_key(tmp_path: Path, monkeyp
     assert not (tmp_path / "instance" / "secret_key").exists()
     monkeypatch.setenv("SECRET_KEY", TEST_SECRET_KEY)
     assert create_app(instance_path=str(tmp_path / "instance")).secret_key == TEST_SECRET_KEY
+
+
+def test_the_image_holds_the_maps_npm_packages_where_the_app_serves_them_from() -> None:
+    """A Node stage installs package-lock.json's packages; the image copies them, without Node.js,
+    to the node_modules the app serves the maps' files from."""
+    from directory.public.views import NODE_MODULES
+
+    instructions = dockerfile_instructions()
+    stages = [i for i, (name, _) in enumerate(instructions) if name == "FROM"]
+    frontend = instructions[stages[0] : stages[-1]]
+    assert ("COPY", "package.json package-lock.json ./") in frontend
+    assert any(name == "RUN" and arg.startswith("npm ci") for name, arg in frontend)
+    copies = [arg.split() for name, arg in instructions[stages[-1] :] if name == "COPY" and arg.startswith("--from=")]
+    workdir = [arg for name, arg in instructions[stages[-1] :] if name == "WORKDIR"][-1]
+    assert [copy[-1].rstrip("/") for copy in copies] == [str(NODE_MODULES.relative_to(ROOT))]
+    assert workdir == "/app" and (ROOT / "package-lock.json").exists()
 
 
 def test_dockerfile_keeps_the_instance_folder_and_outbox_private() -> None:

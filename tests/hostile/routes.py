@@ -72,11 +72,11 @@ def rule_named(app: Flask, endpoint: str) -> Rule:
 
 
 def routes(app: Flask) -> list[tuple[Rule, str]]:
-    """Every (rule, method) of the app but static files, in a stable order."""
+    """Every (rule, method) of the app but static files (its own, and the maps' npm files), in a stable order."""
     return [
         (rule, method)
         for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint))
-        if rule.endpoint != "static"
+        if rule.endpoint not in ("static", "public.frontend_file")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
     ]
 

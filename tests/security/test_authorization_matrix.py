@@ -57,6 +57,7 @@ POLICY: dict[str, dict[str, str]] = {
     "public.medications": EVERYONE,
     "public.naltrexone": EVERYONE,  # a redirect to the medications page
     "public.report_listing": EVERYONE,  # reporting a problem needs no account
+    "public.frontend_file": EVERYONE,  # the maps' files (Leaflet, state outlines)
     "auth.login": EVERYONE,
     "auth.forgot_password": EVERYONE,
     "auth.reset_password": EVERYONE,
@@ -243,6 +244,7 @@ def url_for_rule(rule, world: World, role: str) -> str:
         "token_id": world.token_ids.get(role, 1),
         "token": world.invitation if "invitation" in rule.endpoint else "not-a-real-token",
         "filename": "site.css",
+        "name": "leaflet.css",
         "referral_id": world.referral_id,
         "offer_id": world.offer_id,
         "outcome": "admitted",
