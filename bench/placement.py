@@ -359,20 +359,17 @@ def _minutes(value: float) -> str:
     return "-" if np.isnan(value) else f"{value:,.0f}"
 
 
-def goals(one: Placement, three: Placement) -> list[str]:
-    """The goal table: the ratio of medians, and the shares unplaced."""
+def goals(one: Placement, three: Placement) -> str:
+    """The goal, judged: the ratio of the medians, and the shares unplaced."""
     ratio = one.percentile(50) / three.percentile(50)
-    ratio_met = ratio >= GOAL_MEDIAN_RATIO
-    unplaced_met = three.unplaced_share <= one.unplaced_share
-    return [
-        "| goal | measured | met |",
-        "|---|---:|---|",
-        f"| median time to acceptance at least {GOAL_MEDIAN_RATIO:g}x shorter with {three.at_once} offers at once "
-        f"| {ratio:.1f}x ({_minutes(one.percentile(50))} min / {_minutes(three.percentile(50))} min) "
-        f"| {'yes' if ratio_met else 'no'} |",
-        f"| no larger share unplaced with {three.at_once} at once | {three.unplaced_share:.1%} "
-        f"(one at a time: {one.unplaced_share:.1%}) | {'yes' if unplaced_met else 'no'} |",
-    ]
+    ratio_met = "met" if ratio >= GOAL_MEDIAN_RATIO else "missed"
+    unplaced_met = "met" if three.unplaced_share <= one.unplaced_share else "missed"
+    return (
+        f"Goal: median time to acceptance at least {GOAL_MEDIAN_RATIO:g}x shorter with {three.at_once} offers at "
+        f"once: {ratio:.1f}x ({_minutes(one.percentile(50))} min / {_minutes(three.percentile(50))} min), "
+        f"**{ratio_met}**; no larger share unplaced: {three.unplaced_share:.1%} (one at a time: "
+        f"{one.unplaced_share:.1%}), **{unplaced_met}**."
+    )
 
 
 def render(results: list[Placement], behaviour: Behaviour, *, command: str, started: datetime, seconds: float,
@@ -383,16 +380,15 @@ def render(results: list[Placement], behaviour: Behaviour, *, command: str, star
         f"### Results: {started:%Y-%m-%d %H:%M} UTC",
         "",
         f"Command: `{command}` (took {seconds / 60:.1f} min).",
-        "",
         machine_line(),
-        f"- Database: SQLite, a fresh copy of the seed directory ({centers:,} centers) for each mode, each mode in "
-        f"a process of its own; {one.referrals:,} referrals arriving over {_days(one.arriving_over)} simulated days "
-        f"(one every {ARRIVAL_EVERY.total_seconds() / 60:g} min on average), the same in both modes, simulated until "
-        f"none was open ({_days(one.simulated)} and {_days(three.simulated)} days)",
-        f"- Centers: {behaviour.describe()}; offers open {_minutes(one.offer_ttl.total_seconds() / 60)} min, "
-        f"reminders after {_minutes(one.reminder_after.total_seconds() / 60)} min",
+        f"- Setup: SQLite, a fresh copy of the seed directory ({centers:,} centers) per mode, each in a process of its "
+        f"own; {one.referrals:,} referrals arriving over {_days(one.arriving_over)} simulated days (one every "
+        f"{ARRIVAL_EVERY.total_seconds() / 60:g} min on average), until none was open ({_days(one.simulated)} and "
+        f"{_days(three.simulated)} days); {behaviour.describe()}; offers open "
+        f"{_minutes(one.offer_ttl.total_seconds() / 60)} min, reminders after "
+        f"{_minutes(one.reminder_after.total_seconds() / 60)} min",
         "",
-        *goals(one, three),
+        goals(one, three),
         "",
         "| offers at once | referrals | placed (detox accepted) | within 24 h | to acceptance p50 min | p90 min "
         "| detox offers per placed referral | unplaced (none fits) | needs review | answers refused (too late) "
