@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "search": "bench.search_command",
     "http": "bench.http_load",
     "routing": "bench.routing",
+    "placement": "bench.placement",
     "import": "bench.imports",
 }
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"

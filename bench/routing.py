@@ -137,12 +137,13 @@ def intake_data(n: int, place: str, now: datetime, rng: np.random.Generator) -> 
     }
 
 
-def make_intakes(app: Flask, count: int, random_seed: int) -> list[Intake]:
-    """`count` validated intakes near real places: ZIP codes and "City, ST" of random seed centers."""
+def make_intakes(app: Flask, count: int, random_seed: int, now: datetime | None = None) -> list[Intake]:
+    """`count` validated intakes near real places: ZIP codes and "City, ST" of random seed centers,
+    as filled in at `now` (default: the current time)."""
     rng = np.random.default_rng(random_seed)
     with app.app_context():
         rows = db.session.execute(select(Center.zip, Center.city, Center.state).order_by(Center.id)).all()
-        geocoder, now = app.extensions["geocoder"], utcnow()
+        geocoder, now = app.extensions["geocoder"], now or utcnow()
         intakes: list[Intake] = []
         while len(intakes) < count:
             zip_code, city, state = rows[rng.integers(len(rows))]
