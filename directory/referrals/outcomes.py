@@ -273,10 +273,12 @@ def referral_outcomes(session: Session, now: datetime, *, sender_id: int | None 
 
 def _declines_by_week(session: Session, since: datetime, sender_id: int | None,
                       weeks: list[str]) -> dict[str, Counter[str]]:  # fmt: skip
-    """Declines since `since` by week and reason, reasons given fewer than MIN_NAMED_DECLINES times
-    counted as OTHER_REASONS."""
-    stmt = select(Offer.responded_at, Offer.decline_reason).where(
-        Offer.status == OfferStatus.DECLINED.value, Offer.responded_at >= since
+    """Declines since `since` by week and reason (labelled as first written), reasons given fewer than
+    MIN_NAMED_DECLINES times counted as OTHER_REASONS."""
+    stmt = (
+        select(Offer.responded_at, Offer.decline_reason)
+        .where(Offer.status == OfferStatus.DECLINED.value, Offer.responded_at >= since)
+        .order_by(Offer.responded_at, Offer.id)  # a reason is labelled as first written
     )
     if sender_id is not None:
         stmt = stmt.join(Referral, Referral.id == Offer.referral_id).where(Referral.created_by_id == sender_id)

@@ -78,8 +78,8 @@ def open_offer(session: Session, referral_id: str) -> int:
     ).one()
 
 
-def build(session: Session) -> Cast:
-    """Write the centers, the accounts and the referrals of the table above."""
+def build_cast(session: Session) -> Cast:
+    """Write the two detox centers and the accounts: two senders, an admin, staff of each center."""
     detox = dict(levels_of_care=["medical_detox", "residential"], payment_options=["medicaid"])
     add_centers(
         session,
@@ -94,6 +94,12 @@ def build(session: Session) -> Cast:
         near_staff=make_user(session, "center_staff", [ids["o:near"]]),
         far_staff=make_user(session, "center_staff", [ids["o:far"]]),
     )
+    return cast
+
+
+def build(session: Session) -> Cast:
+    """Write the centers, the accounts and the referrals of the table above."""
+    cast = build_cast(session)
     a, b, near, far = cast.sender_a, cast.sender_b, cast.near_staff, cast.far_staff
 
     old = make_referral(session, a, datetime(2026, 8, 3, 9, 0))
