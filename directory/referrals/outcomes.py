@@ -23,8 +23,9 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, case, func, or_, select
+from sqlalchemy import Connection, Date, Integer, Subquery, case, cast, extract, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from directory.models import Offer, OfferStatus, Referral, ReferralStatus
@@ -102,13 +103,11 @@ class ReferralTimes:
         return None if moment is None else (moment, (moment - self.created_at).total_seconds())
 
 
-def referral_times(session: Session | Connection, *, sender_id: int | None = None,
-                   since: datetime | None = None) -> list[ReferralTimes]:  # fmt: skip
-    """Each referral's times (with `sender_id`, only that sender's; with `since`, only referrals made
-    or with an offer made or answered since then), in one query."""
+def _firsts() -> Subquery:
+    """Per referral with offers: its first offer, first answer, and detox acceptance with its admission date."""
     answered = Offer.status.in_(ANSWERED)
     accepted_detox = Offer.status.in_(ACCEPTED_ONCE) & (Offer.step == "detox")
-    firsts = (
+    return (
         select(
             Offer.referral_id,
             func.min(Offer.created_at).label("first_offer_at"),
@@ -119,6 +118,13 @@ def referral_times(session: Session | Connection, *, sender_id: int | None = Non
         .group_by(Offer.referral_id)
         .subquery()
     )
+
+
+def referral_times(session: Session | Connection, *, sender_id: int | None = None,
+                   since: datetime | None = None) -> list[ReferralTimes]:  # fmt: skip
+    """Each referral's times (with `sender_id`, only that sender's; with `since`, only referrals made
+    or with an offer made or answered since then), in one query."""
+    firsts = _firsts()
     stmt = select(
         Referral.created_at, Referral.status, Referral.latitude, Referral.longitude, firsts.c.first_offer_at,
         firsts.c.first_answer_at, firsts.c.accepted_at, firsts.c.admission_date,
@@ -131,15 +137,64 @@ def referral_times(session: Session | Connection, *, sender_id: int | None = Non
     return [ReferralTimes(*row) for row in session.execute(stmt)]
 
 
-def all_durations(session: Session | Connection) -> dict[str, list[float]]:
-    """Every referral's time to each measure that has happened (for /metrics' histograms)."""
-    found: dict[str, list[float]] = {measure: [] for measure in MEASURES}
-    for times in referral_times(session):
-        for measure in MEASURES:
-            took = times.took(measure)
-            if took is not None:
-                found[measure].append(took[1])
+@dataclass(frozen=True)
+class Histogram:
+    """How many values are at most each bound (cumulative, as Prometheus reads them), how many in all, their sum."""
+
+    bounds: tuple[float, ...]
+    at_most: list[int]
+    count: int
+    total: float
+
+
+def duration_histograms(session: Session | Connection, bounds: dict[str, tuple[float, ...]]) -> dict[str, Histogram]:
+    """Every referral's time to each measure that has happened, counted under each of the measure's
+    bounds (seconds; admission: days), by the database in one pass (for /metrics, at each scrape)."""
+    dialect = session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
+    firsts = _firsts()
+    made = Referral.created_at
+    # Each referral's times computed once (a materialized CTE), then counted by the bucket each falls in.
+    times = (
+        select(
+            _seconds_between(made, firsts.c.first_offer_at, dialect).label("first_offer"),
+            _seconds_between(made, firsts.c.first_answer_at, dialect).label("first_answer"),
+            _seconds_between(made, firsts.c.accepted_at, dialect).label("acceptance"),
+            _days_between(made, firsts.c.admission_date, dialect).label("admission"),
+        )
+        .select_from(firsts)
+        .join(Referral, Referral.id == firsts.c.referral_id)
+        .cte("referral_times")
+        .prefix_with("MATERIALIZED")
+    )
+    counted = []
+    for measure in MEASURES:
+        value = times.c[measure]
+        bucket = case(*[(value <= bound, n) for n, bound in enumerate(bounds[measure])], else_=len(bounds[measure]))
+        counted.append(
+            select(literal(measure), bucket, func.count(), func.sum(value)).where(value.is_not(None)).group_by(bucket)
+        )
+    found = {measure: Histogram(bounds[measure], [0] * len(bounds[measure]), 0, 0.0) for measure in MEASURES}
+    for measure, bucket_index, count, total in session.execute(union_all(*counted)):
+        histogram = found[measure]
+        for n in range(bucket_index, len(histogram.bounds)):
+            histogram.at_most[n] += count
+        found[measure] = Histogram(histogram.bounds, histogram.at_most, histogram.count + count,
+                                   histogram.total + float(total))  # fmt: skip
     return found
+
+
+def _seconds_between(start: Any, end: Any, dialect: str) -> Any:
+    """Whole seconds (PostgreSQL: to the microsecond) from `start` to `end`, as SQL; NULL if either is."""
+    if dialect == "sqlite":
+        return cast(func.strftime("%s", end), Integer) - cast(func.strftime("%s", start), Integer)
+    return extract("epoch", end - start)
+
+
+def _days_between(moment: Any, day: Any, dialect: str) -> Any:
+    """Days from the day of `moment` to `day`, as SQL; NULL if either is."""
+    if dialect == "sqlite":
+        return func.julianday(day) - func.julianday(func.date(moment))
+    return day - cast(moment, Date)
 
 
 def iso_week(moment: date) -> str:

@@ -10,7 +10,7 @@ import pytest
 from directory.referrals.outcomes import (
     OTHER_REASONS,
     Summary,
-    all_durations,
+    duration_histograms,
     iso_week,
     reason_key,
     referral_outcomes,
@@ -85,11 +85,19 @@ def test_csv_rows_carry_every_figure_and_nothing_personal(session, cast):
     assert "CASE-SECRET" not in text and "555-0177" not in text and "J.S." not in text
 
 
-def test_all_durations_count_every_referral_ever(session, cast):
-    durations = all_durations(session)
-    assert sorted(durations["acceptance"]) == [600, 1200, 7500]  # the August referral's 20 minutes too
-    assert sorted(durations["admission"]) == [0, 1, 2]
-    assert len(durations["first_offer"]) == 6  # every referral with an offer; not the one near Anchorage
+def test_duration_histograms_count_every_referral_ever(session, cast):
+    minutes = tuple(60.0 * n for n in (5, 15, 20, 30, 120, 180))
+    found = duration_histograms(session, {"first_offer": minutes, "first_answer": minutes, "acceptance": minutes,
+                                          "admission": (0, 1, 2)})  # fmt: skip
+    # Acceptances after 10 min, 20 min (the August referral's) and 2 h 5 min.
+    assert found["acceptance"].at_most == [0, 1, 2, 2, 2, 3] and found["acceptance"].count == 3
+    assert found["acceptance"].total == 600 + 1200 + 7500
+    assert found["admission"].at_most == [1, 2, 3] and found["admission"].total == 3
+    # Every referral with an offer (not the one near Anchorage): offered after 0, 0, 0, 1, 2 and 5 minutes.
+    assert found["first_offer"].count == 6 and found["first_offer"].at_most[0] == 6
+    assert found["first_offer"].total == 60 + 120 + 300
+    # First answers after 20 min (August: an accept), 35, 30, 10 and 60 minutes.
+    assert found["first_answer"].at_most == [0, 1, 2, 3, 5, 5] and found["first_answer"].total == 60 * 155
 
 
 @pytest.mark.parametrize(
