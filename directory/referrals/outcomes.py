@@ -149,7 +149,7 @@ class Histogram:
 
 def duration_histograms(session: Session | Connection, bounds: dict[str, tuple[float, ...]]) -> dict[str, Histogram]:
     """Every referral's time to each measure that has happened, counted under each of the measure's
-    bounds (seconds; admission: days), by the database in one pass (for /metrics, at each scrape)."""
+    bounds (seconds; admission: days), by the database in one statement (for /metrics, at each scrape)."""
     dialect = session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
     firsts = _firsts()
     made = Referral.created_at
@@ -173,14 +173,16 @@ def duration_histograms(session: Session | Connection, bounds: dict[str, tuple[f
         counted.append(
             select(literal(measure), bucket, func.count(), func.sum(value)).where(value.is_not(None)).group_by(bucket)
         )
-    found = {measure: Histogram(bounds[measure], [0] * len(bounds[measure]), 0, 0.0) for measure in MEASURES}
+    at_most = {measure: [0] * len(bounds[measure]) for measure in MEASURES}
+    counts, totals = dict.fromkeys(MEASURES, 0), dict.fromkeys(MEASURES, 0.0)
     for measure, bucket_index, count, total in session.execute(union_all(*counted)):
-        histogram = found[measure]
-        for n in range(bucket_index, len(histogram.bounds)):
-            histogram.at_most[n] += count
-        found[measure] = Histogram(histogram.bounds, histogram.at_most, histogram.count + count,
-                                   histogram.total + float(total))  # fmt: skip
-    return found
+        for n in range(bucket_index, len(bounds[measure])):
+            at_most[measure][n] += count
+        counts[measure] += count
+        totals[measure] += float(total)
+    return {
+        measure: Histogram(bounds[measure], at_most[measure], counts[measure], totals[measure]) for measure in MEASURES
+    }
 
 
 def _seconds_between(start: Any, end: Any, dialect: str) -> Any:
