@@ -385,7 +385,6 @@ def referral_outcomes() -> ResponseReturnValue:
         "staff/outcomes.html",
         figures=figures,
         measures=MEASURE_WORDS,
-        outcome_words=OUTCOME_WORDS,
         bins=ACCEPTANCE_BIN_WORDS,
         distribution=distribution,
         distribution_chart=charts.column_chart([(b, b) for b in ACCEPTANCE_BIN_WORDS], distribution),
