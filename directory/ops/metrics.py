@@ -1,7 +1,10 @@
 """Prometheus metrics, in a registry of the app's own (tests create many apps).
 
 Request and search latencies are observed as requests finish; the referral, outbox and
-offer gauges are read from the database when Prometheus scrapes, so they are never stale.
+offer gauges, and the histograms of referrals' times to a first offer, a first answer, an
+acceptance and admission, are read from the database when Prometheus scrapes, so they are never
+stale and count what every process did (routing makes the first offers in the Celery worker,
+which serves no /metrics).
 
 Under gunicorn each worker is a process of its own. With PROMETHEUS_MULTIPROC_DIR set (the
 project's gunicorn.conf.py sets it), every worker writes its histograms to files there and
@@ -18,19 +21,33 @@ from datetime import timedelta
 
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, multiprocess
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
 from directory.extensions import db
 from directory.models import Offer, OfferStatus, OutboxMessage, Referral, ReferralStatus
 from directory.models.base import utcnow
+from directory.referrals import outcomes
 
 #: The search endpoints (find_centers_near); their request time is the search latency.
 SEARCH_ENDPOINTS = frozenset({"public.search", "api.search_centers"})
 #: Any other method (a client can send any token) is counted as "other", to bound the labels.
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 EXPIRING_WITHIN = timedelta(hours=1)
+#: Bounds of the histograms of referrals' times: a minute to a week in seconds; admission in days
+#: after the day of the referral.
+REFERRAL_TIME_BUCKETS: dict[str, tuple[float, ...]] = {
+    **dict.fromkeys(
+        outcomes.SECONDS_MEASURES, (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 345600, 604800)
+    ),
+    "admission": (0, 1, 2, 3, 5, 7, 14, 30),
+}
+REFERRAL_TIME_HELP = {
+    "first_offer": "Time from a referral's submission to its first offer.",
+    "first_answer": "Time from a referral's submission to a center's first answer (accept or decline).",
+    "acceptance": "Time from a referral's submission to a detox center's acceptance.",
+}
 
 
 @dataclass(frozen=True)
@@ -103,6 +120,9 @@ class DatabaseCollector(Collector):
 
     def describe(self) -> Iterator[Metric]:
         yield from self._families()
+        yield from _referral_histograms(
+            {m: outcomes.Histogram(bounds, [0] * len(bounds), 0, 0.0) for m, bounds in REFERRAL_TIME_BUCKETS.items()}
+        )
 
     def collect(self) -> Iterator[Metric]:
         referrals, backlog, oldest, expiring = self._families()
@@ -122,6 +142,7 @@ class DatabaseCollector(Collector):
                     Offer.expires_at <= now + EXPIRING_WITHIN,
                 )
             )
+            histograms = outcomes.duration_histograms(connection, REFERRAL_TIME_BUCKETS)
         known = [status.value for status in ReferralStatus]
         for status in [*known, *sorted(set(counts) - set(known))]:
             referrals.add_metric([status], counts.get(status, 0))
@@ -129,6 +150,7 @@ class DatabaseCollector(Collector):
         oldest.add_metric([], max(0.0, (now - oldest_at).total_seconds()) if oldest_at else 0.0)
         expiring.add_metric([], expiring_soon or 0)
         yield from (referrals, backlog, oldest, expiring)
+        yield from _referral_histograms(histograms)
 
     @staticmethod
     def _families() -> tuple[GaugeMetricFamily, ...]:
@@ -143,3 +165,22 @@ class DatabaseCollector(Collector):
                 "directory_offers_expiring_within_hour", "Open offers whose answer is due within the next hour."
             ),
         )
+
+
+def _referral_histograms(histograms: dict[str, outcomes.Histogram]) -> Iterator[HistogramMetricFamily]:
+    """The histograms of referrals' times (`outcomes.duration_histograms`)."""
+    for measure in outcomes.SECONDS_MEASURES:
+        yield _histogram(f"directory_referral_time_to_{measure}_seconds", REFERRAL_TIME_HELP[measure],
+                         histograms[measure])  # fmt: skip
+    yield _histogram(
+        "directory_referral_days_to_admission",
+        "Days from the day of a referral's submission to the admission date the accepting detox center gave.",
+        histograms["admission"],
+    )
+
+
+def _histogram(name: str, documentation: str, histogram: outcomes.Histogram) -> HistogramMetricFamily:
+    buckets = [(str(float(bound)), count) for bound, count in zip(histogram.bounds, histogram.at_most, strict=True)]
+    return HistogramMetricFamily(
+        name, documentation, buckets=[*buckets, ("+Inf", histogram.count)], sum_value=histogram.total
+    )

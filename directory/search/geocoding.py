@@ -174,15 +174,28 @@ def point_place(latitude: float, longitude: float) -> Place:
 
 def nearest_town(latitude: float, longitude: float) -> str | None:
     """ "Town, ST" of the ZIP code nearest the point, if one is within TOWN_NEAR_MILES; else None."""
+    best = _nearest_zip(latitude, longitude)
+    if best is None or geodesic_miles(latitude, longitude, best[1], best[2]) > TOWN_NEAR_MILES:
+        return None
+    return best[0]
+
+
+def state_of_point(latitude: float, longitude: float) -> str | None:
+    """The two-letter state of the ZIP code nearest the point (within about a degree), or None: a
+    point near a state line may be given the neighbouring state, which is close enough for counts."""
+    best = _nearest_zip(latitude, longitude)
+    return best[0].rpartition(", ")[2] if best else None
+
+
+def _nearest_zip(latitude: float, longitude: float) -> tuple[str, float, float] | None:
+    """("Town, ST", latitude, longitude) of the nearest ZIP code in the point's and the adjoining
+    whole-degree cells, or None if they hold none."""
     grid = _zip_grid()
     row, column = math.floor(latitude), math.floor(longitude)
     cells = [(r, c) for r in (row - 1, row, row + 1) for c in (column - 1, column, column + 1)]
     nearby = (place for cell in cells for place in grid.get(cell, ()))
     squeeze = math.cos(math.radians(latitude))  # a degree of longitude is this much of one of latitude
-    best = min(nearby, key=lambda p: (p[1] - latitude) ** 2 + ((p[2] - longitude) * squeeze) ** 2, default=None)
-    if best is None or geodesic_miles(latitude, longitude, best[1], best[2]) > TOWN_NEAR_MILES:
-        return None
-    return best[0]
+    return min(nearby, key=lambda p: (p[1] - latitude) ** 2 + ((p[2] - longitude) * squeeze) ** 2, default=None)
 
 
 @cache

@@ -6,10 +6,12 @@ logged); administrators see all. Every look at a referral is written to the audi
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -18,13 +20,13 @@ from directory.accounts import audit
 from directory.extensions import db
 from directory.models import Center, Referral, Role, User
 from directory.models.base import utcnow
-from directory.referrals import service
+from directory.referrals import outcomes, service
 from directory.referrals.dispatch import escalate_after, offering, submit_and_send
 from directory.referrals.intake import IntakeInvalid, validate_intake
 from directory.referrals.presenters import referral_view
 from directory.routing.rules import FLAG_LIVER_TESTS, FLAG_OVERDOSE_RISK, explain_earliest_start
 from directory.security import record_denied, roles_required
-from directory.staff import bp
+from directory.staff import bp, charts
 from directory.staff.forms import (
     CALL_OUTCOME_LABELS,
     INTERACTING_MEDICATION_LABELS,
@@ -34,6 +36,7 @@ from directory.staff.forms import (
     IntakeForm,
     RevokeConsentForm,
 )
+from directory.vocabulary import STATES
 
 STAFF_ROLES = ("referral_staff", "admin")
 
@@ -316,3 +319,101 @@ def record_call(referral_id: str) -> ResponseReturnValue:
         return _call_page(db.session.get(Referral, referral_id), CallForm(formdata=None), 409)  # type: ignore[arg-type]
     flash(f"Call recorded: {CALL_OUTCOME_LABELS[form.outcome.data or 'no_answer'].lower()}.")
     return redirect(url_for("staff.record_call", referral_id=found.id))
+
+
+OUTCOME_WORDS = {
+    "placed": "Placed",
+    "open": "Still being routed",
+    "unplaced": "Not placed",
+    "needs_review": "Needs review",
+    "cancelled": "Cancelled",
+}
+MEASURE_WORDS = {
+    "first_offer": "Time to the first offer",
+    "first_answer": "Time to a center's first answer",
+    "acceptance": "Time to acceptance by a detox center",
+    "admission": "Days to the admission date",
+}
+ACCEPTANCE_BIN_WORDS = ("15 min or less", "15 min to 1 h", "1 to 4 h", "4 to 24 h", "1 to 3 days", "Over 3 days")
+
+
+@bp.app_template_filter("duration")
+def format_duration(seconds: float | None) -> str:
+    """A time as a person reads it at a glance: "12 min", "3.5 h", "2.1 days"; "–" for none."""
+    if seconds is None:
+        return "–"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+@bp.app_template_filter("days")
+def format_days(days: float | None) -> str:
+    """A number of days in words: "1 day", "2.5 days"; "–" for none."""
+    if days is None:
+        return "–"
+    return f"{days:g} day{'' if days == 1 else 's'}"
+
+
+def _outcomes() -> outcomes.Outcomes:
+    """The signed-in user's figures: their own referrals; an administrator's, everyone's."""
+    return outcomes.referral_outcomes(db.session, utcnow(), sender_id=_sender_filter())
+
+
+@bp.get("/outcomes")
+@roles_required(*STAFF_ROLES)
+def referral_outcomes() -> ResponseReturnValue:
+    """How referrals fare, in aggregate only: times to an offer, an answer, acceptance and admission;
+    weekly volume by outcome; declines by reason; unplaced referrals by state."""
+    figures = _outcomes()
+    this_week, last_week = figures.this_week, figures.last_week
+    distribution = [
+        (f"Last week ({last_week})", figures.acceptance_distribution(last_week)),
+        (f"This week ({this_week})", figures.acceptance_distribution(this_week)),
+    ]
+    volume = [(OUTCOME_WORDS[o], [figures.volume[w][o] for w in figures.weeks]) for o in outcomes.OUTCOMES]
+    totals = figures.volume_totals()
+    made = sum(totals.values())
+    volume_summary = f"{made} referral{'' if made == 1 else 's'} in {len(figures.weeks)} weeks: " + ", ".join(
+        f"{OUTCOME_WORDS[o].lower()} {totals[o]}" for o in outcomes.OUTCOMES
+    )
+    declines = figures.decline_totals()
+    unplaced = [(STATES.get(state, state), count) for state, count in figures.unplaced_totals()]
+    return render_template(
+        "staff/outcomes.html",
+        figures=figures,
+        measures=MEASURE_WORDS,
+        bins=ACCEPTANCE_BIN_WORDS,
+        distribution=distribution,
+        distribution_chart=charts.column_chart([(b, b) for b in ACCEPTANCE_BIN_WORDS], distribution),
+        volume=volume,
+        volume_summary=volume_summary + ".",
+        volume_chart=charts.column_chart([(w, w[-3:]) for w in figures.weeks], volume, stacked=True),
+        declines=declines,
+        declines_chart=charts.bar_list(declines),
+        unplaced=unplaced,
+        unplaced_chart=charts.bar_list(unplaced),
+        min_named=outcomes.MIN_NAMED_DECLINES,
+    )
+
+
+@bp.get("/outcomes.csv")
+@roles_required(*STAFF_ROLES)
+def referral_outcomes_csv() -> ResponseReturnValue:
+    """The outcomes page's figures, one a row: week, metric, group, value."""
+    figures = _outcomes()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("week", "metric", "group", "value"))
+    writer.writerows((week, metric, _spreadsheet_safe(group), value) for week, metric, group, value in figures.rows())
+    filename = f"referral-outcomes-{figures.this_week}.csv"
+    return Response(
+        buffer.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+def _spreadsheet_safe(text: str) -> str:
+    """A cell a spreadsheet shows as text: a decline reason typed as "=..." must not run as a formula."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -263,6 +263,11 @@ def test_a_referral_from_intake_to_accepted_and_capacity_shown_on_the_profile(br
     assert f"Admission {admission}" in offers[0][5]
     assert offers[1][:3] == ["Naltrexone program", "Riverside Recovery Clinic", "Waiting for an answer"]
     browser.check("referral-accepted")
+    browser.follow("Outcomes", within=browser.nav)
+    assert browser.heading == "Referral outcomes"
+    acceptance = browser.table_rows("How long referrals wait")[2]  # the third measure: time to acceptance
+    assert acceptance[2] == "1"  # one referral accepted in the weeks covered
+    browser.check("referral-outcomes")
     browser.sign_out()
 
     browser.open("/search?near=60611&level_of_care=medical_detox")

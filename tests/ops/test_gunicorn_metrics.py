@@ -112,6 +112,7 @@ def test_every_worker_is_counted_whichever_answers_the_scrape(gunicorn):
         # The fixture's own readiness polls are /healthz requests too: at least REQUESTS, all of them.
         assert counted is not None and counted >= REQUESTS + 1, text[:2000]
         assert sample(text, "directory_outbox_backlog") == 0  # the database gauges are there too
+        assert sample(text, "directory_referral_time_to_acceptance_seconds_count") == 0  # and the histograms
     first = sample(
         text, "directory_http_request_duration_seconds_count", endpoint="ops.healthz", method="GET", status="200"
     )

@@ -13,6 +13,7 @@ from directory.search.geocoding import (
     normalize_town,
     other_towns,
     parse_place,
+    state_of_point,
 )
 
 geocoder = OfflineGeocoder()
@@ -278,3 +279,12 @@ def test_make_geocoder_rejects_unknown_kind():
     assert isinstance(make_geocoder("offline"), OfflineGeocoder)
     with pytest.raises(ValueError, match="GEOCODER must be"):
         make_geocoder("magic")
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude", "state"),
+    [(41.88, -87.63, "IL"), (61.2181, -149.9003, "AK"), (21.3069, -157.8583, "HI"), (38.9072, -77.0369, "DC"),
+     (64.0, -160.0, "AK"), (0.0, 0.0, None), (30.0, -40.0, None)],
+)  # fmt: skip
+def test_the_state_of_a_point_is_the_nearest_zip_codes(latitude, longitude, state):
+    assert state_of_point(latitude, longitude) == state

@@ -134,6 +134,8 @@ POLICY: dict[str, dict[str, str]] = {
     "staff.cancel": REFERRAL_OWNER,
     "staff.revoke_consent": REFERRAL_OWNER,
     "staff.needs_a_person": REFERRERS,  # a sender sees only their own referrals there (tests/referrals)
+    "staff.referral_outcomes": REFERRERS,  # totals of the sender's own referrals (tests/staff/test_outcomes_page.py)
+    "staff.referral_outcomes_csv": REFERRERS,
     "staff.record_call": REFERRAL_OWNER,
     "portal.offers": PORTAL,
     "portal.offer": OWN_CENTER,
