@@ -22,7 +22,12 @@ from directory.referrals import service
 from directory.referrals.dispatch import escalate_after, offering, submit_and_send
 from directory.referrals.intake import IntakeInvalid, validate_intake
 from directory.referrals.presenters import referral_view
-from directory.routing.rules import FLAG_LIVER_TESTS, FLAG_OVERDOSE_RISK, explain_earliest_start
+from directory.routing.rules import (
+    FLAG_CONFIRM_OPIOID_FREE,
+    FLAG_LIVER_TESTS,
+    FLAG_OVERDOSE_RISK,
+    explain_earliest_start,
+)
 from directory.security import record_denied, roles_required
 from directory.staff import bp
 from directory.staff.forms import (
@@ -115,6 +120,11 @@ def flag_words(flag: str) -> str:
             "Overdose risk after detox: tolerance is lower after detox and while on naltrexone, "
             "so discharge with naloxone and overdose education"
         )
+    if flag == FLAG_CONFIRM_OPIOID_FREE:
+        return (
+            "Opioid use in the last 10 days not ruled out, and when not known: "
+            "confirm the person is opioid-free before starting naltrexone"
+        )
     kind, _, name = flag.partition(":")
     if kind == "interaction":
         return f"Interaction: {INTERACTING_MEDICATION_LABELS.get(name, name).lower()}"
@@ -195,9 +205,9 @@ def _referral_page(referral: Referral, status: int = 200, **forms: Any) -> Respo
     db.session.commit()
     view = referral_view(referral)
     earliest = None
-    if view["plan"]["earliest_naltrexone_start"]:
+    if view["plan"]["earliest_naltrexone_start"] and referral.last_opioid_use:
         earliest = explain_earliest_start(
-            referral.last_opioid_use, referral.primary_opioid, ZoneInfo(referral.time_zone)
+            referral.last_opioid_use, referral.primary_opioid or "unknown", ZoneInfo(referral.time_zone)
         )
     page = render_template(
         "staff/referral.html",
