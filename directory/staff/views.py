@@ -34,6 +34,7 @@ from directory.staff.forms import (
     CALL_OUTCOME_LABELS,
     INTERACTING_MEDICATION_LABELS,
     OPIOID_LABELS,
+    USE_DISORDER_LABELS,
     CallForm,
     CancelForm,
     IntakeForm,
@@ -108,6 +109,13 @@ def step_words(step: str) -> str:
 def opioid_words(code: str) -> str:
     """A primary opioid's code in words, e.g. "heroin" -> "Heroin"."""
     return OPIOID_LABELS.get(code, code)
+
+
+@bp.app_template_global()
+def use_disorder_words(codes: list[str]) -> str:
+    """What a referral is for, in words, e.g. "Alcohol use disorder and opioid use disorder"."""
+    words = [USE_DISORDER_LABELS.get(code, code) for code in codes]
+    return " and ".join([words[0], *(word.lower() for word in words[1:])]) if words else "Not given"
 
 
 @bp.app_template_global()
