@@ -11,7 +11,6 @@ from tests.portal.conftest import sign_in
 from tests.public.pages import Page
 from tests.staff.scenario import intake_form, offers, referrals, submit
 
-
 USE_DISORDERS_MISSING = "Choose what the referral is for: alcohol use disorder, opioid use disorder, or both."
 
 
