@@ -22,7 +22,7 @@ ALCOHOL = {"use_disorders": ["alcohol"], "recent_opioid_use": "no", "primary_opi
 
 
 def validate(**overrides):
-    """The intake of test_lifecycle (heroin), without its `alcohol_use_disorder` unless given; None leaves a field out."""
+    """test_lifecycle's intake (heroin), without `alcohol_use_disorder` unless given; None leaves a field out."""
     data = intake_data(**{"alcohol_use_disorder": None, **overrides})
     data = {name: value for name, value in data.items() if value is not None}
     return validate_intake(data, OfflineGeocoder(), NOW)
