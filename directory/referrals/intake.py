@@ -171,8 +171,8 @@ def _wall_clock(moment: datetime, zone: ZoneInfo, value: str, errors: list[str])
 
 
 def _use_disorders(data: Mapping[str, Any], errors: list[str], alcohol_errors: list[str]) -> tuple[bool, bool] | None:
-    """(alcohol, opioids) from `use_disorders`. An intake without it (the shape of clients that predate it)
-    is for opioids if it names a primary opioid, and for alcohol if `alcohol_use_disorder` is true."""
+    """(alcohol, opioids) from `use_disorders`. An intake without it is for opioids if it names a primary
+    opioid, and for alcohol if `alcohol_use_disorder` is true (both, if both)."""
     alcohol_flag = _boolean(data.get("alcohol_use_disorder"), alcohol_errors, default=False)
     given = data.get("use_disorders")
     if given is None:

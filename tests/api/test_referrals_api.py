@@ -432,7 +432,7 @@ def stored(store, referral_id) -> Referral:
 @pytest.mark.parametrize(
     ("body", "use_disorders"),
     [
-        (intake(), ["opioids"]),  # the older shape: a primary opioid and no disorder named
+        (intake(), ["opioids"]),  # no use_disorders: a primary opioid means opioids
         (intake(alcohol_use_disorder=True), ["alcohol", "opioids"]),
         (intake(use_disorders=["opioids", "alcohol"], alcohol_use_disorder=True), ["alcohol", "opioids"]),
         (alcohol_intake(), ["alcohol"]),

@@ -1,5 +1,5 @@
-"""Referrals for alcohol, opioids or both on a real database: the intake's rules (old-shape clients
-still work), and routing that prefers a detox covering the substances, with the plan saying so."""
+"""Referrals for alcohol, opioids or both on a real database: the intake's rules (intakes without
+use_disorders still work), and routing that prefers a detox covering the substances, with the plan saying so."""
 
 from __future__ import annotations
 
@@ -35,13 +35,13 @@ def submit(session, user, **overrides):
 @pytest.mark.parametrize(
     ("overrides", "alcohol", "opioids"),
     [
-        ({}, False, True),  # a client that predates use_disorders: a primary opioid means opioids
+        ({}, False, True),  # no use_disorders: a primary opioid means opioids
         ({"alcohol_use_disorder": True}, True, True),  # ... and alcohol too: both
         ({"use_disorders": ["opioids"]}, False, True),
         ({"use_disorders": ["alcohol", "opioids"]}, True, True),
         ({"use_disorders": "alcohol,opioids", "alcohol_use_disorder": "true"}, True, True),
         (ALCOHOL, True, False),
-        # Old shape, alcohol alone: alcohol_use_disorder true and no primary opioid.
+        # No use_disorders, alcohol alone: alcohol_use_disorder true and no primary opioid.
         ({**ALCOHOL, "use_disorders": None, "alcohol_use_disorder": True}, True, False),
     ],
 )
