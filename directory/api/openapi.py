@@ -297,7 +297,11 @@ def referral_paths() -> dict[str, Any]:
                     "400": _json(Error, "Not a JSON object, or invalid fields (named in `fields`); nothing saved."),
                 },
                 None,
-                requestBody=_request_body(ReferralIntake, "The intake: minimum necessary data, and the consent."),
+                requestBody=_request_body(
+                    ReferralIntake,
+                    "The intake: minimum necessary data, and the consent. For opioids (alone or with alcohol) the "
+                    "primary opioid and last use are required; for alcohol alone, recent_opioid_use is.",
+                ),
             ),
             "get": _referral_operation(
                 "listReferrals",

@@ -10,7 +10,13 @@ from pydantic_core import to_json
 
 from directory.centers_editing import MAX_BEDS, HistoryEntry
 from directory.models import Center
-from directory.routing.rules import INTERACTING_MEDICATIONS, LIVER_DISEASE_ANSWERS, PRIMARY_OPIOIDS
+from directory.routing.rules import (
+    INTERACTING_MEDICATIONS,
+    LIVER_DISEASE_ANSWERS,
+    PRIMARY_OPIOIDS,
+    RECENT_OPIOID_USE_ANSWERS,
+    USE_DISORDERS,
+)
 from directory.search.listing import CenterListing
 from directory.search.service import SearchResult
 from directory.sources.records import format_timestamp
@@ -289,10 +295,31 @@ class ReferralIntake(BaseModel):
     location: str = Field(description="Where the person is: a ZIP code or 'City, ST'.")
     max_distance_miles: float = Field(50, ge=1, le=500)
     payment: str = Field(description="A payment_options code, e.g. medicaid.")
-    primary_opioid: str = Field(json_schema_extra={"enum": list(PRIMARY_OPIOIDS)})
-    last_opioid_use: str = Field(
-        description="ISO 8601 date and time with its offset, e.g. 2026-03-01T14:30:00Z or 2026-03-01T09:30:00-05:00; "
-        "not in the future. Without an offset it is read in `time_zone`."
+    use_disorders: list[str] | None = Field(
+        None,
+        description="What the referral is for: alcohol, opioids, or both. Without it, an intake naming a "
+        "`primary_opioid` is for opioids (and alcohol too if `alcohol_use_disorder` is true), and one with "
+        "`alcohol_use_disorder` true and no primary opioid is for alcohol.",
+        json_schema_extra={"items": {"type": "string", "enum": list(USE_DISORDERS)}, "minItems": 1},
+    )
+    primary_opioid: str | None = Field(
+        None,
+        description="Required when the referral is for opioids. For alcohol alone, optional: the opioid used in "
+        "the last 10 days, if `recent_opioid_use` is yes or unknown (its window applies; not known: 10 days).",
+        json_schema_extra={"enum": [*PRIMARY_OPIOIDS, None]},
+    )
+    last_opioid_use: str | None = Field(
+        None,
+        description="Required when the referral is for opioids. ISO 8601 date and time with its offset, e.g. "
+        "2026-03-01T14:30:00Z or 2026-03-01T09:30:00-05:00; not in the future. Without an offset it is read in "
+        "`time_zone`. For alcohol alone, optional: when `recent_opioid_use` is yes or unknown, the opioid-free "
+        "window counts from it; without it the plan is flagged confirm_opioid_free_before_naltrexone.",
+    )
+    recent_opioid_use: str | None = Field(
+        None,
+        description="Any opioid use in the last 10 days? Required when the referral is for alcohol alone "
+        "(naltrexone needs the person opioid-free); yes or unknown applies the opioid window.",
+        json_schema_extra={"enum": [*RECENT_OPIOID_USE_ANSWERS, None]},
     )
     time_zone: str = Field(
         "UTC",
@@ -305,7 +332,9 @@ class ReferralIntake(BaseModel):
     interacting_medications: list[str] = Field(
         default_factory=list, json_schema_extra={"items": {"type": "string", "enum": list(INTERACTING_MEDICATIONS)}}
     )
-    alcohol_use_disorder: bool = False
+    alcohol_use_disorder: bool | None = Field(
+        None, description="Whether the referral is for alcohol too; with `use_disorders`, it must agree or be left out."
+    )
     language: str | None = Field(None, description="A languages code, if not English.")
     populations: list[str] = Field(default_factory=list, description="populations codes.")
     consent: Consent
@@ -380,6 +409,7 @@ class ReferralDetail(BaseModel):
     fhir_status: str | None
     status_reason: str | None
     client_reference: str
+    use_disorders: list[str] = Field(description="What the referral is for: alcohol, opioids, or both.")
     created_at: str | None
     plan: Plan
     offers: list[OfferView]
@@ -408,6 +438,7 @@ class OfferForCenter(BaseModel):
     expires_at: str | None
     responded_at: str | None
     referral_id: str | None = Field(None, description="While the referral is shared with your center.")
+    use_disorders: list[str] | None = Field(None, description="What the referral is for: alcohol, opioids, or both.")
     distance_miles: float | None = Field(None, description="From the person's area to your center.")
     why: list[str] | None = Field(None, description="Why your center was chosen.")
     earliest_naltrexone_start: str | None = Field(None, description="YYYY-MM-DD: the earliest safe start.")

@@ -22,7 +22,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.models.accounts import User
@@ -93,14 +93,19 @@ class Referral(Base):
     longitude: Mapped[float]
     max_distance_miles: Mapped[float]
     payment: Mapped[str] = mapped_column(String(40))
-    primary_opioid: Mapped[str] = mapped_column(String(20))
-    last_opioid_use: Mapped[datetime]
+    #: What the referral is for: alcohol use disorder, opioid use disorder, or both (at least one).
+    alcohol_use_disorder: Mapped[bool]
+    opioid_use_disorder: Mapped[bool] = mapped_column(default=True, server_default=true())
+    #: Alcohol alone: any opioid use in the last 10 days ("yes", "no" or "unknown"); None for opioids.
+    recent_opioid_use: Mapped[str | None] = mapped_column(String(10))
+    #: Required for opioid use disorder; for alcohol alone, as far as known when opioids were used lately.
+    primary_opioid: Mapped[str | None] = mapped_column(String(20))
+    last_opioid_use: Mapped[datetime | None]
     #: The referrer's IANA time zone: the intake's local times were read in it, and are shown in it.
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     liver_disease: Mapped[str] = mapped_column(String(10))
     on_opioid_pain_therapy: Mapped[bool]
     interacting_medications: Mapped[list[str]] = mapped_column(JSON, default=list)
-    alcohol_use_disorder: Mapped[bool]
     language: Mapped[str | None] = mapped_column(String(20))
     populations: Mapped[list[str]] = mapped_column(JSON, default=list)
     consent_recipients: Mapped[str] = mapped_column(Text)
@@ -119,6 +124,12 @@ class Referral(Base):
     timeline: Mapped[list[TimelineEntry]] = relationship(order_by="TimelineEntry.id")
 
     __table_args__ = (Index("ix_referrals_status", "status"),)
+
+    @property
+    def use_disorders(self) -> list[str]:
+        """What the referral is for: ["alcohol"], ["opioids"] or ["alcohol", "opioids"]."""
+        return [name for name, named in (("alcohol", self.alcohol_use_disorder), ("opioids", self.opioid_use_disorder))
+                if named]  # fmt: skip
 
 
 class Offer(Base):

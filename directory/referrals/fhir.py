@@ -46,7 +46,8 @@ PATHWAY = {
     "text": "Medical detox, then a naltrexone program",
 }
 CATEGORY = {"text": "Substance use disorder treatment"}
-REASON = {"text": "Opioid use disorder"}
+#: ServiceRequest.reasonCode of each use disorder a referral is for.
+REASONS = {"alcohol": {"text": "Alcohol use disorder"}, "opioids": {"text": "Opioid use disorder"}}
 FULFILL = {"coding": [{"system": TASK_CODES, "code": "fulfill", "display": "Fulfill the focal request"}]}
 STEPS = {
     "detox": {
@@ -74,7 +75,7 @@ def service_request_for_sender(view: dict[str, Any]) -> dict[str, Any]:
         notes,
     )
     resource["authoredOn"] = view["created_at"]
-    resource["reasonCode"] = [REASON]
+    resource["reasonCode"] = [REASONS[name] for name in view["use_disorders"]]
     return _checked(ServiceRequest, resource)
 
 
@@ -97,6 +98,7 @@ def service_request_for_center(referral_id: str, offer_views: Sequence[dict[str,
     resource = _service_request(
         referral_id, CENTER_SERVICE_REQUEST_STATUS, patient, details, _admission(offer_views), notes
     )
+    resource["reasonCode"] = [REASONS[name] for name in first.get("use_disorders") or ()]
     return _checked(ServiceRequest, resource)
 
 

@@ -15,7 +15,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from directory.routing.rules import INTERACTING_MEDICATIONS, LIVER_DISEASE_ANSWERS, PRIMARY_OPIOIDS
+from directory.routing.rules import (
+    INTERACTING_MEDICATIONS,
+    LIVER_DISEASE_ANSWERS,
+    PRIMARY_OPIOIDS,
+    RECENT_OPIOID_USE_ANSWERS,
+    USE_DISORDERS,
+)
 from directory.search.geocoding import Geocoder, PlaceNotFound
 from directory.sources.records import RowChecker
 from directory.vocabulary import LANGUAGES, PAYMENT_OPTIONS, POPULATIONS
@@ -28,9 +34,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 CLOCK_SKEW = timedelta(minutes=5)
 
 FIELDS = (
-    "client_reference", "contact_phone", "location", "max_distance_miles", "payment", "primary_opioid",
-    "last_opioid_use", "liver_disease", "on_opioid_pain_therapy", "interacting_medications",
-    "alcohol_use_disorder", "language", "populations", "consent", "time_zone",
+    "client_reference", "contact_phone", "location", "max_distance_miles", "payment", "use_disorders",
+    "primary_opioid", "last_opioid_use", "recent_opioid_use", "liver_disease", "on_opioid_pain_therapy",
+    "interacting_medications", "alcohol_use_disorder", "language", "populations", "consent", "time_zone",
 )  # fmt: skip
 CONSENT_FIELDS = ("granted", "recipients", "purpose", "expires_on")
 #: The time zone of an intake that names none: a last-use time without an offset is UTC.
@@ -60,12 +66,16 @@ class Intake:
     longitude: float
     max_distance_miles: float
     payment: str
-    primary_opioid: str
-    last_opioid_use: datetime  # naive UTC
+    alcohol_use_disorder: bool
+    opioid_use_disorder: bool
+    #: Alcohol alone: any opioid use in the last 10 days ("yes", "no", "unknown"); None for opioids.
+    recent_opioid_use: str | None
+    #: Required for opioids; for alcohol alone, kept only when opioid use in the last 10 days is not ruled out.
+    primary_opioid: str | None
+    last_opioid_use: datetime | None  # naive UTC
     liver_disease: str
     on_opioid_pain_therapy: bool
     interacting_medications: tuple[str, ...]
-    alcohol_use_disorder: bool
     language: str | None
     populations: tuple[str, ...]
     consent_recipients: str
@@ -160,6 +170,43 @@ def _wall_clock(moment: datetime, zone: ZoneInfo, value: str, errors: list[str])
     return earlier if earlier.astimezone(UTC) > later.astimezone(UTC) else later
 
 
+def _use_disorders(data: Mapping[str, Any], errors: list[str], alcohol_errors: list[str]) -> tuple[bool, bool] | None:
+    """(alcohol, opioids) from `use_disorders`. An intake without it is for opioids if it names a primary
+    opioid, and for alcohol if `alcohol_use_disorder` is true (both, if both)."""
+    alcohol_flag = _boolean(data.get("alcohol_use_disorder"), alcohol_errors, default=False)
+    given = data.get("use_disorders")
+    if given is None:
+        opioids = data.get("primary_opioid") not in (None, "")
+        if not (opioids or alcohol_flag):
+            errors.append(
+                "Required: the use disorders the referral is for; accepted: alcohol, opioids, or both "
+                '(e.g. ["alcohol", "opioids"]).'
+            )
+            return None
+        return bool(alcohol_flag), opioids
+    named = _codes(given, USE_DISORDERS, errors)
+    if errors:
+        return None
+    if not named:
+        errors.append("Name at least one: alcohol, opioids, or both.")
+        return None
+    alcohol = "alcohol" in named
+    if data.get("alcohol_use_disorder") not in (None, "") and alcohol_flag is not None and alcohol_flag != alcohol:
+        alcohol_errors.append(
+            f"Is {str(alcohol_flag).lower()}, but use_disorders {'names' if alcohol else 'does not name'} alcohol; "
+            "leave it out, or make it agree."
+        )
+    return alcohol, "opioids" in named
+
+
+def _required_one_of(value: Any, accepted: tuple[str, ...], when: str, errors: list[str]) -> str | None:
+    """A required choice: "Required <when>; accepted: ..." if missing, else as `_one_of`."""
+    if value is None or value == "":
+        errors.append(f"Required {when}; accepted: {', '.join(accepted)}.")
+        return None
+    return _one_of(value, accepted, errors)
+
+
 def _consent_text(value: Any) -> str:
     """Free text of the consent (line breaks allowed); "" when it is not text or has control characters."""
     if not isinstance(value, str) or _CONTROL.search(value):
@@ -211,17 +258,38 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
         errors_for("max_distance_miles").append(f"A number of miles from 1 to {MAX_DISTANCE_LIMIT_MILES}.")
 
     payment = _one_of(data.get("payment"), list(PAYMENT_OPTIONS), errors_for("payment"))
-    opioid = _one_of(data.get("primary_opioid"), PRIMARY_OPIOIDS, errors_for("primary_opioid"))
+    disorders = _use_disorders(data, errors_for("use_disorders"), errors_for("alcohol_use_disorder"))
+    alcohol, opioids = disorders or (False, False)
     zone = _time_zone(data.get("time_zone"), errors_for("time_zone"))
-    last_use = _datetime(data.get("last_opioid_use"), zone, errors_for("last_opioid_use")) if zone else None
+    recent = None
+    if disorders and not opioids:  # alcohol alone: are opioids in the body?
+        recent = _required_one_of(
+            data.get("recent_opioid_use"), RECENT_OPIOID_USE_ANSWERS,
+            "when the referral is for alcohol alone (any opioid use in the last 10 days?)",
+            errors_for("recent_opioid_use"),
+        )  # fmt: skip
+    elif data.get("recent_opioid_use") not in (None, ""):
+        _one_of(data.get("recent_opioid_use"), RECENT_OPIOID_USE_ANSWERS, errors_for("recent_opioid_use"))
+    # Opioid facts: required for opioids; for alcohol alone optional, and kept only if opioid use is not ruled out.
+    opioid = last_use = None
+    if opioids or data.get("primary_opioid") not in (None, ""):
+        when = "when the referral is for opioids"
+        opioid = _required_one_of(data.get("primary_opioid"), PRIMARY_OPIOIDS, when, errors_for("primary_opioid"))
+    if zone and (opioids or data.get("last_opioid_use") not in (None, "")):
+        last_use = _datetime(data.get("last_opioid_use"), zone, errors_for("last_opioid_use"))
     if last_use is not None and last_use > now + CLOCK_SKEW:
         errors_for("last_opioid_use").append("Is in the future; give the date and time of the last use.")
+    if recent == "no" and last_use is not None and last_use > now - timedelta(days=10):
+        errors_for("recent_opioid_use").append(
+            "Is no, but the last opioid use given is within the last 10 days; answer yes, or correct the last use."
+        )
+    if disorders and not opioids and recent not in ("yes", "unknown"):
+        opioid = last_use = None  # opioids ruled out (or the answer is invalid): routing needs no opioid facts
     liver = _one_of(data.get("liver_disease"), LIVER_DISEASE_ANSWERS, errors_for("liver_disease"))
     pain = _boolean(data.get("on_opioid_pain_therapy"), errors_for("on_opioid_pain_therapy"))
     interactions = _codes(
         data.get("interacting_medications"), INTERACTING_MEDICATIONS, errors_for("interacting_medications")
     )
-    alcohol = _boolean(data.get("alcohol_use_disorder"), errors_for("alcohol_use_disorder"), default=False)
     language = data.get("language") or None
     if language is not None:
         language = _one_of(language, list(LANGUAGES), errors_for("language"))
@@ -255,7 +323,8 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
     problems = {name: messages for name, messages in problems.items() if messages}
     if problems:
         raise IntakeInvalid(problems)
-    assert place is not None and payment and opioid and last_use and zone and liver and pain is not None
+    assert place is not None and payment and disorders and zone and liver and pain is not None
+    assert not opioids or (opioid and last_use)
     assert expires_on
     return Intake(
         client_reference=str(reference).strip(),
@@ -265,12 +334,14 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
         longitude=place.longitude,
         max_distance_miles=float(distance),
         payment=payment,
+        alcohol_use_disorder=alcohol,
+        opioid_use_disorder=opioids,
+        recent_opioid_use=recent,
         primary_opioid=opioid,
         last_opioid_use=last_use,
         liver_disease=liver,
         on_opioid_pain_therapy=pain,
         interacting_medications=interactions,
-        alcohol_use_disorder=bool(alcohol),
         language=language,
         populations=populations,
         consent_recipients=recipients[:2000],

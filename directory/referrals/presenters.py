@@ -59,6 +59,7 @@ def referral_view(referral: Referral) -> dict[str, Any]:
         "fhir_status": FHIR_TASK_STATUS.get(referral.status),  # type: ignore[call-overload]
         "status_reason": referral.status_reason,
         "client_reference": referral.client_reference,
+        "use_disorders": referral.use_disorders,
         "created_at": _iso(referral.created_at),
         "plan": {
             "detox": _plan_step(plan.get("detox")),
@@ -81,6 +82,7 @@ CLOSED_OFFER_FIELDS = ("id", "step", "status", "center_id", "center_name", "offe
 SHARED_OFFER_FIELDS = (
     *CLOSED_OFFER_FIELDS,
     "referral_id",
+    "use_disorders",
     "distance_miles",
     "why",
     "earliest_naltrexone_start",
@@ -149,6 +151,7 @@ def center_offer_view(offer: Offer, now: datetime) -> dict[str, Any]:
     plan = referral.plan or {}
     view.update(
         referral_id=referral.id,
+        use_disorders=referral.use_disorders,
         distance_miles=offer.distance_miles,
         why=list(offer.why or []),
         earliest_naltrexone_start=plan.get("earliest_naltrexone_start"),

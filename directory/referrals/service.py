@@ -44,6 +44,7 @@ from directory.routing.ranking import (
     Needs,
     Ranked,
     partial_matches,
+    preferred_detox_substances,
     rank_detox,
     rank_naltrexone,
 )
@@ -129,13 +130,15 @@ def submit_referral(session: Session, intake: Intake, actor: User | None, now: d
         longitude=intake.longitude,
         max_distance_miles=intake.max_distance_miles,
         payment=intake.payment,
+        alcohol_use_disorder=intake.alcohol_use_disorder,
+        opioid_use_disorder=intake.opioid_use_disorder,
+        recent_opioid_use=intake.recent_opioid_use,
         primary_opioid=intake.primary_opioid,
         last_opioid_use=intake.last_opioid_use,
         time_zone=intake.time_zone,
         liver_disease=intake.liver_disease,
         on_opioid_pain_therapy=intake.on_opioid_pain_therapy,
         interacting_medications=list(intake.interacting_medications),
-        alcohol_use_disorder=intake.alcohol_use_disorder,
         language=intake.language,
         populations=list(intake.populations),
         consent_recipients=intake.consent_recipients,
@@ -293,6 +296,7 @@ def _needs(referral: Referral) -> Needs:
         max_distance_miles=referral.max_distance_miles,
         language=referral.language,
         populations=tuple(referral.populations or ()),
+        detox_substances=preferred_detox_substances(referral.alcohol_use_disorder, referral.opioid_use_disorder),
     )
 
 
@@ -304,6 +308,8 @@ def _facts(referral: Referral) -> ClinicalFacts:
         on_opioid_pain_therapy=referral.on_opioid_pain_therapy,
         interacting_medications=tuple(referral.interacting_medications or ()),
         alcohol_use_disorder=referral.alcohol_use_disorder,
+        opioid_use_disorder=referral.opioid_use_disorder,
+        recent_opioid_use=referral.recent_opioid_use,
         zone=ZoneInfo(referral.time_zone),
     )
 
@@ -521,8 +527,9 @@ def _accepted_offer(referral: Referral, step: str) -> Offer | None:
 
 
 def _target_start(referral: Referral, detox_offer: Offer | None, candidates: list[Candidate]) -> date | None:
+    """The naltrexone step's target start: after the opioid-free window (if any) and the detox stay."""
     earliest = _earliest(referral)
-    if earliest is None or detox_offer is None or detox_offer.admission_date is None:
+    if detox_offer is None or detox_offer.admission_date is None:
         return earliest
     stay = next((c.detox_stay_days for c in candidates if c.center_id == detox_offer.center_id), None)
     return target_naltrexone_start(earliest, detox_offer.admission_date, stay)

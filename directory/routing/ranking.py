@@ -4,14 +4,17 @@ Detox step: centers offering medical detox, not saying they are closed to referr
 the person's payment, within the distance limit, not reporting zero beds. Naltrexone step:
 programs offering naltrexone (oral or injectable) that take the payment, near the person's home.
 
-Order, deterministic and explained on the plan: for detox, centers that say they are accepting
-referrals before those that have not said (imported listings), then continuity (one center for
-both steps); for naltrexone, continuity (the detox center itself), then those that say they are
-accepting; then nearness in 10-mile bands (so that, among centers about as near, the
-following can count), then beds reported available, a listing the center has confirmed,
-the person's language, populations served; then exact distance, name and id. For the
-naltrexone step, programs that also offer outpatient or residential treatment (counseling
-alongside the medication) come before those that do not, right after continuity.
+Order, deterministic and explained on the plan: for detox of a referral naming alcohol, centers
+whose detox covers every substance the referral is for (alcohol; alcohol and opioids for both)
+first, then those that list no detox substances (call to confirm), then those that list others;
+then centers that say they are accepting referrals before those that have not said (imported
+listings), then continuity (one center for both steps); for naltrexone, continuity (the
+detox center itself), then those that say they are accepting; then nearness in 10-mile bands
+(so that, among centers about as near, the following can count), then beds reported available,
+a listing the center has confirmed, the person's language, populations served; then exact
+distance, name and id. For the naltrexone step, programs that also offer outpatient or
+residential treatment (counseling alongside the medication) come before those that do not,
+right after continuity.
 """
 
 from __future__ import annotations
@@ -80,6 +83,16 @@ class Needs:
     max_distance_miles: float
     language: str | None = None
     populations: tuple[str, ...] = ()
+    #: What the detox should cover (`detox_substances` codes); empty: no preference.
+    detox_substances: tuple[str, ...] = ()
+
+
+def preferred_detox_substances(alcohol_use_disorder: bool, opioid_use_disorder: bool) -> tuple[str, ...]:
+    """What a referral's detox should cover, when it names alcohol: alcohol, and opioids too for both.
+    Empty for opioids alone: their detox ranking has no such preference."""
+    if not alcohol_use_disorder:
+        return ()
+    return ("alcohol", "opioids") if opioid_use_disorder else ("alcohol",)
 
 
 @dataclass(frozen=True)
@@ -127,13 +140,40 @@ def _basic_fit(c: Candidate, needs: Needs) -> bool:
     )
 
 
+def _substances_rank(c: Candidate, needs: Needs) -> int:
+    """0: the detox covers every substance needed (or none is asked); 1: it lists none; 2: it lists others."""
+    if not needs.detox_substances or set(needs.detox_substances) <= c.detox_substances:
+        return 0
+    return 1 if not c.detox_substances else 2
+
+
+def _substances_reason(c: Candidate, needs: Needs) -> list[str]:
+    wanted = needs.detox_substances
+    if not wanted:
+        return []
+    named = " and ".join(label("detox_substances", s).lower() for s in wanted)
+    if not c.detox_substances:
+        return ["detox substances not listed: call to confirm"]
+    missing = [s for s in wanted if s not in c.detox_substances]
+    if not missing:
+        return [f"detox covers {named}"]
+    return [f"detox does not list {' or '.join(label('detox_substances', s).lower() for s in missing)}"]
+
+
 def rank_detox(candidates: list[Candidate], needs: Needs) -> list[Ranked]:
     """Detox candidates in offer order, each with the reasons it is there."""
     eligible = [c for c in candidates if c.offers_medical_detox and _basic_fit(c, needs) and c.beds_available != 0]
-    eligible.sort(key=lambda c: (c.accepting_referrals is None, not c.offers_naltrexone, *_fit_key(c, needs)))
+    eligible.sort(
+        key=lambda c: (
+            _substances_rank(c, needs),
+            c.accepting_referrals is None,
+            not c.offers_naltrexone,
+            *_fit_key(c, needs),
+        )
+    )
     ranked = []
     for c in eligible:
-        why = ["offers medical detox"]
+        why = ["offers medical detox", *_substances_reason(c, needs)]
         if c.offers_naltrexone:
             why.append("also offers naltrexone: one center for both steps")
         ranked.append(Ranked(c, tuple(why + _common_reasons(c, needs))))

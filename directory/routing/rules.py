@@ -14,6 +14,10 @@ advice. The facts encoded here:
 - A person who needs opioid pain medication cannot take naltrexone: such a referral needs
   review by a person instead of routing.
 - Medicines that interact (named by clinicians) are flagged for the receiving clinician.
+- A referral is for alcohol use disorder, opioid use disorder, or both. Naltrexone treats both,
+  and needs the person opioid-free either way: for alcohol alone the intake asks about opioid use
+  in the last 10 days; "yes" or "unknown" applies the opioid window from the last use given, or,
+  with no date known, flags the plan for a clinician to confirm the person is opioid-free.
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ INTERACTING_MEDICATIONS = (
 )
 
 LIVER_DISEASE_ANSWERS = ("yes", "no", "unknown")
+USE_DISORDERS = ("alcohol", "opioids")
+#: The answers to "any opioid use in the last 10 days?", asked when the referral is for alcohol alone.
+RECENT_OPIOID_USE_ANSWERS = ("yes", "no", "unknown")
 
 #: Used for the expected discharge when a detox center has not said how long its stays are.
 DEFAULT_DETOX_STAY_DAYS = 5
@@ -58,6 +65,9 @@ FLAG_LIVER_TESTS = "baseline_liver_tests_required"
 #: On every plan involving opioids: tolerance falls during detox and on naltrexone, so a return to
 #: the old dose can be fatal; discharge should include naloxone and overdose education.
 FLAG_OVERDOSE_RISK = "overdose_risk_after_detox"
+#: Opioids may have been used in the last 10 days, and when is not known: no opioid-free window can be
+#: counted, so a clinician confirms the person is opioid-free before naltrexone starts.
+FLAG_CONFIRM_OPIOID_FREE = "confirm_opioid_free_before_naltrexone"
 REVIEW_PAIN_THERAPY = (
     "Needs opioid pain medication: naltrexone blocks opioids and cannot be used. "
     "A clinician should review this referral."
@@ -105,14 +115,27 @@ def _day(day: date) -> str:
 class ClinicalFacts:
     """What the intake says that the rules need (no names, no dates of birth)."""
 
-    primary_opioid: str
-    last_opioid_use: datetime
+    primary_opioid: str | None
+    last_opioid_use: datetime | None
     liver_disease: str
     on_opioid_pain_therapy: bool
     interacting_medications: tuple[str, ...] = ()
     alcohol_use_disorder: bool = False
+    opioid_use_disorder: bool = True
+    #: Alcohol alone: any opioid use in the last 10 days ("yes", "no" or "unknown").
+    recent_opioid_use: str | None = None
     #: The referrer's time zone: the day naltrexone may start is a day where they are.
     zone: tzinfo = UTC
+
+    @property
+    def involves_opioids(self) -> bool:
+        """Opioid use disorder, or opioid use in the last 10 days that is not ruled out."""
+        return self.opioid_use_disorder or self.recent_opioid_use in ("yes", "unknown")
+
+    @property
+    def opioid_window_kind(self) -> str:
+        """The opioid whose window applies: the primary opioid, "unknown" if none was named."""
+        return self.primary_opioid or "unknown"
 
 
 @dataclass(frozen=True)
@@ -133,14 +156,20 @@ def assess(facts: ClinicalFacts) -> Assessment:
     for name in INTERACTING_MEDICATIONS:
         if name in facts.interacting_medications:
             flags.append(f"interaction:{name}")
-    flags.append(FLAG_OVERDOSE_RISK)  # every intake names an opioid
+    start = None
+    if facts.involves_opioids:
+        flags.append(FLAG_OVERDOSE_RISK)
+        if facts.last_opioid_use is None:
+            flags.append(FLAG_CONFIRM_OPIOID_FREE)
+        else:
+            start = earliest_naltrexone_start(facts.last_opioid_use, facts.opioid_window_kind, facts.zone)
     if facts.on_opioid_pain_therapy:
         return Assessment(False, REVIEW_PAIN_THERAPY, None, tuple(flags))
-    start = earliest_naltrexone_start(facts.last_opioid_use, facts.primary_opioid, facts.zone)
     return Assessment(True, None, start, tuple(flags))
 
 
-def target_naltrexone_start(earliest_start: date, detox_admission: date, detox_stay_days: int | None) -> date:
-    """When the naltrexone program should plan to start: opioid-free and discharged from detox."""
+def target_naltrexone_start(earliest_start: date | None, detox_admission: date, detox_stay_days: int | None) -> date:
+    """When the naltrexone program should plan to start: opioid-free (no window when `earliest_start` is
+    None) and discharged from detox."""
     discharge = detox_admission + timedelta(days=detox_stay_days or DEFAULT_DETOX_STAY_DAYS)
-    return max(earliest_start, discharge)
+    return max(earliest_start, discharge) if earliest_start else discharge

@@ -21,7 +21,12 @@ from wtforms.validators import Length, Optional
 
 from directory.public.forms import choices
 from directory.referrals.intake import DEFAULT_MAX_DISTANCE_MILES, IntakeInvalid, time_zone_names
-from directory.routing.rules import INTERACTING_MEDICATIONS, PRIMARY_OPIOIDS
+from directory.routing.rules import (
+    INTERACTING_MEDICATIONS,
+    PRIMARY_OPIOIDS,
+    RECENT_OPIOID_USE_ANSWERS,
+    USE_DISORDERS,
+)
 from directory.vocabulary import LANGUAGES, PAYMENT_OPTIONS, POPULATIONS
 
 SITE_NAME = "Treatment Directory"
@@ -53,6 +58,10 @@ INTERACTING_MEDICATION_LABELS: dict[str, str] = {
 assert tuple(INTERACTING_MEDICATION_LABELS) == INTERACTING_MEDICATIONS
 
 LIVER_DISEASE_LABELS = {"yes": "Yes", "no": "No", "unknown": "Not known"}
+USE_DISORDER_LABELS = {"alcohol": "Alcohol use disorder", "opioids": "Opioid use disorder"}
+assert tuple(USE_DISORDER_LABELS) == USE_DISORDERS
+RECENT_OPIOID_USE_LABELS = {"yes": "Yes", "no": "No", "unknown": "Not known"}
+assert tuple(RECENT_OPIOID_USE_LABELS) == RECENT_OPIOID_USE_ANSWERS
 
 #: The intake form's time zone without JavaScript (with it, the browser's own zone is chosen).
 FORM_TIME_ZONE = "America/New_York"
@@ -111,9 +120,21 @@ class IntakeForm(FlaskForm):
     )
     max_distance_miles = StringField("Farthest distance (miles)", description="1 to 500 miles.")
     payment = CodeSelect("Payment", choices=choices({"": "Choose how the person pays", **PAYMENT_OPTIONS}))
-    primary_opioid = CodeSelect("Primary opioid", choices=choices({"": "Choose the opioid", **OPIOID_LABELS}))
+    use_disorders = CodeCheckboxes("The referral is for", choices=choices(USE_DISORDER_LABELS))
+    recent_opioid_use = CodeRadios(
+        "Alcohol alone: any opioid use in the last 10 days?",
+        choices=choices(RECENT_OPIOID_USE_LABELS),
+        description="Naltrexone needs the person opioid-free. If yes or not known, give the last use below if known.",
+    )
+    primary_opioid = CodeSelect(
+        "Primary opioid",
+        choices=choices({"": "Choose the opioid", **OPIOID_LABELS}),
+        description="Required for opioid use disorder.",
+    )
     last_opioid_use = StringField(
-        "Last opioid use", description="Date and time of the last use, as a clock in the time zone below showed it."
+        "Last opioid use",
+        description="Required for opioid use disorder. Date and time of the last use, as a clock in the time zone "
+        "below showed it.",
     )
     time_zone = CodeSelect(
         "Time zone", description="Your browser's, when it says; change it if the time above is another zone's."
@@ -123,7 +144,6 @@ class IntakeForm(FlaskForm):
     interacting_medications = CodeCheckboxes(
         "Takes or uses (interacts with naltrexone)", choices=choices(INTERACTING_MEDICATION_LABELS)
     )
-    alcohol_use_disorder = BooleanField("Alcohol use disorder")
     language = CodeSelect("Language (optional)", choices=choices({"": "English", **LANGUAGES}))
     populations = CodeCheckboxes("Needs a program for (optional)", choices=choices(POPULATIONS))
     consent_granted = BooleanField("The person consents to share this referral with receiving treatment centers")
@@ -157,13 +177,15 @@ class IntakeForm(FlaskForm):
             "location": self.location.data or "",
             "max_distance_miles": self.max_distance_miles.data or "",
             "payment": self.payment.data or "",
+            # None when none is ticked: the API's rule then applies (a primary opioid given means opioids).
+            "use_disorders": list(self.use_disorders.data) if self.use_disorders.data else None,
+            "recent_opioid_use": self.recent_opioid_use.data or "",
             "primary_opioid": self.primary_opioid.data or "",
             "last_opioid_use": self.last_opioid_use.data or "",
             "time_zone": self.time_zone.data or "",
             "liver_disease": self.liver_disease.data or "",
             "on_opioid_pain_therapy": self.on_opioid_pain_therapy.data or "",
             "interacting_medications": list(self.interacting_medications.data or []),
-            "alcohol_use_disorder": bool(self.alcohol_use_disorder.data),
             "language": self.language.data or None,
             "populations": list(self.populations.data or []),
             "consent": {
@@ -196,7 +218,9 @@ class IntakeForm(FlaskForm):
 #: problems above the form says which field it is about.
 CHOOSE = {
     "payment": "Choose how the person pays.",
-    "primary_opioid": "Choose the primary opioid.",
+    "primary_opioid": "Choose the primary opioid (required for opioid use disorder).",
+    "recent_opioid_use": "Choose whether the person used opioids in the last 10 days: yes, no or not known "
+    "(asked when the referral is for alcohol alone).",
     "liver_disease": "Choose whether the person has liver disease: yes, no or not known.",
     "on_opioid_pain_therapy": "Choose whether the person needs opioid pain medication: yes or no.",
 }
@@ -207,7 +231,9 @@ def _for_the_form(name: str, message: str) -> str:
     if name in CHOOSE and (message.startswith("Required") or message.startswith("Unknown value ''")):
         return CHOOSE[name]
     if name == "last_opioid_use" and message.startswith("Required"):
-        return "Required: the date and time of the last use."
+        return "Required for opioid use disorder: the date and time of the last use."
+    if name == "use_disorders" and message.startswith(("Required", "Name at least")):
+        return "Choose what the referral is for: alcohol use disorder, opioid use disorder, or both."
     if name == "consent" and "(expires_on" in message:
         return "Give the date the consent ends."
     return message

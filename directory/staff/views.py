@@ -24,13 +24,19 @@ from directory.referrals import outcomes, service
 from directory.referrals.dispatch import escalate_after, offering, submit_and_send
 from directory.referrals.intake import IntakeInvalid, validate_intake
 from directory.referrals.presenters import referral_view
-from directory.routing.rules import FLAG_LIVER_TESTS, FLAG_OVERDOSE_RISK, explain_earliest_start
+from directory.routing.rules import (
+    FLAG_CONFIRM_OPIOID_FREE,
+    FLAG_LIVER_TESTS,
+    FLAG_OVERDOSE_RISK,
+    explain_earliest_start,
+)
 from directory.security import record_denied, roles_required
 from directory.staff import bp, charts
 from directory.staff.forms import (
     CALL_OUTCOME_LABELS,
     INTERACTING_MEDICATION_LABELS,
     OPIOID_LABELS,
+    USE_DISORDER_LABELS,
     CallForm,
     CancelForm,
     IntakeForm,
@@ -109,6 +115,13 @@ def opioid_words(code: str) -> str:
 
 
 @bp.app_template_global()
+def use_disorder_words(codes: list[str]) -> str:
+    """What a referral is for, in words, e.g. "Alcohol use disorder and opioid use disorder"."""
+    words = [USE_DISORDER_LABELS.get(code, code) for code in codes]
+    return " and ".join([words[0], *(word.lower() for word in words[1:])]) if words else "Not given"
+
+
+@bp.app_template_global()
 def flag_words(flag: str) -> str:
     """A routing plan's flag for clinicians in plain words, e.g. "Interaction: alcohol"."""
     if flag == FLAG_LIVER_TESTS:
@@ -117,6 +130,11 @@ def flag_words(flag: str) -> str:
         return (
             "Overdose risk after detox: tolerance is lower after detox and while on naltrexone, "
             "so discharge with naloxone and overdose education"
+        )
+    if flag == FLAG_CONFIRM_OPIOID_FREE:
+        return (
+            "Opioid use in the last 10 days not ruled out, and when not known: "
+            "confirm the person is opioid-free before starting naltrexone"
         )
     kind, _, name = flag.partition(":")
     if kind == "interaction":
@@ -198,9 +216,9 @@ def _referral_page(referral: Referral, status: int = 200, **forms: Any) -> Respo
     db.session.commit()
     view = referral_view(referral)
     earliest = None
-    if view["plan"]["earliest_naltrexone_start"]:
+    if view["plan"]["earliest_naltrexone_start"] and referral.last_opioid_use:
         earliest = explain_earliest_start(
-            referral.last_opioid_use, referral.primary_opioid, ZoneInfo(referral.time_zone)
+            referral.last_opioid_use, referral.primary_opioid or "unknown", ZoneInfo(referral.time_zone)
         )
     page = render_template(
         "staff/referral.html",

@@ -1,4 +1,5 @@
-"""The referral API: submit, see, cancel; center staff list and answer offers; who may see what; the audit."""
+"""The referral API: submit (for alcohol, opioids or both), see, cancel; center staff list and answer offers; who may
+see what; the audit."""
 
 from __future__ import annotations
 
@@ -403,3 +404,111 @@ def test_no_show_sends_the_referral_to_review(client, store, people):
     assert client.post(f"/api/v1/offers/{offer_id}/no_show", headers=staff).get_json()["status"] == "no_show"
     view = client.get(f"/api/v1/referrals/{referral_id}", headers=people.tokens["sender"]).get_json()
     assert view["status"] == "needs_review"
+
+
+# Alcohol, opioids or both -------------------------------------------------------------------
+
+ALCOHOL_ONLY = {"use_disorders": ["alcohol"], "recent_opioid_use": "no"}
+
+
+def alcohol_intake(**overrides):
+    """Alcohol alone, as a client of the current API sends it: no opioid facts, no alcohol_use_disorder."""
+    data = intake(**{**ALCOHOL_ONLY, **overrides})
+    for name in ("primary_opioid", "last_opioid_use", "alcohol_use_disorder"):
+        if name not in overrides:
+            del data[name]
+    return data
+
+
+def post(client, people, body):
+    return client.post("/api/v1/referrals", json=body, headers=people.tokens["sender"])
+
+
+def stored(store, referral_id) -> Referral:
+    with store.session() as session:
+        return session.scalars(select(Referral).where(Referral.id == referral_id)).one()
+
+
+@pytest.mark.parametrize(
+    ("body", "use_disorders"),
+    [
+        (intake(), ["opioids"]),  # no use_disorders: a primary opioid means opioids
+        (intake(alcohol_use_disorder=True), ["alcohol", "opioids"]),
+        (intake(use_disorders=["opioids", "alcohol"], alcohol_use_disorder=True), ["alcohol", "opioids"]),
+        (alcohol_intake(), ["alcohol"]),
+    ],
+)
+def test_what_a_referral_is_for_shows_on_its_view(client, store, people, openapi, body, use_disorders):
+    response = post(client, people, body)
+    assert response.status_code == 202, response.get_json()
+    view = client.get(f"/api/v1/referrals/{response.get_json()['id']}", headers=people.tokens["sender"]).get_json()
+    conforms(openapi, view, "ReferralDetail")
+    assert view["use_disorders"] == use_disorders
+    opioids = "opioids" in use_disorders
+    assert ("overdose_risk_after_detox" in view["plan"]["flags"]) is opioids
+    assert (view["plan"]["earliest_naltrexone_start"] is not None) is opioids
+
+
+def test_alcohol_alone_is_routed_and_its_center_sees_what_it_is_for(client, store, people, openapi):
+    referral_id = post(client, people, alcohol_intake()).get_json()["id"]
+    referral = stored(store, referral_id)
+    assert (referral.primary_opioid, referral.last_opioid_use, referral.recent_opioid_use) == (None, None, "no")
+    view = client.get(f"/api/v1/referrals/{referral_id}", headers=people.tokens["sender"]).get_json()
+    # Neither detox center lists what its detox covers: ranked as before, and the plan says to call.
+    assert view["plan"]["detox"]["center_name"] == "Near Detox"
+    assert "detox substances not listed: call to confirm" in view["plan"]["detox"]["why"]
+
+    [offer_id] = offer_ids(store, referral_id)
+    offers = client.get("/api/v1/offers", headers=people.tokens["near_staff"]).get_json()
+    conforms(openapi, offers, "OfferList")
+    (offer,) = [o for o in offers["results"] if o["id"] == offer_id]
+    assert offer["use_disorders"] == ["alcohol"] and offer["flags"] == ["baseline_liver_tests_required",
+                                                                         "interaction:alcohol"]  # fmt: skip
+    assert offer["earliest_naltrexone_start"] is None
+
+
+def test_alcohol_alone_with_opioid_use_lately_and_no_date_is_flagged_for_a_clinician(client, store, people):
+    referral_id = post(client, people, alcohol_intake(recent_opioid_use="unknown")).get_json()["id"]
+    view = client.get(f"/api/v1/referrals/{referral_id}", headers=people.tokens["sender"]).get_json()
+    assert view["status"] == "offered"
+    assert view["plan"]["flags"][-2:] == ["overdose_risk_after_detox", "confirm_opioid_free_before_naltrexone"]
+
+
+def test_alcohol_alone_with_a_recent_last_use_counts_the_window_from_it(client, store, people):
+    last_use = (utcnow() - timedelta(days=2)).replace(microsecond=0)
+    body = alcohol_intake(recent_opioid_use="yes", last_opioid_use=last_use.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    referral_id = post(client, people, body).get_json()["id"]
+    view = client.get(f"/api/v1/referrals/{referral_id}", headers=people.tokens["sender"]).get_json()
+    expected = (last_use + timedelta(days=10)).date() + timedelta(days=1)  # no opioid named: 10 days, a whole day
+    assert view["plan"]["earliest_naltrexone_start"] == expected.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        (alcohol_intake(recent_opioid_use=None), "recent_opioid_use", "Required when the referral is for alcohol"),
+        (alcohol_intake(recent_opioid_use="perhaps"), "recent_opioid_use", "accepted: yes, no, unknown"),
+        (alcohol_intake(use_disorders=["alcohol", "opioids"]), "primary_opioid", "Required when the referral is"),
+        (alcohol_intake(use_disorders=["gambling"]), "use_disorders", "Unknown 'gambling'; accepted: alcohol"),
+        (alcohol_intake(use_disorders=[]), "use_disorders", "Name at least one"),
+        (alcohol_intake(use_disorders=None), "use_disorders", "Required: the use disorders"),
+        (intake(use_disorders=["opioids"], alcohol_use_disorder=True), "alcohol_use_disorder", "does not name"),
+    ],
+)
+def test_invalid_intakes_get_400_naming_the_field(client, store, people, openapi, body, field, message):
+    body = {name: value for name, value in body.items() if value is not None}
+    response = post(client, people, body)
+    assert response.status_code == 400
+    conforms(openapi, response.get_json(), "Error")
+    assert message in " ".join(response.get_json()["fields"][field])
+    with store.session() as session:
+        assert session.scalars(select(Referral)).first() is None
+
+
+def test_the_openapi_document_describes_the_new_fields(openapi):
+    fields = openapi["components"]["schemas"]["ReferralIntake"]["properties"]
+    assert fields["use_disorders"]["items"]["enum"] == ["alcohol", "opioids"]
+    assert fields["recent_opioid_use"]["enum"] == ["yes", "no", "unknown", None]
+    assert "Required when the referral is for opioids" in fields["primary_opioid"]["description"]
+    required = openapi["components"]["schemas"]["ReferralIntake"]["required"]
+    assert "primary_opioid" not in required and "last_opioid_use" not in required

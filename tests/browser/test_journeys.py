@@ -178,6 +178,28 @@ def test_a_person_searches_by_zip_with_filters_opens_a_profile_and_reads_about_n
     browser.check("results-from-medications")
 
 
+def test_the_intake_form_shows_the_opioid_questions_that_apply(browser: Browser, people: People) -> None:
+    browser.open("/")
+    browser.sign_in(people.referrer)
+    browser.follow("Referrals", within=browser.nav)
+    browser.follow("New referral")
+    recent = browser.field_group("Alcohol alone: any opioid use in the last 10 days?")
+
+    def shown() -> tuple[bool, bool]:
+        return recent.is_displayed(), browser.field("Last opioid use").is_displayed()
+
+    assert shown() == (False, False)  # until the referral says what it is for
+    browser.tick("Alcohol use disorder")
+    assert shown() == (True, False)
+    browser.tick("Yes", within=recent)  # opioids lately: their last use counts, if known
+    assert shown() == (True, True)
+    browser.check("intake-alcohol")
+    browser.tick("No", within=recent)
+    assert shown() == (True, False)
+    browser.tick("Opioid use disorder")  # both: the opioid questions, not the 10-day one
+    assert shown() == (False, True)
+
+
 def test_a_referral_from_intake_to_accepted_and_capacity_shown_on_the_profile(browser: Browser, people: People) -> None:
     browser.open("/")
     browser.sign_in(people.referrer, check_page="login")
@@ -192,6 +214,8 @@ def test_a_referral_from_intake_to_accepted_and_capacity_shown_on_the_profile(br
     browser.fill("Contact phone (optional)", "(312) 555-0199")
     browser.fill("Where the person is", "60601")
     browser.choose("Payment", "Medicaid")
+    assert not browser.field("Primary opioid").is_displayed()  # intake.js: asked once opioids are named
+    browser.tick("Opioid use disorder")
     browser.choose("Primary opioid", "Heroin")
     # time-zone.js chose the browser's own zone; the referrer picks Chicago and types Chicago's time.
     browser_zone = browser.driver.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select, text
@@ -216,3 +217,61 @@ def test_migration_0017_adds_supersession_and_former_ids_and_its_downgrade_remov
             assert connection.scalar(select(func.count()).select_from(Center)) == 2
             if engine.dialect.name == "sqlite":
                 assert connection.scalar(text("SELECT count(*) FROM center_locations")) == 2
+
+
+def test_migration_0020_keeps_every_referral_s_offers_timeline_and_outbox_both_ways(tmp_path):
+    """The opioid facts become nullable without copying `referrals` (a copy would cascade-delete its
+    offers, timeline and outbox rows on SQLite); down is refused while a referral for alcohol alone exists."""
+    from directory.referrals.intake import validate_intake
+    from directory.referrals.service import route_referral, submit_referral
+    from directory.search.geocoding import OfflineGeocoder
+    from tests.factories import make_user
+    from tests.referrals.test_lifecycle import NOW, intake_data
+
+    app = bare_app(tmp_path)
+    with app.app_context():
+        engine = db.engine
+        schema.upgrade(engine)
+        add_centers(
+            db.session,
+            center_record(levels_of_care=["medical_detox"], payment_options=["medicaid"], latitude=41.89),
+            center_record(levels_of_care=["outpatient"], payment_options=["medicaid"], medications=["naltrexone_oral"]),
+        )
+        staff = make_user(db.session, "referral_staff")
+        opioid = submit_referral(db.session, validate_intake(intake_data(), OfflineGeocoder(), NOW), staff, now=NOW)
+        assert route_referral(db.session, opioid.id, now=NOW) == "offered"
+        db.session.close()
+
+        def rows() -> dict[str, int]:
+            with engine.connect() as connection:
+                return {
+                    table: connection.scalar(text(f"SELECT count(*) FROM {table}"))
+                    for table in ("referrals", "offers", "referral_timeline", "outbox", "audit_events")
+                }
+
+        def nullable() -> dict[str, bool]:
+            columns = {c["name"]: c["nullable"] for c in inspect(engine).get_columns("referrals")}
+            return {name: columns[name] for name in ("primary_opioid", "last_opioid_use")}
+
+        before = rows()
+        assert before["offers"] == 1 and before["referral_timeline"] == 4 and before["outbox"] >= 1
+        schema.downgrade(engine, "0019")
+        assert rows() == before and nullable() == {"primary_opioid": False, "last_opioid_use": False}
+        assert "opioid_use_disorder" not in {c["name"] for c in inspect(engine).get_columns("referrals")}
+        schema.upgrade(engine)
+        assert rows() == before and nullable() == {"primary_opioid": True, "last_opioid_use": True}
+        with engine.connect() as connection:
+            kept = connection.execute(
+                text("SELECT primary_opioid, last_opioid_use, opioid_use_disorder, recent_opioid_use FROM referrals")
+            ).one()
+        assert kept[0] == "heroin" and str(kept[1]).startswith("2026-11-19 22:00") and kept[2] and kept[3] is None
+
+        alcohol = intake_data(
+            use_disorders=["alcohol"], recent_opioid_use="no", alcohol_use_disorder=True, primary_opioid=""
+        )
+        del alcohol["last_opioid_use"]
+        submit_referral(db.session, validate_intake(alcohol, OfflineGeocoder(), NOW), None, now=NOW)
+        db.session.close()
+        with pytest.raises(RuntimeError, match="1 referrals have no primary opioid or last opioid use"):
+            schema.downgrade(engine, "0019")
+        assert schema.is_current(engine) and rows()["referrals"] == 2

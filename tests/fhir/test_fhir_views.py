@@ -126,7 +126,8 @@ def test_an_offered_center_reads_only_what_the_api_shows_it(client, store, peopl
     for secret in ("CASE-1042", "555-0199", people.emails["sender"], "heroin", "Receiving treatment centers"):
         assert secret not in text, secret
     assert body["status"] == "active"
-    assert "authoredOn" not in body and "reasonCode" not in body
+    assert "authoredOn" not in body
+    assert body["reasonCode"] == [{"text": "Opioid use disorder"}]  # what the detox is for
     patient = contained(body, "Patient")
     assert set(patient) == {"resourceType", "id", "communication"}
     assert patient["communication"][0]["language"]["coding"][0] == {"system": "urn:ietf:bcp:47", "code": "es"}

@@ -11,6 +11,8 @@ from tests.portal.conftest import sign_in
 from tests.public.pages import Page
 from tests.staff.scenario import intake_form, offers, referrals, submit
 
+USE_DISORDERS_MISSING = "Choose what the referral is for: alcohol use disorder, opioid use disorder, or both."
+
 
 def page(response) -> str:
     return response.get_data(as_text=True)
@@ -119,7 +121,8 @@ def test_the_empty_form_s_summary_names_each_field_and_links_to_it(client, store
     summary = Page(response.data).main()
     problems = {link.text: link.href for link in summary.links if link.href.startswith("#")}
     assert problems["Choose how the person pays."] == "#payment"
-    assert problems["Choose the primary opioid."] == "#primary_opioid"
+    assert problems[USE_DISORDERS_MISSING] == "#use_disorders"
+    assert "#primary_opioid" not in problems.values()  # asked only once opioids are named
     assert problems["Choose whether the person has liver disease: yes, no or not known."] == "#liver_disease"
     assert problems["Choose whether the person needs opioid pain medication: yes or no."] == "#on_opioid_pain_therapy"
     assert problems["Give the date the consent ends."] == "#consent_expires_on"
