@@ -3,7 +3,7 @@
 A request's language is the one its `lang` query parameter names (the language switch on every
 page and the `hreflang` alternates link with it), else the one the person chose before (the `lang`
 cookie, set whenever a page is asked for with `lang`), else the browser's best match among the
-site's languages (Accept-Language), else English.
+site's languages (Accept-Language), else English. The JSON, HSDS and FHIR APIs answer in English.
 """
 
 from __future__ import annotations
@@ -11,26 +11,40 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, has_request_context, request
-from flask_babel import get_locale
+from flask_babel import format_decimal, format_number, get_locale, gettext
 
+from directory.errors import JSON_PREFIXES
 from directory.extensions import babel
-from directory.public.forms import coarse_point
+from directory.search.geocoding import coarse_point
+from directory.translatable import Message
 
 #: The site's languages, code -> name in that language (as the switch shows it).
 LANGUAGES = {"en": "English", "es": "Español"}
+#: The locale of each language, for numbers and dates as written in the United States
+#: (Spanish translations come from the `es` catalogue).
+LOCALES = {"en": "en_US", "es": "es_US"}
 DEFAULT_LANGUAGE = "en"
 #: The cookie keeping a person's choice, a year from their last pick.
 LANGUAGE_COOKIE = "lang"
 LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
+#: Where answers are for programs, in English whatever the language of the person's browser.
+ENGLISH_ONLY_PREFIXES = (*JSON_PREFIXES, "/fhir/")
 
 
 def init_i18n(app: Flask) -> None:
     """Bind Flask-Babel with the language selector; keep a chosen language; give templates the switch."""
-    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
-    babel.init_app(app, locale_selector=select_language)
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", LOCALES[DEFAULT_LANGUAGE])
+    babel.init_app(app, locale_selector=select_locale)
     # {% trans %} blocks are extracted and looked up with their whitespace collapsed (babel.cfg too).
     app.jinja_env.policies["ext.i18n.trimmed"] = True
-    app.jinja_env.globals.update(page_language=page_language, language_links=language_links, language_url=language_url)
+    app.jinja_env.globals.update(
+        page_language=page_language,
+        language_links=language_links,
+        language_url=language_url,
+        translate=translate,
+        format_number=format_number,
+        format_decimal=format_decimal,
+    )
     app.after_request(_keep_chosen_language)
 
 
@@ -40,10 +54,10 @@ def chosen_language() -> str | None:
     return code if code in LANGUAGES else None
 
 
-def select_language() -> str | None:
-    """The request's language (see the module's docstring); None outside a request (the default)."""
-    if not has_request_context():
-        return None
+def request_language() -> str:
+    """The request's language (see the module's docstring)."""
+    if request.path.startswith(ENGLISH_ONLY_PREFIXES):
+        return DEFAULT_LANGUAGE
     kept = request.cookies.get(LANGUAGE_COOKIE)
     return (
         chosen_language()
@@ -52,9 +66,22 @@ def select_language() -> str | None:
     )
 
 
+def select_locale() -> str | None:
+    """Flask-Babel's locale for the request; None outside a request (the default, English)."""
+    return LOCALES[request_language()] if has_request_context() else None
+
+
 def page_language() -> str:
     """The language of the page being made, for `<html lang>`."""
-    return str(get_locale() or DEFAULT_LANGUAGE)
+    locale = get_locale()
+    return locale.language if locale is not None else DEFAULT_LANGUAGE
+
+
+def translate(text: str) -> str:
+    """Text marked in code without Flask (`directory.translatable`), in the request's language."""
+    if isinstance(text, Message):
+        return text.translate(gettext, str(get_locale() or LOCALES[DEFAULT_LANGUAGE]))
+    return gettext(text)
 
 
 def language_url(code: str | None, *, external: bool = False) -> str:
