@@ -32,6 +32,7 @@ RUN pip install -r requirements.txt
 # The code and the seed directory stay owned by root: the app can read them, not change them.
 COPY gunicorn.conf.py ./
 COPY directory/ directory/
+RUN pybabel compile -d directory/translations
 COPY tasks/ tasks/
 COPY seeds/ seeds/
 COPY --from=frontend /build/node_modules/ node_modules/

@@ -17,6 +17,7 @@ from directory.accounts import passwords
 from directory.celery_app import celery_init_app
 from directory.config import from_environment
 from directory.extensions import csrf, db, limiter
+from directory.i18n import init_i18n
 from directory.mail import make_mailer
 from directory.ops import init_ops
 from directory.referrals.dispatch import check_routing_settings, init_embedded_sweep, init_notifications
@@ -50,6 +51,7 @@ def register_extensions(app: Flask) -> None:
     init_ops(app)
     init_secret_key(app)
     init_database(app)
+    init_i18n(app)
     csrf.init_app(app)
     limiter.init_app(app)
     init_request_guards(app)

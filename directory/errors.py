@@ -4,25 +4,35 @@ from __future__ import annotations
 
 from flask import Flask, Response, json, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from directory.extensions import db
 from directory.referrals.fhir import CONTENT_TYPE as FHIR_JSON
 from directory.referrals.fhir import operation_outcome
+from directory.translatable import N_
 
+#: Each error's message: English in the APIs, in the person's language on the error page.
 MESSAGES = {
-    400: "The request was not understood.",
-    403: "You do not have access to this page.",
-    404: "There is no page at this address.",
-    405: "This address does not accept that kind of request.",
-    413: "The request is too large.",
-    415: "Uploads and this kind of request body are not accepted.",
-    429: "Too many attempts in a short time. Please wait a minute, then try again.",
-    500: (
+    400: N_("The request was not understood."),
+    403: N_("You do not have access to this page."),
+    404: N_("There is no page at this address."),
+    405: N_("This address does not accept that kind of request."),
+    413: N_("The request is too large."),
+    415: N_("Uploads and this kind of request body are not accepted."),
+    429: N_("Too many attempts in a short time. Please wait a minute, then try again."),
+    500: N_(
         "Something went wrong on our side. Please try again; if it keeps happening, "
         "call 988 or SAMHSA's helpline at 1-800-662-4357."
     ),
 }
+
+
+#: A form sent without its token, or with one from an old page or another session.
+FORM_EXPIRED = N_(
+    "This form has expired or was sent from another page. Go back, reload the page, and send the form again."
+)
 
 
 def register(app: Flask) -> None:
@@ -55,13 +65,15 @@ def error_response(status: int, message: str) -> ResponseReturnValue:
         return fhir_error(status, message)
     if wants_json():
         return jsonify({"error": message, "fields": {}}), status
-    return render_template("error.html", status=status, message=message), status
+    return render_template("error.html", status=status, message=gettext(message)), status
 
 
 def _http_error(error: HTTPException) -> ResponseReturnValue:
     if error.response is not None:
         return error.response  # a page of its own (e.g. a rate limit's, saying when to try again)
     status = error.code or 500
+    if isinstance(error, CSRFError):
+        return error_response(status, FORM_EXPIRED)
     return error_response(status, MESSAGES.get(status, error.description or "Error."))
 
 

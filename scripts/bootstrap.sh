@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv (Python 3.11+) and installs the pinned requirements when they change.
+# Creates .venv (Python 3.11+), installs the pinned requirements when they change and compiles
+# the message catalogues (directory/translations) when a .po is newer than its .mo.
 # Usage: source scripts/bootstrap.sh [requirements-file]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,4 +22,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
   "$root/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/$requirements"
   echo "$digest" > "$stamp"
 fi
+for po in "$root"/directory/translations/*/LC_MESSAGES/messages.po; do
+  if [ ! -f "${po%.po}.mo" ] || [ "$po" -nt "${po%.po}.mo" ]; then
+    "$root/.venv/bin/python" -m babel.messages.frontend compile --statistics -i "$po" -o "${po%.po}.mo"
+  fi
+done
 export PATH="$root/.venv/bin:$PATH"

@@ -37,7 +37,8 @@ def search_centers() -> ResponseReturnValue:
     if query is None:  # something to explain, or not plainly valid: the form decides
         form = SearchForm(formdata=request.args)
         if not form.validate():
-            fields = {name: list(messages) for name, messages in form.errors.items()}
+            # str(): the form's own messages are translatable (lazy) strings, in English here.
+            fields = {name: [str(message) for message in messages] for name, messages in form.errors.items()}
             summary = " ".join(f"{name}: {messages[0]}" for name, messages in fields.items())
             return error_response(f"Invalid search. {summary}", 400, fields)
         query = form.to_query()

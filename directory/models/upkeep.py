@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.models.base import Base, utcnow
 from directory.models.centers import Center
+from directory.translatable import N_
 
 
 class ReportReason(StrEnum):
@@ -21,10 +22,10 @@ class ReportReason(StrEnum):
 
 #: What a person may say is wrong with a listing, in the order the form offers it.
 REPORT_REASONS = {
-    ReportReason.WRONG_PHONE: "The phone number is wrong",
-    ReportReason.CLOSED: "The center has closed",
-    ReportReason.WRONG_SERVICES: "The services listed are wrong",
-    ReportReason.OTHER: "Something else",
+    ReportReason.WRONG_PHONE: N_("The phone number is wrong"),
+    ReportReason.CLOSED: N_("The center has closed"),
+    ReportReason.WRONG_SERVICES: N_("The services listed are wrong"),
+    ReportReason.OTHER: N_("Something else"),
 }
 
 

@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -23,8 +25,9 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, StopValidation, ValidationError
 
+from directory.i18n import translate
 from directory.models.upkeep import MAX_NOTE_LENGTH, REPORT_REASONS
-from directory.search.geocoding import Geocoder, Place, PlaceNotFound, parse_place
+from directory.search.geocoding import Geocoder, Place, PlaceNotFound, coarse_point
 from directory.search.service import (
     DEFAULT_RADIUS_MILES,
     DEFAULT_SORT,
@@ -35,6 +38,7 @@ from directory.search.service import (
     SearchFilters,
     SearchQuery,
 )
+from directory.translatable import N_
 from directory.vocabulary import (
     DETOX_SUBSTANCES,
     LANGUAGES,
@@ -46,11 +50,12 @@ from directory.vocabulary import (
 
 
 def choices(options: dict[str, str]) -> list[SelectChoice]:
-    """Form choices from a code -> label mapping."""
-    return [SelectChoice(value, label) for value, label in options.items()]
+    """Form choices from a code -> label mapping (labels marked for the catalogue where they are
+    written), each label shown in the page's language."""
+    return [SelectChoice(value, _l(label)) for value, label in options.items()]
 
 
-MEDICATION_CHOICES = choices({"naltrexone": "Naltrexone (oral or injection)", **MEDICATIONS})
+MEDICATION_CHOICES = choices({"naltrexone": N_("Naltrexone (oral or injection)"), **MEDICATIONS})
 
 
 class CodeListField(SelectMultipleField):
@@ -63,7 +68,13 @@ class CodeListField(SelectMultipleField):
         accepted = [choice.value for choice in self.choices]
         unknown = [code for code in self.data or [] if code not in accepted]
         if unknown:
-            raise ValidationError(f"Unknown code {', '.join(map(repr, unknown))}; accepted: {', '.join(accepted)}.")
+            raise ValidationError(
+                _(
+                    "Unknown code %(codes)s; accepted: %(accepted)s.",
+                    codes=", ".join(map(repr, unknown)),
+                    accepted=", ".join(accepted),
+                )
+            )
 
 
 class ChoiceField(SelectField):
@@ -72,8 +83,10 @@ class ChoiceField(SelectField):
     def pre_validate(self, form: object) -> None:
         accepted = [choice.value for choice in self.choices]
         if self.data not in accepted:
-            shown = ", ".join(repr(value) if value else "empty" for value in accepted)
-            raise ValidationError(f"Unknown value {self.data!r}; accepted: {shown}.")
+            shown = ", ".join(repr(value) if value else _("empty") for value in accepted)
+            raise ValidationError(
+                _("Unknown value %(value)r; accepted: %(accepted)s.", value=self.data, accepted=shown)
+            )
 
 
 class Between:
@@ -93,18 +106,6 @@ class Between:
             raise StopValidation(self.message)
 
 
-def coarse_point(text: str | None) -> str | None:
-    """A "lat,lon" place rounded to two decimals (about a kilometre), so that no page, form or link
-    made from a search carries a more precise point than that; any other place as it is."""
-    try:
-        place = parse_place(text or "")
-    except PlaceNotFound:
-        return text
-    if place.kind != "point":
-        return text
-    return f"{round(place.latitude, 2) + 0.0:.2f},{round(place.longitude, 2) + 0.0:.2f}"  # + 0.0: never "-0.00"
-
-
 class SearchForm(FlaskForm):
     """What a person searches for: a place, a radius and what they need."""
 
@@ -112,36 +113,38 @@ class SearchForm(FlaskForm):
         csrf = False  # a search changes nothing
 
     near = StringField(
-        "ZIP code or town",
-        validators=[InputRequired("Enter a ZIP code or a town and state.")],
+        _l("ZIP code or town"),
+        validators=[InputRequired(_l("Enter a ZIP code or a town and state."))],
         filters=[coarse_point],
         description='A 5-digit ZIP, "City, ST" or "lat,lon"; a town alone ("Boston") when one town of that name '
         "is clearly meant (else 400 naming the largest), an address ending in its ZIP.",
     )
     radius_miles = FloatField(
-        "Within (miles)",
+        _l("Within (miles)"),
         default=DEFAULT_RADIUS_MILES,
-        validators=[Between(0.1, MAX_RADIUS_MILES, f"Choose a distance from 0.1 to {MAX_RADIUS_MILES} miles.")],
+        validators=[
+            Between(0.1, MAX_RADIUS_MILES, _l("Choose a distance from 0.1 to %(max)s miles.", max=MAX_RADIUS_MILES))
+        ],
     )
-    level_of_care = CodeListField("Level of care", choices=choices(LEVELS_OF_CARE))
-    detox_substance = CodeListField("Detox for", choices=choices(DETOX_SUBSTANCES))
-    payment = CodeListField("Payment", choices=choices(PAYMENT_OPTIONS))
-    medication = CodeListField("Medication", choices=MEDICATION_CHOICES)
-    population = CodeListField("Serves", choices=choices(POPULATIONS))
-    language = CodeListField("Language", choices=choices(LANGUAGES))
+    level_of_care = CodeListField(_l("Level of care"), choices=choices(LEVELS_OF_CARE))
+    detox_substance = CodeListField(_l("Detox for"), choices=choices(DETOX_SUBSTANCES))
+    payment = CodeListField(_l("Payment"), choices=choices(PAYMENT_OPTIONS))
+    medication = CodeListField(_l("Medication"), choices=MEDICATION_CHOICES)
+    population = CodeListField(_l("Serves"), choices=choices(POPULATIONS))
+    language = CodeListField(_l("Language"), choices=choices(LANGUAGES))
     accepting_referrals = ChoiceField(
-        "Accepting referrals", choices=choices({"": "Any", "true": "Yes", "false": "No"}), default=""
+        _l("Accepting referrals"), choices=choices({"": N_("Any"), "true": N_("Yes"), "false": N_("No")}), default=""
     )
-    verified_only = BooleanField("Only listings confirmed by the center", false_values=("false", "0", "no", ""))
-    pathway = ChoiceField("Care pathway", choices=choices({"": "Any", **PATHWAYS}), default="")
-    page = IntegerField("Page", default=1, validators=[Between(1, 1_000_000, "Pages start at 1.")])
+    verified_only = BooleanField(_l("Only listings confirmed by the center"), false_values=("false", "0", "no", ""))
+    pathway = ChoiceField(_l("Care pathway"), choices=choices({"": N_("Any"), **PATHWAYS}), default="")
+    page = IntegerField(_l("Page"), default=1, validators=[Between(1, 1_000_000, _l("Pages start at 1."))])
     per_page = IntegerField(
-        "Results per page",
+        _l("Results per page"),
         default=20,
-        validators=[Between(1, MAX_PER_PAGE, f"Choose 1 to {MAX_PER_PAGE} results per page.")],
+        validators=[Between(1, MAX_PER_PAGE, _l("Choose 1 to %(max)s results per page.", max=MAX_PER_PAGE))],
     )
     sort = ChoiceField(
-        "Order",
+        _l("Order"),
         choices=choices(SORTS),
         default=DEFAULT_SORT,
         description="distance: nearest first; confirmed_first: listings confirmed by the center in the last "
@@ -157,7 +160,7 @@ class SearchForm(FlaskForm):
             self.origin = current_app.extensions["geocoder"].locate(field.data or "")
         except PlaceNotFound as error:
             self.near_suggestions = error.suggestions
-            raise ValidationError(str(error)) from error
+            raise ValidationError(translate(error.message)) from error
 
     def to_query(self) -> SearchQuery:
         """The validated form as a search query (call after `validate()`)."""
@@ -258,11 +261,12 @@ def _number(
 class ReportForm(FlaskForm):
     """What is wrong with a listing; checked by `directory.upkeep.reports`. Asks nothing about the person."""
 
-    reason = RadioField("What is wrong with this listing?", choices=choices(REPORT_REASONS), validate_choice=False)
+    reason = RadioField(_l("What is wrong with this listing?"), choices=choices(REPORT_REASONS), validate_choice=False)
     note = TextAreaField(
-        "Anything to add (optional)",
-        description=(
-            f"Up to {MAX_NOTE_LENGTH} characters, e.g. the right phone number. Please do not write "
-            "names, contact details or anything about anyone's health."
+        _l("Anything to add (optional)"),
+        description=_l(
+            "Up to %(max)s characters, e.g. the right phone number. Please do not write "
+            "names, contact details or anything about anyone's health.",
+            max=MAX_NOTE_LENGTH,
         ),
     )

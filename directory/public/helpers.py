@@ -10,6 +10,8 @@ from urllib.parse import urlencode, urlsplit
 
 import phonenumbers
 from flask import url_for
+from flask_babel import format_date
+from flask_babel import gettext as _
 from wtforms import Field
 
 from directory.models import Center
@@ -21,6 +23,7 @@ from directory.search.listing import CenterListing
 from directory.search.query import SearchResult
 from directory.search.service import DEFAULT_RADIUS_MILES, MAX_RADIUS_MILES
 from directory.sources.provenance import is_current, source_label, superseded_statement
+from directory.translatable import N_, LocalDate, Message
 from directory.vocabulary import ATTRIBUTE_VOCABULARIES, MEDICATION_GROUPS, label
 
 #: Multi-valued search filters, in the order they are shown.
@@ -40,8 +43,13 @@ def format_miles(value: float) -> str:
 
 
 def format_long_date(moment: datetime) -> str:
-    """A date as people write it: "March 3, 2026"."""
-    return f"{moment:%B} {moment.day}, {moment.year}"
+    """A date as people write it, in the page's language: "March 3, 2026", "3 de marzo de 2026"."""
+    return format_date(moment.date(), "long")
+
+
+def long_date(moment: datetime) -> LocalDate:
+    """A date as people write it in the page's language: "March 3, 2026", "3 de marzo de 2026"."""
+    return LocalDate(moment.date(), "long")
 
 
 @bp.app_template_global()
@@ -52,9 +60,10 @@ def choice_labels(field: Field) -> dict[str, str]:
 
 @bp.app_template_global()
 def labels(kind: str, codes: list[str]) -> list[str]:
-    """The labels of several codes, in the vocabulary's order (e.g. most intensive care first)."""
+    """The labels of several codes, in the vocabulary's order (e.g. most intensive care first), in
+    the page's language."""
     order = {code: i for i, code in enumerate(ATTRIBUTE_VOCABULARIES[kind])}
-    return [label(kind, code) for code in sorted(codes, key=lambda code: order.get(code, len(order)))]
+    return [_(label(kind, code)) for code in sorted(codes, key=lambda code: order.get(code, len(order)))]
 
 
 @bp.app_template_global()
@@ -82,9 +91,9 @@ def directions_url(center: Center | CenterListing) -> str:
 #: The medications for opioid use disorder, by their section of the medications page: the codes
 #: that mean a center offers each, and its name in a sentence.
 MEDICATION_SECTIONS: dict[str, tuple[frozenset[str], str]] = {
-    "buprenorphine": (frozenset({"buprenorphine"}), "buprenorphine"),
-    "methadone": (frozenset({"methadone"}), "methadone"),
-    "naltrexone": (NALTREXONE_CODES, "naltrexone"),
+    "buprenorphine": (frozenset({"buprenorphine"}), N_("buprenorphine")),
+    "methadone": (frozenset({"methadone"}), N_("methadone")),
+    "naltrexone": (NALTREXONE_CODES, N_("naltrexone")),
 }
 
 
@@ -96,9 +105,11 @@ def medication_sections(center: Center | CenterListing) -> list[str]:
 
 @bp.app_template_global()
 def medication_names(sections: list[str]) -> str:
-    """ "buprenorphine and naltrexone", for those sections."""
-    names = [MEDICATION_SECTIONS[name][1] for name in sections]
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    """ "buprenorphine and naltrexone", for those sections, in the page's language."""
+    names = [_(MEDICATION_SECTIONS[name][1]) for name in sections]
+    if len(names) == 1:
+        return names[0]
+    return _("%(names)s and %(last)s", names=", ".join(names[:-1]), last=names[-1])
 
 
 @bp.app_template_global()
@@ -127,8 +138,8 @@ def searched_place(near: object, radius_miles: object) -> dict[str, str]:
 def accepting_words(accepting: bool | None) -> str:
     """ "Accepting referrals" in words, "unknown" included (imported listings until the center says)."""
     if accepting is None:
-        return "Unknown: the center has not said. Call to ask."
-    return "Yes" if accepting else "No"
+        return N_("Unknown: the center has not said. Call to ask.")
+    return N_("Yes") if accepting else N_("No")
 
 
 @bp.app_template_global()
@@ -137,13 +148,14 @@ def listing_statement(center: Center, now: datetime) -> str:
     confirmed = center.last_verified_at
     source = source_label(center.source, center.source_vintage, center.source_date)
     if confirmed is not None and center.is_verified(now):
-        return f"Confirmed by the center on {format_long_date(confirmed)}. {source}."
+        return Message(N_("Confirmed by the center on %(day)s. %(source)s."), day=long_date(confirmed), source=source)
     if confirmed is not None:
-        return (
-            f"{source}. Last confirmed by the center on {format_long_date(confirmed)}, "
-            "more than six months ago: call to confirm."
+        return Message(
+            N_("%(source)s. Last confirmed by the center on %(day)s, more than six months ago: call to confirm."),
+            source=source,
+            day=long_date(confirmed),
         )
-    return f"{source}. Not confirmed by the center: call to confirm."
+    return Message(N_("%(source)s. Not confirmed by the center: call to confirm."), source=source)
 
 
 @bp.app_template_global()
@@ -160,17 +172,17 @@ def listing_note(center: Center | CenterListing, now: datetime) -> str:
     "call to confirm" when the source is old."""
     confirmed = center.last_verified_at
     if confirmed is not None and center.is_verified(now):
-        return f"Confirmed by the center on {format_long_date(confirmed)}"
+        return Message(N_("Confirmed by the center on %(day)s"), day=long_date(confirmed))
     source = source_label(center.source, center.source_vintage, center.source_date)
     if is_current(center.source_vintage, center.source_date, now):
         return source
-    return f"{source}: call to confirm"
+    return Message(N_("%(source)s: call to confirm"), source=source)
 
 
 @bp.app_template_global()
 def reported_statement(reported_at: datetime) -> str:
     """What a listing with an open problem report says, until the report is resolved."""
-    return f"Reported as possibly out of date on {format_long_date(reported_at)}."
+    return Message(N_("Reported as possibly out of date on %(day)s."), day=long_date(reported_at))
 
 
 def search_params(form: SearchForm) -> list[tuple[str, str]]:
@@ -310,10 +322,14 @@ def active_filters(form: SearchForm) -> list[ActiveFilter]:
     if form.accepting_referrals.data:
         answer = choice_labels(form.accepting_referrals)[form.accepting_referrals.data]
         without = ("accepting_referrals", form.accepting_referrals.data)
-        found.append(ActiveFilter(f"Accepting referrals: {answer}", search_url(form, without=without)))
+        found.append(
+            ActiveFilter(_("Accepting referrals: %(answer)s", answer=answer), search_url(form, without=without))
+        )
     if form.verified_only.data:
         found.append(
-            ActiveFilter("Only listings confirmed by the center", search_url(form, without=("verified_only", "true")))
+            ActiveFilter(
+                _("Only listings confirmed by the center"), search_url(form, without=("verified_only", "true"))
+            )
         )
     if form.pathway.data:
         description = choice_labels(form.pathway)[form.pathway.data]

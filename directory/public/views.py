@@ -17,10 +17,13 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_limiter import RequestLimit
 from sqlalchemy import select
 
 from directory.extensions import db, limiter
+from directory.i18n import translate
 from directory.models import Center
 from directory.models.base import utcnow
 from directory.public import bp
@@ -102,11 +105,16 @@ def _center_or_404(slug: str) -> Center:
 def _too_many_reports(limit: RequestLimit) -> Response:
     """The 429 page of the report form: when the address may send a report again."""
     minutes = max(1, round((limit.reset_at - time.time()) / 60))
-    wait = f"{minutes} minute{'s' if minutes != 1 else ''}" if minutes < 120 else f"{round(minutes / 60)} hours"
-    message = (
-        "Too many reports from your connection in a short time "
-        f"(at most {REPORTS_PER_HOUR} an hour and {REPORTS_PER_DAY} a day). "
-        f"Please try again in {wait}. Thank you for helping keep the directory right."
+    if minutes < 120:
+        wait = ngettext("%(num)s minute", "%(num)s minutes", minutes)
+    else:
+        wait = _("%(num)s hours", num=round(minutes / 60))
+    message = _(
+        "Too many reports from your connection in a short time (at most %(hour)s an hour and %(day)s a day). "
+        "Please try again in %(wait)s. Thank you for helping keep the directory right.",
+        hour=REPORTS_PER_HOUR,
+        day=REPORTS_PER_DAY,
+        wait=wait,
     )
     return make_response(render_template("error.html", status=429, message=message), 429)
 
@@ -123,10 +131,10 @@ def report_listing(slug: str) -> ResponseReturnValue:
         except reports.ReportError as error:
             db.session.rollback()
             for name, messages in error.fields.items():
-                form[name].errors = [*form[name].errors, *messages]
+                form[name].errors = [*form[name].errors, *map(translate, messages)]
         else:
             db.session.commit()
-            flash("Thank you. Your report went to the center and to the directory's administrators.")
+            flash(_("Thank you. Your report went to the center and to the directory's administrators."))
             return redirect(url_for("public.center_profile", slug=center.slug))
     status = 400 if request.method == "POST" else 200
     return render_template("public/report.html", center=center, form=form), status

@@ -23,12 +23,16 @@ import zipcodes
 from geopy.exc import GeopyError
 
 from directory.search.geodesy import geodesic_miles
+from directory.translatable import N_, Message
 from directory.vocabulary import STATES
 
 log = logging.getLogger(__name__)
 
-EXAMPLES = (
-    'a 5-digit ZIP code (e.g. 02139), a town and state (e.g. "Springfield, IL") or coordinates (e.g. "41.88,-87.63")'
+EXAMPLES = Message(
+    N_(
+        'a 5-digit ZIP code (e.g. 02139), a town and state (e.g. "Springfield, IL") '
+        'or coordinates (e.g. "41.88,-87.63")'
+    )
 )
 
 
@@ -42,7 +46,8 @@ class Place:
 
 
 class PlaceNotFound(ValueError):
-    """The text could not be understood or located; the message says why, for the user.
+    """The text could not be understood or located; the message says why, for the user (`message`:
+    a `Message`, which pages show in the person's language).
 
     `suggestions` are places the person may have meant, each written as `locate` takes it (e.g.
     "Springfield, IL"): the towns of that name when it names one in several states, or close
@@ -51,6 +56,7 @@ class PlaceNotFound(ValueError):
 
     def __init__(self, message: str, suggestions: Sequence[str] = ()) -> None:
         super().__init__(message)
+        self.message = message
         self.suggestions = tuple(suggestions)
 
 
@@ -86,19 +92,31 @@ def parse_place(text: str) -> PlaceQuery:
     """Classify the text as a ZIP, a town and state, or a point; raises PlaceNotFound."""
     text = (text or "").strip()
     if not text:
-        raise PlaceNotFound(f"Enter a place to search near: {EXAMPLES}.")
+        raise PlaceNotFound(Message(N_("Enter a place to search near: %(examples)s."), examples=EXAMPLES))
     if len(text) > 120:
-        raise PlaceNotFound(f"That place is too long to be an address we understand. Enter {EXAMPLES}.")
+        raise PlaceNotFound(
+            Message(N_("That place is too long to be an address we understand. Enter %(examples)s."), examples=EXAMPLES)
+        )
     if _CONTROL.search(text):
-        raise PlaceNotFound(f"That place has characters we cannot read (control characters). Enter {EXAMPLES}.")
+        raise PlaceNotFound(
+            Message(
+                N_("That place has characters we cannot read (control characters). Enter %(examples)s."),
+                examples=EXAMPLES,
+            )
+        )
     if match := _ZIP.match(text):
         return PlaceQuery("zip", zip=match.group(1))
     if match := _POINT.match(text):
         lat, lon = float(match.group(1)), float(match.group(2))
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
             raise PlaceNotFound(
-                f'"{text}" looks like coordinates but is out of range: latitude is -90 to 90, '
-                "longitude -180 to 180 (e.g. 41.88,-87.63)."
+                Message(
+                    N_(
+                        '"%(text)s" looks like coordinates but is out of range: latitude is -90 to 90, '
+                        "longitude -180 to 180 (e.g. 41.88,-87.63)."
+                    ),
+                    text=text,
+                )
             )
         return PlaceQuery("point", latitude=lat, longitude=lon)
     if match := _TRAILING_ZIP.search(text):  # an address ending in its ZIP: "Chicago, IL 60601"
@@ -109,7 +127,21 @@ def parse_place(text: str) -> PlaceQuery:
     town = text.rstrip(",. ").strip()
     if town and "," not in town and _LETTER.search(town):  # "Chicago": a town, in whichever state has it
         return PlaceQuery("town", town=town)
-    raise PlaceNotFound(f'We could not understand "{text}". Enter {EXAMPLES}.')
+    raise PlaceNotFound(
+        Message(N_('We could not understand "%(text)s". Enter %(examples)s.'), text=text, examples=EXAMPLES)
+    )
+
+
+def coarse_point(text: str | None) -> str | None:
+    """A "lat,lon" place rounded to two decimals (about a kilometre), so that no page, form or link
+    made from a search carries a more precise point than that; any other place as it is."""
+    try:
+        place = parse_place(text or "")
+    except PlaceNotFound:
+        return text
+    if place.kind != "point":
+        return text
+    return f"{round(place.latitude, 2) + 0.0:.2f},{round(place.longitude, 2) + 0.0:.2f}"  # + 0.0: never "-0.00"
 
 
 def _split_town_state(text: str) -> tuple[str, str]:
@@ -146,17 +178,27 @@ class OfflineGeocoder:
         tables = _tables()
         if query.kind == "zip":
             if query.zip not in tables.zips:
-                raise PlaceNotFound(f"{query.zip} is not a US ZIP code we know. Check it, or enter a town and state.")
+                raise PlaceNotFound(
+                    Message(
+                        N_("%(zip)s is not a US ZIP code we know. Check it, or enter a town and state."), zip=query.zip
+                    )
+                )
             return tables.zips[query.zip]
         state = query.state or state_of_town(query.town)
         place = tables.towns.get((normalize_town(query.town), state))
         if place is None:
             close = similar_towns(query.town, state)
-            raise PlaceNotFound(
-                f'We could not find a town called "{query.town}" in {STATES[state]}. {_did_you_mean(close)}'
-                "a 5-digit ZIP code.",
-                close,
-            )
+            if close:
+                message = N_(
+                    'We could not find a town called "%(town)s" in %(state)s. '
+                    "Did you mean %(towns)s? Or enter a 5-digit ZIP code."
+                )
+            else:
+                message = N_(
+                    'We could not find a town called "%(town)s" in %(state)s. '
+                    "Check the spelling, or enter a 5-digit ZIP code."
+                )
+            raise PlaceNotFound(Message(message, town=query.town, state=STATES[state], towns=_either(close)), close)
         return place
 
 
@@ -221,19 +263,35 @@ def state_of_town(town: str) -> str:
     be (largest first) or close spellings, if there is none or no clear one."""
     named = _tables().by_name.get(normalize_town(town), [])
     if not named and (town.upper() in STATES or town.casefold() in _STATE_NAMES):
-        raise PlaceNotFound(f'"{town}" is a state. Enter a town and its state (e.g. "Springfield, IL"), or a ZIP code.')
+        raise PlaceNotFound(
+            Message(
+                N_('"%(town)s" is a state. Enter a town and its state (e.g. "Springfield, IL"), or a ZIP code.'),
+                town=town,
+            )
+        )
     if not named:
         close = similar_towns(town)
-        raise PlaceNotFound(f'We could not find a town called "{town}". {_did_you_mean(close)}{EXAMPLES}.', close)
+        if close:
+            message = N_('We could not find a town called "%(town)s". Did you mean %(towns)s? Or enter %(examples)s.')
+        else:
+            message = N_('We could not find a town called "%(town)s". Check the spelling, or enter %(examples)s.')
+        raise PlaceNotFound(Message(message, town=town, towns=_either(close), examples=EXAMPLES), close)
     if len(named) == 1 or named[0].zip_codes >= CLEAR_LEAD * named[1].zip_codes:
         return named[0].state
     choices = [entry.place.label for entry in named[:MAX_SUGGESTIONS]]
-    which = f": {_either(choices, 'and')}" if len(named) <= 3 else f", the largest {_either(choices[:3], 'and')}"
-    raise PlaceNotFound(
-        f'There are towns called "{town}" in {len(named)} states{which}. '
-        f'Add the state (e.g. "{choices[0]}"), or enter a 5-digit ZIP code.',
-        choices,
-    )
+    if len(named) <= 3:
+        message = N_(
+            'There are towns called "%(town)s" in %(count)s states: %(towns)s. '
+            'Add the state (e.g. "%(example)s"), or enter a 5-digit ZIP code.'
+        )
+        towns = _either(choices, "and")
+    else:
+        message = N_(
+            'There are towns called "%(town)s" in %(count)s states, the largest %(towns)s. '
+            'Add the state (e.g. "%(example)s"), or enter a 5-digit ZIP code.'
+        )
+        towns = _either(choices[:3], "and")
+    raise PlaceNotFound(Message(message, town=town, count=len(named), towns=towns, example=choices[0]), choices)
 
 
 def other_towns(text: str) -> list[str]:
@@ -271,14 +329,12 @@ def similar_towns(town: str, state: str = "") -> list[str]:
     return found[:MAX_SUGGESTIONS]
 
 
-def _did_you_mean(close: Sequence[str]) -> str:
-    """The start of the advice after a town not found: the close spellings, if any; then what to enter."""
-    return f"Did you mean {_either(close)}? Or enter " if close else "Check the spelling, or enter "
-
-
 def _either(labels: Sequence[str], conjunction: str = "or") -> str:
-    """ "A", "A or B", "A; B or C" (a label has a comma of its own: "Springfield, IL")."""
-    return labels[0] if len(labels) == 1 else f"{'; '.join(labels[:-1])} {conjunction} {labels[-1]}"
+    """ "A", "A or B", "A; B or C" (a label has a comma of its own: "Springfield, IL"); "" for none."""
+    if len(labels) <= 1:
+        return labels[0] if labels else ""
+    template = N_("%(labels)s or %(last)s") if conjunction == "or" else N_("%(labels)s and %(last)s")
+    return Message(template, labels="; ".join(labels[:-1]), last=labels[-1])
 
 
 def warm_up() -> None:

@@ -21,6 +21,7 @@ from directory.models.centers import VERIFICATION_VALID_DAYS
 from directory.search.geocoding import Place
 from directory.search.geodesy import bounding_box, distance_bounds, geodesic_miles, in_box
 from directory.search.listing import CenterListing
+from directory.translatable import N_
 from directory.vocabulary import expand_medication_filter
 
 DEFAULT_RADIUS_MILES = 25
@@ -29,7 +30,7 @@ MAX_PER_PAGE = 100
 
 #: Pathways: named combinations of requirements, e.g. detox followed by naltrexone.
 PATHWAYS: dict[str, str] = {
-    "detox_naltrexone": "Medical detox and naltrexone at the same center",
+    "detox_naltrexone": N_("Medical detox and naltrexone at the same center"),
 }
 PATHWAY_CODES = {
     "levels_of_care": ("medical_detox",),
@@ -38,8 +39,8 @@ PATHWAY_CODES = {
 
 #: Result orders. Within each group of "confirmed_first", nearest first as usual.
 SORTS: dict[str, str] = {
-    "distance": "Nearest first",
-    "confirmed_first": "Listings confirmed by the center first, then nearest",
+    "distance": N_("Nearest first"),
+    "confirmed_first": N_("Listings confirmed by the center first, then nearest"),
 }
 DEFAULT_SORT = "distance"
 

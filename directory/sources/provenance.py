@@ -1,7 +1,7 @@
 """Where a listing comes from and how old it is, in plain words; how current the directory is.
 
 The one place that names each source for people: profiles, result cards, the home page, import
-reports.
+reports. The words are English `Message`s, which pages show in the person's language.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from directory.models import Center
+from directory.translatable import N_, LocalDate, Message
 
 #: How each source is named, by the `source` code its importer writes.
 SOURCE_NAMES: dict[str, str] = {
-    "samhsa-nssats-2015": "SAMHSA national directory",
+    "samhsa-nssats-2015": N_("SAMHSA national directory"),
     "findtreatment-gov": "FindTreatment.gov",
     "findtreatment-gov-2025": "FindTreatment.gov",
 }
@@ -29,13 +30,13 @@ CURRENT_FOR = timedelta(days=730)
 
 def source_name(source: str) -> str:
     """A source's name for people ("FindTreatment.gov"); an unknown code as it is."""
-    return SOURCE_NAMES.get(source, source)
+    return Message(SOURCE_NAMES[source]) if source in SOURCE_NAMES else source
 
 
-def listed_when(source_vintage: int | None, source_date: date | None) -> str | None:
+def listed_when(source_vintage: int | None, source_date: date | None) -> str | LocalDate | None:
     """When the source listed it: "August 2025" when the day is known, else "2015", else None."""
     if source_date is not None:
-        return f"{source_date:%B %Y}"
+        return LocalDate(source_date, "month")
     return str(source_vintage) if source_vintage else None
 
 
@@ -49,9 +50,12 @@ def listed_on(source: str, source_vintage: int | None, source_date: date | None)
 def source_label(source: str, source_vintage: int | None, source_date: date | None) -> str:
     """ "Listed on FindTreatment.gov, August 2025" or "SAMHSA national directory, 2015"."""
     name = source_name(source)
-    named = f"Listed on {name}" if source in WEB_SOURCES else name if source in SOURCE_NAMES else f"Listed in {name}"
+    if source in WEB_SOURCES:
+        named: str = Message(N_("Listed on %(source)s"), source=name)
+    else:
+        named = name if source in SOURCE_NAMES else Message(N_("Listed in %(source)s"), source=name)
     when = listed_when(source_vintage, source_date)
-    return f"{named}, {when}" if when else named
+    return Message(N_("%(source)s, %(when)s"), source=named, when=when) if when else named
 
 
 def is_current(source_vintage: int | None, source_date: date | None, now: datetime) -> bool:
@@ -104,19 +108,18 @@ def directory_currency(session: Session, now: datetime, confirmed_since: datetim
     return DirectoryCurrency(sum(counts.values()), by_source, confirmed)
 
 
-def long_day(day: date) -> str:
-    """A day as "19 August 2025"."""
-    return f"{day.day} {day:%B} {day.year}"
-
-
 def superseded_note(source: str, day: date) -> str:
     """The short note of a superseded listing: "Not in FindTreatment.gov, 19 August 2025"."""
-    return f"Not in {source_name(source)}, {long_day(day)}"
+    return Message(N_("Not in %(source)s, %(day)s"), source=source_name(source), day=LocalDate(day, "day"))
 
 
 def superseded_statement(source: str, day: date) -> str:
     """What a superseded listing's profile tells a person, first thing."""
-    return (
-        f"This listing is not in {source_name(source)}'s {day:%B} {day.year} directory; "
-        "the program may have closed or moved. Call before going."
+    return Message(
+        N_(
+            "This listing is not in %(source)s's %(month)s directory; the program may have closed or moved. "
+            "Call before going."
+        ),
+        source=source_name(source),
+        month=LocalDate(day, "month"),
     )

@@ -1,6 +1,7 @@
 // "Use my location": fill the search box with the browser's position ("lat,lon", rounded to two
 // decimals: about a kilometre, enough to search near and no more precise in the URL) and search.
-// The button stays hidden where the browser cannot share a location.
+// The button stays hidden where the browser cannot share a location. Its messages come from the
+// page's data-* attributes, in the page's language.
 (function () {
   "use strict";
 
@@ -11,15 +12,12 @@
   if (!panel || !button || !box || !box.form) return;
   if (!("geolocation" in navigator) || window.isSecureContext === false) return;
 
-  var messages = {
-    1: "Your browser did not allow us to use your location. Type a ZIP code or town instead.",
-    2: "We could not find your location. Type a ZIP code or town instead.",
-    3: "Finding your location took too long. Try again, or type a ZIP code or town."
-  };
+  var words = panel.dataset;
+  var messages = { 1: words.denied, 2: words.unavailable, 3: words.timeout };
 
   function search(position) {
     box.value = position.coords.latitude.toFixed(2) + "," + position.coords.longitude.toFixed(2);
-    status.textContent = "Searching near your location…";
+    status.textContent = words.searching;
     if (box.form.requestSubmit) {
       box.form.requestSubmit();
     } else {
@@ -35,7 +33,7 @@
   panel.hidden = false;
   button.addEventListener("click", function () {
     button.disabled = true;
-    status.textContent = "Finding your location…";
+    status.textContent = words.finding;
     navigator.geolocation.getCurrentPosition(search, fail, {
       enableHighAccuracy: false,
       timeout: 15000,

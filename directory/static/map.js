@@ -3,7 +3,7 @@
 // named "1. Center name" that Tab reaches in the list's order; Enter or a click opens its popup,
 // whose link goes to the profile. The background is MAP_TILE_URL's tiles where the site sets one,
 // else the US state outlines the app serves. Without JavaScript the map stays hidden: the list is
-// the page.
+// the page. Its words come in the page's language from the container's data-* attributes.
 (function () {
   "use strict";
 
@@ -84,7 +84,7 @@
       zIndexOffset: -1000
     }).addTo(map);
     placeMarker.getElement().setAttribute("aria-hidden", "true");
-    placeMarker.bindPopup(textElement("p", "You searched near " + shows.place.name));
+    placeMarker.bindPopup(textElement("p", container.getAttribute("data-searched-near") + " " + shows.place.name));
   }
 
   function popupContent(center) {
@@ -121,7 +121,7 @@
       .then(function (atlas) {
         L.geoJSON(topojson.feature(atlas, atlas.objects.states), {
           interactive: false,
-          attribution: "State outlines: U.S. Census Bureau",
+          attribution: escapeHtml(container.getAttribute("data-outlines-attribution")),
           style: { color: "#6b7785", weight: 1, fillColor: "#ffffff", fillOpacity: 1 }
         }).addTo(map);
       })

@@ -11,26 +11,34 @@ from sqlalchemy.orm import Session
 from directory.accounts import audit
 from directory.models import ListingReport, User
 from directory.models.upkeep import MAX_NOTE_LENGTH, REPORT_OUTCOMES, REPORT_REASONS, ReportReason
+from directory.translatable import N_, LowerFirst, Message
 
 
 class ReportError(ValueError):
-    """A report or a resolution that cannot be accepted: messages by form field."""
+    """A report or a resolution that cannot be accepted: messages by form field (English
+    `Message`s, which pages show in the person's language)."""
 
     def __init__(self, fields: Mapping[str, list[str]]) -> None:
         self.fields = dict(fields)
         super().__init__("; ".join(m for messages in self.fields.values() for m in messages))
 
 
-def _accepted(options: Mapping[str, str]) -> str:
+def _accepted(options: Mapping[str, str]) -> Message:
     """The options' labels as one phrase: "a, b, or c"."""
-    labels = [label[0].lower() + label[1:] for label in options.values()]
-    return ", ".join(labels[:-1]) + ", or " + labels[-1]
+    labels = [LowerFirst(label) for label in options.values()]
+    values = {f"option{i}": label for i, label in enumerate(labels[:-1])}
+    some = Message(", ".join(f"%({name})s" for name in values), **values)
+    return Message(N_("%(options)s, or %(last)s"), options=some, last=labels[-1])
 
 
 def _note(raw: object) -> tuple[str | None, list[str]]:
     note = " ".join(str(raw or "").split()) or None
     if note is not None and len(note) > MAX_NOTE_LENGTH:
-        return note, [f"Keep the note to {MAX_NOTE_LENGTH} characters (it has {len(note)})."]
+        return note, [
+            Message(
+                N_("Keep the note to %(max)s characters (it has %(length)s)."), max=MAX_NOTE_LENGTH, length=len(note)
+            )
+        ]
     return note, []
 
 
@@ -38,13 +46,19 @@ def check_report(reason: object, note: object) -> tuple[str, str | None]:
     """A report's reason and note as stored, or ReportError saying what is accepted."""
     errors: dict[str, list[str]] = {}
     if reason not in REPORT_REASONS:
-        got = f" (got {reason!r})" if reason else ""
-        errors["reason"] = [f"Choose what is wrong{got}: {_accepted(REPORT_REASONS)}."]
+        accepted = _accepted(REPORT_REASONS)
+        if reason:
+            wrong = Message(
+                N_("Choose what is wrong (got %(got)s): %(accepted)s."), got=repr(reason), accepted=accepted
+            )
+        else:
+            wrong = Message(N_("Choose what is wrong: %(accepted)s."), accepted=accepted)
+        errors["reason"] = [wrong]
     clean, problems = _note(note)
     if problems:
         errors["note"] = problems
     elif reason == ReportReason.OTHER and clean is None:
-        errors["note"] = ["Say in a few words what is wrong (“Something else” needs a note)."]
+        errors["note"] = [Message(N_("Say in a few words what is wrong (“Something else” needs a note)."))]
     if errors:
         raise ReportError(errors)
     return str(reason), clean

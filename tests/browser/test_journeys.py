@@ -200,6 +200,45 @@ def test_the_intake_form_shows_the_opioid_questions_that_apply(browser: Browser,
     assert shown() == (False, True)
 
 
+def test_a_person_switches_to_spanish_and_searches_opens_a_profile_and_reads_about_the_medications(
+    browser: Browser, people: People
+) -> None:
+    browser.open("/")
+    switch = browser.driver.find_element(By.CSS_SELECTOR, "header nav.language-switch")
+    browser.follow("Español", within=switch)
+    assert browser.heading == "Encuentre tratamiento para adicciones cerca de usted"
+    assert browser.driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es"
+    browser.check("home-es")
+
+    browser.fill("Código postal o ciudad", "60601")
+    browser.tick("Naltrexona (oral o inyectable)")
+    browser.tick("Medicaid")
+    browser.press("Buscar")
+    assert browser.heading == "Centros de tratamiento cerca de 60601 (Chicago, IL)"
+    assert "1 centro a menos de 25 millas de 60601 (Chicago, IL)" in browser.text
+    assert "Filtrado por:" in browser.text and "Medicamento: Naltrexona (oral o inyectable) Quitar" in browser.text
+    (result,) = browser.main.find_elements(By.CSS_SELECTOR, "ol.results > li")
+    assert "a 1.1 millas ·" in result.text and "Chicago, IL" in result.text and "Llamar al (312) 555-0123" in result.text
+    browser.check("results-es")
+
+    browser.follow("Riverside Recovery Clinic", within=result)  # the choice is kept from page to page
+    assert browser.heading == "Riverside Recovery Clinic"
+    assert browser.fact("Acepta remisiones") == "Sí"
+    assert "Naltrexona inyectable (Vivitrol)" in browser.text and "Español" in browser.text
+    assert "a 1.1 millas de 60601 (Chicago, IL) · Volver a sus resultados" in browser.text
+    browser.check("profile-es")
+
+    browser.follow("Lo que debe saber sobre el tratamiento con buprenorfina y naltrexona")
+    assert browser.heading == "Medicamentos para el trastorno por consumo de opioides: lo que debe saber"
+    assert "7 días después de opioides de acción corta" in browser.text
+    browser.check("medications-es")
+
+    switch = browser.driver.find_element(By.CSS_SELECTOR, "header nav.language-switch")
+    browser.follow("English", within=switch)  # the same page, in English
+    assert browser.heading == "Medications for opioid use disorder: what to know"
+    assert browser.driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+
+
 def test_a_referral_from_intake_to_accepted_and_capacity_shown_on_the_profile(browser: Browser, people: People) -> None:
     browser.open("/")
     browser.sign_in(people.referrer, check_page="login")
