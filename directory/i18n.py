@@ -11,10 +11,11 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, has_request_context, request
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 
 from directory.extensions import babel
 from directory.public.forms import coarse_point
+from directory.translatable import Message
 
 #: The site's languages, code -> name in that language (as the switch shows it).
 LANGUAGES = {"en": "English", "es": "Español"}
@@ -30,7 +31,9 @@ def init_i18n(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_language)
     # {% trans %} blocks are extracted and looked up with their whitespace collapsed (babel.cfg too).
     app.jinja_env.policies["ext.i18n.trimmed"] = True
-    app.jinja_env.globals.update(page_language=page_language, language_links=language_links, language_url=language_url)
+    app.jinja_env.globals.update(
+        page_language=page_language, language_links=language_links, language_url=language_url, translate=translate
+    )
     app.after_request(_keep_chosen_language)
 
 
@@ -55,6 +58,13 @@ def select_language() -> str | None:
 def page_language() -> str:
     """The language of the page being made, for `<html lang>`."""
     return str(get_locale() or DEFAULT_LANGUAGE)
+
+
+def translate(text: str) -> str:
+    """Text marked in code without Flask (`directory.translatable`), in the request's language."""
+    if isinstance(text, Message):
+        return text.translate(gettext, str(get_locale() or DEFAULT_LANGUAGE))
+    return gettext(text)
 
 
 def language_url(code: str | None, *, external: bool = False) -> str:
