@@ -1,5 +1,8 @@
 """Validating a referral intake: the same rules for the web form and the API.
 
+The messages are English strings marked for the catalogue (`directory.translatable`): the API
+answers with them as they are, the intake form shows them in the person's language.
+
 Minimum necessary data only: the referrer's own reference for the person (no name, no
 date of birth), where they are, how they pay, and the facts the clinical rules need, plus
 consent to share with the receiving centers (42 CFR Part 2 style).
@@ -18,6 +21,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from directory.routing.rules import INTERACTING_MEDICATIONS, LIVER_DISEASE_ANSWERS, PRIMARY_OPIOIDS
 from directory.search.geocoding import Geocoder, PlaceNotFound
 from directory.sources.records import RowChecker
+from directory.translatable import N_, Message
 from directory.vocabulary import LANGUAGES, PAYMENT_OPTIONS, POPULATIONS
 
 DEFAULT_MAX_DISTANCE_MILES = 50
@@ -79,20 +83,22 @@ class Intake:
 def _one_of(value: Any, accepted: tuple[str, ...] | list[str], errors: list[str]) -> str | None:
     if isinstance(value, str) and value in accepted:
         return value
-    errors.append(f"Unknown value {value!r}; accepted: {', '.join(accepted)}.")
+    errors.append(
+        Message(N_("Unknown value %(value)s; accepted: %(accepted)s."), value=repr(value), accepted=", ".join(accepted))
+    )
     return None
 
 
 def _boolean(value: Any, errors: list[str], *, default: bool | None = None) -> bool | None:
     if value is None or value == "":
         if default is None:
-            errors.append("Required: true or false.")
+            errors.append(N_("Required: true or false."))
         return default
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0", "on"):
         return value.lower() in ("true", "yes", "1", "on")
-    errors.append("Must be true or false.")
+    errors.append(N_("Must be true or false."))
     return default
 
 
@@ -101,12 +107,18 @@ def _codes(value: Any, accepted: Mapping[str, str] | tuple[str, ...], errors: li
         return ()
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
-        errors.append("Must be a list of codes.")
+        errors.append(N_("Must be a list of codes."))
         return ()
     codes = [v.strip() for v in items if v.strip()]
     unknown = [c for c in codes if c not in accepted]
     if unknown:
-        errors.append(f"Unknown {', '.join(map(repr, unknown))}; accepted: {', '.join(accepted)}.")
+        errors.append(
+            Message(
+                N_("Unknown %(codes)s; accepted: %(accepted)s."),
+                codes=", ".join(map(repr, unknown)),
+                accepted=", ".join(accepted),
+            )
+        )
     return tuple(dict.fromkeys(c for c in codes if c in accepted))
 
 
@@ -115,19 +127,26 @@ def _time_zone(value: Any, errors: list[str]) -> str | None:
         return DEFAULT_TIME_ZONE
     if isinstance(value, str) and value in time_zone_names():
         return value
-    errors.append(f"Unknown time zone {value!r}; give an IANA name, e.g. America/New_York, America/Chicago or UTC.")
+    errors.append(
+        Message(
+            N_("Unknown time zone %(value)s; give an IANA name, e.g. America/New_York, America/Chicago or UTC."),
+            value=repr(value),
+        )
+    )
     return None
 
 
 def _datetime(value: Any, zone_name: str, errors: list[str]) -> datetime | None:
     """The moment as naive UTC: with an offset as given; without one, as a wall-clock time in `zone_name`."""
     if not isinstance(value, str) or not value.strip():
-        errors.append("Required: a date and time, e.g. 2026-03-01T14:30:00Z.")
+        errors.append(N_("Required: a date and time, e.g. 2026-03-01T14:30:00Z."))
         return None
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        errors.append(f"{value!r} is not a date and time; use ISO 8601, e.g. 2026-03-01T14:30:00Z.")
+        errors.append(
+            Message(N_("%(value)s is not a date and time; use ISO 8601, e.g. 2026-03-01T14:30:00Z."), value=repr(value))
+        )
         return None
     if moment.tzinfo is None:
         moment = _wall_clock(moment, ZoneInfo(zone_name), value, errors)
@@ -136,7 +155,7 @@ def _datetime(value: Any, zone_name: str, errors: list[str]) -> datetime | None:
     try:
         return moment.astimezone(UTC).replace(tzinfo=None)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
-        errors.append(f"{value!r} is out of range once converted to UTC.")
+        errors.append(Message(N_("%(value)s is out of range once converted to UTC."), value=repr(value)))
         return None
 
 
@@ -150,12 +169,18 @@ def _wall_clock(moment: datetime, zone: ZoneInfo, value: str, errors: list[str])
             return earlier
         if later.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
             errors.append(
-                f"{value!r} did not happen in {zone.key}: the clocks went forward an hour then. "
-                "Give the time as the clock showed it, before or after the skipped hour."
+                Message(
+                    N_(
+                        "%(value)s did not happen in %(zone)s: the clocks went forward an hour then. "
+                        "Give the time as the clock showed it, before or after the skipped hour."
+                    ),
+                    value=repr(value),
+                    zone=zone.key,
+                )
             )
             return None
     except OverflowError:  # e.g. 0001-01-01T00:00 in a zone ahead of UTC
-        errors.append(f"{value!r} is out of range once converted to UTC.")
+        errors.append(Message(N_("%(value)s is out of range once converted to UTC."), value=repr(value)))
         return None
     return earlier if earlier.astimezone(UTC) > later.astimezone(UTC) else later
 
@@ -180,11 +205,11 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
 
     reference = data.get("client_reference")
     if not isinstance(reference, str) or not reference.strip():
-        errors_for("client_reference").append("Required: your own reference for this person (not their name).")
+        errors_for("client_reference").append(N_("Required: your own reference for this person (not their name)."))
     elif len(reference.strip()) > 64:
-        errors_for("client_reference").append("At most 64 characters.")
+        errors_for("client_reference").append(N_("At most 64 characters."))
     elif any(ord(ch) < 32 for ch in reference):
-        errors_for("client_reference").append("Must not contain control characters.")
+        errors_for("client_reference").append(N_("Must not contain control characters."))
 
     check = RowChecker("intake", 0)
     phone = check.phone(
@@ -208,14 +233,16 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
         if not 1 <= distance <= MAX_DISTANCE_LIMIT_MILES:
             raise ValueError
     except (TypeError, ValueError, OverflowError):
-        errors_for("max_distance_miles").append(f"A number of miles from 1 to {MAX_DISTANCE_LIMIT_MILES}.")
+        errors_for("max_distance_miles").append(
+            Message(N_("A number of miles from 1 to %(limit)s."), limit=MAX_DISTANCE_LIMIT_MILES)
+        )
 
     payment = _one_of(data.get("payment"), list(PAYMENT_OPTIONS), errors_for("payment"))
     opioid = _one_of(data.get("primary_opioid"), PRIMARY_OPIOIDS, errors_for("primary_opioid"))
     zone = _time_zone(data.get("time_zone"), errors_for("time_zone"))
     last_use = _datetime(data.get("last_opioid_use"), zone, errors_for("last_opioid_use")) if zone else None
     if last_use is not None and last_use > now + CLOCK_SKEW:
-        errors_for("last_opioid_use").append("Is in the future; give the date and time of the last use.")
+        errors_for("last_opioid_use").append(N_("Is in the future; give the date and time of the last use."))
     liver = _one_of(data.get("liver_disease"), LIVER_DISEASE_ANSWERS, errors_for("liver_disease"))
     pain = _boolean(data.get("on_opioid_pain_therapy"), errors_for("on_opioid_pain_therapy"))
     interactions = _codes(
@@ -233,24 +260,28 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
     expires_on = None
     if not isinstance(consent, Mapping):
         consent_errors.append(
-            "Required: the person's consent to share this referral with receiving centers, as "
-            '{"granted": true, "recipients": "...", "purpose": "...", "expires_on": "YYYY-MM-DD"}.'
+            N_(
+                "Required: the person's consent to share this referral with receiving centers, as "
+                '{"granted": true, "recipients": "...", "purpose": "...", "expires_on": "YYYY-MM-DD"}.'
+            )
         )
     else:
         if consent.get("granted") is not True and str(consent.get("granted")).lower() not in ("true", "on", "yes"):
-            consent_errors.append("Consent must be granted to share the referral with centers.")
+            consent_errors.append(N_("Consent must be granted to share the referral with centers."))
         recipients = _consent_text(consent.get("recipients"))
         purpose = _consent_text(consent.get("purpose"))
         if not recipients:
-            consent_errors.append("Say who may receive the referral (recipients), in words.")
+            consent_errors.append(N_("Say who may receive the referral (recipients), in words."))
         if not purpose:
-            consent_errors.append("Say for what purpose it may be shared (purpose), in words.")
+            consent_errors.append(N_("Say for what purpose it may be shared (purpose), in words."))
         try:
             expires_on = date.fromisoformat(str(consent.get("expires_on") or ""))
             if expires_on < now.date():
-                consent_errors.append(f"Consent expired on {expires_on.isoformat()}; ask the person to renew it.")
+                consent_errors.append(
+                    Message(N_("Consent expired on %(day)s; ask the person to renew it."), day=expires_on.isoformat())
+                )
         except ValueError:
-            consent_errors.append("Give the date the consent ends (expires_on, YYYY-MM-DD).")
+            consent_errors.append(N_("Give the date the consent ends (expires_on, YYYY-MM-DD)."))
 
     problems = {name: messages for name, messages in problems.items() if messages}
     if problems:
