@@ -21,31 +21,33 @@ from directory.models import AuditEvent, Center, ClaimStatus, ListingClaim, Role
 from directory.models.centers import VERIFICATION_VALID_DAYS
 from directory.search.geocoding import Geocoder, PlaceNotFound
 from directory.sources.records import MULTI_VALUED, RowChecker, format_timestamp
+from directory.translatable import N_
 
-#: What each editable field is called on the portal's form and in messages.
+#: What each editable field is called on the portal's form and in messages (marked for the catalogue:
+#: the portal shows them in the person's language).
 FIELD_LABELS: dict[str, str] = {
-    "name": "Name",
-    "alt_name": "Other name",
-    "phone": "Phone",
-    "intake_phone": "Intake phone",
-    "website": "Website",
-    "street1": "Street address",
-    "street2": "Suite, floor or building",
-    "city": "City",
-    "state": "State",
-    "zip": "ZIP code",
-    "latitude": "Latitude",
-    "longitude": "Longitude",
-    "levels_of_care": "Levels of care",
-    "detox_substances": "Detox for",
-    "payment_options": "Payment accepted",
-    "medications": "Medications",
-    "populations": "Serves",
-    "languages": "Languages and communication",
-    "detox_stay_days": "Typical detox stay (days)",
-    "accepting_referrals": "Accepting referrals",
-    "beds_available": "Beds available",
-    "last_verified_at": "Confirmed by the center",
+    "name": N_("Name"),
+    "alt_name": N_("Other name"),
+    "phone": N_("Phone"),
+    "intake_phone": N_("Intake phone"),
+    "website": N_("Website"),
+    "street1": N_("Street address"),
+    "street2": N_("Suite, floor or building"),
+    "city": N_("City"),
+    "state": N_("State"),
+    "zip": N_("ZIP code"),
+    "latitude": N_("Latitude"),
+    "longitude": N_("Longitude"),
+    "levels_of_care": N_("Levels of care"),
+    "detox_substances": N_("Detox for"),
+    "payment_options": N_("Payment accepted"),
+    "medications": N_("Medications"),
+    "populations": N_("Serves"),
+    "languages": N_("Languages and communication"),
+    "detox_stay_days": N_("Typical detox stay (days)"),
+    "accepting_referrals": N_("Accepting referrals"),
+    "beds_available": N_("Beds available"),
+    "last_verified_at": N_("Confirmed by the center"),
 }
 
 #: The profile fields a center edits (capacity and confirmation have their own actions).

@@ -26,7 +26,8 @@ def N_(message: str) -> str:
 @dataclass(frozen=True)
 class LocalDate:
     """A date in a sentence, written in the sentence's language: as "long" ("August 19, 2025",
-    "19 de agosto de 2025"), "day" ("19 August 2025" in English) or "month" ("August 2025")."""
+    "19 de agosto de 2025"), "day" ("19 August 2025" in English), "month" ("August 2025") or
+    "short" ("19 Aug", "19 ago")."""
 
     day: date
     form: str = "long"
@@ -39,6 +40,8 @@ class LocalDate:
                 if english
                 else format_skeleton("yMMMM", self.day, locale=locale)
             )
+        if self.form == "short":
+            return format_date(self.day, "d MMM", locale=locale)
         if self.form == "day" and english:
             return format_date(self.day, "d MMMM y", locale=locale)
         return format_date(self.day, "long", locale=locale)

@@ -14,6 +14,8 @@ import functools
 from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from directory.translatable import N_, Message
+
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 
@@ -44,11 +46,11 @@ def _dummy_hash(profile: str) -> str:
 def password_problem(password: str) -> str | None:
     """Why a new password is not acceptable, or None."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+        return Message(N_("Use at least %(n)s characters."), n=MIN_PASSWORD_LENGTH)
     if len(password) > MAX_PASSWORD_LENGTH:
-        return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+        return Message(N_("Use at most %(n)s characters."), n=MAX_PASSWORD_LENGTH)
     if not password.strip():
-        return "A password cannot be only spaces."
+        return N_("A password cannot be only spaces.")
     return None
 
 

@@ -1,6 +1,7 @@
 """Account operations: users, invitations, sign-in, password resets and API tokens.
 
-Plain functions over a SQLAlchemy session; the web views and the command line call them.
+Plain functions over a SQLAlchemy session; the web views and the command line call them. The
+messages a person reads on the account pages are marked for the catalogue (directory.translatable).
 Tokens are returned once, in clear, to be sent or printed; only their hashes are stored.
 """
 
@@ -18,6 +19,7 @@ from directory.accounts.passwords import hash_password, needs_rehash, password_p
 from directory.accounts.tokens import hash_token, new_token
 from directory.models import ApiToken, Center, Invitation, PasswordReset, Role, User
 from directory.models.base import utcnow
+from directory.translatable import N_
 
 INVITATION_LIFETIME = timedelta(hours=72)
 PASSWORD_RESET_LIFETIME = timedelta(hours=1)
@@ -29,6 +31,7 @@ class AccountError(ValueError):
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
+        self.message = message
         self.field = field
 
 
@@ -128,11 +131,11 @@ def find_invitation(session: Session, token: str, now: datetime | None = None) -
     """The open invitation for a token; raises AccountError if unknown, used or expired."""
     invitation = session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
     if invitation is None:
-        raise AccountError("This invitation link is not valid. Ask for a new one.")
+        raise AccountError(N_("This invitation link is not valid. Ask for a new one."))
     if invitation.used_at is not None:
-        raise AccountError("This invitation link has already been used. Sign in, or ask for a new one.")
+        raise AccountError(N_("This invitation link has already been used. Sign in, or ask for a new one."))
     if invitation.expires_at <= (now or utcnow()):
-        raise AccountError("This invitation link has expired. Ask for a new one.")
+        raise AccountError(N_("This invitation link has expired. Ask for a new one."))
     return invitation
 
 
@@ -192,7 +195,7 @@ def find_password_reset(session: Session, token: str, now: datetime | None = Non
     """The open reset for a link; raises AccountError if unknown, used or expired."""
     reset = session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(token)))
     if reset is None or reset.used_at is not None or reset.expires_at <= (now or utcnow()):
-        raise AccountError("This password reset link is not valid any more. Ask for a new one.")
+        raise AccountError(N_("This password reset link is not valid any more. Ask for a new one."))
     return reset
 
 
@@ -214,7 +217,7 @@ def change_password(session: Session, user: User, current: str, new: str, now: d
     """Set a new password given the current one; signs the user out everywhere and revokes
     their API tokens (whoever knew the old password may have made one)."""
     if not verify_password(user.password_hash, current):
-        raise AccountError("That is not your current password.", "current_password")
+        raise AccountError(N_("That is not your current password."), "current_password")
     if problem := password_problem(new):
         raise AccountError(problem, "new_password")
     user.password_hash = hash_password(new)

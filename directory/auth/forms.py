@@ -2,54 +2,63 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from directory.accounts.passwords import MIN_PASSWORD_LENGTH
 
-NEW_PASSWORD_HINT = f"At least {MIN_PASSWORD_LENGTH} characters. A few unrelated words make a good one."
+NEW_PASSWORD_HINT = _l("At least %(n)s characters. A few unrelated words make a good one.", n=MIN_PASSWORD_LENGTH)
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email address", validators=[InputRequired("Enter your email address.")])
-    password = PasswordField("Password", validators=[InputRequired("Enter your password.")])
+    email = EmailField(_l("Email address"), validators=[InputRequired(_l("Enter your email address."))])
+    password = PasswordField(_l("Password"), validators=[InputRequired(_l("Enter your password."))])
     next = HiddenField()
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("Email address", validators=[InputRequired("Enter your email address.")])
+    email = EmailField(_l("Email address"), validators=[InputRequired(_l("Enter your email address."))])
 
 
 class NewPasswordForm(FlaskForm):
     """A new password, typed twice (password resets and invitations)."""
 
     password = PasswordField(
-        "New password", validators=[InputRequired("Enter a new password.")], description=NEW_PASSWORD_HINT
+        _l("New password"), validators=[InputRequired(_l("Enter a new password."))], description=NEW_PASSWORD_HINT
     )
     confirm = PasswordField(
-        "New password again",
-        validators=[InputRequired("Enter the new password again."), EqualTo("password", "The passwords do not match.")],
+        _l("New password again"),
+        validators=[
+            InputRequired(_l("Enter the new password again.")),
+            EqualTo("password", _l("The passwords do not match.")),
+        ],
     )
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[InputRequired("Enter your current password.")])
+    current_password = PasswordField(
+        _l("Current password"), validators=[InputRequired(_l("Enter your current password."))]
+    )
     new_password = PasswordField(
-        "New password", validators=[InputRequired("Enter a new password.")], description=NEW_PASSWORD_HINT
+        _l("New password"), validators=[InputRequired(_l("Enter a new password."))], description=NEW_PASSWORD_HINT
     )
     confirm = PasswordField(
-        "New password again",
+        _l("New password again"),
         validators=[
-            InputRequired("Enter the new password again."),
-            EqualTo("new_password", "The passwords do not match."),
+            InputRequired(_l("Enter the new password again.")),
+            EqualTo("new_password", _l("The passwords do not match.")),
         ],
     )
 
 
 class ApiTokenForm(FlaskForm):
     name = StringField(
-        "Token name",
-        validators=[InputRequired("Name the token, e.g. after the program that will use it."), Length(max=100)],
-        description="So you can tell your tokens apart, e.g. “intake spreadsheet”.",
+        _l("Token name"),
+        validators=[
+            InputRequired(_l("Name the token, e.g. after the program that will use it.")),
+            Length(max=100, message=_l("Keep the name to %(n)s characters.", n=100)),
+        ],
+        description=_l("So you can tell your tokens apart, e.g. “intake spreadsheet”."),
     )

@@ -1,4 +1,5 @@
-"""The one-time links people receive by mail (or from the command line), and the mails that carry them."""
+"""The one-time links people receive by mail (or from the command line), and the mails that carry them,
+written in the language of the request that sends them (English from the command line)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from directory.accounts.service import INVITATION_LIFETIME, PASSWORD_RESET_LIFETIME
 from directory.models import Invitation, Role, User
@@ -24,30 +27,36 @@ def password_reset_url(token: str) -> str:
 
 def _hours(lifetime: timedelta) -> str:
     hours = int(lifetime.total_seconds() // 3600)
-    return "1 hour" if hours == 1 else f"{hours} hours"
+    return ngettext("%(num)s hour", "%(num)s hours", hours)
 
 
 def send_invitation(invitation: Invitation, token: str) -> bool:
-    """Mail the invitation link; False (and a log line without the link) if the mail could not be sent."""
-    role = ROLE_LABELS[Role(invitation.role)]
-    body = (
-        f"You have been invited to the Treatment Directory as {role.lower()}.\n\n"
-        f"Choose a password to finish setting up your account:\n\n{invitation_url(token)}\n\n"
-        f"The link works once and expires in {_hours(INVITATION_LIFETIME)}. "
-        "If you did not expect this invitation, you can ignore this message.\n"
+    """Mail the invitation link, in the language of the request that sends it; False (and a log line
+    without the link) if the mail could not be sent."""
+    body = _(
+        "You have been invited to the Treatment Directory as %(role)s.\n\n"
+        "Choose a password to finish setting up your account:\n\n%(url)s\n\n"
+        "The link works once and expires in %(lifetime)s. "
+        "If you did not expect this invitation, you can ignore this message.\n",
+        role=_(ROLE_LABELS[Role(invitation.role)]).lower(),
+        url=invitation_url(token),
+        lifetime=_hours(INVITATION_LIFETIME),
     )
-    return _send(invitation.email, "Your invitation to the Treatment Directory", body)
+    return _send(invitation.email, _("Your invitation to the Treatment Directory"), body)
 
 
 def send_password_reset(user: User, token: str) -> bool:
-    """Mail the password reset link; False if the mail could not be sent."""
-    body = (
+    """Mail the password reset link, in the language of the request that asks for it; False if the
+    mail could not be sent."""
+    body = _(
         "Someone asked to reset the password of your Treatment Directory account.\n\n"
-        f"Choose a new password here:\n\n{password_reset_url(token)}\n\n"
-        f"The link works once and expires in {_hours(PASSWORD_RESET_LIFETIME)}. "
-        "If you did not ask for this, ignore this message: your password stays as it is.\n"
+        "Choose a new password here:\n\n%(url)s\n\n"
+        "The link works once and expires in %(lifetime)s. "
+        "If you did not ask for this, ignore this message: your password stays as it is.\n",
+        url=password_reset_url(token),
+        lifetime=_hours(PASSWORD_RESET_LIFETIME),
     )
-    return _send(user.email, "Reset your Treatment Directory password", body)
+    return _send(user.email, _("Reset your Treatment Directory password"), body)
 
 
 def _send(to: str, subject: str, body: str) -> bool:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
@@ -17,12 +18,14 @@ from directory.auth.forms import ApiTokenForm, ChangePasswordForm, ForgotPasswor
 from directory.auth.links import send_password_reset
 from directory.auth.throttle import submitted_email, throttle_sign_ins
 from directory.extensions import db, limiter
+from directory.i18n import translate
 from directory.models import ApiToken, Center, Role, User
 from directory.models.accounts import ROLE_LABELS
 from directory.security import record_denied, safe_next_url
+from directory.translatable import N_
 
 #: The one answer to a failed sign-in, so it never tells whether an account exists.
-LOGIN_FAILED = "Email or password is incorrect."
+LOGIN_FAILED = N_("Email or password is incorrect.")
 
 
 @bp.app_template_filter("datetime")
@@ -75,7 +78,7 @@ def login() -> ResponseReturnValue:
             target = safe_next_url(form.next.data, home_for(user))
             sign_in(user)
             return redirect(target)
-        error = LOGIN_FAILED
+        error = _(LOGIN_FAILED)
     status = 400 if request.method == "POST" else 200
     return render_template(
         "auth/login.html",
@@ -94,7 +97,7 @@ def logout() -> ResponseReturnValue:
         db.session.commit()
     logout_user()
     session.clear()
-    flash("You have signed out.")
+    flash(_("You have signed out."))
     return redirect(url_for("auth.login"))
 
 
@@ -121,7 +124,7 @@ def reset_password(token: str) -> ResponseReturnValue:
     try:
         service.find_password_reset(db.session, token)
     except AccountError as error:
-        return link_not_valid("This password reset link cannot be used", str(error))
+        return link_not_valid(_("This password reset link cannot be used"), translate(error.message))
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
@@ -129,14 +132,17 @@ def reset_password(token: str) -> ResponseReturnValue:
         except AccountError as error:
             db.session.rollback()
             if error.field is None:
-                return link_not_valid("This password reset link cannot be used", str(error))
-            form.password.errors.append(str(error))
+                return link_not_valid(_("This password reset link cannot be used"), translate(error.message))
+            form.password.errors.append(translate(error.message))
         else:
             db.session.commit()
             logout_user()
             session.clear()
             flash(
-                "Your password has been changed and your API tokens have been revoked. Sign in with your new password."
+                _(
+                    "Your password has been changed and your API tokens have been revoked. "
+                    "Sign in with your new password."
+                )
             )
             return redirect(url_for("auth.login"))
     return render_template("auth/reset_password.html", form=form), 400 if form.errors else 200
@@ -149,14 +155,14 @@ def accept_invitation(token: str) -> ResponseReturnValue:
     try:
         invitation = service.find_invitation(db.session, token)
     except AccountError as error:
-        return link_not_valid("This invitation cannot be used", str(error))
+        return link_not_valid(_("This invitation cannot be used"), translate(error.message))
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
             user = service.accept_invitation(db.session, token, form.password.data or "")
         except AccountError as error:
             db.session.rollback()
-            form.password.errors.append(str(error))
+            form.password.errors.append(translate(error.message))
         else:
             db.session.commit()
             sign_in(user)
@@ -166,7 +172,7 @@ def accept_invitation(token: str) -> ResponseReturnValue:
         "auth/accept_invitation.html",
         form=form,
         invitation=invitation,
-        role=ROLE_LABELS[Role(invitation.role)],
+        role=_(ROLE_LABELS[Role(invitation.role)]),
         centers=list(centers),
     ), 400 if form.errors else 200
 
@@ -190,7 +196,7 @@ def account_page(
     )
     return render_template(
         "auth/account.html",
-        role=ROLE_LABELS[Role(current_user.role)],
+        role=_(ROLE_LABELS[Role(current_user.role)]),
         password_form=password_form or ChangePasswordForm(formdata=None),
         token_form=token_form or ApiTokenForm(formdata=None),
         tokens=list(tokens),
@@ -210,13 +216,15 @@ def change_password() -> ResponseReturnValue:
             service.change_password(db.session, user, form.current_password.data or "", form.new_password.data or "")
         except AccountError as error:
             db.session.rollback()
-            form[error.field or "new_password"].errors.append(str(error))
+            form[error.field or "new_password"].errors.append(translate(error.message))
         else:
             db.session.commit()
             sign_in(user)  # with the new session version
             flash(
-                "Your password has been changed. Any other sessions of yours have been signed out, and your "
-                "API tokens have been revoked: programs using them need a new token."
+                _(
+                    "Your password has been changed. Any other sessions of yours have been signed out, and your "
+                    "API tokens have been revoked: programs using them need a new token."
+                )
             )
             return redirect(url_for("auth.account"))
     return account_page(password_form=form, status=400)
@@ -246,5 +254,5 @@ def revoke_api_token(token_id: int) -> ResponseReturnValue:
         abort(404)
     service.revoke_api_token(db.session, api_token, me())
     db.session.commit()
-    flash(f"The token “{api_token.name}” has been revoked: programs using it can no longer sign in.")
+    flash(_("The token “%(name)s” has been revoked: programs using it can no longer sign in.", name=api_token.name))
     return redirect(url_for("auth.account"))

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.models.base import Base, utcnow
 from directory.models.centers import Center
+from directory.translatable import N_
 
 
 class Role(StrEnum):
@@ -19,9 +20,9 @@ class Role(StrEnum):
 
 
 ROLE_LABELS = {
-    Role.ADMIN: "Administrator",
-    Role.REFERRAL_STAFF: "Referral staff",
-    Role.CENTER_STAFF: "Center staff",
+    Role.ADMIN: N_("Administrator"),
+    Role.REFERRAL_STAFF: N_("Referral staff"),
+    Role.CENTER_STAFF: N_("Center staff"),
 }
 
 center_staff = Table(

@@ -34,7 +34,7 @@ class ReportOutcome(StrEnum):
     NOT_A_PROBLEM = "not_a_problem"
 
 
-REPORT_OUTCOMES = {ReportOutcome.FIXED: "Fixed", ReportOutcome.NOT_A_PROBLEM: "Not a problem"}
+REPORT_OUTCOMES = {ReportOutcome.FIXED: N_("Fixed"), ReportOutcome.NOT_A_PROBLEM: N_("Not a problem")}
 
 #: The longest note a report or a resolution may carry, in characters.
 MAX_NOTE_LENGTH = 500

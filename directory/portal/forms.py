@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
@@ -51,31 +53,41 @@ def _attach(form: FlaskForm, error: ListingError) -> None:
 class CenterEditForm(FlaskForm):
     """A center's profile: contact, address, care offered, payment, people served and languages."""
 
-    name = StringField(FIELD_LABELS["name"])
-    alt_name = StringField(FIELD_LABELS["alt_name"], description="Another name people may know the center by.")
-    phone = StringField(FIELD_LABELS["phone"], description="For example (312) 555-0100.")
-    intake_phone = StringField(FIELD_LABELS["intake_phone"], description="If intake has its own number.")
-    website = StringField(FIELD_LABELS["website"], description="Starting with https:// or http://.")
-    street1 = StringField(FIELD_LABELS["street1"])
-    street2 = StringField(FIELD_LABELS["street2"])
-    city = StringField(FIELD_LABELS["city"])
-    state = StateField(FIELD_LABELS["state"], choices=choices(STATES))
-    zip = StringField(FIELD_LABELS["zip"], description="5 digits, e.g. 02139.")
-    latitude = StringField(FIELD_LABELS["latitude"], description="Decimal degrees, e.g. 41.8855.")
-    longitude = StringField(FIELD_LABELS["longitude"], description="Decimal degrees, e.g. -87.6217.")
+    name = StringField(_l(FIELD_LABELS["name"]))
+    alt_name = StringField(_l(FIELD_LABELS["alt_name"]), description=_l("Another name people may know the center by."))
+    phone = StringField(_l(FIELD_LABELS["phone"]), description=_l("For example (312) 555-0100."))
+    intake_phone = StringField(_l(FIELD_LABELS["intake_phone"]), description=_l("If intake has its own number."))
+    website = StringField(_l(FIELD_LABELS["website"]), description=_l("Starting with https:// or http://."))
+    street1 = StringField(_l(FIELD_LABELS["street1"]))
+    street2 = StringField(_l(FIELD_LABELS["street2"]))
+    city = StringField(_l(FIELD_LABELS["city"]))
+    state = StateField(_l(FIELD_LABELS["state"]), choices=choices(STATES))
+    zip = StringField(_l(FIELD_LABELS["zip"]), description=_l("5 digits, e.g. 02139."))
+    latitude = StringField(
+        _l(FIELD_LABELS["latitude"]), description=_l("Decimal degrees, e.g. %(example)s.", example="41.8855")
+    )
+    longitude = StringField(
+        _l(FIELD_LABELS["longitude"]), description=_l("Decimal degrees, e.g. %(example)s.", example="-87.6217")
+    )
     levels_of_care = CodeCheckboxes(
-        FIELD_LABELS["levels_of_care"], choices=choices(ATTRIBUTE_VOCABULARIES["levels_of_care"])
+        _l(FIELD_LABELS["levels_of_care"]), choices=choices(ATTRIBUTE_VOCABULARIES["levels_of_care"])
     )
     detox_substances = CodeCheckboxes(
-        FIELD_LABELS["detox_substances"], choices=choices(ATTRIBUTE_VOCABULARIES["detox_substances"])
+        _l(FIELD_LABELS["detox_substances"]), choices=choices(ATTRIBUTE_VOCABULARIES["detox_substances"])
     )
     payment_options = CodeCheckboxes(
-        FIELD_LABELS["payment_options"], choices=choices(ATTRIBUTE_VOCABULARIES["payment_options"])
+        _l(FIELD_LABELS["payment_options"]), choices=choices(ATTRIBUTE_VOCABULARIES["payment_options"])
     )
-    medications = CodeCheckboxes(FIELD_LABELS["medications"], choices=choices(ATTRIBUTE_VOCABULARIES["medications"]))
-    populations = CodeCheckboxes(FIELD_LABELS["populations"], choices=choices(ATTRIBUTE_VOCABULARIES["populations"]))
-    languages = CodeCheckboxes(FIELD_LABELS["languages"], choices=choices(ATTRIBUTE_VOCABULARIES["languages"]))
-    detox_stay_days = StringField(FIELD_LABELS["detox_stay_days"], description="1 to 365; leave blank if not known.")
+    medications = CodeCheckboxes(
+        _l(FIELD_LABELS["medications"]), choices=choices(ATTRIBUTE_VOCABULARIES["medications"])
+    )
+    populations = CodeCheckboxes(
+        _l(FIELD_LABELS["populations"]), choices=choices(ATTRIBUTE_VOCABULARIES["populations"])
+    )
+    languages = CodeCheckboxes(_l(FIELD_LABELS["languages"]), choices=choices(ATTRIBUTE_VOCABULARIES["languages"]))
+    detox_stay_days = StringField(
+        _l(FIELD_LABELS["detox_stay_days"]), description=_l("1 to 365; leave blank if not known.")
+    )
 
     #: The checked values, ready for `apply_center_edit` (set by `validate`).
     values: dict[str, Any]
@@ -109,10 +121,13 @@ class CapacityForm(FlaskForm):
     """The one-click capacity update: accepting referrals or not, and free beds."""
 
     accepting_referrals = RadioField(
-        FIELD_LABELS["accepting_referrals"], choices=choices({"true": "Yes", "false": "No"}), validate_choice=False
+        _l(FIELD_LABELS["accepting_referrals"]),
+        choices=choices({"true": _l("Yes"), "false": _l("No")}),
+        validate_choice=False,
     )
     beds_available = StringField(
-        FIELD_LABELS["beds_available"], description=f"0 to {MAX_BEDS}; leave blank if you do not know."
+        _l(FIELD_LABELS["beds_available"]),
+        description=_l("0 to %(max)s; leave blank if you do not know.", max=MAX_BEDS),
     )
 
     accepting: bool = True
@@ -134,9 +149,9 @@ class ConfirmForm(FlaskForm):
 
 class ClaimForm(FlaskForm):
     message = TextAreaField(
-        "Message to the administrators",
-        validators=[Optional(), Length(max=1000, message="Keep the message to 1000 characters.")],
-        description="Optional: your job at the center, and how we can check (e.g. a work phone number).",
+        _l("Message to the administrators"),
+        validators=[Optional(), Length(max=1000, message=_l("Keep the message to %(n)s characters.", n=1000))],
+        description=_l("Optional: your job at the center, and how we can check (e.g. a work phone number)."),
     )
 
 
@@ -146,21 +161,21 @@ class ListingSearchForm(FlaskForm):
     class Meta:
         csrf = False  # a search changes nothing
 
-    name = StringField("Name of the center", validators=[Optional(), Length(max=200)])
-    state = SelectField("State", choices=choices({"": "Any state", **STATES}), default="")
-    zip = StringField("or ZIP code", validators=[Optional(), Length(max=10)])
+    name = StringField(_l("Name of the center"), validators=[Optional(), Length(max=200)])
+    state = SelectField(_l("State"), choices=choices({"": _l("Any state"), **STATES}), default="")
+    zip = StringField(_l("or ZIP code"), validators=[Optional(), Length(max=10)])
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
         name, zip_code = (self.name.data or "").strip(), (self.zip.data or "").strip()
         if not name and not zip_code:
-            self.name.errors = [*self.name.errors, "Enter part of the center's name, or its ZIP code."]
+            self.name.errors = [*self.name.errors, _("Enter part of the center's name, or its ZIP code.")]
             return False
         if name and len(name) < 2:
-            self.name.errors = [*self.name.errors, "Enter at least 2 letters of the name."]
+            self.name.errors = [*self.name.errors, _("Enter at least 2 letters of the name.")]
             return False
         if zip_code and not (len(zip_code) == 5 and zip_code.isascii() and zip_code.isdigit()):
-            self.zip.errors = [*self.zip.errors, f"“{zip_code}” is not a ZIP code (5 digits, e.g. 02139)."]
+            self.zip.errors = [*self.zip.errors, _("“%(zip)s” is not a ZIP code (5 digits, e.g. 02139).", zip=zip_code)]
             return False
         return ok
 
@@ -169,7 +184,8 @@ class ResolveReportForm(FlaskForm):
     """Close a problem report: the button pressed says how (fixed, not a problem); a note is optional.
     Both are checked by `directory.upkeep.reports`."""
 
-    outcome = StringField("Outcome")
+    outcome = StringField(_l("Outcome"))
     note = StringField(
-        "What was done (optional)", description=f"Up to {MAX_NOTE_LENGTH} characters, e.g. “phone number corrected”."
+        _l("What was done (optional)"),
+        description=_l("Up to %(n)s characters, e.g. “phone number corrected”.", n=MAX_NOTE_LENGTH),
     )

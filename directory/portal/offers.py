@@ -15,6 +15,8 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import and_, func, not_, select
@@ -24,6 +26,7 @@ from wtforms.validators import DataRequired, InputRequired, Length
 
 from directory.accounts import audit
 from directory.extensions import db
+from directory.i18n import translate
 from directory.models import Offer, OfferStatus, Role, User
 from directory.models.base import utcnow
 from directory.portal import bp
@@ -38,20 +41,20 @@ RECENT_ANSWERED = 50
 
 class AcceptOfferForm(FlaskForm):
     admission_date = DateField(
-        "Admission date",
-        validators=[InputRequired(message="Give the date the person can be admitted (YYYY-MM-DD).")],
-        description="The day the person can come in.",
+        _l("Admission date"),
+        validators=[InputRequired(message=_l("Give the date the person can be admitted (YYYY-MM-DD)."))],
+        description=_l("The day the person can come in."),
     )
 
 
 class DeclineOfferForm(FlaskForm):
     reason = TextAreaField(
-        "Reason for declining",
+        _l("Reason for declining"),
         validators=[
-            DataRequired(message="Give a reason for declining: it helps the referral staff find another place."),
-            Length(max=2000, message="Keep the reason to 2000 characters."),
+            DataRequired(message=_l("Give a reason for declining: it helps the referral staff find another place.")),
+            Length(max=2000, message=_l("Keep the reason to %(n)s characters.", n=2000)),
         ],
-        description="For example: no bed until next week, or the person's insurance is not accepted.",
+        description=_l("For example: no bed until next week, or the person's insurance is not accepted."),
         render_kw={"maxlength": 2000},  # a browser stops typing there: nothing typed is lost to the limit
     )
 
@@ -152,12 +155,16 @@ def _not_answered(offer_id: int, *reasons: str) -> Response:
 
 def _refused(offer_id: int, error: service.ReferralError) -> Response:
     db.session.rollback()
-    return _not_answered(offer_id, str(error))
+    return _not_answered(offer_id, translate(str(error)))
 
 
 def form_errors(form: FlaskForm) -> list[str]:
     """A form's messages, each naming its field ("Admission date: Give the date ...")."""
-    return [f"{form[name].label.text}: {message}" for name, messages in form.errors.items() for message in messages]
+    return [
+        _("%(field)s: %(message)s", field=form[name].label.text, message=message)
+        for name, messages in form.errors.items()
+        for message in messages
+    ]
 
 
 @bp.post("/offers/<int:offer_id>/accept")
@@ -167,12 +174,12 @@ def accept_offer(offer_id: int) -> ResponseReturnValue:
     found = _offer_or_404(offer_id)
     form = AcceptOfferForm()
     if not form.validate():
-        return _not_answered(offer_id, "The offer was not accepted.", *form_errors(form))
+        return _not_answered(offer_id, _("The offer was not accepted."), *form_errors(form))
     try:
         service.accept_offer(db.session, found.id, _actor(), form.admission_date.data, offering=offering())
     except service.ReferralError as error:
         return _refused(offer_id, error)
-    flash(f"Accepted: admission on {form.admission_date.data.isoformat()}.")
+    flash(_("Accepted: admission on %(day)s.", day=form.admission_date.data.isoformat()))
     return redirect(url_for("portal.offer", offer_id=offer_id))
 
 
@@ -183,12 +190,12 @@ def decline_offer(offer_id: int) -> ResponseReturnValue:
     found = _offer_or_404(offer_id)
     form = DeclineOfferForm()
     if not form.validate():
-        return _not_answered(offer_id, "The offer was not declined.", *form_errors(form))
+        return _not_answered(offer_id, _("The offer was not declined."), *form_errors(form))
     try:
         service.decline_offer(db.session, found.id, _actor(), form.reason.data or "", offering=offering())
     except service.ReferralError as error:
         return _refused(offer_id, error)
-    flash("Declined. Thank you: the referral goes to the next center.")
+    flash(_("Declined. Thank you: the referral goes to the next center."))
     return redirect(url_for("portal.offers"))
 
 
@@ -203,5 +210,5 @@ def follow_up_offer(offer_id: int, outcome: str) -> ResponseReturnValue:
         service.record_follow_up(db.session, found.id, _actor(), OfferStatus(outcome))
     except service.ReferralError as error:
         return _refused(offer_id, error)
-    flash("Saved. Thank you for following up.")
+    flash(_("Saved. Thank you for following up."))
     return redirect(url_for("portal.offer", offer_id=offer_id))

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from directory import centers_editing as listings
@@ -29,6 +30,7 @@ from directory.portal.forms import (
 from directory.portal.offers import form_errors, waiting_offers
 from directory.public.helpers import format_long_date
 from directory.security import managed_center_or_404, record_denied, roles_required, safe_next_url
+from directory.translatable import N_
 from directory.upkeep import reports
 from directory.urls import as_id
 
@@ -40,48 +42,56 @@ def listing_status(center: Center, now: datetime) -> tuple[str, str]:
     """(kind, words) for a listing's confirmation: "confirmed", "lapsed" or "never"."""
     confirmed, lapses = center.last_verified_at, listings.confirmation_lapses_at(center)
     if confirmed is None or lapses is None:
-        return "never", "Never confirmed by the center"
+        return "never", _("Never confirmed by the center")
     if center.is_verified(now):
         until = format_long_date(lapses)
-        return "confirmed", f"Confirmed on {format_long_date(confirmed)}; shows as confirmed until {until}"
-    return "lapsed", f"Unconfirmed since {format_long_date(lapses)} (last confirmed on {format_long_date(confirmed)})"
+        return "confirmed", _(
+            "Confirmed on %(confirmed)s; shows as confirmed until %(until)s",
+            confirmed=format_long_date(confirmed),
+            until=until,
+        )
+    return "lapsed", _(
+        "Unconfirmed since %(lapsed)s (last confirmed on %(confirmed)s)",
+        lapsed=format_long_date(lapses),
+        confirmed=format_long_date(confirmed),
+    )
 
 
 @bp.app_template_global()
 def field_label(name: str | None) -> str:
     """The plain-words name of a listing field."""
-    return listings.FIELD_LABELS.get(name or "", name or "")
+    return _(listings.FIELD_LABELS[name]) if name in listings.FIELD_LABELS else name or ""
 
 
 HISTORY_ACTIONS = {
-    "center.edit": "Edited the listing",
-    "center.capacity": "Updated capacity",
-    "center.confirm": "Confirmed the listing",
+    "center.edit": N_("Edited the listing"),
+    "center.capacity": N_("Updated capacity"),
+    "center.confirm": N_("Confirmed the listing"),
 }
 
 
 @bp.app_template_global()
 def history_action(action: str) -> str:
     """An audited action on a center, in words."""
-    return HISTORY_ACTIONS.get(action, action)
+    return _(HISTORY_ACTIONS[action]) if action in HISTORY_ACTIONS else action
 
 
 @bp.app_template_global()
 def report_reason(code: str) -> str:
     """A problem report's reason, in words."""
-    return REPORT_REASONS.get(code, code)
+    return _(REPORT_REASONS[code]) if code in REPORT_REASONS else code
 
 
 @bp.app_template_global()
 def report_outcomes() -> dict[str, str]:
     """The ways to resolve a problem report: code -> button label."""
-    return dict(REPORT_OUTCOMES)
+    return {code: _(label) for code, label in REPORT_OUTCOMES.items()}
 
 
 CLAIM_STATUS_WORDS = {
-    ClaimStatus.PENDING: "Waiting for an administrator",
-    ClaimStatus.APPROVED: "Approved",
-    ClaimStatus.REJECTED: "Not approved",
+    ClaimStatus.PENDING: N_("Waiting for an administrator"),
+    ClaimStatus.APPROVED: N_("Approved"),
+    ClaimStatus.REJECTED: N_("Not approved"),
 }
 
 
@@ -128,9 +138,9 @@ def new_claim() -> ResponseReturnValue:
     form = ClaimForm()
     refusal = None
     if current_user.manages(center):
-        refusal = f"You already manage {center.name}."
+        refusal = _("You already manage %(center)s.", center=center.name)
     elif current_user.role != Role.CENTER_STAFF:
-        refusal = "Only center staff accounts claim listings."
+        refusal = _("Only center staff accounts claim listings.")
     if refusal is None and form.validate_on_submit():
         try:
             listings.request_claim(db.session, current_user, center, form.message.data, now=utcnow())
@@ -139,7 +149,7 @@ def new_claim() -> ResponseReturnValue:
             form.form_errors.append(str(error))
             return render_template("portal/claim.html", center=center, form=form), 409
         db.session.commit()
-        flash(f"Thank you. An administrator will review your claim to manage {center.name}.")
+        flash(_("Thank you. An administrator will review your claim to manage %(center)s.", center=center.name))
         return redirect(url_for("portal.index"))
     status = 409 if refusal and request.method == "POST" else 400 if form.errors else 200
     return render_template("portal/claim.html", center=center, form=form, refusal=refusal), status
@@ -185,17 +195,20 @@ def edit_center(center_id: int) -> ResponseReturnValue:
 
 def _flash_edit(edit: listings.CenterEdit) -> None:
     if not edit.changes:
-        flash("Nothing changed: the listing already said that.")
+        flash(_("Nothing changed: the listing already said that."))
         return
     names = ", ".join(field_label(name) for name in edit.changes)
-    flash(f"Saved. Changed: {names}.")
+    flash(_("Saved. Changed: %(fields)s.", fields=names))
     if edit.location == "geocoded":
         flash(
-            f"The address changed, so the center's map point moved to ZIP code {edit.place_label}. "
-            "To place it exactly, enter its latitude and longitude."
+            _(
+                "The address changed, so the center's map point moved to ZIP code %(zip)s. "
+                "To place it exactly, enter its latitude and longitude.",
+                zip=edit.place_label,
+            )
         )
     elif edit.location == "explicit":
-        flash("The center's map point is now at the latitude and longitude you entered.")
+        flash(_("The center's map point is now at the latitude and longitude you entered."))
 
 
 @bp.post("/centers/<int:center_id>/capacity")
@@ -206,18 +219,25 @@ def update_capacity(center_id: int) -> ResponseReturnValue:
     managed = managed_center_or_404(center_id)
     form = CapacityForm()
     if not form.validate():
-        flash(f"The capacity of {managed.name} was not updated.", "error")
+        flash(_("The capacity of %(center)s was not updated.", center=managed.name), "error")
         for message in form_errors(form):
             flash(message, "error")
         return redirect(_back_to(managed))
     changes = listings.update_capacity(db.session, managed, form.accepting, form.beds, actor=current_user, now=utcnow())
     db.session.commit()
     if changes:
-        beds = "not known" if managed.beds_available is None else str(managed.beds_available)
-        accepting = "accepting referrals" if managed.accepting_referrals else "not accepting referrals"
-        flash(f"Capacity updated for {managed.name}: {accepting}, beds available {beds}.")
+        beds = _("not known") if managed.beds_available is None else str(managed.beds_available)
+        accepting = _("accepting referrals") if managed.accepting_referrals else _("not accepting referrals")
+        flash(
+            _(
+                "Capacity updated for %(center)s: %(accepting)s, beds available %(beds)s.",
+                center=managed.name,
+                accepting=accepting,
+                beds=beds,
+            )
+        )
     else:
-        flash(f"Capacity for {managed.name} was already up to date.")
+        flash(_("Capacity for %(center)s was already up to date.", center=managed.name))
     return redirect(_back_to(managed))
 
 
@@ -236,7 +256,13 @@ def confirm_listing(center_id: int) -> ResponseReturnValue:
     db.session.commit()
     lapses = listings.confirmation_lapses_at(managed)
     assert lapses is not None
-    flash(f"Thank you: {managed.name} shows as confirmed until {format_long_date(lapses)}.")
+    flash(
+        _(
+            "Thank you: %(center)s shows as confirmed until %(until)s.",
+            center=managed.name,
+            until=format_long_date(lapses),
+        )
+    )
     return redirect(_back_to(managed))
 
 
@@ -289,5 +315,12 @@ def resolve(report: ListingReport, actor: User) -> None:
             flash(" ".join(message), "error")
         return
     db.session.commit()
-    outcome = REPORT_OUTCOMES.get(report.resolution or "", "").lower()
-    flash(f"The report “{report_reason(report.reason)}” on {report.center.name} is resolved: {outcome}.")
+    outcome = _(REPORT_OUTCOMES[report.resolution]).lower() if report.resolution in REPORT_OUTCOMES else ""
+    flash(
+        _(
+            "The report “%(reason)s” on %(center)s is resolved: %(outcome)s.",
+            reason=report_reason(report.reason),
+            center=report.center.name,
+            outcome=outcome,
+        )
+    )

@@ -1,5 +1,8 @@
 """Validating a referral intake: the same rules for the web form and the API.
 
+The messages are English strings marked for the catalogue (`directory.translatable`): the API
+answers with them as they are, the intake form shows them in the person's language.
+
 Minimum necessary data only: the referrer's own reference for the person (no name, no
 date of birth), where they are, how they pay, and the facts the clinical rules need, plus
 consent to share with the receiving centers (42 CFR Part 2 style).
@@ -24,6 +27,7 @@ from directory.routing.rules import (
 )
 from directory.search.geocoding import Geocoder, PlaceNotFound
 from directory.sources.records import RowChecker
+from directory.translatable import N_, Message
 from directory.vocabulary import LANGUAGES, PAYMENT_OPTIONS, POPULATIONS
 
 DEFAULT_MAX_DISTANCE_MILES = 50
@@ -89,20 +93,22 @@ class Intake:
 def _one_of(value: Any, accepted: tuple[str, ...] | list[str], errors: list[str]) -> str | None:
     if isinstance(value, str) and value in accepted:
         return value
-    errors.append(f"Unknown value {value!r}; accepted: {', '.join(accepted)}.")
+    errors.append(
+        Message(N_("Unknown value %(value)s; accepted: %(accepted)s."), value=repr(value), accepted=", ".join(accepted))
+    )
     return None
 
 
 def _boolean(value: Any, errors: list[str], *, default: bool | None = None) -> bool | None:
     if value is None or value == "":
         if default is None:
-            errors.append("Required: true or false.")
+            errors.append(N_("Required: true or false."))
         return default
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0", "on"):
         return value.lower() in ("true", "yes", "1", "on")
-    errors.append("Must be true or false.")
+    errors.append(N_("Must be true or false."))
     return default
 
 
@@ -111,12 +117,18 @@ def _codes(value: Any, accepted: Mapping[str, str] | tuple[str, ...], errors: li
         return ()
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
-        errors.append("Must be a list of codes.")
+        errors.append(N_("Must be a list of codes."))
         return ()
     codes = [v.strip() for v in items if v.strip()]
     unknown = [c for c in codes if c not in accepted]
     if unknown:
-        errors.append(f"Unknown {', '.join(map(repr, unknown))}; accepted: {', '.join(accepted)}.")
+        errors.append(
+            Message(
+                N_("Unknown %(codes)s; accepted: %(accepted)s."),
+                codes=", ".join(map(repr, unknown)),
+                accepted=", ".join(accepted),
+            )
+        )
     return tuple(dict.fromkeys(c for c in codes if c in accepted))
 
 
@@ -125,19 +137,26 @@ def _time_zone(value: Any, errors: list[str]) -> str | None:
         return DEFAULT_TIME_ZONE
     if isinstance(value, str) and value in time_zone_names():
         return value
-    errors.append(f"Unknown time zone {value!r}; give an IANA name, e.g. America/New_York, America/Chicago or UTC.")
+    errors.append(
+        Message(
+            N_("Unknown time zone %(value)s; give an IANA name, e.g. America/New_York, America/Chicago or UTC."),
+            value=repr(value),
+        )
+    )
     return None
 
 
 def _datetime(value: Any, zone_name: str, errors: list[str]) -> datetime | None:
     """The moment as naive UTC: with an offset as given; without one, as a wall-clock time in `zone_name`."""
     if not isinstance(value, str) or not value.strip():
-        errors.append("Required: a date and time, e.g. 2026-03-01T14:30:00Z.")
+        errors.append(N_("Required: a date and time, e.g. 2026-03-01T14:30:00Z."))
         return None
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        errors.append(f"{value!r} is not a date and time; use ISO 8601, e.g. 2026-03-01T14:30:00Z.")
+        errors.append(
+            Message(N_("%(value)s is not a date and time; use ISO 8601, e.g. 2026-03-01T14:30:00Z."), value=repr(value))
+        )
         return None
     if moment.tzinfo is None:
         moment = _wall_clock(moment, ZoneInfo(zone_name), value, errors)
@@ -146,7 +165,7 @@ def _datetime(value: Any, zone_name: str, errors: list[str]) -> datetime | None:
     try:
         return moment.astimezone(UTC).replace(tzinfo=None)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
-        errors.append(f"{value!r} is out of range once converted to UTC.")
+        errors.append(Message(N_("%(value)s is out of range once converted to UTC."), value=repr(value)))
         return None
 
 
@@ -160,12 +179,18 @@ def _wall_clock(moment: datetime, zone: ZoneInfo, value: str, errors: list[str])
             return earlier
         if later.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
             errors.append(
-                f"{value!r} did not happen in {zone.key}: the clocks went forward an hour then. "
-                "Give the time as the clock showed it, before or after the skipped hour."
+                Message(
+                    N_(
+                        "%(value)s did not happen in %(zone)s: the clocks went forward an hour then. "
+                        "Give the time as the clock showed it, before or after the skipped hour."
+                    ),
+                    value=repr(value),
+                    zone=zone.key,
+                )
             )
             return None
     except OverflowError:  # e.g. 0001-01-01T00:00 in a zone ahead of UTC
-        errors.append(f"{value!r} is out of range once converted to UTC.")
+        errors.append(Message(N_("%(value)s is out of range once converted to UTC."), value=repr(value)))
         return None
     return earlier if earlier.astimezone(UTC) > later.astimezone(UTC) else later
 
@@ -179,8 +204,10 @@ def _use_disorders(data: Mapping[str, Any], errors: list[str], alcohol_errors: l
         opioids = data.get("primary_opioid") not in (None, "")
         if not (opioids or alcohol_flag):
             errors.append(
-                "Required: the use disorders the referral is for; accepted: alcohol, opioids, or both "
-                '(e.g. ["alcohol", "opioids"]).'
+                N_(
+                    "Required: the use disorders the referral is for; accepted: alcohol, opioids, or both "
+                    '(e.g. ["alcohol", "opioids"]).'
+                )
             )
             return None
         return bool(alcohol_flag), opioids
@@ -188,21 +215,24 @@ def _use_disorders(data: Mapping[str, Any], errors: list[str], alcohol_errors: l
     if errors:
         return None
     if not named:
-        errors.append("Name at least one: alcohol, opioids, or both.")
+        errors.append(N_("Name at least one: alcohol, opioids, or both."))
         return None
     alcohol = "alcohol" in named
     if data.get("alcohol_use_disorder") not in (None, "") and alcohol_flag is not None and alcohol_flag != alcohol:
         alcohol_errors.append(
-            f"Is {str(alcohol_flag).lower()}, but use_disorders {'names' if alcohol else 'does not name'} alcohol; "
-            "leave it out, or make it agree."
+            Message(N_("Is %(value)s, but use_disorders names alcohol; leave it out, or make it agree."), value="false")
+            if alcohol
+            else Message(
+                N_("Is %(value)s, but use_disorders does not name alcohol; leave it out, or make it agree."), value="true"
+            )
         )
     return alcohol, "opioids" in named
 
 
-def _required_one_of(value: Any, accepted: tuple[str, ...], when: str, errors: list[str]) -> str | None:
-    """A required choice: "Required <when>; accepted: ..." if missing, else as `_one_of`."""
+def _required_one_of(value: Any, accepted: tuple[str, ...], missing: str, errors: list[str]) -> str | None:
+    """A required choice: `missing` (a message naming %(accepted)s) if absent, else as `_one_of`."""
     if value is None or value == "":
-        errors.append(f"Required {when}; accepted: {', '.join(accepted)}.")
+        errors.append(Message(missing, accepted=", ".join(accepted)))
         return None
     return _one_of(value, accepted, errors)
 
@@ -227,11 +257,11 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
 
     reference = data.get("client_reference")
     if not isinstance(reference, str) or not reference.strip():
-        errors_for("client_reference").append("Required: your own reference for this person (not their name).")
+        errors_for("client_reference").append(N_("Required: your own reference for this person (not their name)."))
     elif len(reference.strip()) > 64:
-        errors_for("client_reference").append("At most 64 characters.")
+        errors_for("client_reference").append(N_("At most 64 characters."))
     elif any(ord(ch) < 32 for ch in reference):
-        errors_for("client_reference").append("Must not contain control characters.")
+        errors_for("client_reference").append(N_("Must not contain control characters."))
 
     check = RowChecker("intake", 0)
     phone = check.phone(
@@ -255,7 +285,9 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
         if not 1 <= distance <= MAX_DISTANCE_LIMIT_MILES:
             raise ValueError
     except (TypeError, ValueError, OverflowError):
-        errors_for("max_distance_miles").append(f"A number of miles from 1 to {MAX_DISTANCE_LIMIT_MILES}.")
+        errors_for("max_distance_miles").append(
+            Message(N_("A number of miles from 1 to %(limit)s."), limit=MAX_DISTANCE_LIMIT_MILES)
+        )
 
     payment = _one_of(data.get("payment"), list(PAYMENT_OPTIONS), errors_for("payment"))
     disorders = _use_disorders(data, errors_for("use_disorders"), errors_for("alcohol_use_disorder"))
@@ -265,7 +297,10 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
     if disorders and not opioids:  # alcohol alone: are opioids in the body?
         recent = _required_one_of(
             data.get("recent_opioid_use"), RECENT_OPIOID_USE_ANSWERS,
-            "when the referral is for alcohol alone (any opioid use in the last 10 days?)",
+            N_(
+                "Required when the referral is for alcohol alone (any opioid use in the last 10 days?); "
+                "accepted: %(accepted)s."
+            ),
             errors_for("recent_opioid_use"),
         )  # fmt: skip
     elif data.get("recent_opioid_use") not in (None, ""):
@@ -273,15 +308,15 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
     # Opioid facts: required for opioids; for alcohol alone optional, and kept only if opioid use is not ruled out.
     opioid = last_use = None
     if opioids or data.get("primary_opioid") not in (None, ""):
-        when = "when the referral is for opioids"
-        opioid = _required_one_of(data.get("primary_opioid"), PRIMARY_OPIOIDS, when, errors_for("primary_opioid"))
+        missing = N_("Required when the referral is for opioids; accepted: %(accepted)s.")
+        opioid = _required_one_of(data.get("primary_opioid"), PRIMARY_OPIOIDS, missing, errors_for("primary_opioid"))
     if zone and (opioids or data.get("last_opioid_use") not in (None, "")):
         last_use = _datetime(data.get("last_opioid_use"), zone, errors_for("last_opioid_use"))
     if last_use is not None and last_use > now + CLOCK_SKEW:
-        errors_for("last_opioid_use").append("Is in the future; give the date and time of the last use.")
+        errors_for("last_opioid_use").append(N_("Is in the future; give the date and time of the last use."))
     if recent == "no" and last_use is not None and last_use > now - timedelta(days=10):
         errors_for("recent_opioid_use").append(
-            "Is no, but the last opioid use given is within the last 10 days; answer yes, or correct the last use."
+            N_("Is no, but the last opioid use given is within the last 10 days; answer yes, or correct the last use.")
         )
     if disorders and not opioids and recent not in ("yes", "unknown"):
         opioid = last_use = None  # opioids ruled out (or the answer is invalid): routing needs no opioid facts
@@ -301,24 +336,28 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
     expires_on = None
     if not isinstance(consent, Mapping):
         consent_errors.append(
-            "Required: the person's consent to share this referral with receiving centers, as "
-            '{"granted": true, "recipients": "...", "purpose": "...", "expires_on": "YYYY-MM-DD"}.'
+            N_(
+                "Required: the person's consent to share this referral with receiving centers, as "
+                '{"granted": true, "recipients": "...", "purpose": "...", "expires_on": "YYYY-MM-DD"}.'
+            )
         )
     else:
         if consent.get("granted") is not True and str(consent.get("granted")).lower() not in ("true", "on", "yes"):
-            consent_errors.append("Consent must be granted to share the referral with centers.")
+            consent_errors.append(N_("Consent must be granted to share the referral with centers."))
         recipients = _consent_text(consent.get("recipients"))
         purpose = _consent_text(consent.get("purpose"))
         if not recipients:
-            consent_errors.append("Say who may receive the referral (recipients), in words.")
+            consent_errors.append(N_("Say who may receive the referral (recipients), in words."))
         if not purpose:
-            consent_errors.append("Say for what purpose it may be shared (purpose), in words.")
+            consent_errors.append(N_("Say for what purpose it may be shared (purpose), in words."))
         try:
             expires_on = date.fromisoformat(str(consent.get("expires_on") or ""))
             if expires_on < now.date():
-                consent_errors.append(f"Consent expired on {expires_on.isoformat()}; ask the person to renew it.")
+                consent_errors.append(
+                    Message(N_("Consent expired on %(day)s; ask the person to renew it."), day=expires_on.isoformat())
+                )
         except ValueError:
-            consent_errors.append("Give the date the consent ends (expires_on, YYYY-MM-DD).")
+            consent_errors.append(N_("Give the date the consent ends (expires_on, YYYY-MM-DD)."))
 
     problems = {name: messages for name, messages in problems.items() if messages}
     if problems:

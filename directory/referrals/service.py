@@ -52,20 +52,21 @@ from directory.routing.rules import ClinicalFacts, assess, target_naltrexone_sta
 from directory.search.geocoding import Place
 from directory.search.listing import CenterListing
 from directory.search.service import SearchFilters, SearchHit, SearchQuery, find_centers_near
+from directory.translatable import N_
 
 #: The search filter of each attribute kind of `STEP_CODES`.
 STEP_FILTERS = {"levels_of_care": "level_of_care", "medications": "medication"}
 
 ROUTER = "router"
 DEFAULT_OFFER_TTL = timedelta(hours=4)
-PLAN_DISCLAIMER = (
+PLAN_DISCLAIMER = N_(
     "This plan is a proposal for the receiving clinicians, not medical advice. "
     "Clinicians decide on detox, naltrexone and its timing."
 )
 STEPS = ("detox", "naltrexone")
 #: Why routing stopped when the person's consent lapsed (the referral goes to `needs_review`).
-CONSENT_EXPIRED = "consent expired: renew it with the person"
-CONSENT_REVOKED = "Consent revoked."
+CONSENT_EXPIRED = N_("consent expired: renew it with the person")
+CONSENT_REVOKED = N_("Consent revoked.")
 
 
 class ReferralError(ValueError):
@@ -73,7 +74,7 @@ class ReferralError(ValueError):
 
 
 #: What a losing accept is told when another center's offer of the same step won.
-PLACED_ELSEWHERE = "another center accepted this referral"
+PLACED_ELSEWHERE = N_("another center accepted this referral")
 #: Offer statuses that hold a step: accepted, and then admitted or completed.
 TAKEN = (OfferStatus.ACCEPTED.value, OfferStatus.ADMITTED.value, OfferStatus.COMPLETED.value)
 
@@ -375,7 +376,7 @@ def route_referral(session: Session, referral_id: str, *, now: datetime | None =
     if not detox:
         plan["partial_matches"] = [_partial_view(r) for r in partial_matches(candidates, needs)]
         referral.plan = plan
-        _set_status(session, referral, ReferralStatus.UNPLACED, None, "No medical detox center fits.", now, entries)
+        _set_status(session, referral, ReferralStatus.UNPLACED, None, N_("No medical detox center fits."), now, entries)
         return _end(session, referral, entries)
     top = detox[0]
     naltrexone = rank_naltrexone(candidates, needs, detox_center_id=top.candidate.center_id)
@@ -485,9 +486,9 @@ def offer_next(session: Session, referral: Referral, step: str, *, now: datetime
         plan["partial_matches"] = [_partial_view(r) for r in partial_matches(candidates, needs)]
         referral.plan = plan
         reason = (
-            "No medical detox center accepted."
+            N_("No medical detox center accepted.")
             if step == "detox"
-            else ("No naltrexone program accepted; the detox placement stands.")
+            else N_("No naltrexone program accepted; the detox placement stands.")
         )
         _set_status(session, referral, ReferralStatus.UNPLACED, None, reason, now)
         return []
@@ -570,8 +571,10 @@ def _lock_for_answer(session: Session, offer_id: int, now: datetime) -> None:
     _stop_for_consent(session, referral, now)
     session.commit()
     raise ReferralError(
-        "The person's consent to share this referral has expired or was revoked, so the offer is withdrawn "
-        "and the referral is no longer shared with your center."
+        N_(
+            "The person's consent to share this referral has expired or was revoked, so the offer is withdrawn "
+            "and the referral is no longer shared with your center."
+        )
     )
 
 
@@ -659,7 +662,7 @@ def _withdraw_rest_of_step(session: Session, referral: Referral, accepted: Offer
         if other.step == accepted.step and other.status == OfferStatus.OFFERED and other.id != accepted.id:
             other.status = OfferStatus.WITHDRAWN.value
             other.responded_at = now
-            _timeline(session, referral, f"offer:{other.step}:withdrawn", None, "Another center accepted.", now)
+            _timeline(session, referral, f"offer:{other.step}:withdrawn", None, N_("Another center accepted."), now)
             rows.append(notifications.offer_notice(notifications.PLACED_ELSEWHERE, other.id, referral.id, now))
     notifications.queue(session, rows)
 
@@ -670,7 +673,7 @@ def decline_offer(session: Session, offer_id: int, actor: User, reason: str, *, 
     now = now or utcnow()
     reason = reason.strip()
     if not reason:
-        raise ReferralError("Give a reason for declining (it helps the referral staff find another place).")
+        raise ReferralError(N_("Give a reason for declining (it helps the referral staff find another place)."))
     _lock_for_answer(session, offer_id, now)
     outcome = _decline(session, offer_id, actor, reason, now, offering)
     session.commit()
@@ -710,7 +713,7 @@ def expire_offers(session: Session, *, now: datetime | None = None, offering: Of
         session.expire_all()
         offer = session.get(Offer, offer_id)
         assert offer is not None
-        _timeline(session, offer.referral, f"offer:{offer.step}:expired", None, "No answer in time.", now)
+        _timeline(session, offer.referral, f"offer:{offer.step}:expired", None, N_("No answer in time."), now)
         offer_next(session, offer.referral, offer.step, now=now, offering=offering)
         session.commit()
         count += 1
@@ -755,7 +758,7 @@ def cancel_referral(
     now = now or utcnow()
     referral = _lock_referral(session, referral_id)
     if referral is None:
-        raise ReferralError("No such referral.")
+        raise ReferralError(N_("No such referral."))
     if referral.status in (ReferralStatus.CANCELLED, ReferralStatus.COMPLETED):
         raise ReferralError(f"This referral is already {referral.status}.")
     reason = reason.strip() or "Cancelled by referral staff."
@@ -770,7 +773,7 @@ def revoke_consent(session: Session, referral_id: str, actor: User, *, now: date
     now = now or utcnow()
     referral = _lock_referral(session, referral_id)
     if referral is None:
-        raise ReferralError("No such referral.")
+        raise ReferralError(N_("No such referral."))
     referral.consent_revoked_at = now
     _withdraw_open_offers(session, referral, actor, CONSENT_REVOKED, now)
     if referral.status not in (ReferralStatus.CANCELLED, ReferralStatus.COMPLETED):
@@ -804,7 +807,7 @@ def record_follow_up(session: Session, offer_id: int, actor: User, outcome: Offe
     if referral_status is not None and referral.status == ReferralStatus.ACCEPTED:
         _set_status(session, referral, referral_status, actor, f"Admitted at {offer.center.name}.", now)
     if outcome == OfferStatus.COMPLETED and offer.step == "naltrexone":
-        _set_status(session, referral, ReferralStatus.COMPLETED, actor, "Naltrexone program completed.", now)
+        _set_status(session, referral, ReferralStatus.COMPLETED, actor, N_("Naltrexone program completed."), now)
     if outcome == OfferStatus.NO_SHOW:
         _set_status(
             session, referral, ReferralStatus.NEEDS_REVIEW, actor, f"Did not arrive at {offer.center.name}.", now
@@ -914,16 +917,16 @@ def record_call(session: Session, referral_id: str, actor: User, outcome: str, *
     if outcome not in CALL_OUTCOMES:
         raise ReferralError(f"Unknown call outcome {outcome!r}; accepted: {', '.join(CALL_OUTCOMES)}.")
     if outcome == "accepted" and admission_date is None:
-        raise ReferralError("Give the admission date the center gave.")
+        raise ReferralError(N_("Give the admission date the center gave."))
     if outcome == "declined" and not reason:
-        raise ReferralError("Give the reason the center gave for declining.")
+        raise ReferralError(N_("Give the reason the center gave for declining."))
     referral = _lock_referral(session, referral_id)
     if referral is None:
-        raise ReferralError("No such referral.")
+        raise ReferralError(N_("No such referral."))
     if not consent_in_force(referral, now):
         session.rollback()
         raise ReferralError(
-            "The person's consent to share this referral has expired or was revoked: no center may be told of it."
+            N_("The person's consent to share this referral has expired or was revoked: no center may be told of it.")
         )
     if referral.status in (ReferralStatus.CANCELLED, ReferralStatus.COMPLETED):
         session.rollback()
@@ -935,8 +938,10 @@ def record_call(session: Session, referral_id: str, actor: User, outcome: str, *
     if target is None:
         session.rollback()
         raise ReferralError(
-            "That center is not one to call for this referral now: its offer may have been answered or withdrawn "
-            "meanwhile. Reload the page."
+            N_(
+                "That center is not one to call for this referral now: its offer may have been answered or withdrawn "
+                "meanwhile. Reload the page."
+            )
         )
     audit.record(session, actor, "referral.call", "referral", referral.id, detail=f"{step} {outcome} {target.name}")
     if outcome == "no_answer":

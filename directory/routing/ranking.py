@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from directory.translatable import N_
 from directory.vocabulary import label
 
 DETOX_CODES = frozenset({"medical_detox"})
@@ -95,6 +96,15 @@ def preferred_detox_substances(alcohol_use_disorder: bool, opioid_use_disorder: 
     return ("alcohol", "opioids") if opioid_use_disorder else ("alcohol",)
 
 
+#: The reason a naltrexone program is there, by the forms it offers. The reasons are stored with the
+#: plan in English; the constant ones are marked for the catalogue, so pages show them translated.
+NALTREXONE_FORMS = {
+    ("naltrexone_oral",): N_("offers naltrexone (oral)"),
+    ("naltrexone_injectable",): N_("offers naltrexone (injectable)"),
+    ("naltrexone_oral", "naltrexone_injectable"): N_("offers naltrexone (oral and injectable)"),
+}
+
+
 @dataclass(frozen=True)
 class Ranked:
     candidate: Candidate
@@ -104,11 +114,11 @@ class Ranked:
 def _common_reasons(c: Candidate, needs: Needs) -> list[str]:
     reasons = [f"{c.distance_miles:.1f} miles away", f"takes {label('payment_options', needs.payment)}"]
     if c.accepting_referrals is None:
-        reasons.append("has not said whether it is accepting referrals")
+        reasons.append(N_("has not said whether it is accepting referrals"))
     if c.beds_available:
         reasons.append(f"{c.beds_available} beds reported available")
     if c.verified:
-        reasons.append("listing confirmed by the center")
+        reasons.append(N_("listing confirmed by the center"))
     if needs.language:
         language = label("languages", needs.language)
         reasons.append(f"serves {language}" if needs.language in c.languages else f"no {language} listed")
@@ -147,17 +157,26 @@ def _substances_rank(c: Candidate, needs: Needs) -> int:
     return 1 if not c.detox_substances else 2
 
 
+#: The detox step's reasons about the substances a referral's detox should cover (constant, so that
+#: the plan's stored English reasons translate on pages).
+DETOX_COVERS = {("alcohol",): N_("detox covers alcohol"), ("alcohol", "opioids"): N_("detox covers alcohol and opioids")}
+DETOX_DOES_NOT_LIST = {
+    ("alcohol",): N_("detox does not list alcohol"),
+    ("opioids",): N_("detox does not list opioids"),
+    ("alcohol", "opioids"): N_("detox does not list alcohol or opioids"),
+}
+
+
 def _substances_reason(c: Candidate, needs: Needs) -> list[str]:
     wanted = needs.detox_substances
     if not wanted:
         return []
-    named = " and ".join(label("detox_substances", s).lower() for s in wanted)
     if not c.detox_substances:
-        return ["detox substances not listed: call to confirm"]
+        return [N_("detox substances not listed: call to confirm")]
     missing = [s for s in wanted if s not in c.detox_substances]
     if not missing:
-        return [f"detox covers {named}"]
-    return [f"detox does not list {' or '.join(label('detox_substances', s).lower() for s in missing)}"]
+        return [DETOX_COVERS[wanted]]
+    return [DETOX_DOES_NOT_LIST[tuple(missing)]]
 
 
 def rank_detox(candidates: list[Candidate], needs: Needs) -> list[Ranked]:
@@ -173,9 +192,9 @@ def rank_detox(candidates: list[Candidate], needs: Needs) -> list[Ranked]:
     )
     ranked = []
     for c in eligible:
-        why = ["offers medical detox", *_substances_reason(c, needs)]
+        why = [N_("offers medical detox"), *_substances_reason(c, needs)]
         if c.offers_naltrexone:
-            why.append("also offers naltrexone: one center for both steps")
+            why.append(N_("also offers naltrexone: one center for both steps"))
         ranked.append(Ranked(c, tuple(why + _common_reasons(c, needs))))
     return ranked
 
@@ -193,16 +212,12 @@ def rank_naltrexone(candidates: list[Candidate], needs: Needs, detox_center_id: 
     )
     ranked = []
     for c in eligible:
-        forms = " and ".join(
-            label
-            for code, label in (("naltrexone_oral", "oral"), ("naltrexone_injectable", "injectable"))
-            if code in c.medications
-        )
-        why = [f"offers naltrexone ({forms})"]
+        forms = tuple(code for code in ("naltrexone_oral", "naltrexone_injectable") if code in c.medications)
+        why = [NALTREXONE_FORMS[forms]]
         if c.center_id == detox_center_id:
-            why.append("same center as the detox step")
+            why.append(N_("same center as the detox step"))
         if c.levels_of_care & SUPPORTING_CARE:
-            why.append("offers counseling alongside (outpatient or residential)")
+            why.append(N_("offers counseling alongside (outpatient or residential)"))
         ranked.append(Ranked(c, tuple(why + _common_reasons(c, needs))))
     return ranked
 
@@ -217,13 +232,13 @@ def partial_matches(candidates: list[Candidate], needs: Needs, limit: int = 5) -
     for c in near:
         missing = []
         if c.accepting_referrals is False:
-            missing.append("not accepting referrals")
+            missing.append(N_("not accepting referrals"))
         if needs.payment not in c.payment_options:
             missing.append(f"does not list {label('payment_options', needs.payment)}")
         if c.distance_miles > needs.max_distance_miles:
             missing.append(f"{c.distance_miles:.1f} miles away, beyond {needs.max_distance_miles:g}")
         if c.beds_available == 0:
-            missing.append("no beds available")
+            missing.append(N_("no beds available"))
         if missing:
             result.append(Ranked(c, tuple(missing)))
         if len(result) == limit:

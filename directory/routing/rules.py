@@ -25,17 +25,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
+from directory.translatable import N_, LocalDate, Message
+
 SHORT_ACTING_OPIOIDS = ("heroin", "oxycodone", "hydrocodone", "morphine")
 LONG_ACTING_OPIOIDS = ("methadone", "buprenorphine")
 PRIMARY_OPIOIDS = (*SHORT_ACTING_OPIOIDS, *LONG_ACTING_OPIOIDS, "fentanyl", "other", "unknown")
 
 #: How the plan names the kind of opioid behind each window ("short-acting opioid" for the rest).
 OPIOID_KINDS = {
-    "methadone": "long-acting opioid",
-    "buprenorphine": "long-acting opioid",
-    "fentanyl": "fentanyl",
-    "other": "other opioid",
-    "unknown": "opioid not known",
+    "methadone": N_("long-acting opioid"),
+    "buprenorphine": N_("long-acting opioid"),
+    "fentanyl": N_("fentanyl"),
+    "other": N_("other opioid"),
+    "unknown": N_("opioid not known"),
 }
 
 SHORT_ACTING_WINDOW_DAYS = 7
@@ -68,7 +70,7 @@ FLAG_OVERDOSE_RISK = "overdose_risk_after_detox"
 #: Opioids may have been used in the last 10 days, and when is not known: no opioid-free window can be
 #: counted, so a clinician confirms the person is opioid-free before naltrexone starts.
 FLAG_CONFIRM_OPIOID_FREE = "confirm_opioid_free_before_naltrexone"
-REVIEW_PAIN_THERAPY = (
+REVIEW_PAIN_THERAPY = N_(
     "Needs opioid pain medication: naltrexone blocks opioids and cannot be used. "
     "A clinician should review this referral."
 )
@@ -93,22 +95,26 @@ def earliest_naltrexone_start(last_opioid_use: datetime, primary_opioid: str, zo
     return ready.date() if ready == midnight else ready.date() + timedelta(days=1)
 
 
-def explain_earliest_start(last_opioid_use: datetime, primary_opioid: str, zone: tzinfo = UTC) -> str:
+def explain_earliest_start(last_opioid_use: datetime, primary_opioid: str, zone: tzinfo = UTC) -> Message:
     """The earliest naltrexone start with its reason, in the referrer's time zone, e.g.
-    "Last opioid use 5 Dec 07:51 + 7 days (short-acting opioid): from 13 Dec"."""
+    "Last opioid use 5 Dec 07:51 + 7 days (short-acting opioid): from 13 Dec" (a page shows it in the
+    person's language)."""
     days = opioid_free_window_days(primary_opioid)
-    kind = "short-acting opioid" if primary_opioid in SHORT_ACTING_OPIOIDS else OPIOID_KINDS[primary_opioid]
+    kind = N_("short-acting opioid") if primary_opioid in SHORT_ACTING_OPIOIDS else OPIOID_KINDS[primary_opioid]
     used = _as_utc(last_opioid_use).astimezone(zone)
     start = earliest_naltrexone_start(last_opioid_use, primary_opioid, zone)
-    return f"Last opioid use {_day(used)} {used:%H:%M} + {days} days ({kind}): from {_day(start)}"
+    return Message(
+        N_("Last opioid use %(used_on)s %(used_at)s + %(days)s days (%(kind)s): from %(start)s"),
+        used_on=LocalDate(used.date(), "short"),
+        used_at=f"{used:%H:%M}",
+        days=days,
+        kind=Message(kind),
+        start=LocalDate(start, "short"),
+    )
 
 
 def _as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _day(day: date) -> str:
-    return f"{day.day} {day:%b}"
 
 
 @dataclass(frozen=True)

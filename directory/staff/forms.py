@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from flask_babel import LazyString
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -19,6 +22,7 @@ from wtforms import (
 )
 from wtforms.validators import Length, Optional
 
+from directory.i18n import translate
 from directory.public.forms import choices
 from directory.referrals.intake import DEFAULT_MAX_DISTANCE_MILES, IntakeInvalid, time_zone_names
 from directory.routing.rules import (
@@ -27,40 +31,41 @@ from directory.routing.rules import (
     RECENT_OPIOID_USE_ANSWERS,
     USE_DISORDERS,
 )
+from directory.translatable import N_
 from directory.vocabulary import LANGUAGES, PAYMENT_OPTIONS, POPULATIONS
 
-SITE_NAME = "Treatment Directory"
+SITE_NAME = N_("Treatment Directory")
 CONSENT_DAYS = 180
 
-OPIOID_LABELS: dict[str, str] = {
-    "heroin": "Heroin",
-    "oxycodone": "Oxycodone",
-    "hydrocodone": "Hydrocodone",
-    "morphine": "Morphine",
-    "methadone": "Methadone",
-    "buprenorphine": "Buprenorphine",
-    "fentanyl": "Fentanyl",
-    "other": "Another opioid",
-    "unknown": "Not known",
+OPIOID_LABELS: dict[str, LazyString] = {
+    "heroin": _l("Heroin"),
+    "oxycodone": _l("Oxycodone"),
+    "hydrocodone": _l("Hydrocodone"),
+    "morphine": _l("Morphine"),
+    "methadone": _l("Methadone"),
+    "buprenorphine": _l("Buprenorphine"),
+    "fentanyl": _l("Fentanyl"),
+    "other": _l("Another opioid"),
+    "unknown": _l("Not known"),
 }
 assert tuple(OPIOID_LABELS) == PRIMARY_OPIOIDS
 
-INTERACTING_MEDICATION_LABELS: dict[str, str] = {
-    "other_opioids": "Other opioids",
-    "alcohol": "Alcohol",
-    "tranquilizers": "Tranquilizers",
-    "sedatives": "Sedatives",
-    "cold_and_cough_medicines": "Cold and cough medicines",
-    "antidiarrheal_medicines": "Antidiarrheal medicines",
-    "disulfiram": "Disulfiram",
-    "thioridazine": "Thioridazine",
+INTERACTING_MEDICATION_LABELS: dict[str, LazyString] = {
+    "other_opioids": _l("Other opioids"),
+    "alcohol": _l("Alcohol"),
+    "tranquilizers": _l("Tranquilizers"),
+    "sedatives": _l("Sedatives"),
+    "cold_and_cough_medicines": _l("Cold and cough medicines"),
+    "antidiarrheal_medicines": _l("Antidiarrheal medicines"),
+    "disulfiram": _l("Disulfiram"),
+    "thioridazine": _l("Thioridazine"),
 }
 assert tuple(INTERACTING_MEDICATION_LABELS) == INTERACTING_MEDICATIONS
 
-LIVER_DISEASE_LABELS = {"yes": "Yes", "no": "No", "unknown": "Not known"}
-USE_DISORDER_LABELS = {"alcohol": "Alcohol use disorder", "opioids": "Opioid use disorder"}
+LIVER_DISEASE_LABELS = {"yes": _l("Yes"), "no": _l("No"), "unknown": _l("Not known")}
+USE_DISORDER_LABELS = {"alcohol": _l("Alcohol use disorder"), "opioids": _l("Opioid use disorder")}
 assert tuple(USE_DISORDER_LABELS) == USE_DISORDERS
-RECENT_OPIOID_USE_LABELS = {"yes": "Yes", "no": "No", "unknown": "Not known"}
+RECENT_OPIOID_USE_LABELS = {"yes": _l("Yes"), "no": _l("No"), "unknown": _l("Not known")}
 assert tuple(RECENT_OPIOID_USE_LABELS) == RECENT_OPIOID_USE_ANSWERS
 
 #: The intake form's time zone without JavaScript (with it, the browser's own zone is chosen).
@@ -72,12 +77,12 @@ US_TIME_ZONES = (
 )  # fmt: skip
 
 
-def time_zone_choices() -> dict[str, list[tuple[str, str]]]:
+def time_zone_choices() -> dict[LazyString, list[tuple[str, str]]]:
     """The time zone select's options, in two groups: the US zones, then all others A to Z."""
     others = sorted(time_zone_names() - set(US_TIME_ZONES))
     return {
-        "United States": [(zone, zone.replace("_", " ")) for zone in US_TIME_ZONES],
-        "Everywhere": [(zone, zone.replace("_", " ")) for zone in others],
+        _l("United States"): [(zone, zone.replace("_", " ")) for zone in US_TIME_ZONES],
+        _l("Everywhere"): [(zone, zone.replace("_", " ")) for zone in others],
     }
 
 
@@ -111,45 +116,55 @@ class CodeRadios(RadioField):
 class IntakeForm(FlaskForm):
     """A referral: the person's case number, where they are, how they pay, the clinical facts, consent."""
 
-    client_reference = StringField("Client reference", description="Your own case number — not the person's name.")
+    client_reference = StringField(
+        _l("Client reference"), description=_l("Your own case number — not the person's name.")
+    )
     contact_phone = StringField(
-        "Contact phone (optional)", description="Where the receiving center can reach the person or you."
+        _l("Contact phone (optional)"), description=_l("Where the receiving center can reach the person or you.")
     )
     location = StringField(
-        "Where the person is", description='A ZIP code, "City, ST" (e.g. Chicago, IL) or "latitude,longitude".'
+        _l("Where the person is"),
+        description=_l('A ZIP code, "City, ST" (e.g. Chicago, IL) or "latitude,longitude".'),
     )
-    max_distance_miles = StringField("Farthest distance (miles)", description="1 to 500 miles.")
-    payment = CodeSelect("Payment", choices=choices({"": "Choose how the person pays", **PAYMENT_OPTIONS}))
-    use_disorders = CodeCheckboxes("The referral is for", choices=choices(USE_DISORDER_LABELS))
+    max_distance_miles = StringField(_l("Farthest distance (miles)"), description=_l("1 to 500 miles."))
+    payment = CodeSelect(_l("Payment"), choices=choices({"": _l("Choose how the person pays"), **PAYMENT_OPTIONS}))
+    use_disorders = CodeCheckboxes(_l("The referral is for"), choices=choices(USE_DISORDER_LABELS))
     recent_opioid_use = CodeRadios(
-        "Alcohol alone: any opioid use in the last 10 days?",
+        _l("Alcohol alone: any opioid use in the last 10 days?"),
         choices=choices(RECENT_OPIOID_USE_LABELS),
-        description="Naltrexone needs the person opioid-free. If yes or not known, give the last use below if known.",
+        description=_l(
+            "Naltrexone needs the person opioid-free. If yes or not known, give the last use below if known."
+        ),
     )
     primary_opioid = CodeSelect(
-        "Primary opioid",
-        choices=choices({"": "Choose the opioid", **OPIOID_LABELS}),
-        description="Required for opioid use disorder.",
+        _l("Primary opioid"),
+        choices=choices({"": _l("Choose the opioid"), **OPIOID_LABELS}),
+        description=_l("Required for opioid use disorder."),
     )
     last_opioid_use = StringField(
-        "Last opioid use",
-        description="Required for opioid use disorder. Date and time of the last use, as a clock in the time zone "
-        "below showed it.",
+        _l("Last opioid use"),
+        description=_l(
+            "Required for opioid use disorder. Date and time of the last use, as a clock in the time zone "
+            "below showed it."
+        ),
     )
     time_zone = CodeSelect(
-        "Time zone", description="Your browser's, when it says; change it if the time above is another zone's."
+        _l("Time zone"),
+        description=_l("Your browser's, when it says; change it if the time above is another zone's."),
     )
-    liver_disease = CodeRadios("Liver disease", choices=choices(LIVER_DISEASE_LABELS))
-    on_opioid_pain_therapy = CodeRadios("Needs opioid pain medication", choices=choices({"yes": "Yes", "no": "No"}))
+    liver_disease = CodeRadios(_l("Liver disease"), choices=choices(LIVER_DISEASE_LABELS))
+    on_opioid_pain_therapy = CodeRadios(
+        _l("Needs opioid pain medication"), choices=choices({"yes": _l("Yes"), "no": _l("No")})
+    )
     interacting_medications = CodeCheckboxes(
-        "Takes or uses (interacts with naltrexone)", choices=choices(INTERACTING_MEDICATION_LABELS)
+        _l("Takes or uses (interacts with naltrexone)"), choices=choices(INTERACTING_MEDICATION_LABELS)
     )
-    language = CodeSelect("Language (optional)", choices=choices({"": "English", **LANGUAGES}))
-    populations = CodeCheckboxes("Needs a program for (optional)", choices=choices(POPULATIONS))
-    consent_granted = BooleanField("The person consents to share this referral with receiving treatment centers")
-    consent_recipients = TextAreaField("Who may receive it")
-    consent_purpose = TextAreaField("For what purpose")
-    consent_expires_on = StringField("Consent ends on", description="The last day the person's consent covers.")
+    language = CodeSelect(_l("Language (optional)"), choices=choices({"": _l("English"), **LANGUAGES}))
+    populations = CodeCheckboxes(_l("Needs a program for (optional)"), choices=choices(POPULATIONS))
+    consent_granted = BooleanField(_l("The person consents to share this referral with receiving treatment centers"))
+    consent_recipients = TextAreaField(_l("Who may receive it"))
+    consent_purpose = TextAreaField(_l("For what purpose"))
+    consent_expires_on = StringField(_l("Consent ends on"), description=_l("The last day the person's consent covers."))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -163,8 +178,8 @@ class IntakeForm(FlaskForm):
             data={
                 "max_distance_miles": str(DEFAULT_MAX_DISTANCE_MILES),
                 "time_zone": FORM_TIME_ZONE,
-                "consent_recipients": f"Treatment centers offered this referral through {SITE_NAME}",
-                "consent_purpose": "Referral for substance use treatment",
+                "consent_recipients": _("Treatment centers offered this referral through %(site)s", site=_(SITE_NAME)),
+                "consent_purpose": _("Referral for substance use treatment"),
                 "consent_expires_on": (today + timedelta(days=CONSENT_DAYS)).isoformat(),
             },
         )
@@ -201,7 +216,7 @@ class IntakeForm(FlaskForm):
         for name, messages in error.fields.items():
             for message in messages:
                 field = self._field_for(name, message)
-                field.errors = [*field.errors, _for_the_form(name, message)]
+                field.errors = [*field.errors, translate(_for_the_form(name, message))]
 
     def _field_for(self, name: str, message: str) -> Field:
         if name == "consent":
@@ -217,12 +232,14 @@ class IntakeForm(FlaskForm):
 #: What to choose, for a choice left empty: each message names its field, so that the list of
 #: problems above the form says which field it is about.
 CHOOSE = {
-    "payment": "Choose how the person pays.",
-    "primary_opioid": "Choose the primary opioid (required for opioid use disorder).",
-    "recent_opioid_use": "Choose whether the person used opioids in the last 10 days: yes, no or not known "
-    "(asked when the referral is for alcohol alone).",
-    "liver_disease": "Choose whether the person has liver disease: yes, no or not known.",
-    "on_opioid_pain_therapy": "Choose whether the person needs opioid pain medication: yes or no.",
+    "payment": N_("Choose how the person pays."),
+    "primary_opioid": N_("Choose the primary opioid (required for opioid use disorder)."),
+    "recent_opioid_use": N_(
+        "Choose whether the person used opioids in the last 10 days: yes, no or not known "
+        "(asked when the referral is for alcohol alone)."
+    ),
+    "liver_disease": N_("Choose whether the person has liver disease: yes, no or not known."),
+    "on_opioid_pain_therapy": N_("Choose whether the person needs opioid pain medication: yes or no."),
 }
 
 
@@ -231,19 +248,19 @@ def _for_the_form(name: str, message: str) -> str:
     if name in CHOOSE and (message.startswith("Required") or message.startswith("Unknown value ''")):
         return CHOOSE[name]
     if name == "last_opioid_use" and message.startswith("Required"):
-        return "Required for opioid use disorder: the date and time of the last use."
+        return N_("Required for opioid use disorder: the date and time of the last use.")
     if name == "use_disorders" and message.startswith(("Required", "Name at least")):
-        return "Choose what the referral is for: alcohol use disorder, opioid use disorder, or both."
+        return N_("Choose what the referral is for: alcohol use disorder, opioid use disorder, or both.")
     if name == "consent" and "(expires_on" in message:
-        return "Give the date the consent ends."
+        return N_("Give the date the consent ends.")
     return message
 
 
 class CancelForm(FlaskForm):
     reason = TextAreaField(
-        "Reason for cancelling",
-        validators=[Optional(), Length(max=2000, message="Keep the reason to 2000 characters.")],
-        description="Shown on the timeline and to the centers whose offers are withdrawn.",
+        _l("Reason for cancelling"),
+        validators=[Optional(), Length(max=2000, message=_l("Keep the reason to %(n)s characters.", n=2000))],
+        description=_l("Shown on the timeline and to the centers whose offers are withdrawn."),
     )
 
 
@@ -252,38 +269,38 @@ class RevokeConsentForm(FlaskForm):
 
 
 CALL_OUTCOME_LABELS = {
-    "accepted": "Accepted: the center takes the person",
-    "declined": "Declined",
-    "no_answer": "No answer",
+    "accepted": _l("Accepted: the center takes the person"),
+    "declined": _l("Declined"),
+    "no_answer": _l("No answer"),
 }
 
 
 class CallForm(FlaskForm):
     """What a center said on the phone; its `target` choices are the referral's centers to call."""
 
-    target = SelectField("Center called")
-    outcome = CodeRadios("What the center said", choices=choices(CALL_OUTCOME_LABELS))
+    target = SelectField(_l("Center called"))
+    outcome = CodeRadios(_l("What the center said"), choices=choices(CALL_OUTCOME_LABELS))
     admission_date = DateField(
-        "Admission date",
+        _l("Admission date"),
         validators=[Optional()],
-        description="If accepted: the day the person can come in (YYYY-MM-DD).",
+        description=_l("If accepted: the day the person can come in (YYYY-MM-DD)."),
     )
     reason = TextAreaField(
-        "Reason for declining",
-        validators=[Optional(), Length(max=1900, message="Keep the reason to 1900 characters.")],
-        description="If declined: what the center said, e.g. no bed until next week.",
+        _l("Reason for declining"),
+        validators=[Optional(), Length(max=1900, message=_l("Keep the reason to %(n)s characters.", n=1900))],
+        description=_l("If declined: what the center said, e.g. no bed until next week."),
     )
 
     def validate(self, extra_validators: Any = None) -> bool:
         """The field checks, then what each outcome needs: an admission date, or a reason."""
         valid = super().validate(extra_validators)
         if self.outcome.data not in CALL_OUTCOME_LABELS:
-            self.outcome.errors = [*self.outcome.errors, "Choose what the center said."]
+            self.outcome.errors = [*self.outcome.errors, _("Choose what the center said.")]
             valid = False
         if self.outcome.data == "accepted" and self.admission_date.data is None and not self.admission_date.errors:
-            self.admission_date.errors = [*self.admission_date.errors, "Give the admission date (YYYY-MM-DD)."]
+            self.admission_date.errors = [*self.admission_date.errors, _("Give the admission date (YYYY-MM-DD).")]
             valid = False
         if self.outcome.data == "declined" and not (self.reason.data or "").strip():
-            self.reason.errors = [*self.reason.errors, "Give the reason the center gave for declining."]
+            self.reason.errors = [*self.reason.errors, _("Give the reason the center gave for declining.")]
             valid = False
         return valid

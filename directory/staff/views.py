@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from directory.accounts import audit
 from directory.extensions import db
+from directory.i18n import translate
 from directory.models import Center, Referral, Role, User
 from directory.models.base import utcnow
 from directory.referrals import outcomes, service
@@ -43,103 +45,115 @@ from directory.staff.forms import (
     RevokeConsentForm,
 )
 from directory.vocabulary import STATES
+from directory.translatable import N_
 
 STAFF_ROLES = ("referral_staff", "admin")
 
 REFERRAL_STATUS_WORDS = {
-    "received": "Received",
-    "routing": "Being routed",
-    "offered": "Offered to a detox center",
-    "accepted": "Accepted for detox",
-    "in_progress": "In treatment",
-    "completed": "Completed",
-    "unplaced": "Not placed",
-    "needs_review": "Needs review",
-    "cancelled": "Cancelled",
+    "received": N_("Received"),
+    "routing": N_("Being routed"),
+    "offered": N_("Offered to a detox center"),
+    "accepted": N_("Accepted for detox"),
+    "in_progress": N_("In treatment"),
+    "completed": N_("Completed"),
+    "unplaced": N_("Not placed"),
+    "needs_review": N_("Needs review"),
+    "cancelled": N_("Cancelled"),
 }
 
 OFFER_STATUS_WORDS = {
-    "planned": "Not offered yet",
-    "offered": "Waiting for an answer",
-    "accepted": "Accepted",
-    "declined": "Declined",
-    "expired": "Expired (no answer in time)",
-    "withdrawn": "Withdrawn",
-    "admitted": "Admitted",
-    "no_show": "Did not arrive",
-    "completed": "Completed",
+    "planned": N_("Not offered yet"),
+    "offered": N_("Waiting for an answer"),
+    "accepted": N_("Accepted"),
+    "declined": N_("Declined"),
+    "expired": N_("Expired (no answer in time)"),
+    "withdrawn": N_("Withdrawn"),
+    "admitted": N_("Admitted"),
+    "no_show": N_("Did not arrive"),
+    "completed": N_("Completed"),
 }
 
 NEXT_STEPS = {
-    "received": "Wait: the plan is being made.",
-    "routing": "Wait: the plan is being made.",
-    "offered": "Wait for the detox center to answer.",
-    "accepted": "Help the person get to detox on the admission date.",
-    "in_progress": "Follow up with the centers.",
-    "completed": "None.",
-    "unplaced": "Call the partial matches, or refer again with a wider distance.",
-    "needs_review": "A clinician should review this referral.",
-    "cancelled": "None.",
+    "received": N_("Wait: the plan is being made."),
+    "routing": N_("Wait: the plan is being made."),
+    "offered": N_("Wait for the detox center to answer."),
+    "accepted": N_("Help the person get to detox on the admission date."),
+    "in_progress": N_("Follow up with the centers."),
+    "completed": N_("None."),
+    "unplaced": N_("Call the partial matches, or refer again with a wider distance."),
+    "needs_review": N_("A clinician should review this referral."),
+    "cancelled": N_("None."),
 }
 
-STEP_WORDS = {"detox": "Medical detox", "naltrexone": "Naltrexone program"}
+STEP_WORDS = {"detox": N_("Medical detox"), "naltrexone": N_("Naltrexone program")}
 
 ESCALATION_WORDS = {
-    "waiting": "Not accepted in time",
-    "unplaced": "Not placed",
-    "needs_review": "Needs review",
+    "waiting": N_("Not accepted in time"),
+    "unplaced": N_("Not placed"),
+    "needs_review": N_("Needs review"),
 }
 
 
 @bp.app_template_global()
 def referral_status_words(status: str) -> str:
     """A referral's status in plain words."""
-    return REFERRAL_STATUS_WORDS.get(status, status)
+    return _(REFERRAL_STATUS_WORDS[status]) if status in REFERRAL_STATUS_WORDS else status
 
 
 @bp.app_template_global()
 def offer_status_words(status: str) -> str:
     """An offer's status in plain words."""
-    return OFFER_STATUS_WORDS.get(status, status)
+    return _(OFFER_STATUS_WORDS[status]) if status in OFFER_STATUS_WORDS else status
 
 
 @bp.app_template_global()
 def step_words(step: str) -> str:
-    return STEP_WORDS.get(step, step)
+    return _(STEP_WORDS[step]) if step in STEP_WORDS else step
 
 
 @bp.app_template_global()
 def opioid_words(code: str) -> str:
     """A primary opioid's code in words, e.g. "heroin" -> "Heroin"."""
-    return OPIOID_LABELS.get(code, code)
+    return str(OPIOID_LABELS.get(code, code))
 
 
 @bp.app_template_global()
 def use_disorder_words(codes: list[str]) -> str:
     """What a referral is for, in words, e.g. "Alcohol use disorder and opioid use disorder"."""
-    words = [USE_DISORDER_LABELS.get(code, code) for code in codes]
-    return " and ".join([words[0], *(word.lower() for word in words[1:])]) if words else "Not given"
+    words = [str(USE_DISORDER_LABELS.get(code, code)) for code in codes]
+    if not words:
+        return _("Not given")
+    if len(words) == 1:
+        return words[0]
+    return _("%(first)s and %(second)s", first=words[0], second=words[1].lower())
 
 
 @bp.app_template_global()
 def flag_words(flag: str) -> str:
     """A routing plan's flag for clinicians in plain words, e.g. "Interaction: alcohol"."""
     if flag == FLAG_LIVER_TESTS:
-        return "Baseline liver tests required"
+        return _("Baseline liver tests required")
     if flag == FLAG_OVERDOSE_RISK:
-        return (
+        return _(
             "Overdose risk after detox: tolerance is lower after detox and while on naltrexone, "
             "so discharge with naloxone and overdose education"
         )
     if flag == FLAG_CONFIRM_OPIOID_FREE:
-        return (
+        return _(
             "Opioid use in the last 10 days not ruled out, and when not known: "
             "confirm the person is opioid-free before starting naltrexone"
         )
-    kind, _, name = flag.partition(":")
+    kind, _sep, name = flag.partition(":")
     if kind == "interaction":
-        return f"Interaction: {INTERACTING_MEDICATION_LABELS.get(name, name).lower()}"
+        return _("Interaction: %(medicine)s", medicine=str(INTERACTING_MEDICATION_LABELS.get(name, name)).lower())
     return flag.replace("_", " ")
+
+
+@bp.app_template_global()
+def plan_texts(texts: list[str]) -> str:
+    """Texts of a stored plan (e.g. what a partial match misses), in the page's language where they
+    are constant texts marked for the catalogue; joined with "; "."""
+    return "; ".join(translate(text) for text in texts)
 
 
 @bp.app_template_global()
@@ -147,11 +161,12 @@ def timeline_words(status: str) -> str:
     """A timeline entry's status ("offer:detox:accepted") in plain words ("Detox offer: accepted")."""
     parts = status.split(":")
     if parts[0] == "offer" and len(parts) == 3:
-        return f"{STEP_WORDS.get(parts[1], parts[1])} offer: {OFFER_STATUS_WORDS.get(parts[2], parts[2]).lower()}"
+        return _("%(step)s offer: %(status)s", step=step_words(parts[1]), status=offer_status_words(parts[2]).lower())
     if parts[0] == "call" and len(parts) == 3:
-        return f"{STEP_WORDS.get(parts[1], parts[1])} phone call: {CALL_OUTCOME_LABELS.get(parts[2], parts[2]).lower()}"
+        outcome = str(CALL_OUTCOME_LABELS.get(parts[2], parts[2])).lower()
+        return _("%(step)s phone call: %(outcome)s", step=step_words(parts[1]), outcome=outcome)
     if parts[0] == "referral" and len(parts) == 2:
-        return f"Referral: {REFERRAL_STATUS_WORDS.get(parts[1], parts[1]).lower()}"
+        return _("Referral: %(status)s", status=referral_status_words(parts[1]).lower())
     return status
 
 
@@ -174,7 +189,7 @@ def new_referral() -> ResponseReturnValue:
             form.attach(error)
         else:
             referral = submit_and_send(intake, _actor())
-            flash(f"Referral {referral.client_reference} received.")
+            flash(_("Referral %(reference)s received.", reference=referral.client_reference))
             return redirect(url_for("staff.referral", referral_id=referral.id))
     return render_template("staff/new.html", form=form), 400
 
@@ -253,9 +268,9 @@ def cancel(referral_id: str) -> ResponseReturnValue:
         service.cancel_referral(db.session, found.id, _actor(), form.reason.data or "")
     except service.ReferralError as error:
         db.session.rollback()
-        flash(str(error), "error")
+        flash(translate(str(error)), "error")
         return _referral_page(db.session.get(Referral, referral_id), 409)  # type: ignore[arg-type]
-    flash("Referral cancelled; open offers were withdrawn.")
+    flash(_("Referral cancelled; open offers were withdrawn."))
     return redirect(url_for("staff.referral", referral_id=found.id))
 
 
@@ -267,10 +282,10 @@ def revoke_consent(referral_id: str) -> ResponseReturnValue:
     if not RevokeConsentForm().validate():
         abort(400)
     if found.consent_revoked_at is not None:
-        flash("Consent was already revoked.", "error")
+        flash(_("Consent was already revoked."), "error")
         return _referral_page(found, 409)
     service.revoke_consent(db.session, found.id, _actor())
-    flash("Consent revoked: routing stopped and open offers were withdrawn.")
+    flash(_("Consent revoked: routing stopped and open offers were withdrawn."))
     return redirect(url_for("staff.referral", referral_id=found.id))
 
 
@@ -306,8 +321,8 @@ def _target_key(target: service.CallTarget) -> str:
 
 
 def _target_label(target: service.CallTarget) -> str:
-    how = "offered, waiting for an answer" if target.offer_id is not None else "not offered yet"
-    return f"{target.name} ({target.phone or 'no phone listed'}; {how})"
+    how = _("offered, waiting for an answer") if target.offer_id is not None else _("not offered yet")
+    return _("%(name)s (%(phone)s; %(how)s)", name=target.name, phone=target.phone or _("no phone listed"), how=how)
 
 
 @bp.route("/<referral_id>/calls", methods=["GET", "POST"])
@@ -323,7 +338,7 @@ def record_call(referral_id: str) -> ResponseReturnValue:
     form.target.choices = [(_target_key(t), _target_label(t)) for t in targets]
     if not form.validate():
         return _call_page(found, form, 400)
-    kind, _, number = (form.target.data or "").partition(":")
+    kind, _sep, number = (form.target.data or "").partition(":")
     try:
         service.record_call(
             db.session, found.id, _actor(), form.outcome.data or "",
@@ -333,9 +348,9 @@ def record_call(referral_id: str) -> ResponseReturnValue:
         )  # fmt: skip
     except service.ReferralError as error:
         db.session.rollback()
-        flash(str(error), "error")
+        flash(translate(str(error)), "error")
         return _call_page(db.session.get(Referral, referral_id), CallForm(formdata=None), 409)  # type: ignore[arg-type]
-    flash(f"Call recorded: {CALL_OUTCOME_LABELS[form.outcome.data or 'no_answer'].lower()}.")
+    flash(_("Call recorded: %(outcome)s.", outcome=str(CALL_OUTCOME_LABELS[form.outcome.data or "no_answer"]).lower()))
     return redirect(url_for("staff.record_call", referral_id=found.id))
 
 

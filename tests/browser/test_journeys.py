@@ -223,7 +223,7 @@ def test_a_person_switches_to_spanish_and_searches_opens_a_profile_and_reads_abo
 
     browser.follow("Riverside Recovery Clinic", within=result)  # the choice is kept from page to page
     assert browser.heading == "Riverside Recovery Clinic"
-    assert browser.fact("Acepta remisiones") == "Sí"
+    assert browser.fact("Acepta derivaciones") == "Sí"
     assert "Naltrexona inyectable (Vivitrol)" in browser.text and "Español" in browser.text
     assert "a 1.1 millas de 60601 (Chicago, IL) · Volver a sus resultados" in browser.text
     browser.check("profile-es")
