@@ -223,7 +223,8 @@ def _use_disorders(data: Mapping[str, Any], errors: list[str], alcohol_errors: l
             Message(N_("Is %(value)s, but use_disorders names alcohol; leave it out, or make it agree."), value="false")
             if alcohol
             else Message(
-                N_("Is %(value)s, but use_disorders does not name alcohol; leave it out, or make it agree."), value="true"
+                N_("Is %(value)s, but use_disorders does not name alcohol; leave it out, or make it agree."),
+                value="true",
             )
         )
     return alcohol, "opioids" in named

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from directory.models import Offer, OfferStatus, Referral, ReferralStatus
 from directory.search.geocoding import state_of_point
+from directory.translatable import N_
 
 #: Weeks the page and the CSV cover: the current ISO week and the ones before it.
 WEEKS = 12
@@ -64,8 +65,8 @@ ACCEPTANCE_BINS = (15 * 60, 3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600, math.inf)
 #: A decline reason is named only when given this many times in the weeks covered: a reason typed
 #: once or twice may describe one person; the rarer ones are counted together as OTHER_REASONS.
 MIN_NAMED_DECLINES = 3
-OTHER_REASONS = "Other reasons"
-UNKNOWN_STATE = "Unknown"
+OTHER_REASONS = N_("Other reasons")
+UNKNOWN_STATE = N_("Unknown")
 #: What a decline recorded by phone carries after the reason the center gave.
 _BY_PHONE = re.compile(r"\s*\(by phone\)\s*$", re.IGNORECASE)
 

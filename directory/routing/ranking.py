@@ -159,7 +159,10 @@ def _substances_rank(c: Candidate, needs: Needs) -> int:
 
 #: The detox step's reasons about the substances a referral's detox should cover (constant, so that
 #: the plan's stored English reasons translate on pages).
-DETOX_COVERS = {("alcohol",): N_("detox covers alcohol"), ("alcohol", "opioids"): N_("detox covers alcohol and opioids")}
+DETOX_COVERS = {
+    ("alcohol",): N_("detox covers alcohol"),
+    ("alcohol", "opioids"): N_("detox covers alcohol and opioids"),
+}
 DETOX_DOES_NOT_LIST = {
     ("alcohol",): N_("detox does not list alcohol"),
     ("opioids",): N_("detox does not list opioids"),

@@ -44,8 +44,8 @@ from directory.staff.forms import (
     IntakeForm,
     RevokeConsentForm,
 )
-from directory.vocabulary import STATES
 from directory.translatable import N_
+from directory.vocabulary import STATES
 
 STAFF_ROLES = ("referral_staff", "admin")
 
@@ -355,19 +355,26 @@ def record_call(referral_id: str) -> ResponseReturnValue:
 
 
 OUTCOME_WORDS = {
-    "placed": "Placed",
-    "open": "Still being routed",
-    "unplaced": "Not placed",
-    "needs_review": "Needs review",
-    "cancelled": "Cancelled",
+    "placed": N_("Placed"),
+    "open": N_("Still being routed"),
+    "unplaced": N_("Not placed"),
+    "needs_review": N_("Needs review"),
+    "cancelled": N_("Cancelled"),
 }
 MEASURE_WORDS = {
-    "first_offer": "Time to the first offer",
-    "first_answer": "Time to a center's first answer",
-    "acceptance": "Time to acceptance by a detox center",
-    "admission": "Days to the admission date",
+    "first_offer": N_("Time to the first offer"),
+    "first_answer": N_("Time to a center's first answer"),
+    "acceptance": N_("Time to acceptance by a detox center"),
+    "admission": N_("Days to the admission date"),
 }
-ACCEPTANCE_BIN_WORDS = ("15 min or less", "15 min to 1 h", "1 to 4 h", "4 to 24 h", "1 to 3 days", "Over 3 days")
+ACCEPTANCE_BIN_WORDS = (
+    N_("15 min or less"),
+    N_("15 min to 1 h"),
+    N_("1 to 4 h"),
+    N_("4 to 24 h"),
+    N_("1 to 3 days"),
+    N_("Over 3 days"),
+)
 
 
 @bp.app_template_filter("duration")
@@ -376,10 +383,10 @@ def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
     if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
+        return _("%(n)s min", n=f"{seconds / 60:.0f}")
     if seconds < 48 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
+        return _("%(n)s h", n=f"{seconds / 3600:.1f}")
+    return _("%(n)s days", n=f"{seconds / 86400:.1f}")
 
 
 @bp.app_template_filter("days")
@@ -387,7 +394,7 @@ def format_days(days: float | None) -> str:
     """A number of days in words: "1 day", "2.5 days"; "–" for none."""
     if days is None:
         return "–"
-    return f"{days:g} day{'' if days == 1 else 's'}"
+    return _("1 day") if days == 1 else _("%(n)s days", n=f"{days:g}")
 
 
 def _outcomes() -> outcomes.Outcomes:
@@ -403,24 +410,27 @@ def referral_outcomes() -> ResponseReturnValue:
     figures = _outcomes()
     this_week, last_week = figures.this_week, figures.last_week
     distribution = [
-        (f"Last week ({last_week})", figures.acceptance_distribution(last_week)),
-        (f"This week ({this_week})", figures.acceptance_distribution(this_week)),
+        (_("Last week (%(week)s)", week=last_week), figures.acceptance_distribution(last_week)),
+        (_("This week (%(week)s)", week=this_week), figures.acceptance_distribution(this_week)),
     ]
-    volume = [(OUTCOME_WORDS[o], [figures.volume[w][o] for w in figures.weeks]) for o in outcomes.OUTCOMES]
+    volume = [(_(OUTCOME_WORDS[o]), [figures.volume[w][o] for w in figures.weeks]) for o in outcomes.OUTCOMES]
     totals = figures.volume_totals()
-    made = sum(totals.values())
-    volume_summary = f"{made} referral{'' if made == 1 else 's'} in {len(figures.weeks)} weeks: " + ", ".join(
-        f"{OUTCOME_WORDS[o].lower()} {totals[o]}" for o in outcomes.OUTCOMES
+    volume_summary = _(
+        "%(n)s referrals in %(weeks)s weeks: %(outcomes)s",
+        n=sum(totals.values()),
+        weeks=len(figures.weeks),
+        outcomes=", ".join(f"{_(OUTCOME_WORDS[o]).lower()} {totals[o]}" for o in outcomes.OUTCOMES),
     )
-    declines = figures.decline_totals()
-    unplaced = [(STATES.get(state, state), count) for state, count in figures.unplaced_totals()]
+    other = outcomes.OTHER_REASONS
+    declines = [(_(reason) if reason == other else reason, n) for reason, n in figures.decline_totals()]
+    unplaced = [(STATES.get(state) or _(state), count) for state, count in figures.unplaced_totals()]
     return render_template(
         "staff/outcomes.html",
         figures=figures,
-        measures=MEASURE_WORDS,
-        bins=ACCEPTANCE_BIN_WORDS,
+        measures={measure: _(words) for measure, words in MEASURE_WORDS.items()},
+        bins=[_(words) for words in ACCEPTANCE_BIN_WORDS],
         distribution=distribution,
-        distribution_chart=charts.column_chart([(b, b) for b in ACCEPTANCE_BIN_WORDS], distribution),
+        distribution_chart=charts.column_chart([(_(b), _(b)) for b in ACCEPTANCE_BIN_WORDS], distribution),
         volume=volume,
         volume_summary=volume_summary + ".",
         volume_chart=charts.column_chart([(w, w[-3:]) for w in figures.weeks], volume, stacked=True),

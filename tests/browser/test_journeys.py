@@ -218,7 +218,9 @@ def test_a_person_switches_to_spanish_and_searches_opens_a_profile_and_reads_abo
     assert "1 centro a menos de 25 millas de 60601 (Chicago, IL)" in browser.text
     assert "Filtrado por:" in browser.text and "Medicamento: Naltrexona (oral o inyectable) Quitar" in browser.text
     (result,) = browser.main.find_elements(By.CSS_SELECTOR, "ol.results > li")
-    assert "a 1.1 millas ·" in result.text and "Chicago, IL" in result.text and "Llamar al (312) 555-0123" in result.text
+    assert (
+        "a 1.1 millas ·" in result.text and "Chicago, IL" in result.text and "Llamar al (312) 555-0123" in result.text
+    )
     browser.check("results-es")
 
     browser.follow("Riverside Recovery Clinic", within=result)  # the choice is kept from page to page
