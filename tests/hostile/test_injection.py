@@ -57,7 +57,9 @@ class _LiveScript(HTMLParser):
                 self.found.append(f"<{tag} {name}={value!r}>")
             if name in self.URL_ATTRIBUTES and re.match(r"\s*(javascript|vbscript|data):", value or "", re.I):
                 self.found.append(f"<{tag} {name}={value!r}>")
-        if tag == "script":
+        # A JSON data block (the maps' markers) is data, not run; a payload breaking out of it would
+        # end the block early and show up as live markup after it.
+        if tag == "script" and dict(attrs).get("type") != "application/json":
             self._script = True
 
     def handle_endtag(self, tag: str) -> None:
