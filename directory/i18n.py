@@ -4,6 +4,8 @@ A request's language is the one its `lang` query parameter names (the language s
 page and the `hreflang` alternates link with it), else the one the person chose before (the `lang`
 cookie, set whenever a page is asked for with `lang`), else the browser's best match among the
 site's languages (Accept-Language), else English. The JSON, HSDS and FHIR APIs answer in English.
+A signed-in person's pick is also kept as their account's language: the mail the worker sends
+them is written in it (`in_language`).
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, has_request_context, request
-from flask_babel import format_decimal, format_number, get_locale, gettext
+from flask_babel import force_locale, format_decimal, format_number, get_locale, gettext
+from flask_login import current_user
 
+from directory.accounts import service
 from directory.errors import JSON_PREFIXES
-from directory.extensions import babel
+from directory.extensions import babel, db
 from directory.search.geocoding import coarse_point
 from directory.translatable import Message
 
@@ -45,6 +49,7 @@ def init_i18n(app: Flask) -> None:
         format_number=format_number,
         format_decimal=format_decimal,
     )
+    app.before_request(_remember_chosen_language)
     app.after_request(_keep_chosen_language)
 
 
@@ -84,6 +89,13 @@ def translate(text: str) -> str:
     return gettext(text)
 
 
+def in_language(language: str | None, text: str) -> str:
+    """Text marked in code without Flask (`directory.translatable`) in `language` (a code of
+    `LANGUAGES`; None, not known: English), whatever the request's: mail to a person in theirs."""
+    with force_locale(LOCALES.get(language or DEFAULT_LANGUAGE, LOCALES[DEFAULT_LANGUAGE])):
+        return translate(text)
+
+
 def language_url(code: str | None, *, external: bool = False) -> str:
     """This page's address (with its query) in language `code`; without `lang` for None (the
     language the person's browser or choice gives); with the scheme and host if `external`.
@@ -102,6 +114,16 @@ def language_url(code: str | None, *, external: bool = False) -> str:
 def language_links(*, external: bool = False) -> list[tuple[str, str, str]]:
     """(code, name, address) of this page in each of the site's languages."""
     return [(code, name, language_url(code, external=external)) for code, name in LANGUAGES.items()]
+
+
+def _remember_chosen_language() -> None:
+    """A signed-in person's pick on the switch is their account's language too, for the mail the
+    worker sends them (written only when it changes)."""
+    code = chosen_language()
+    if code is None or request.path.startswith(ENGLISH_ONLY_PREFIXES) or not current_user.is_authenticated:
+        return
+    if service.set_language(db.session, current_user._get_current_object(), code):
+        db.session.commit()
 
 
 def _keep_chosen_language(response: Response) -> Response:

@@ -226,6 +226,17 @@ def change_password(session: Session, user: User, current: str, new: str, now: d
     audit.record(session, user, "password.change", "user", user.id)
 
 
+def set_language(session: Session, user: User, language: str) -> bool:
+    """Make `language` (one of the site's, directory.i18n.LANGUAGES) the account's: the worker's
+    notices to the person are written in it. Returns whether it changed (only a change is written
+    and audited)."""
+    if user.language == language:
+        return False
+    audit.record(session, user, "user.language", "user", user.id, changes={"language": (user.language, language)})
+    user.language = language
+    return True
+
+
 #: Passed as `actor` when the system (the command line) acts, not a signed-in person.
 SYSTEM = None
 _SELF = object()

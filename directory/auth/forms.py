@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import EqualTo, InputRequired, Length
+from wtforms import EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms.validators import AnyOf, EqualTo, InputRequired, Length
 
 from directory.accounts.passwords import MIN_PASSWORD_LENGTH
+from directory.i18n import LANGUAGES
 
 NEW_PASSWORD_HINT = _l("At least %(n)s characters. A few unrelated words make a good one.", n=MIN_PASSWORD_LENGTH)
 
@@ -61,4 +62,19 @@ class ApiTokenForm(FlaskForm):
             Length(max=100, message=_l("Keep the name to %(n)s characters.", n=100)),
         ],
         description=_l("So you can tell your tokens apart, e.g. “intake spreadsheet”."),
+    )
+
+
+class LanguageForm(FlaskForm):
+    """The account's language: the mail the directory sends the person is written in it."""
+
+    language = SelectField(
+        _l("Language"),
+        choices=[SelectChoice(code, name, render_kw={"lang": code}) for code, name in LANGUAGES.items()],
+        validate_choice=False,  # AnyOf says what is accepted, in the catalogue's words
+        validators=[
+            InputRequired(_l("Choose a language.")),
+            AnyOf(LANGUAGES, message=_l("Choose English or Español.")),
+        ],
+        description=_l("New referral offers, reminders and requests to confirm a listing reach you in this language."),
     )

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
@@ -14,11 +15,18 @@ from sqlalchemy import select
 from directory.accounts import service
 from directory.accounts.service import AccountError
 from directory.auth import bp
-from directory.auth.forms import ApiTokenForm, ChangePasswordForm, ForgotPasswordForm, LoginForm, NewPasswordForm
+from directory.auth.forms import (
+    ApiTokenForm,
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LanguageForm,
+    LoginForm,
+    NewPasswordForm,
+)
 from directory.auth.links import send_password_reset
 from directory.auth.throttle import submitted_email, throttle_sign_ins
 from directory.extensions import db, limiter
-from directory.i18n import translate
+from directory.i18n import LANGUAGES, LOCALES, page_language, translate
 from directory.models import ApiToken, Center, Role, User
 from directory.models.accounts import ROLE_LABELS
 from directory.security import record_denied, safe_next_url
@@ -184,12 +192,15 @@ def link_not_valid(title: str, message: str) -> ResponseReturnValue:
 @bp.get("/account")
 @login_required
 def account() -> ResponseReturnValue:
-    """Who you are, your centers, your password and your API tokens."""
+    """Who you are, your centers, the language of your email, your password and your API tokens."""
     return account_page()
 
 
 def account_page(
-    password_form: ChangePasswordForm | None = None, token_form: ApiTokenForm | None = None, status: int = 200
+    password_form: ChangePasswordForm | None = None,
+    token_form: ApiTokenForm | None = None,
+    language_form: LanguageForm | None = None,
+    status: int = 200,
 ) -> ResponseReturnValue:
     tokens = db.session.scalars(
         select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.id.desc())
@@ -199,8 +210,24 @@ def account_page(
         role=_(ROLE_LABELS[Role(current_user.role)]),
         password_form=password_form or ChangePasswordForm(formdata=None),
         token_form=token_form or ApiTokenForm(formdata=None),
+        language_form=language_form or LanguageForm(formdata=None, language=current_user.language or page_language()),
         tokens=list(tokens),
     ), status
+
+
+@bp.post("/account/language")
+@login_required
+def change_language() -> ResponseReturnValue:
+    """Set the language of your email; the account page follows in it."""
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        return account_page(language_form=form, status=400)
+    code = form.language.data or ""
+    if service.set_language(db.session, me(), code):
+        db.session.commit()
+    with force_locale(LOCALES[code]):  # as the page it leads to
+        flash(_("Email from the directory reaches you in %(language)s.", language=LANGUAGES[code]))
+    return redirect(url_for("auth.account", lang=code))
 
 
 @bp.post("/account/password")

@@ -48,6 +48,9 @@ class User(Base):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    #: The language the person picked ("en" or "es"; None: not known, English): the worker's
+    #: notices to them are written in it.
+    language: Mapped[str | None] = mapped_column(String(5))
 
     centers: Mapped[list[Center]] = relationship(secondary=center_staff, order_by="Center.name", lazy="selectin")
 

@@ -211,3 +211,55 @@ def test_a_deactivated_users_token_stops_working(client, session, whoami):
 
     assert client.get(whoami, headers=bearer(token)).json == {"email": None}
     assert session.get(User, user.id).active is False
+
+
+def language_changes(session, user_id: int) -> list[tuple[str | None, str | None]]:
+    """The account's language changes in the audit log, oldest first."""
+    session.expire_all()
+    events = select(AuditEvent).where(AuditEvent.action == "user.language", AuditEvent.entity_id == str(user_id))
+    return [(event.old_value, event.new_value) for event in session.scalars(events.order_by(AuditEvent.id))]
+
+
+def test_the_language_switch_signed_in_sets_the_account_s_language_once(client, session):
+    user = make_user(session, "referral_staff")
+    client.get("/?lang=es")  # not signed in yet: only the cookie keeps it
+    session.expire_all()
+    assert session.get(User, user.id).language is None
+    login(client, user.email)
+
+    for _ in range(2):  # the same pick again writes nothing
+        assert client.get("/referrals/?lang=es").status_code == 200
+    session.expire_all()
+    assert session.get(User, user.id).language == "es"
+    client.get("/account?lang=en")
+    session.expire_all()
+    assert session.get(User, user.id).language == "en"
+    assert language_changes(session, user.id) == [(None, "es"), ("es", "en")]
+
+
+def test_the_account_page_sets_the_language_of_your_email(client, session):
+    user = make_user(session, "referral_staff")
+    login(client, user.email)
+    page = Page(client.get("/account").data)
+    assert "Language of your email" in page.main().text
+
+    response = client.post("/account/language", data={"language": "es"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account?lang=es"  # the page follows in Spanish
+    session.expire_all()
+    assert session.get(User, user.id).language == "es"
+    assert language_changes(session, user.id) == [(None, "es")]
+    text = main_text(client.get(response.headers["Location"]))
+    assert "El correo electrónico del directorio le llegará en Español." in text
+    assert "Idioma de su correo electrónico" in text
+
+
+def test_an_unknown_language_is_refused_and_changes_nothing(client, session):
+    user = make_user(session, "referral_staff")
+    login(client, user.email)
+    response = client.post("/account/language?lang=en", data={"language": "fr"})
+    assert response.status_code == 400
+    assert "Choose English or Español." in main_text(response)
+    session.expire_all()
+    assert session.get(User, user.id).language == "en"  # from the page's own ?lang=en, not the form
+    assert language_changes(session, user.id) == [(None, "en")]

@@ -15,7 +15,7 @@ from directory.models import Base, Center
 from directory.search.geocoding import Place
 from directory.search.service import SearchQuery, find_centers_near
 from tests.conftest import database_url
-from tests.factories import add_centers, center_record
+from tests.factories import add_centers, center_record, make_user
 
 
 def bare_app(tmp_path: Path, **config):
@@ -272,6 +272,27 @@ def test_migration_0020_keeps_every_referral_s_offers_timeline_and_outbox_both_w
         del alcohol["last_opioid_use"]
         submit_referral(db.session, validate_intake(alcohol, OfflineGeocoder(), NOW), None, now=NOW)
         db.session.close()
+        schema.downgrade(engine, "0020")
         with pytest.raises(RuntimeError, match="1 referrals have no primary opioid or last opioid use"):
             schema.downgrade(engine, "0019")
-        assert schema.is_current(engine) and rows()["referrals"] == 2
+        assert schema.current_revision(engine) == "0020" and rows()["referrals"] == 2
+
+
+def test_migration_0021_adds_the_account_language_and_its_downgrade_removes_it(tmp_path):
+    app = bare_app(tmp_path)
+    with app.app_context():
+        engine = db.engine
+        schema.upgrade(engine)
+        make_user(db.session, "referral_staff", email="es@example.org").language = "es"
+        db.session.commit()
+        db.session.close()
+
+        schema.downgrade(engine, "0020")
+        assert "language" not in {c["name"] for c in inspect(engine).get_columns("users")}
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT email FROM users")) == "es@example.org"
+
+        schema.upgrade(engine)
+        assert schema.is_current(engine)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT email, language FROM users")).all() == [("es@example.org", None)]

@@ -65,6 +65,7 @@ POLICY: dict[str, dict[str, str]] = {
     "auth.logout": EVERYONE,  # signing out when signed out just shows the sign-in page
     "auth.account": SIGNED_IN,
     "auth.change_password": SIGNED_IN,
+    "auth.change_language": SIGNED_IN,
     "auth.create_api_token": SIGNED_IN,
     "auth.revoke_api_token": SIGNED_IN,  # one's own tokens (others' are 404: tests/auth)
     "admin.index": ADMIN_ONLY,
@@ -167,6 +168,7 @@ FORM_DATA = {
     "portal.update_capacity": {"accepting_referrals": "y", "beds_available": "3"},
     "portal.new_claim": {"message": "I run this center."},
     "public.report_listing": {"reason": "closed"},
+    "auth.change_language": {"language": "es"},
     "portal.resolve_report": {"outcome": "fixed"},
     "admin.resolve_report": {"outcome": "not_a_problem"},
 }
