@@ -8,6 +8,7 @@ from flask import current_app
 from sqlalchemy.exc import OperationalError
 
 from directory.extensions import db
+from directory.i18n import in_language
 from directory.referrals import notifications
 
 MAX_RETRIES = 5
@@ -21,13 +22,14 @@ RETRY_BACKOFF_MAX_SECONDS = 600
 @shared_task(bind=True, name="tasks.notifications.deliver_notices", max_retries=MAX_RETRIES)
 def deliver_notices(self, message_ids: list[int]) -> None:
     """Mail the notices of these outbox rows: the staff of each new offer's center, the creator of each
-    referral whose status changed. Rows mailed already (this task delivered twice) are skipped.
+    referral whose status changed, each in the recipient's language. Rows mailed already (this task
+    delivered twice) are skipped.
 
     In embedded mode a failure is raised to the committing process, which leaves the rest for the sweep.
     """
     try:
         with current_app.extensions["mailer"].batch() as mailer:  # one SMTP connection for them all
-            notifications.deliver(db.session, message_ids, mailer, current_app.config["BASE_URL"])
+            notifications.deliver(db.session, message_ids, mailer, current_app.config["BASE_URL"], in_language)
     except MAIL_RETRIED as error:
         if self.request.is_eager:
             raise

@@ -38,27 +38,30 @@ from directory.models import (
     center_staff,
 )
 from directory.models.base import utcnow
+from directory.translatable import N_, LocalDate, Message
 
 log = logging.getLogger(__name__)
 
-OFFER_SUBJECT = "New referral offer"
-OFFER_BODY = "You have a new referral offer; sign in to see it: {base_url}/portal/offers\n"
-REMINDER_SUBJECT = "A referral offer is waiting for your answer"
-REMINDER_BODY = (
-    "A referral offered to your center is waiting for your answer; sign in to answer it: {base_url}/portal/offers\n"
-)
-PLACED_SUBJECT = "A referral offer was placed elsewhere"
-PLACED_BODY = (
+# Subjects and paragraphs are marked for the catalogue and written in each recipient's language.
+OFFER_SUBJECT = N_("New referral offer")
+OFFER_BODY = N_("You have a new referral offer; sign in to see it: %(url)s")
+REMINDER_SUBJECT = N_("A referral offer is waiting for your answer")
+REMINDER_BODY = N_("A referral offered to your center is waiting for your answer; sign in to answer it: %(url)s")
+PLACED_SUBJECT = N_("A referral offer was placed elsewhere")
+PLACED_BODY = N_(
     "A referral offered to your center was accepted by another center, so the offer is withdrawn and "
-    "nothing more is needed from you. Your offers: {base_url}/portal/offers\n"
+    "nothing more is needed from you. Your offers: %(url)s"
 )
-STATUS_SUBJECT = "A referral you sent has a new status"
-STATUS_BODY = "A referral you sent has a new status; sign in: {base_url}/referrals/{referral_id}\n"
-CONFIRM_SUBJECT = "Please confirm your listing in the treatment directory"
-CONFIRM_BODY = (
-    "People looking for treatment find {name} ({city}, {state}) in the treatment directory. {confirmed}\n\n"
-    "Please check the listing and confirm it is correct (one click after signing in), or correct it:\n"
-    "{base_url}/portal/centers/{center_id}/confirm\n"
+STATUS_SUBJECT = N_("A referral you sent has a new status")
+STATUS_BODY = N_("A referral you sent has a new status; sign in: %(url)s")
+CONFIRM_SUBJECT = N_("Please confirm your listing in the treatment directory")
+CONFIRM_LISTED = N_(
+    "People looking for treatment find %(name)s (%(city)s, %(state)s) in the treatment directory. %(confirmed)s"
+)
+CONFIRMED_ON = N_("It was last confirmed by the center on %(date)s.")
+NEVER_CONFIRMED = N_("It has not been confirmed by the center yet.")
+CONFIRM_ASK = N_(
+    "Please check the listing and confirm it is correct (one click after signing in), or correct it:\n%(url)s"
 )
 
 #: The outbox tasks of notices: the staff of a new offer's center, of an open offer's center reminded
@@ -81,6 +84,10 @@ _PENDING = "referral_notices"
 _WRITTEN = "referral_notice_rows"
 
 Send = Callable[[Session, list[int]], None]
+#: Text marked for the catalogue (or a `Message`) in a language ("en", "es"; None: English).
+InLanguage = Callable[[str | None, str], str]
+#: A recipient: an address and the account's language.
+Recipient = tuple[str, str | None]
 
 
 class _Pending:
@@ -182,8 +189,16 @@ def watch(sessionmaker: Any, send: Send) -> None:
     event.listen(sessionmaker, "after_soft_rollback", _forget)
 
 
-def deliver(session: Session, message_ids: list[int], mailer: Mailer, base_url: str) -> int:
-    """Mail the notices of these outbox rows, in order; returns how many messages went.
+def in_english(_language: str | None, text: str) -> str:
+    """Text as written in the code, in English (for `deliver` without a catalogue at hand)."""
+    return str(text)
+
+
+def deliver(
+    session: Session, message_ids: list[int], mailer: Mailer, base_url: str, in_language: InLanguage = in_english
+) -> int:
+    """Mail the notices of these outbox rows, in order, each written in its recipient's language
+    (`in_language` translates); returns how many messages went.
 
     Delivery is at least once, and in practice once. A row is deleted, in a commit of its own,
     as soon as its mail went, and a row already gone is skipped: a notice sent again (a task
@@ -217,55 +232,59 @@ def deliver(session: Session, message_ids: list[int], mailer: Mailer, base_url: 
     sent = 0
     for row in rows:
         if row.task in OFFER_NOTICES:
-            _status, subject, template = OFFER_NOTICES[row.task]
-            body = template.format(base_url=base_url)
-            mail = [(to, subject, body) for to in staff[row.task].get(row.offer_id, ())]
+            _status, subject, body = OFFER_NOTICES[row.task]
+            recipients = staff[row.task].get(row.offer_id, [])
+            paragraphs: list[str] = [Message(body, url=f"{base_url}/portal/offers")]
         elif row.task == CONFIRM_LISTING:
-            mail = _confirmation_mail(listings.get(row.center_id), row.created_at, base_url)
+            recipients, subject, paragraphs = _confirmation(listings.get(row.center_id), row.created_at, base_url)
         else:
-            body = STATUS_BODY.format(base_url=base_url, referral_id=row.referral_id)
-            mail = [(to, STATUS_SUBJECT, body) for to in creators.get(row.referral_id, ())]
-        for to, subject, body in mail:
-            mailer.send(to, subject, body)
+            recipients = creators.get(row.referral_id, [])
+            subject, paragraphs = STATUS_SUBJECT, [Message(STATUS_BODY, url=f"{base_url}/referrals/{row.referral_id}")]
+        written: dict[str | None, tuple[str, str]] = {}
+        for to, language in recipients:
+            if language not in written:
+                text = [in_language(language, paragraph) for paragraph in paragraphs]
+                written[language] = (in_language(language, subject), "\n\n".join(text) + "\n")
+            mailer.send(to, *written[language])
             sent += 1
         session.execute(delete(OutboxMessage).where(OutboxMessage.id == row.id))
         session.commit()
     return sent
 
 
-def _center_staff(session: Session, offer_ids: list[int], status: str) -> dict[int, list[str]]:
-    """The addresses of the active staff of each offer's center, if the offer is in `status`, by offer id
-    (one query)."""
-    recipients: dict[int, list[str]] = {}
+def _center_staff(session: Session, offer_ids: list[int], status: str) -> dict[int, list[Recipient]]:
+    """The addresses and languages of the active staff of each offer's center, if the offer is in
+    `status`, by offer id (one query)."""
+    recipients: dict[int, list[Recipient]] = {}
     if offer_ids:
         rows = session.execute(
-            select(Offer.id, User.email)
+            select(Offer.id, User.email, User.language)
             .join(center_staff, center_staff.c.user_id == User.id)
             .join(Offer, Offer.center_id == center_staff.c.center_id)
             .where(Offer.id.in_(offer_ids), Offer.status == status)
             .where(User.role == Role.CENTER_STAFF.value, User.active.is_(True))
             .order_by(Offer.id, User.id)
         )  # addresses only: loading `User`s would load their centers too
-        for offer_id, email in rows:
-            recipients.setdefault(offer_id, []).append(email)
+        for offer_id, email, language in rows:
+            recipients.setdefault(offer_id, []).append((email, language))
     return recipients
 
 
-def _creators(session: Session, referral_ids: list[str]) -> dict[str, list[str]]:
-    """The address of each referral's creator, if active, by referral id (one query)."""
+def _creators(session: Session, referral_ids: list[str]) -> dict[str, list[Recipient]]:
+    """The address and language of each referral's creator, if active, by referral id (one query)."""
     if not referral_ids:
         return {}
     rows = session.execute(
-        select(Referral.id, User.email)
+        select(Referral.id, User.email, User.language)
         .join(Referral, Referral.created_by_id == User.id)
         .where(Referral.id.in_(referral_ids), Referral.status != ReferralStatus.RECEIVED.value, User.active.is_(True))
     )
-    return {referral_id: [email] for referral_id, email in rows}
+    return {referral_id: [(email, language)] for referral_id, email, language in rows}
 
 
-def _listings(session: Session, center_ids: list[int]) -> dict[int, tuple[Any, list[str]]]:
-    """Each center's name, place and last confirmation, with the addresses of its active staff, by
-    center id (plain rows: they outlive the read's transaction)."""
+def _listings(session: Session, center_ids: list[int]) -> dict[int, tuple[Any, list[Recipient]]]:
+    """Each center's name, place and last confirmation, with the addresses and languages of its
+    active staff, by center id (plain rows: they outlive the read's transaction)."""
     if not center_ids:
         return {}
     centers = session.execute(
@@ -273,35 +292,31 @@ def _listings(session: Session, center_ids: list[int]) -> dict[int, tuple[Any, l
             Center.id.in_(center_ids)
         )
     )
-    found: dict[int, tuple[Any, list[str]]] = {center.id: (center, []) for center in centers}
+    found: dict[int, tuple[Any, list[Recipient]]] = {center.id: (center, []) for center in centers}
     rows = session.execute(
-        select(center_staff.c.center_id, User.email)
+        select(center_staff.c.center_id, User.email, User.language)
         .join(User, User.id == center_staff.c.user_id)
         .where(center_staff.c.center_id.in_(center_ids))
         .where(User.role == Role.CENTER_STAFF.value, User.active.is_(True))
         .order_by(User.id)
     )
-    for center_id, email in rows:
-        found[center_id][1].append(email)
+    for center_id, email, language in rows:
+        found[center_id][1].append((email, language))
     return found
 
 
-def _confirmation_mail(
-    listing: tuple[Any, list[str]] | None, asked_at: datetime, base_url: str
-) -> list[tuple[str, str, str]]:
-    """The mails asking a center's staff to confirm its listing; none if it was confirmed since it was asked."""
+def _confirmation(
+    listing: tuple[Any, list[Recipient]] | None, asked_at: datetime, base_url: str
+) -> tuple[list[Recipient], str, list[str]]:
+    """Whom to ask to confirm a center's listing, and the subject and paragraphs of the mail; nobody if
+    it was confirmed since it was asked."""
     if listing is None:
-        return []
+        return [], CONFIRM_SUBJECT, []
     center, recipients = listing
     confirmed = center.last_verified_at
     if confirmed is not None and confirmed >= asked_at:
-        return []
-    when = (
-        f"It was last confirmed by the center on {confirmed:%B} {confirmed.day}, {confirmed.year}."
-        if confirmed is not None
-        else "It has not been confirmed by the center yet."
-    )
-    body = CONFIRM_BODY.format(
-        name=center.name, city=center.city, state=center.state, confirmed=when, base_url=base_url, center_id=center.id
-    )
-    return [(to, CONFIRM_SUBJECT, body) for to in recipients]
+        return [], CONFIRM_SUBJECT, []
+    when = Message(NEVER_CONFIRMED) if confirmed is None else Message(CONFIRMED_ON, date=LocalDate(confirmed.date()))
+    listed = Message(CONFIRM_LISTED, name=center.name, city=center.city, state=center.state, confirmed=when)
+    ask = Message(CONFIRM_ASK, url=f"{base_url}/portal/centers/{center.id}/confirm")
+    return recipients, CONFIRM_SUBJECT, [listed, ask]

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from directory.extensions import db
 from directory.mail import OutboxMailer
-from directory.models import Offer, OutboxMessage, Referral
+from directory.models import Offer, OutboxMessage, Referral, User
 from directory.models.base import utcnow
 from directory.referrals import dispatch, notifications, service
 from tests.api.test_referrals_api import intake, offer_ids, people, store, submit  # noqa: F401  (shared fixtures)
+from tests.factories import make_user
 
 PERSONAL = ("CASE-1042", "555-0199", "heroin", "alcohol", "liver", "medicaid")
 
@@ -282,3 +283,52 @@ def test_the_periodic_rounds_stop_referrals_whose_consent_expired(app, client, s
         referral = db.session.get(Referral, referral_id)
         assert (referral.status, referral.status_reason) == ("needs_review", service.CONSENT_EXPIRED)
         assert [o.status for o in referral.offers] == ["withdrawn"]
+
+
+def speakers(store, center_id: int) -> dict[str, str]:  # noqa: F811
+    """Three more staff of a center: one who picked Spanish, one English, one who never picked; their emails."""
+    with store.session() as session:
+        users = {language: make_user(session, "center_staff", [center_id], password=None) for language in ("es", "en")}
+        users["unknown"] = make_user(session, "center_staff", [center_id], password=None)
+        for language in ("es", "en"):
+            users[language].language = language
+        session.commit()
+        return {language: user.email for language, user in users.items()}
+
+
+def test_center_staff_get_the_offer_and_its_reminder_each_in_their_own_language(app, client, people, store):  # noqa: F811
+    staff = speakers(store, people.near)
+    submit(client, people)
+    offers = {to: (subject, body) for to, subject, body in mail(app) if to in staff.values()}
+    spanish = ("Nueva oferta de derivación", "Tiene una nueva oferta de derivación; inicie sesión para verla: ")
+    english = ("New referral offer", "You have a new referral offer; sign in to see it: ")
+    for language, (subject, body) in (("es", spanish), ("en", english), ("unknown", english)):
+        assert offers[staff[language]][0] == subject
+        assert offers[staff[language]][1] == f"{body}http://127.0.0.1:5000/portal/offers\n"
+    clear(app)
+    with app.app_context():  # the round of reminders, as beat runs it: mailed after its commit
+        assert service.remind_open_offers(db.session, after=timedelta(minutes=30), now=utcnow() + timedelta(hours=1))
+    reminders = {to: (subject, body) for to, subject, body in mail(app)}
+    assert reminders[staff["es"]] == (
+        "Una oferta de derivación espera su respuesta",
+        "Una derivación ofrecida a su centro espera su respuesta; inicie sesión para responder: "
+        "http://127.0.0.1:5000/portal/offers\n",
+    )
+    for language in ("en", "unknown"):
+        assert reminders[staff[language]][0] == notifications.REMINDER_SUBJECT
+        assert reminders[staff[language]][1].startswith("A referral offered to your center is waiting for your answer")
+    assert_no_personal_data([(to, subject, body) for to, (subject, body) in reminders.items()])
+
+
+def test_the_sender_hears_of_a_new_status_in_their_language(app, client, people, store):  # noqa: F811
+    with store.session() as session:
+        sender = session.scalars(select(User).where(User.email == people.emails["sender"])).one()
+        sender.language = "es"
+        session.commit()
+    referral_id = submit(client, people)
+    [(subject, body)] = [(subject, body) for to, subject, body in mail(app) if to == people.emails["sender"]]
+    assert subject == "Una derivación que usted envió tiene un nuevo estado"
+    assert body == (
+        "Una derivación que usted envió tiene un nuevo estado; inicie sesión: "
+        f"http://127.0.0.1:5000/referrals/{referral_id}\n"
+    )

@@ -70,6 +70,45 @@ def test_the_mail_names_the_listing_and_links_to_its_confirm_page_with_nothing_p
     assert "It has not been confirmed by the center yet." in never
 
 
+def test_staff_who_picked_spanish_are_asked_in_spanish_and_the_others_in_english(app, store, cast):
+    day = T0 - timedelta(days=120)
+    with store.session() as session:
+        session.execute(update(Center).where(Center.id == cast.a.id).values(last_verified_at=day))
+        session.execute(update(User).where(User.email == "staff-a@example.org").values(language="es"))
+        colleague = make_user(session, "center_staff", [cast.a.id], email="colleague-a@example.org")
+        session.commit()
+        assert colleague.language is None
+    ask(app)
+    spanish = next(m for m in outbox(app) if m["To"] == "staff-a@example.org")
+    assert spanish["Subject"] == "Confirme su ficha en el directorio de tratamiento"
+    assert spanish.get_content() == (
+        "Las personas que buscan tratamiento encuentran Alpha Recovery (Chicago, IL) en el directorio de "
+        f"tratamiento. El centro la confirmó por última vez el {day.day} de {SPANISH_MONTHS[day.month - 1]} de "
+        f"{day.year}.\n\n"
+        "Revise la ficha y confirme que es correcta (un clic después de iniciar sesión), o corríjala:\n"
+        f"http://127.0.0.1:5000/portal/centers/{cast.a.id}/confirm\n"
+    )
+    english = next(m for m in outbox(app) if m["To"] == "colleague-a@example.org")
+    assert english["Subject"] == notifications.CONFIRM_SUBJECT
+    assert f"It was last confirmed by the center on {day:%B} {day.day}, {day.year}." in english.get_content()
+
+
+SPANISH_MONTHS = [
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+]
+
+
 def test_listings_confirmed_lately_and_centers_without_active_staff_are_not_asked(app, store, cast):
     with store.session() as session:
         session.execute(update(Center).where(Center.id == cast.a.id).values(last_verified_at=T0 - timedelta(days=89)))
