@@ -3,7 +3,8 @@ when one was placed elsewhere, the referrer hears of a new status; and the one n
 center, not a referral: its staff asked to confirm a stale listing.
 
 The messages carry no personal data (no client reference, no clinical facts, no phone),
-only a link to sign in; the referral id in a link is a random id, not personal data.
+only a link to sign in; the referral id in a link is a random id, not personal data. Each is
+written in its recipient's language (`users.language`; English when not known).
 
 What to send is noticed on the session itself (`watch`): every new `Offer` and every change of
 a `Referral`'s status that is flushed is noted, and just before the transaction commits each
