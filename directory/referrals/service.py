@@ -127,10 +127,9 @@ def _set_plan(referral: Referral, plan: dict[str, Any]) -> None:
     kept = {**plan.get(PLAN_MESSAGES, {}), **(referral.plan or {}).get(PLAN_MESSAGES, {})}
     referral.plan = {**plan, PLAN_MESSAGES: kept} if kept else plan
     steps = [step for step in (plan.get("detox"), plan.get("naltrexone_program")) if step]
-    _remember(
-        referral,
-        [*(why for step in steps for why in step["why"]), *(m for p in plan["partial_matches"] for m in p["missing"])],
-    )
+    reasons = [why for step in steps for why in step["why"]]
+    missing = [text for match in plan.get("partial_matches", []) for text in match["missing"]]
+    _remember(referral, reasons + missing)
 
 
 def _set_status(session: Session, referral: Referral, status: ReferralStatus, actor: User | None, reason: str | None,

@@ -46,6 +46,8 @@ def test_a_routed_referrals_reasons_are_in_spanish_and_stored_in_english(client,
     assert "Ofrecida a Lakeside Detox (desintoxicación)." in page.text  # the status reason
     assert "Ofrecida a Lakeside Detox." in page.text  # the timeline's
     assert "miles away" not in page.text and "Offered to" not in page.text and "takes Medicaid" not in page.text
+    calls = spanish_page(client.get(f"/referrals/{referral.id}/calls")).main()
+    assert "Ofrecida a Lakeside Detox (desintoxicación)." in calls.text
 
     with store.session() as session:
         stored = session.get(Referral, referral.id)
