@@ -21,7 +21,7 @@ from directory.models import AuditEvent, Center, ClaimStatus, ListingClaim, Role
 from directory.models.centers import VERIFICATION_VALID_DAYS
 from directory.search.geocoding import Geocoder, PlaceNotFound
 from directory.sources.records import MULTI_VALUED, RowChecker, format_timestamp
-from directory.translatable import N_
+from directory.translatable import N_, Message
 
 #: What each editable field is called on the portal's form and in messages (marked for the catalogue:
 #: the portal shows them in the person's language).
@@ -73,6 +73,7 @@ class ListingError(ValueError):
 
     def __init__(self, message: str, fields: Mapping[str, list[str]] | None = None) -> None:
         super().__init__(message)
+        self.message = message
         self.fields: dict[str, list[str]] = dict(fields or {})
 
 
@@ -81,12 +82,18 @@ def _label(name: str) -> str:
 
 
 def _messages(check: RowChecker) -> dict[str, list[str]]:
-    """The checker's issues as one message per field, in words that stand on their own."""
+    """The checker's issues as one message per field, in words that stand on their own (marked:
+    the portal's forms show them translated)."""
     fields: dict[str, list[str]] = {}
     for issue in check.issues:
         shown = issue.value if len(issue.value) <= 60 else issue.value[:57] + "..."
-        subject = f"“{shown}”" if shown else _label(issue.column)
-        fields.setdefault(issue.column, []).append(f"{subject} {issue.message}.")
+        problem = issue.message if isinstance(issue.message, Message) else Message(issue.message)
+        message = (
+            Message(N_("“%(value)s” %(problem)s."), value=shown, problem=problem)
+            if shown
+            else Message(N_("%(field)s %(problem)s."), field=Message(_label(issue.column)), problem=problem)
+        )
+        fields.setdefault(issue.column, []).append(message)
     return fields
 
 
@@ -102,14 +109,14 @@ def _as_text(check: RowChecker, name: str, value: object) -> str | None:
     if name in MULTI_VALUED:
         if isinstance(value, list | tuple) and all(isinstance(code, str) for code in value):
             return ";".join(value)
-        check.fail(name, value, "must be a list of codes")
+        check.fail(name, value, N_("must be a list of codes"))
         return None
     if isinstance(value, list | tuple):
-        check.fail(name, value, "must be a single value")
+        check.fail(name, value, N_("must be a single value"))
         return None
     if isinstance(value, int | float | str) and not isinstance(value, bool):
         return str(value)
-    check.fail(name, value, "must be text or a number")
+    check.fail(name, value, N_("must be text or a number"))
     return None
 
 
@@ -166,7 +173,7 @@ def check_center_edit(submitted: Mapping[str, object]) -> dict[str, Any]:
     given = {"latitude", "longitude"} & {n for n, v in submitted.items() if v is not None and str(v).strip()}
     if len(given) == 1:
         missing = ({"latitude", "longitude"} - given).pop()
-        check.fail(missing, "", "is needed too: give latitude and longitude together, or neither")
+        check.fail(missing, "", N_("is needed too: give latitude and longitude together, or neither"))
     if check.issues:
         raise _invalid(_messages(check))
     return values
@@ -213,7 +220,9 @@ def apply_center_edit(
         try:
             place = geocoder.locate(zip_code)
         except PlaceNotFound as error:
-            message = f"{error} Enter the center's latitude and longitude to place it yourself."
+            message = Message(
+                N_("%(problem)s Enter the center's latitude and longitude to place it yourself."), problem=error.message
+            )
             raise ListingError(message, {"zip": [message]}) from error
         wanted["latitude"], wanted["longitude"] = place.latitude, place.longitude
         edit.location, edit.place_label = "geocoded", place.label
@@ -248,13 +257,13 @@ def check_capacity(accepting_referrals: object, beds_available: object) -> tuple
     check = RowChecker("capacity", 0)
     accepting = False
     if accepting_referrals is None or (isinstance(accepting_referrals, str) and not accepting_referrals.strip()):
-        check.fail("accepting_referrals", "", "is required: yes or no")
+        check.fail("accepting_referrals", "", N_("is required: yes or no"))
     elif isinstance(accepting_referrals, bool):
         accepting = accepting_referrals
     elif isinstance(accepting_referrals, str):
         accepting = check.boolean("accepting_referrals", accepting_referrals, default=False)
     else:
-        check.fail("accepting_referrals", accepting_referrals, "must be true or false")
+        check.fail("accepting_referrals", accepting_referrals, N_("must be true or false"))
     beds = None
     raw = _as_text(check, "beds_available", beds_available)
     if raw is not None:
@@ -326,9 +335,11 @@ def request_claim(session: Session, user: User, center: Center, message: str | N
     approved claim gives access only to center staff. Raises ListingError when refused.
     """
     if user.manages(center):
-        raise ListingError(f"You already manage {center.name}.")
+        raise ListingError(Message(N_("You already manage %(center)s."), center=center.name))
     if user.role != Role.CENTER_STAFF:
-        raise ListingError("Only center staff accounts can claim a listing. Ask an administrator to change your role.")
+        raise ListingError(
+            N_("Only center staff accounts can claim a listing. Ask an administrator to change your role.")
+        )
     pending = session.scalar(
         select(ListingClaim.id).where(
             ListingClaim.user_id == user.id,
@@ -338,12 +349,17 @@ def request_claim(session: Session, user: User, center: Center, message: str | N
     )
     if pending is not None:
         raise ListingError(
-            f"You already asked to manage {center.name}; an administrator has not decided yet. "
-            "You will be able to edit the listing once they approve."
+            Message(
+                N_(
+                    "You already asked to manage %(center)s; an administrator has not decided yet. "
+                    "You will be able to edit the listing once they approve."
+                ),
+                center=center.name,
+            )
         )
     text = " ".join((message or "").split()) or None
     if text and len(text) > 1000:
-        raise ListingError("Keep the message to 1000 characters.", {"message": ["Keep it to 1000 characters."]})
+        raise ListingError(N_("Keep the message to 1000 characters."), {"message": [N_("Keep it to 1000 characters.")]})
     claim = ListingClaim(user_id=user.id, center_id=center.id, message=text, status=ClaimStatus.PENDING, created_at=now)
     session.add(claim)
     session.flush()

@@ -10,6 +10,8 @@ them is written in it (`in_language`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, has_request_context, request
@@ -82,8 +84,12 @@ def page_language() -> str:
     return locale.language if locale is not None else DEFAULT_LANGUAGE
 
 
-def translate(text: str) -> str:
-    """Text marked in code without Flask (`directory.translatable`), in the request's language."""
+def translate(text: str, messages: Mapping[str, dict[str, Any]] | None = None) -> str:
+    """Text marked in code without Flask (`directory.translatable`), in the request's language.
+    A stored text with values is translated from its form in `messages` (`Message.data`, by its
+    English text), as a referral's plan keeps them; without it, it stays as stored."""
+    if messages and not isinstance(text, Message) and text in messages:
+        text = Message.from_data(messages[text])
     if isinstance(text, Message):
         return text.translate(gettext, str(get_locale() or LOCALES[DEFAULT_LANGUAGE]))
     return gettext(text)

@@ -4,7 +4,9 @@
 message catalogue, and the page that shows the text translates it with `_()` (gettext).
 `Message(N_("... %(town)s ..."), town=...)` is a sentence with values: a string, in English, that
 a page shows in the person's language with `Message.translate`. A value may be a Message itself,
-or a `LocalDate`, written as the language writes dates.
+a list of Messages (written joined with "; "), or a `LocalDate`, written as the language writes dates.
+A Message that is stored (a referral's plan and timeline keep English text) is stored with its
+`data()`, from which `Message.from_data` makes it again.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from babel.dates import format_date, format_skeleton
 
@@ -63,6 +66,15 @@ class Message(str):
         """The message in the language `gettext` translates into, dates as `locale` writes them."""
         return self._finish(_format(self.template, self.values, gettext, locale))
 
+    def data(self) -> dict[str, Any]:
+        """The message as JSON-ready data: its template and values (see `from_data`)."""
+        return {"text": self.template, "values": {name: _data(value) for name, value in self.values.items()}}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Message:
+        """The message whose `data()` this is."""
+        return cls(data["text"], **{name: _from_data(value) for name, value in data["values"].items()})
+
     @staticmethod
     def _finish(text: str) -> str:
         return text
@@ -88,8 +100,30 @@ def _format(template: str, values: dict[str, object], gettext: Callable[[str], s
 
 
 def _value(value: object, gettext: Callable[[str], str], locale: str) -> object:
+    if isinstance(value, list):
+        return "; ".join(str(_value(item, gettext, locale)) for item in value)
     if isinstance(value, Message):
         return value.translate(gettext, locale)
     if isinstance(value, LocalDate):
         return value.format(locale)
+    return value
+
+
+def _data(value: object) -> object:
+    if isinstance(value, list):
+        return [_data(item) for item in value]
+    if isinstance(value, Message):
+        return {"message": value.data()}
+    if isinstance(value, LocalDate):
+        return {"date": value.day.isoformat(), "form": value.form}
+    return value
+
+
+def _from_data(value: Any) -> object:
+    if isinstance(value, list):
+        return [_from_data(item) for item in value]
+    if isinstance(value, dict) and "message" in value:
+        return Message.from_data(value["message"])
+    if isinstance(value, dict):
+        return LocalDate(date.fromisoformat(value["date"]), value["form"])
     return value

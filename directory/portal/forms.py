@@ -19,6 +19,7 @@ from directory.centers_editing import (
     check_capacity,
     check_center_edit,
 )
+from directory.i18n import translate
 from directory.models import Center
 from directory.models.upkeep import MAX_NOTE_LENGTH
 from directory.public.forms import choices
@@ -41,8 +42,9 @@ class StateField(SelectField):
 
 
 def _attach(form: FlaskForm, error: ListingError) -> None:
-    """Put the shared checks' messages on the form's fields."""
-    for name, messages in error.fields.items():
+    """Put the shared checks' messages on the form's fields, in the page's language."""
+    for name, marked in error.fields.items():
+        messages = [translate(message) for message in marked]
         field: Field | None = getattr(form, name, None)
         if field is None:
             form.form_errors.extend(messages)

@@ -32,7 +32,7 @@ from directory.models.base import utcnow
 from directory.portal import bp
 from directory.referrals import service
 from directory.referrals.dispatch import offering
-from directory.referrals.presenters import center_offer_view
+from directory.referrals.presenters import center_offer_view, plan_messages
 from directory.security import record_denied, roles_required
 
 PORTAL_ROLES = ("center_staff", "admin")
@@ -112,6 +112,7 @@ def offers() -> ResponseReturnValue:
         "portal/offers.html",
         open_offers=open_views,
         answered=[center_offer_view(offer, now) for offer in answered],
+        plan_messages=plan_messages(*(offer.referral for offer in [*open_offers, *answered])),
     )
 
 
@@ -140,6 +141,7 @@ def offer(offer_id: int) -> ResponseReturnValue:
     return render_template(
         "portal/offer.html",
         offer=view,
+        plan_messages=plan_messages(found.referral) if "why" in view else {},
         accept_form=AcceptOfferForm(formdata=None),
         decline_form=DeclineOfferForm(formdata=None),
         follow_up_form=FollowUpForm(formdata=None),
@@ -155,7 +157,7 @@ def _not_answered(offer_id: int, *reasons: str) -> Response:
 
 def _refused(offer_id: int, error: service.ReferralError) -> Response:
     db.session.rollback()
-    return _not_answered(offer_id, translate(str(error)))
+    return _not_answered(offer_id, translate(error.message))
 
 
 def form_errors(form: FlaskForm) -> list[str]:

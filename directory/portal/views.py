@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from directory import centers_editing as listings
 from directory.extensions import db
+from directory.i18n import translate
 from directory.models import Center, ClaimStatus, ListingReport, Role, User
 from directory.models.base import utcnow
 from directory.models.upkeep import REPORT_OUTCOMES, REPORT_REASONS
@@ -146,7 +147,7 @@ def new_claim() -> ResponseReturnValue:
             listings.request_claim(db.session, current_user, center, form.message.data, now=utcnow())
         except listings.ListingError as error:
             db.session.rollback()
-            form.form_errors.append(str(error))
+            form.form_errors.append(translate(error.message))
             return render_template("portal/claim.html", center=center, form=form), 409
         db.session.commit()
         flash(_("Thank you. An administrator will review your claim to manage %(center)s.", center=center.name))
@@ -185,7 +186,7 @@ def edit_center(center_id: int) -> ResponseReturnValue:
         except listings.ListingError as error:
             db.session.rollback()
             for name, messages in error.fields.items():
-                form[name].errors = [*form[name].errors, *messages]
+                form[name].errors = [*form[name].errors, *(translate(message) for message in messages)]
         else:
             db.session.commit()
             _flash_edit(edit)

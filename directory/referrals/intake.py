@@ -26,7 +26,7 @@ from directory.routing.rules import (
     USE_DISORDERS,
 )
 from directory.search.geocoding import Geocoder, PlaceNotFound
-from directory.sources.records import RowChecker
+from directory.sources.records import PHONE_FORMAT, RowChecker
 from directory.translatable import N_, Message
 from directory.vocabulary import LANGUAGES, PAYMENT_OPTIONS, POPULATIONS
 
@@ -268,15 +268,15 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
     phone = check.phone(
         "contact_phone", data.get("contact_phone") if isinstance(data.get("contact_phone"), str) else ""
     )
-    for issue in check.issues:
-        errors_for("contact_phone").append(issue.message[0].upper() + issue.message[1:] + ".")
+    if check.issues:
+        errors_for("contact_phone").append(Message(N_("Is not %(format)s."), format=Message(PHONE_FORMAT)))
 
     place = None
     location = data.get("location")
     try:
         place = geocoder.locate(location if isinstance(location, str) else "")
     except PlaceNotFound as error:
-        errors_for("location").append(str(error))
+        errors_for("location").append(error.message)
 
     distance = data.get("max_distance_miles", DEFAULT_MAX_DISTANCE_MILES)
     if distance in (None, ""):

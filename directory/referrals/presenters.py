@@ -11,7 +11,7 @@ from typing import Any
 
 from directory.models import Offer, OfferStatus, Referral, Role, TimelineEntry, User
 from directory.models.referrals import FHIR_TASK_STATUS
-from directory.referrals.service import consent_in_force
+from directory.referrals.service import PLAN_MESSAGES, consent_in_force
 
 
 def _iso(value: Any) -> str | None:
@@ -72,6 +72,12 @@ def referral_view(referral: Referral) -> dict[str, Any]:
         "offers": [offer_view(o) for o in referral.offers],
         "timeline": [timeline_view(e) for e in referral.timeline],
     }
+
+
+def plan_messages(*referrals: Referral) -> dict[str, dict[str, Any]]:
+    """The translatable form of the referrals' stored texts with values (plan, offers' reasons,
+    timeline), by their English text, for pages to translate them (`directory.i18n.translate`)."""
+    return {text: data for r in referrals for text, data in ((r.plan or {}).get(PLAN_MESSAGES) or {}).items()}
 
 
 # What a center sees ---------------------------------------------------------------------------

@@ -52,7 +52,7 @@ from directory.routing.rules import ClinicalFacts, assess, target_naltrexone_sta
 from directory.search.geocoding import Place
 from directory.search.listing import CenterListing
 from directory.search.service import SearchFilters, SearchHit, SearchQuery, find_centers_near
-from directory.translatable import N_
+from directory.translatable import N_, Message
 
 #: The search filter of each attribute kind of `STEP_CODES`.
 STEP_FILTERS = {"levels_of_care": "level_of_care", "medications": "medication"}
@@ -67,14 +67,21 @@ STEPS = ("detox", "naltrexone")
 #: Why routing stopped when the person's consent lapsed (the referral goes to `needs_review`).
 CONSENT_EXPIRED = N_("consent expired: renew it with the person")
 CONSENT_REVOKED = N_("Consent revoked.")
+#: The plan's key keeping the translatable form (`Message.data`) of the texts with values stored in
+#: English in the plan, the offers' reasons and the timeline, by their English text: the pages
+#: translate them from it, the API reads the English.
+PLAN_MESSAGES = "messages"
 
 
 class ReferralError(ValueError):
-    """An action that cannot be done in the referral's or offer's current state."""
+    """An action that cannot be done in the referral's or offer's current state; `message` is marked
+    (a constant or a `Message`), so pages show it translated."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
-#: What a losing accept is told when another center's offer of the same step won.
-PLACED_ELSEWHERE = N_("another center accepted this referral")
 #: Offer statuses that hold a step: accepted, and then admitted or completed.
 TAKEN = (OfferStatus.ACCEPTED.value, OfferStatus.ADMITTED.value, OfferStatus.COMPLETED.value)
 
@@ -103,6 +110,26 @@ def _timeline(session: Session, referral: Referral, status: str, actor: User | N
         entries.append(values)
     else:
         session.add(TimelineEntry(**values))
+    _remember(referral, [reason] if reason else [])
+
+
+def _remember(referral: Referral, texts: list[str]) -> None:
+    """Keep, in the referral's plan, the translatable form of the texts among `texts` that are
+    Messages with values (see `PLAN_MESSAGES`)."""
+    new = {text: text.data() for text in texts if isinstance(text, Message) and text.values}
+    if new:
+        plan = referral.plan or {}
+        referral.plan = {**plan, PLAN_MESSAGES: {**plan.get(PLAN_MESSAGES, {}), **new}}
+
+
+def _set_plan(referral: Referral, plan: dict[str, Any]) -> None:
+    """Store the plan with the messages kept so far and those of its reasons."""
+    kept = {**plan.get(PLAN_MESSAGES, {}), **(referral.plan or {}).get(PLAN_MESSAGES, {})}
+    referral.plan = {**plan, PLAN_MESSAGES: kept} if kept else plan
+    steps = [step for step in (plan.get("detox"), plan.get("naltrexone_program")) if step]
+    reasons = [why for step in steps for why in step["why"]]
+    missing = [text for match in plan.get("partial_matches", []) for text in match["missing"]]
+    _remember(referral, reasons + missing)
 
 
 def _set_status(session: Session, referral: Referral, status: ReferralStatus, actor: User | None, reason: str | None,
@@ -366,7 +393,7 @@ def route_referral(session: Session, referral_id: str, *, now: datetime | None =
         "partial_matches": [],
     }
     if not assessment.routable:
-        referral.plan = plan
+        _set_plan(referral, plan)
         _set_status(session, referral, ReferralStatus.NEEDS_REVIEW, None, assessment.review_reason, now, entries)
         return _end(session, referral, entries)
     if referral.status == ReferralStatus.RECEIVED:
@@ -375,7 +402,7 @@ def route_referral(session: Session, referral_id: str, *, now: datetime | None =
     detox = rank_detox(candidates, needs)
     if not detox:
         plan["partial_matches"] = [_partial_view(r) for r in partial_matches(candidates, needs)]
-        referral.plan = plan
+        _set_plan(referral, plan)
         _set_status(session, referral, ReferralStatus.UNPLACED, None, N_("No medical detox center fits."), now, entries)
         return _end(session, referral, entries)
     top = detox[0]
@@ -387,8 +414,8 @@ def route_referral(session: Session, referral_id: str, *, now: datetime | None =
     ]
     plan["detox"] = _step_view(top, offers[0])
     plan["naltrexone_program"] = _naltrexone_view(naltrexone[0] if naltrexone else None, assessment.earliest_start)
-    referral.plan = plan
-    reason = _offered_to([r.candidate.name for r in chosen], "detox")
+    _set_plan(referral, plan)
+    reason = _offered_to([r.candidate.name for r in chosen])
     _set_status(session, referral, ReferralStatus.OFFERED, None, reason, now, entries)
     try:
         return _end(session, referral, entries)
@@ -397,10 +424,11 @@ def route_referral(session: Session, referral_id: str, *, now: datetime | None =
         return session.get(Referral, referral_id).status  # type: ignore[union-attr]
 
 
-def _offered_to(names: list[str], step: str) -> str:
-    """The status reason of a step open with these centers, e.g. "Offered to A, B and C (detox)."."""
-    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-    return f"Offered to {listed} ({step})."
+def _offered_to(names: list[str]) -> Message:
+    """The status reason of the detox step open with these centers, e.g. "Offered to A, B and C (detox)."."""
+    if len(names) == 1:
+        return Message(N_("Offered to %(center)s (detox)."), center=names[0])
+    return Message(N_("Offered to %(centers)s and %(last)s (detox)."), centers=", ".join(names[:-1]), last=names[-1])
 
 
 def _end(session: Session, referral: Referral, entries: list[dict[str, Any]]) -> str:
@@ -450,7 +478,9 @@ def _make_offer(session: Session, referral: Referral, step: str, ranked: Ranked,
         target_start=target_start,
     )
     session.add(offer)  # written with the rest at commit: routing flushes once
-    _timeline(session, referral, f"offer:{step}:offered", None, f"Offered to {ranked.candidate.name}.", now, entries)
+    _remember(referral, list(ranked.why))
+    offered = Message(N_("Offered to %(center)s."), center=ranked.candidate.name)
+    _timeline(session, referral, f"offer:{step}:offered", None, offered, now, entries)
     return offer
 
 
@@ -484,7 +514,7 @@ def offer_next(session: Session, referral: Referral, step: str, *, now: datetime
         if still_open:
             return []  # the open offers may still be accepted
         plan["partial_matches"] = [_partial_view(r) for r in partial_matches(candidates, needs)]
-        referral.plan = plan
+        _set_plan(referral, plan)
         reason = (
             N_("No medical detox center accepted.")
             if step == "detox"
@@ -508,10 +538,10 @@ def offer_next(session: Session, referral: Referral, step: str, *, now: datetime
             plan["detox"] = _step_view(by_center[best.center_id], best)
         else:
             plan["naltrexone_program"] = _naltrexone_view(by_center[best.center_id], _earliest(referral), best, target)
-    referral.plan = plan
+    _set_plan(referral, plan)
     if step == "detox":
         names = [o.center.name for o in still_open] + [r.candidate.name for r in chosen]
-        _set_status(session, referral, ReferralStatus.OFFERED, None, _offered_to(names, "detox"), now)
+        _set_status(session, referral, ReferralStatus.OFFERED, None, _offered_to(names), now)
     return offers
 
 
@@ -578,15 +608,42 @@ def _lock_for_answer(session: Session, offer_id: int, now: datetime) -> None:
     )
 
 
+#: Why an answer to an offer was refused, by the answer ("accepted" or "declined"): the offer is in
+#: another state, or another center's offer of the step was accepted.
+NO_LONGER_OPEN = {
+    "accepted": N_("This offer can no longer be accepted (it is %(state)s)."),
+    "declined": N_("This offer can no longer be declined (it is %(state)s)."),
+}
+NO_LONGER_OPEN_ELSEWHERE = {
+    "accepted": N_("This offer can no longer be accepted: another center accepted this referral."),
+    "declined": N_("This offer can no longer be declined: another center accepted this referral."),
+}
+#: An offer's state in those sentences (the offer is "missing" if it is gone).
+OFFER_STATES = {
+    "missing": N_("missing"),
+    "expired": N_("expired"),
+    "withdrawn": N_("withdrawn"),
+    "accepted": N_("accepted"),
+    "declined": N_("declined"),
+    "admitted": N_("admitted"),
+    "no_show": N_("no_show"),
+    "completed": N_("completed"),
+}
+
+
 def _no_longer_open(session: Session, offer_id: int, verb: str) -> ReferralError:
     """Why an offer could not be answered (read after the rollback): taken, expired, withdrawn, gone."""
     offer = session.get(Offer, offer_id)
-    if offer is None:
-        return ReferralError(f"This offer can no longer be {verb} (it is missing).")
-    if offer.status == OfferStatus.WITHDRAWN and _accepted_offer(offer.referral, offer.step) is not None:
-        return ReferralError(f"This offer can no longer be {verb}: {PLACED_ELSEWHERE}.")
-    state = OfferStatus.EXPIRED.value if offer.status == OfferStatus.OFFERED else offer.status
-    return ReferralError(f"This offer can no longer be {verb} (it is {state}).")
+    if offer is not None and offer.status == OfferStatus.WITHDRAWN and _accepted_offer(offer.referral, offer.step):
+        return ReferralError(NO_LONGER_OPEN_ELSEWHERE[verb])
+    state = (
+        "missing"
+        if offer is None
+        else OfferStatus.EXPIRED.value
+        if offer.status == OfferStatus.OFFERED
+        else offer.status
+    )
+    return ReferralError(Message(NO_LONGER_OPEN[verb], state=Message(OFFER_STATES.get(state, state))))
 
 
 def accept_offer(session: Session, offer_id: int, actor: User, admission_date: date, *, now: datetime | None = None,
@@ -602,7 +659,7 @@ def accept_offer(session: Session, offer_id: int, actor: User, admission_date: d
 
 
 def _accept(session: Session, offer_id: int, actor: User, admission_date: date, now: datetime, offering: Offering,
-            note: str = "") -> OfferOutcome:  # fmt: skip
+            by_phone: bool = False) -> OfferOutcome:  # fmt: skip
     """Accept an open offer, its referral locked; the caller commits. Rolls back and raises if it is not open."""
     won = _transition(
         session, offer_id, (OfferStatus.OFFERED.value,), OfferStatus.ACCEPTED, now,
@@ -615,25 +672,24 @@ def _accept(session: Session, offer_id: int, actor: User, admission_date: date, 
     offer = session.get(Offer, offer_id)
     assert offer is not None
     referral = offer.referral
-    _timeline(
-        session, referral, f"offer:{offer.step}:accepted", actor,
-        f"Admission on {admission_date.isoformat()}.{note}", now,
-    )  # fmt: skip
+    admission = N_("Admission on %(day)s. By phone.") if by_phone else N_("Admission on %(day)s.")
+    admission = Message(admission, day=admission_date.isoformat())
+    _timeline(session, referral, f"offer:{offer.step}:accepted", actor, admission, now)
     _withdraw_rest_of_step(session, referral, offer, now)
     key = "detox" if offer.step == "detox" else "naltrexone_program"
     plan = dict(referral.plan or {})
     plan[key] = _accepted_view(offer, plan.get(key))
-    referral.plan = plan
+    _set_plan(referral, plan)
     if offer.step == "detox":
-        _set_status(
-            session, referral, ReferralStatus.ACCEPTED, actor, f"{offer.center.name} accepted the detox referral.", now
-        )
+        accepted = Message(N_("%(center)s accepted the detox referral."), center=offer.center.name)
+        _set_status(session, referral, ReferralStatus.ACCEPTED, actor, accepted, now)
         offer_next(session, referral, "naltrexone", now=now, offering=offering)
     elif referral.status == ReferralStatus.UNPLACED:  # no program had accepted; one did on the phone
         detox = _accepted_offer(referral, "detox")
         admitted = detox is not None and detox.status != OfferStatus.ACCEPTED
         status = ReferralStatus.IN_PROGRESS if admitted else ReferralStatus.ACCEPTED
-        _set_status(session, referral, status, actor, f"{offer.center.name} accepted the naltrexone referral.", now)
+        accepted = Message(N_("%(center)s accepted the naltrexone referral."), center=offer.center.name)
+        _set_status(session, referral, status, actor, accepted, now)
     return OfferOutcome(offer, referral)
 
 
@@ -751,6 +807,17 @@ def _withdraw_open_offers(session: Session, referral: Referral, actor: User | No
             _timeline(session, referral, f"offer:{offer.step}:withdrawn", actor, reason, now)
 
 
+#: Why a closed referral cannot be cancelled, or have a call recorded, by its status.
+ALREADY_CLOSED = {
+    ReferralStatus.CANCELLED.value: N_("This referral is already cancelled."),
+    ReferralStatus.COMPLETED.value: N_("This referral is already completed."),
+}
+CLOSED = {
+    ReferralStatus.CANCELLED.value: N_("This referral is cancelled."),
+    ReferralStatus.COMPLETED.value: N_("This referral is completed."),
+}
+
+
 def cancel_referral(
     session: Session, referral_id: str, actor: User, reason: str, *, now: datetime | None = None
 ) -> Referral:
@@ -760,8 +827,8 @@ def cancel_referral(
     if referral is None:
         raise ReferralError(N_("No such referral."))
     if referral.status in (ReferralStatus.CANCELLED, ReferralStatus.COMPLETED):
-        raise ReferralError(f"This referral is already {referral.status}.")
-    reason = reason.strip() or "Cancelled by referral staff."
+        raise ReferralError(ALREADY_CLOSED[referral.status])
+    reason = reason.strip() or N_("Cancelled by referral staff.")
     _withdraw_open_offers(session, referral, actor, reason, now)
     _set_status(session, referral, ReferralStatus.CANCELLED, actor, reason, now)
     session.commit()
@@ -787,6 +854,12 @@ FOLLOW_UP = {
     OfferStatus.NO_SHOW: ((OfferStatus.ACCEPTED.value,), None),
     OfferStatus.COMPLETED: ((OfferStatus.ADMITTED.value,), None),
 }
+#: Why a follow-up was refused: the offer is not in the state it follows.
+FOLLOW_UP_REFUSED = {
+    OfferStatus.ADMITTED: N_("Only an offer that is accepted can be marked admitted."),
+    OfferStatus.NO_SHOW: N_("Only an offer that is accepted can be marked no_show."),
+    OfferStatus.COMPLETED: N_("Only an offer that is admitted can be marked completed."),
+}
 
 
 def record_follow_up(session: Session, offer_id: int, actor: User, outcome: OfferStatus, *,
@@ -798,20 +871,20 @@ def record_follow_up(session: Session, offer_id: int, actor: User, outcome: Offe
     allowed, referral_status = FOLLOW_UP[outcome]
     if not _transition(session, offer_id, allowed, outcome, now, responded_by_id=actor.id):
         session.rollback()
-        raise ReferralError(f"Only an offer that is {' or '.join(allowed)} can be marked {outcome.value}.")
+        raise ReferralError(FOLLOW_UP_REFUSED[outcome])
     session.expire_all()
     offer = session.get(Offer, offer_id)
     assert offer is not None
     referral = offer.referral
     _timeline(session, referral, f"offer:{offer.step}:{outcome.value}", actor, None, now)
     if referral_status is not None and referral.status == ReferralStatus.ACCEPTED:
-        _set_status(session, referral, referral_status, actor, f"Admitted at {offer.center.name}.", now)
+        admitted = Message(N_("Admitted at %(center)s."), center=offer.center.name)
+        _set_status(session, referral, referral_status, actor, admitted, now)
     if outcome == OfferStatus.COMPLETED and offer.step == "naltrexone":
         _set_status(session, referral, ReferralStatus.COMPLETED, actor, N_("Naltrexone program completed."), now)
     if outcome == OfferStatus.NO_SHOW:
-        _set_status(
-            session, referral, ReferralStatus.NEEDS_REVIEW, actor, f"Did not arrive at {offer.center.name}.", now
-        )
+        missed = Message(N_("Did not arrive at %(center)s."), center=offer.center.name)
+        _set_status(session, referral, ReferralStatus.NEEDS_REVIEW, actor, missed, now)
     session.commit()
     return OfferOutcome(offer, referral)
 
@@ -930,7 +1003,7 @@ def record_call(session: Session, referral_id: str, actor: User, outcome: str, *
         )
     if referral.status in (ReferralStatus.CANCELLED, ReferralStatus.COMPLETED):
         session.rollback()
-        raise ReferralError(f"This referral is {referral.status}.")
+        raise ReferralError(CLOSED[referral.status])
     step, targets, candidates = _call_targets(session, referral, now)
     target = next(
         (t for t in targets if (t.offer_id == offer_id if offer_id is not None else t.center_id == center_id)), None
@@ -945,7 +1018,8 @@ def record_call(session: Session, referral_id: str, actor: User, outcome: str, *
         )
     audit.record(session, actor, "referral.call", "referral", referral.id, detail=f"{step} {outcome} {target.name}")
     if outcome == "no_answer":
-        _timeline(session, referral, f"call:{step}:no_answer", actor, f"No answer at {target.name}.", now)
+        no_answer = Message(N_("No answer at %(center)s."), center=target.name)
+        _timeline(session, referral, f"call:{step}:no_answer", actor, no_answer, now)
         session.commit()
         return referral
     if target.offer_id is None:
@@ -960,7 +1034,7 @@ def record_call(session: Session, referral_id: str, actor: User, outcome: str, *
     assert target.offer_id is not None
     if outcome == "accepted":
         assert admission_date is not None
-        _accept(session, target.offer_id, actor, admission_date, now, offering, note=" By phone.")
+        _accept(session, target.offer_id, actor, admission_date, now, offering, by_phone=True)
     else:
         _decline(session, target.offer_id, actor, f"{reason[:1980]} (by phone)", now, offering)
     session.commit()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from directory.translatable import N_
+from directory.translatable import N_, Message
 from directory.vocabulary import label
 
 DETOX_CODES = frozenset({"medical_detox"})
@@ -97,7 +97,8 @@ def preferred_detox_substances(alcohol_use_disorder: bool, opioid_use_disorder: 
 
 
 #: The reason a naltrexone program is there, by the forms it offers. The reasons are stored with the
-#: plan in English; the constant ones are marked for the catalogue, so pages show them translated.
+#: plan in English; they are marked constants, or Messages with values (which the plan keeps, see
+#: `directory.referrals.service`), so pages show them translated.
 NALTREXONE_FORMS = {
     ("naltrexone_oral",): N_("offers naltrexone (oral)"),
     ("naltrexone_injectable",): N_("offers naltrexone (injectable)"),
@@ -112,20 +113,29 @@ class Ranked:
 
 
 def _common_reasons(c: Candidate, needs: Needs) -> list[str]:
-    reasons = [f"{c.distance_miles:.1f} miles away", f"takes {label('payment_options', needs.payment)}"]
+    reasons = [
+        Message(N_("%(miles)s miles away"), miles=f"{c.distance_miles:.1f}"),
+        Message(N_("takes %(payment)s"), payment=_label("payment_options", needs.payment)),
+    ]
     if c.accepting_referrals is None:
         reasons.append(N_("has not said whether it is accepting referrals"))
     if c.beds_available:
-        reasons.append(f"{c.beds_available} beds reported available")
+        reasons.append(Message(N_("%(beds)s beds reported available"), beds=c.beds_available))
     if c.verified:
         reasons.append(N_("listing confirmed by the center"))
     if needs.language:
-        language = label("languages", needs.language)
-        reasons.append(f"serves {language}" if needs.language in c.languages else f"no {language} listed")
+        language = _label("languages", needs.language)
+        served = N_("serves %(language)s") if needs.language in c.languages else N_("no %(language)s listed")
+        reasons.append(Message(served, language=language))
     matched = [p for p in needs.populations if p in c.populations]
     if matched:
-        reasons.append("serves " + "; ".join(label("populations", p) for p in matched))
+        reasons.append(Message(N_("serves %(populations)s"), populations=[_label("populations", p) for p in matched]))
     return reasons
+
+
+def _label(kind: str, code: str) -> Message:
+    """A vocabulary label inside a reason, translated with it."""
+    return Message(label(kind, code))
 
 
 def _fit_key(c: Candidate, needs: Needs) -> tuple:
@@ -237,9 +247,15 @@ def partial_matches(candidates: list[Candidate], needs: Needs, limit: int = 5) -
         if c.accepting_referrals is False:
             missing.append(N_("not accepting referrals"))
         if needs.payment not in c.payment_options:
-            missing.append(f"does not list {label('payment_options', needs.payment)}")
+            missing.append(Message(N_("does not list %(payment)s"), payment=_label("payment_options", needs.payment)))
         if c.distance_miles > needs.max_distance_miles:
-            missing.append(f"{c.distance_miles:.1f} miles away, beyond {needs.max_distance_miles:g}")
+            missing.append(
+                Message(
+                    N_("%(miles)s miles away, beyond %(limit)s"),
+                    miles=f"{c.distance_miles:.1f}",
+                    limit=f"{needs.max_distance_miles:g}",
+                )
+            )
         if c.beds_available == 0:
             missing.append(N_("no beds available"))
         if missing:

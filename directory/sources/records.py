@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 
+from directory.translatable import N_, Message
 from directory.vocabulary import ATTRIBUTE_VOCABULARIES, STATES
 
 #: The project's CSV columns, in order; multi-valued columns are separated by ";".
@@ -133,12 +134,15 @@ _EXTERNAL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*:[A-Za-z0-9][A-Za-z0-9._:-]*$")
 #: A number exactly as `format_phone` writes it (as the project's CSV holds them): taken as is,
 #: which gives what phonenumbers would and skips a third of an import's time.
 _FORMATTED_PHONE = re.compile(r"\([2-9][0-9]{2}\) [0-9]{3}-[0-9]{4}(?: ext\. [0-9]{1,7})?")
+#: What a phone number must be (the intake's check says it too).
+PHONE_FORMAT = N_("a 10-digit US phone number, e.g. (334) 673-2143 or 334-673-2143 x114")
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
 
 
 class RowChecker:
-    """Checks the fields of one row, collecting every issue with its column and value."""
+    """Checks the fields of one row, collecting every issue with its column and value. The messages
+    are marked for the catalogue: the portal's forms show them translated."""
 
     def __init__(self, path: str, line: int) -> None:
         self.path = path
@@ -152,27 +156,27 @@ class RowChecker:
         value = " ".join((value or "").split())
         if not value:
             if required:
-                self.fail(column, "", "is required")
+                self.fail(column, "", N_("is required"))
             return None
         if _CONTROL.search(value):
-            self.fail(column, value, "contains control characters")
+            self.fail(column, value, N_("contains control characters"))
             return None
         if len(value) > max_len:
-            self.fail(column, value, f"is longer than {max_len} characters")
+            self.fail(column, value, Message(N_("is longer than %(n)s characters"), n=max_len))
             return None
         return value
 
     def external_id(self, column: str, value: str | None) -> str | None:
         value = (value or "").strip()
         if not _EXTERNAL_ID.match(value) or len(value) > 200:
-            self.fail(column, value, 'must be "<source>:<id>", e.g. "samhsa-nssats-2015:7363AL36310"')
+            self.fail(column, value, N_('must be "<source>:<id>", e.g. "samhsa-nssats-2015:7363AL36310"'))
             return None
         return value
 
     def state(self, column: str, value: str | None) -> str | None:
         code = (value or "").strip().upper()
         if code not in STATES:
-            self.fail(column, value or "", "is not a US state or territory code (two letters, e.g. AL, DC, PR)")
+            self.fail(column, value or "", N_("is not a US state or territory code (two letters, e.g. AL, DC, PR)"))
             return None
         return code
 
@@ -181,7 +185,7 @@ class RowChecker:
         if pad and raw.isascii() and raw.isdigit() and 3 <= len(raw) < 5:
             raw = raw.zfill(5)
         if not _ZIP.match(raw):
-            self.fail(column, value or "", "is not a ZIP code (5 digits, e.g. 02139)")
+            self.fail(column, value or "", N_("is not a ZIP code (5 digits, e.g. 02139)"))
             return None
         return raw[:5]
 
@@ -189,10 +193,18 @@ class RowChecker:
         try:
             number = float((value or "").strip())
         except ValueError:
-            self.fail(column, value or "", f"is not a number (decimal degrees, -{limit:g} to {limit:g})")
+            self.fail(
+                column,
+                value or "",
+                Message(N_("is not a number (decimal degrees, -%(limit)s to %(limit)s)"), limit=f"{limit:g}"),
+            )
             return None
         if not -limit <= number <= limit or number != number:
-            self.fail(column, value or "", f"is out of range (decimal degrees, -{limit:g} to {limit:g})")
+            self.fail(
+                column,
+                value or "",
+                Message(N_("is out of range (decimal degrees, -%(limit)s to %(limit)s)"), limit=f"{limit:g}"),
+            )
             return None
         return round(number, digits) if digits is not None else number
 
@@ -208,7 +220,7 @@ class RowChecker:
         except phonenumbers.NumberParseException:
             number = None
         if number is None or number.country_code != 1 or not _has_area_code(number):
-            self.fail(column, raw, "is not a 10-digit US phone number, e.g. (334) 673-2143 or 334-673-2143 x114")
+            self.fail(column, raw, Message(N_("is not %(format)s"), format=Message(PHONE_FORMAT)))
             return None
         return format_phone(number)
 
@@ -222,7 +234,7 @@ class RowChecker:
             parts = urlsplit("")
         bad_characters = " " in raw or not raw.isprintable()
         if parts.scheme not in ("http", "https") or "." not in parts.netloc or bad_characters or len(raw) > 300:
-            self.fail(column, raw, "is not a web address starting with http:// or https://")
+            self.fail(column, raw, N_("is not a web address starting with http:// or https://"))
             return None
         return raw
 
@@ -231,7 +243,11 @@ class RowChecker:
         codes = [c.strip() for c in (value or "").split(";") if c.strip()]
         unknown = [c for c in codes if c not in vocabulary]
         if unknown:
-            self.fail(column, ";".join(unknown), f"has unknown codes; accepted: {', '.join(vocabulary)}")
+            self.fail(
+                column,
+                ";".join(unknown),
+                Message(N_("has unknown codes; accepted: %(codes)s"), codes=", ".join(vocabulary)),
+            )
         return sorted({c for c in codes if c in vocabulary})
 
     def boolean(self, column: str, value: str | None, *, default: bool | None) -> bool | None:
@@ -242,7 +258,10 @@ class RowChecker:
             return True
         if raw in _FALSE:
             return False
-        self.fail(column, value or "", "must be true or false" + (" (or empty: not known)" if default is None else ""))
+        message = (
+            N_("must be true or false") if default is not None else N_("must be true or false (or empty: not known)")
+        )
+        self.fail(column, value or "", message)
         return default
 
     def integer(self, column: str, value: str | None, *, low: int, high: int) -> int | None:
@@ -250,7 +269,7 @@ class RowChecker:
         if not raw:
             return None
         if not re.fullmatch(r"[0-9]+", raw) or not low <= int(raw) <= high:
-            self.fail(column, raw, f"must be a whole number from {low} to {high}")
+            self.fail(column, raw, Message(N_("must be a whole number from %(low)s to %(high)s"), low=low, high=high))
             return None
         return int(raw)
 
@@ -261,7 +280,7 @@ class RowChecker:
         try:
             return date.fromisoformat(raw)
         except ValueError:
-            self.fail(column, raw, "is not a date written YYYY-MM-DD, e.g. 2025-08-19")
+            self.fail(column, raw, N_("is not a date written YYYY-MM-DD, e.g. 2025-08-19"))
             return None
 
     def timestamp(self, column: str, value: str | None) -> datetime | None:
@@ -274,13 +293,13 @@ class RowChecker:
             try:
                 moment = datetime.combine(date.fromisoformat(raw), datetime.min.time())
             except ValueError:
-                self.fail(column, raw, "is not an ISO 8601 date or time, e.g. 2026-03-01T14:30:00Z")
+                self.fail(column, raw, N_("is not an ISO 8601 date or time, e.g. 2026-03-01T14:30:00Z"))
                 return None
         if moment.tzinfo is not None:
             try:
                 moment = moment.astimezone(UTC).replace(tzinfo=None)
             except OverflowError:
-                self.fail(column, raw, "is out of range once converted to UTC")
+                self.fail(column, raw, N_("is out of range once converted to UTC"))
                 return None
         return moment
 

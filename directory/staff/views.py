@@ -25,7 +25,7 @@ from directory.models.base import utcnow
 from directory.referrals import outcomes, service
 from directory.referrals.dispatch import escalate_after, offering, submit_and_send
 from directory.referrals.intake import IntakeInvalid, validate_intake
-from directory.referrals.presenters import referral_view
+from directory.referrals.presenters import plan_messages, referral_view
 from directory.routing.rules import (
     FLAG_CONFIRM_OPIOID_FREE,
     FLAG_LIVER_TESTS,
@@ -150,10 +150,10 @@ def flag_words(flag: str) -> str:
 
 
 @bp.app_template_global()
-def plan_texts(texts: list[str]) -> str:
-    """Texts of a stored plan (e.g. what a partial match misses), in the page's language where they
-    are constant texts marked for the catalogue; joined with "; "."""
-    return "; ".join(translate(text) for text in texts)
+def plan_texts(texts: list[str], messages: dict[str, Any] | None = None) -> str:
+    """Texts of a plan (e.g. what a partial match misses) in the page's language, joined with "; ";
+    stored texts with values translated from `messages` (`presenters.plan_messages`)."""
+    return "; ".join(translate(text, messages) for text in texts)
 
 
 @bp.app_template_global()
@@ -240,6 +240,7 @@ def _referral_page(referral: Referral, status: int = 200, **forms: Any) -> Respo
         referral=referral,
         view=view,
         earliest_start_explained=earliest,
+        plan_messages=plan_messages(referral),
         profile_slugs=_profile_slugs(view),
         next_step=NEXT_STEPS.get(referral.status, ""),
         cancel_form=forms.get("cancel_form") or CancelForm(formdata=None),
@@ -268,7 +269,7 @@ def cancel(referral_id: str) -> ResponseReturnValue:
         service.cancel_referral(db.session, found.id, _actor(), form.reason.data or "")
     except service.ReferralError as error:
         db.session.rollback()
-        flash(translate(str(error)), "error")
+        flash(translate(error.message), "error")
         return _referral_page(db.session.get(Referral, referral_id), 409)  # type: ignore[arg-type]
     flash(_("Referral cancelled; open offers were withdrawn."))
     return redirect(url_for("staff.referral", referral_id=found.id))
@@ -303,7 +304,11 @@ def needs_a_person() -> ResponseReturnValue:
         audit.record(db.session, _actor(), "referral.view", "referral", escalation.referral.id, detail="needs a person")
     db.session.commit()
     return render_template(
-        "staff/needs_a_person.html", escalations=escalations, reasons=ESCALATION_WORDS, minutes=escalate_after()
+        "staff/needs_a_person.html",
+        escalations=escalations,
+        reasons=ESCALATION_WORDS,
+        minutes=escalate_after(),
+        plan_messages=plan_messages(*(escalation.referral for escalation in escalations)),
     )
 
 
@@ -312,7 +317,14 @@ def _call_page(referral: Referral, form: CallForm, status: int = 200) -> Respons
     form.target.choices = [(_target_key(t), _target_label(t)) for t in targets]
     audit.record(db.session, _actor(), "referral.view", "referral", referral.id, detail="calls")
     db.session.commit()
-    page = render_template("staff/calls.html", referral=referral, step=step, targets=targets, form=form)
+    page = render_template(
+        "staff/calls.html",
+        referral=referral,
+        step=step,
+        targets=targets,
+        form=form,
+        plan_messages=plan_messages(referral),
+    )
     return page, status
 
 
@@ -348,7 +360,7 @@ def record_call(referral_id: str) -> ResponseReturnValue:
         )  # fmt: skip
     except service.ReferralError as error:
         db.session.rollback()
-        flash(translate(str(error)), "error")
+        flash(translate(error.message), "error")
         return _call_page(db.session.get(Referral, referral_id), CallForm(formdata=None), 409)  # type: ignore[arg-type]
     flash(_("Call recorded: %(outcome)s.", outcome=str(CALL_OUTCOME_LABELS[form.outcome.data or "no_answer"]).lower()))
     return redirect(url_for("staff.record_call", referral_id=found.id))
