@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite (and the linter) on a fresh or existing checkout:
-# on SQLite and on PostgreSQL, side by side (each test in a fresh database of its own).
+# once on SQLite, then again on PostgreSQL (each test in a fresh database of its own).
 # Extra arguments go to pytest, e.g. scripts/test.sh -k search
 # Under CI (CI=true) a service the suite needs (Redis, Chromium and chromedriver, axe-core,
 # PostgreSQL with PostGIS) that cannot be installed or started fails the run; elsewhere its tests
@@ -99,19 +99,10 @@ source scripts/bootstrap.sh requirements-dev.txt
 ruff check .
 ruff format --check .
 
-# The two passes run side by side (each test has its own database, server ports are free ones),
-# each line of output prefixed with its database.
-echo "== Test suite on SQLite and on PostgreSQL, side by side =="
-( python -m pytest "$@" 2>&1 | sed -u 's/^/sqlite     | /' ) &
-sqlite_pass=$!
-postgresql_pass=""
+echo "== Test suite on SQLite =="
+python -m pytest "$@"
+
 if pg_ready; then
-  ( TEST_DATABASE_URL="$PG_URL" python -m pytest "$@" 2>&1 | sed -u 's/^/postgresql | /' ) &
-  postgresql_pass=$!
+  echo "== Test suite on PostgreSQL =="
+  TEST_DATABASE_URL="$PG_URL" python -m pytest "$@"
 fi
-status=0
-wait "$sqlite_pass" || { status=1; echo "== The SQLite pass failed (lines marked sqlite)" >&2; }
-if [ -n "$postgresql_pass" ]; then
-  wait "$postgresql_pass" || { status=1; echo "== The PostgreSQL pass failed (lines marked postgresql)" >&2; }
-fi
-exit "$status"
