@@ -46,7 +46,7 @@ def machine() -> dict[str, str]:
         "Python": platform.python_version(),
         "SQLite": sqlite3.sqlite_version,
         "NumPy / SQLAlchemy": f"{np.__version__} / {sqlalchemy.__version__}",
-        "geographiclib": version("geographiclib"),
+        "pyproj (geodesics)": version("pyproj"),
         "Load average at start (1, 5, 15 min)": load,
     }
 

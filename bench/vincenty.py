@@ -1,11 +1,11 @@
 """Vincenty's inverse formula vectorised with NumPy: the full scan's distances.
 
-The app measures with `directory.search.geodesy.geodesic_miles` (Karney's algorithm,
-geographiclib), one point at a time: a search measures only the few candidates its bounds
-leave open. A full scan measures every center, and there this formula, about 100 array
-operations whatever the size (0.35 microseconds a point), keeps the scan the benchmark
-compares with as lean as it can be. The two agree within a micrometre (the benchmark compares
-distances within `DISTANCE_TOLERANCE_MILES`).
+The app measures with `directory.search.geodesy.geodesic_miles_to` (Karney's algorithm, in
+PROJ through pyproj): a search measures only the few candidates its bounds leave open. A full
+scan measures every center, and there this formula, about 100 array operations whatever the
+size (0.35 microseconds a point), keeps the scan the benchmark compares with as lean as it can
+be. The two agree within a micrometre (the benchmark compares distances within
+`DISTANCE_TOLERANCE_MILES`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Distances on the WGS-84 ellipsoid (Karney's algorithm, geographiclib) and the bounds a search
-narrows its candidates with before measuring them."""
+"""Distances on the WGS-84 ellipsoid (Karney's algorithm, in PROJ's C through pyproj, for many
+points in one call) and the bounds a search narrows its candidates with before measuring them."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from geographiclib.geodesic import Geodesic
+from pyproj import Geod
 
 METERS_PER_MILE = 1609.344
-_WGS84 = Geodesic.WGS84
-_A, _E2 = _WGS84.a, _WGS84.f * (2 - _WGS84.f)
+_WGS84 = Geod(ellps="WGS84")
+_A, _E2 = _WGS84.a, _WGS84.es
 #: Shortest length of one degree of latitude on WGS-84 (at the equator), in miles.
 _MIN_MILES_PER_DEG_LAT = 110574.3 / METERS_PER_MILE
 #: Length of one degree of longitude at the equator; at latitude phi it is at least this * cos(phi).
@@ -20,7 +20,15 @@ _MILES_PER_DEG_LON_EQUATOR = (math.pi / 180) * _A / METERS_PER_MILE
 
 def geodesic_miles(lat: float, lon: float, to_lat: float, to_lon: float) -> float:
     """WGS-84 geodesic distance in miles between two points."""
-    return _WGS84.Inverse(lat, lon, to_lat, to_lon, Geodesic.DISTANCE)["s12"] / METERS_PER_MILE
+    return float(geodesic_miles_to(lat, lon, np.array([to_lat]), np.array([to_lon]))[0])
+
+
+def geodesic_miles_to(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+    """WGS-84 geodesic distances in miles from one point to each of many."""
+    if not len(lats):
+        return np.zeros(0)
+    _, _, meters = _WGS84.inv(np.full(len(lons), lon), np.full(len(lats), lat), lons, lats)
+    return np.asarray(meters) / METERS_PER_MILE
 
 
 @dataclass(frozen=True)

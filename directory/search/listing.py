@@ -12,8 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, func, select
 
 from directory.models import Center, CenterAttribute
 from directory.models.centers import ListingFacts
@@ -86,12 +85,12 @@ _CODES = (
 )
 
 
-def load_listings(session: Session, ids: Sequence[int]) -> dict[int, CenterListing]:
+def load_listings(connection: Connection, ids: Sequence[int]) -> dict[int, CenterListing]:
     """The listings of these centers, by id, each with its codes (one row per center)."""
     listings = {}
     for start in range(0, len(ids), _IDS_PER_STATEMENT):
         chunk = list(ids[start : start + _IDS_PER_STATEMENT])
-        for *values, packed in session.execute(select(*COLUMNS, _CODES).where(Center.id.in_(chunk))):
+        for *values, packed in connection.execute(select(*COLUMNS, _CODES).where(Center.id.in_(chunk))):
             by_kind: dict[str, list[str]] = {}
             for pair in packed.split(",") if packed else ():
                 kind, _, code = pair.partition(":")

@@ -7,7 +7,6 @@ is inside the circle and in what order (distance, then name, then id).
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from sqlalchemy import ColumnElement, Connection, exists, select
 from directory.models import Center, CenterAttribute
 from directory.models.centers import VERIFICATION_VALID_DAYS
 from directory.search.geocoding import Place
-from directory.search.geodesy import bounding_box, distance_bounds, geodesic_miles, in_box
+from directory.search.geodesy import bounding_box, distance_bounds, geodesic_miles_to, in_box
 from directory.search.listing import CenterListing
 from directory.translatable import N_
 from directory.vocabulary import expand_medication_filter
@@ -160,29 +159,28 @@ def rank(
 
     `candidates` are rows of `candidate_columns`: a superset of the matches (every center
     passing the filters near the circle). Distance bounds settle most of them; only those near
-    the circle's edge, and enough of the nearest to fill the page, are measured exactly. With
-    sort "confirmed_first" the confirmed group comes first. Equal distances are ordered by name
-    (`names_of` the ids), then id.
+    the circle's edge, and those that may be among the nearest enough to fill the page, are
+    measured exactly. With sort "confirmed_first" the confirmed group comes first. Equal
+    distances are ordered by name (`names_of` the ids), then id.
     """
     if not candidates:
         return 0, []
     lat, lon, radius = query.origin.latitude, query.origin.longitude, query.radius_miles
     box = bounding_box(lat, lon, radius)
     columns = list(zip(*candidates, strict=True))
-    ids, lats, lons = columns[:3]
-    lats_a, lons_a = np.array(lats, dtype=float), np.array(lons, dtype=float)
-    lower, upper = distance_bounds(lat, lon, box, lats_a, lons_a)
-    maybe = in_box(box, lats_a, lons_a) & (lower <= radius)
-    certain = maybe & (upper <= radius)
-    measured: dict[int, float] = {}
+    ids = np.array(columns[0], dtype=np.int64)
+    lats, lons = np.array(columns[1], dtype=float), np.array(columns[2], dtype=float)
+    lower, upper = distance_bounds(lat, lon, box, lats, lons)
+    maybe = np.flatnonzero(in_box(box, lats, lons) & (lower <= radius))
+    miles = np.full(len(ids), np.nan)
 
-    def miles(k: int) -> float:
-        if k not in measured:
-            measured[k] = geodesic_miles(lat, lon, lats[k], lons[k])
-        return measured[k]
+    def measure(ks: np.ndarray) -> None:
+        unmeasured = ks[np.isnan(miles[ks])]
+        miles[unmeasured] = geodesic_miles_to(lat, lon, lats[unmeasured], lons[unmeasured])
 
-    near_edge = [k for k in np.flatnonzero(maybe & ~certain).tolist() if miles(k) <= radius]
-    inside = np.concatenate([np.flatnonzero(certain), np.array(near_edge, dtype=np.intp)])
+    near_edge = maybe[upper[maybe] > radius]
+    measure(near_edge)
+    inside = np.concatenate([maybe[upper[maybe] <= radius], near_edge[miles[near_edge] <= radius]])
     groups = [inside]
     if query.sort == "confirmed_first":
         first_group = np.array(columns[3], dtype=bool)[inside]
@@ -194,29 +192,22 @@ def rank(
         need = min(wanted - len(ranked), len(group))
         if need <= 0:
             continue
-        # Measure in order of the lower bound until none unmeasured can come within the first `need`.
-        order = group[np.argsort(lower[group], kind="stable")].tolist()
-        nearest: list[float] = []
-        taken = []
-        for k, bound in zip(order, lower[order].tolist(), strict=True):
-            if len(nearest) >= need and bound > nearest[need - 1]:
-                break
-            bisect.insort(nearest, miles(k))
-            taken.append(k)
-        taken.sort(key=lambda k: (measured[k], ids[k]))
-        ranked += _names_break_ties(taken, measured, ids, names_of)[:need]
-    return len(inside), [(ids[k], measured[k]) for k in ranked[window]]
+        if need < len(group):
+            # The `need` nearest all lie within the need-th smallest upper bound.
+            within = np.partition(upper[group], need - 1)[need - 1]
+            group = group[lower[group] <= within]
+        measure(group)
+        order = group[np.lexsort((ids[group], miles[group]))].tolist()
+        ranked += _names_break_ties(order, miles, ids, names_of)[:need]
+    return len(inside), [(int(ids[k]), float(miles[k])) for k in ranked[window]]
 
 
 def _names_break_ties(
-    ordered: list[int],
-    measured: Mapping[int, float],
-    ids: Sequence[int],
-    names_of: Callable[[Collection[int]], Mapping[int, str]],
+    ordered: list[int], miles: np.ndarray, ids: np.ndarray, names_of: Callable[[Collection[int]], Mapping[int, str]]
 ) -> list[int]:
     """`ordered` (by distance, then id) with equal distances put in order of name, then id."""
-    tied = {ids[k] for a, b in zip(ordered, ordered[1:], strict=False) if measured[a] == measured[b] for k in (a, b)}
+    tied = {int(ids[k]) for a, b in zip(ordered, ordered[1:], strict=False) if miles[a] == miles[b] for k in (a, b)}
     if not tied:
         return ordered
     names = names_of(tied)
-    return sorted(ordered, key=lambda k: (measured[k], names.get(ids[k], ""), ids[k]))
+    return sorted(ordered, key=lambda k: (miles[k], names.get(int(ids[k]), ""), ids[k]))

@@ -54,5 +54,5 @@ def find_centers_near(session: Session, query: SearchQuery, now: datetime) -> Se
         )
     ).all()
     total, page = rank(query, candidates, lambda ids: center_names(connection, ids))
-    listings = load_listings(session, [center_id for center_id, _ in page])
+    listings = load_listings(connection, [center_id for center_id, _ in page])
     return SearchResult(query, total, [SearchHit(listings[center_id], miles) for center_id, miles in page])

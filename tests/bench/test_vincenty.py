@@ -1,4 +1,4 @@
-"""The full scan's distances (Vincenty, bench/vincenty.py) against the app's (Karney, geographiclib)."""
+"""The full scan's distances (Vincenty, bench/vincenty.py) against the app's (Karney, pyproj)."""
 
 import numpy as np
 
