@@ -9,6 +9,7 @@ others are version 5 UUIDs of a fixed namespace and what they stand for (e.g. a 
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Iterable
@@ -86,6 +87,7 @@ def taxonomy() -> dict[str, Any]:
     }
 
 
+@functools.cache  # a few hundred terms, asked for dozens of times per service
 def term_id(kind: str, code: str | None = None) -> str:
     """The id of a vocabulary code's taxonomy term, or with no code of its kind's parent term."""
     return named_uuid("taxonomy_term", kind) if code is None else named_uuid("taxonomy_term", kind, code)
