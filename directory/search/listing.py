@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from directory.models import Center, CenterAttribute
 from directory.models.centers import ListingFacts
@@ -83,6 +83,8 @@ _CODES = (
     .where(CenterAttribute.center_id == Center.id)
     .scalar_subquery()
 )
+#: Built once: SQLAlchemy keeps its compiled form, and the ids go in as one expanding parameter.
+_LISTINGS = select(*COLUMNS, _CODES).where(Center.id.in_(bindparam("ids", expanding=True)))
 
 
 def load_listings(connection: Connection, ids: Sequence[int]) -> dict[int, CenterListing]:
@@ -90,7 +92,7 @@ def load_listings(connection: Connection, ids: Sequence[int]) -> dict[int, Cente
     listings = {}
     for start in range(0, len(ids), _IDS_PER_STATEMENT):
         chunk = list(ids[start : start + _IDS_PER_STATEMENT])
-        for *values, packed in connection.execute(select(*COLUMNS, _CODES).where(Center.id.in_(chunk))):
+        for *values, packed in connection.execute(_LISTINGS, {"ids": chunk}):
             by_kind: dict[str, list[str]] = {}
             for pair in packed.split(",") if packed else ():
                 kind, _, code = pair.partition(":")
