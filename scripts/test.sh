@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite (and the linter) on a fresh or existing checkout:
 # once on SQLite, then again on PostgreSQL (each test in a fresh database of its own).
-# Each pass runs one pytest worker per core (pytest-xdist). Extra arguments go to pytest, e.g.
-# scripts/test.sh -k search (or -n 0 for a single process).
+# Each pass runs one pytest worker per core, at most 4 (pytest-xdist). Extra arguments go to
+# pytest, e.g. scripts/test.sh -k search (or -n 0 for a single process).
 # Under CI (CI=true) a service the suite needs (Redis, Chromium and chromedriver, axe-core,
 # PostgreSQL with PostGIS) that cannot be installed or started fails the run; elsewhere its tests
 # are skipped with a warning.
@@ -100,8 +100,11 @@ source scripts/bootstrap.sh requirements-dev.txt
 ruff check .
 ruff format --check .
 
-# One pytest worker per core (pytest-xdist); a worker takes the next test as it finishes one.
-parallel=(--numprocesses auto --dist worksteal)
+# One pytest worker per core, at most 4 (pytest-xdist; each worker holds its own PostgreSQL
+# connections and services); a worker takes the next test as it finishes one.
+workers="$(nproc 2>/dev/null || echo 2)"
+[ "$workers" -le 4 ] || workers=4
+parallel=(--numprocesses "$workers" --dist worksteal)
 echo "== Test suite on SQLite =="
 python -m pytest "${parallel[@]}" "$@"
 
