@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from jinja2.bccache import Bucket, BytecodeCache
@@ -213,16 +211,15 @@ def make_app(database_url: str, **config: object) -> Flask:
     return app
 
 
-_newest_migration: list[str] = []
+_newest_migration: list[str | None] = []
 
 
 def _at_newest_migration(engine: Engine) -> bool:
     """Whether the database is at the newest migration already, as the copies tests get are:
     reading its revision takes a millisecond, Alembic's upgrade (loading every migration) 30-40."""
     if not _newest_migration:
-        _newest_migration.append(ScriptDirectory.from_config(schema.alembic_config(engine)).get_current_head())
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision() == _newest_migration[0]
+        _newest_migration.append(schema.head_revision(engine))
+    return schema.current_revision(engine) == _newest_migration[0]
 
 
 class _CompiledTemplates(BytecodeCache):
