@@ -37,7 +37,7 @@ from directory import create_app
 from directory.extensions import db
 from directory.models import Center
 from directory.search.listing import load_listings
-from directory.search.query import filter_conditions
+from directory.search.query import confirmed_since, filter_conditions
 from directory.search.service import SearchQuery, SearchResult, find_centers_near
 
 SEARCH = "search"
@@ -89,9 +89,10 @@ def full_scan(session: Session, query: SearchQuery, now: datetime) -> tuple[list
     distances = vincenty_miles(query.origin.latitude, query.origin.longitude, points[:, 1], points[:, 2])
     inside = np.flatnonzero(distances <= query.radius_miles)
     ids, distances = points[inside, 0].astype(np.int64), distances[inside]
-    conditions = filter_conditions(query.filters, now)
+    conditions = filter_conditions(query.filters)
     if conditions and len(ids):
-        kept = set(session.scalars(select(Center.id).where(Center.id.in_(ids.tolist()), *conditions)))
+        kept_ids = select(Center.id).where(Center.id.in_(ids.tolist()), *conditions)
+        kept = set(session.scalars(kept_ids, {"confirmed_since": confirmed_since(now)}))
         keep = np.array([i in kept for i in ids.tolist()], dtype=bool)
         ids, distances = ids[keep], distances[keep]
     order = np.lexsort((ids, distances))

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Connection, exists, select
+from sqlalchemy import BindParameter, ColumnElement, Connection, bindparam, exists, select
 
 from directory.models import Center, CenterAttribute
 from directory.models.centers import VERIFICATION_VALID_DAYS
@@ -110,11 +110,15 @@ def confirmed_since(now: datetime) -> datetime:
     return now - timedelta(days=VERIFICATION_VALID_DAYS)
 
 
-def candidate_columns(query: SearchQuery, now: datetime) -> tuple[ColumnElement[Any], ...]:
+#: `confirmed_since(now)` in the search's SQL: a parameter, so the statements need not change with the time.
+CONFIRMED_SINCE: BindParameter[datetime] = bindparam("confirmed_since", type_=Center.last_verified_at.type)
+
+
+def candidate_columns(sort: str) -> tuple[ColumnElement[Any], ...]:
     """What `rank` takes of each candidate: id, latitude, longitude, and with sort
     "confirmed_first" whether the listing is confirmed."""
-    if query.sort == "confirmed_first":
-        return Center.id, Center.latitude, Center.longitude, Center.last_verified_at > confirmed_since(now)
+    if sort == "confirmed_first":
+        return Center.id, Center.latitude, Center.longitude, Center.last_verified_at > CONFIRMED_SINCE
     return Center.id, Center.latitude, Center.longitude
 
 
@@ -123,9 +127,10 @@ def center_names(connection: Connection, ids: Collection[int]) -> dict[int, str]
     return dict(connection.execute(select(Center.id, Center.name).where(Center.id.in_(list(ids)))).all())
 
 
-def filter_conditions(filters: SearchFilters, now: datetime) -> list[ColumnElement[bool]]:
+def filter_conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
     """SQL conditions on `centers` for the filters: any value within a filter, all filters together;
-    never a superseded listing (directory.sources.supersession)."""
+    never a superseded listing (directory.sources.supersession). `verified_only` takes the
+    parameter `confirmed_since`."""
     wanted = {
         "levels_of_care": filters.level_of_care,
         "detox_substances": filters.detox_substance,
@@ -141,7 +146,7 @@ def filter_conditions(filters: SearchFilters, now: datetime) -> list[ColumnEleme
     if filters.accepting_referrals is not None:
         conditions.append(Center.accepting_referrals.is_(filters.accepting_referrals))
     if filters.verified_only:
-        conditions.append(Center.last_verified_at > confirmed_since(now))
+        conditions.append(Center.last_verified_at > CONFIRMED_SINCE)
     return conditions
 
 

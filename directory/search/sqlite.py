@@ -3,25 +3,29 @@
 `center_locations` is an R*Tree over each center's point, kept in step with `centers` by
 triggers (migration 0001). It holds 32-bit floats rounded outwards, so it finds a superset of
 the box; the exact point is read from `centers`, the filters are SQL conditions beside it, and
-`rank` measures what the bounds leave open.
+`rank` measures what the bounds leave open. The statement is built once for each kind of
+search (its filters, sort and the box's longitude ranges), with the box as parameters.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import Column, Float, Integer, MetaData, Table, and_, or_, select
+from sqlalchemy import Column, Float, Integer, MetaData, Select, Table, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from directory.models import Center
 from directory.search.geodesy import bounding_box
 from directory.search.listing import load_listings
 from directory.search.query import (
+    SearchFilters,
     SearchHit,
     SearchQuery,
     SearchResult,
     candidate_columns,
     center_names,
+    confirmed_since,
     filter_conditions,
     rank,
 )
@@ -40,19 +44,35 @@ center_locations = Table(
 def find_centers_near(session: Session, query: SearchQuery, now: datetime) -> SearchResult:
     """The centers within the radius that match the filters, in the query's order: one page."""
     box = bounding_box(query.origin.latitude, query.origin.longitude, query.radius_miles)
-    loc = center_locations.c
+    parameters = {"south": box.south, "north": box.north, "confirmed_since": confirmed_since(now)}
+    for i, (west, east) in enumerate(box.longitude_ranges):
+        parameters |= {f"west{i}": west, f"east{i}": east}
     connection = session.connection()
-    candidates = connection.execute(
-        select(*candidate_columns(query, now))
-        .select_from(center_locations)
-        .join(Center, Center.id == loc.id)
-        .where(
-            loc.max_lat >= box.south,
-            loc.min_lat <= box.north,
-            or_(*(and_(loc.max_lon >= west, loc.min_lon <= east) for west, east in box.longitude_ranges)),
-            *filter_conditions(query.filters, now),
-        )
-    ).all()
+    statement = _candidates(query.filters, query.sort, len(box.longitude_ranges))
+    candidates = connection.execute(statement, parameters).all()
     total, page = rank(query, candidates, lambda ids: center_names(connection, ids))
     listings = load_listings(connection, [center_id for center_id, _ in page])
     return SearchResult(query, total, [SearchHit(listings[center_id], miles) for center_id, miles in page])
+
+
+@lru_cache(maxsize=256)
+def _candidates(filters: SearchFilters, sort: str, longitude_ranges: int) -> Select:
+    """The candidates in a box (`south`, `north`, and `west0`, `east0`, ... for each of its
+    longitude ranges) that pass the filters: the centers `rank` is given."""
+    loc = center_locations.c
+    return (
+        select(*candidate_columns(sort))
+        .select_from(center_locations)
+        .join(Center, Center.id == loc.id)
+        .where(
+            loc.max_lat >= bindparam("south"),
+            loc.min_lat <= bindparam("north"),
+            or_(
+                *(
+                    and_(loc.max_lon >= bindparam(f"west{i}"), loc.min_lon <= bindparam(f"east{i}"))
+                    for i in range(longitude_ranges)
+                )
+            ),
+            *filter_conditions(filters),
+        )
+    )
