@@ -110,6 +110,8 @@ def test_tab_moves_through_the_markers_and_enter_opens_the_profile_link(browser:
     driver.execute_script("arguments[0].focus()", markers(browser)[1])
     driver.switch_to.active_element.send_keys(Keys.ENTER)
     link = driver.switch_to.active_element
+    # Leaflet fades the popup in: its text is shown (to Selenium too) once it is visible.
+    WebDriverWait(driver, 5).until(lambda d: link.text)
     assert link.tag_name == "a" and link.text == "Riverside Recovery Clinic"
     card_link = driver.find_element(By.LINK_TEXT, "Riverside Recovery Clinic")
     assert link.get_attribute("href") == card_link.get_attribute("href")
