@@ -92,7 +92,7 @@ def load_listings(connection: Connection, ids: Sequence[int]) -> dict[int, Cente
     listings = {}
     for start in range(0, len(ids), _IDS_PER_STATEMENT):
         chunk = list(ids[start : start + _IDS_PER_STATEMENT])
-        for *values, packed in connection.execute(_LISTINGS, {"ids": chunk}):
+        for *values, packed in connection.execute(_LISTINGS, {"ids": chunk}).all():
             by_kind: dict[str, list[str]] = {}
             for pair in packed.split(",") if packed else ():
                 kind, _, code = pair.partition(":")

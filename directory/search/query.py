@@ -122,9 +122,13 @@ def candidate_columns(sort: str) -> tuple[ColumnElement[Any], ...]:
     return Center.id, Center.latitude, Center.longitude
 
 
+#: Built once, as `directory.search.listing` builds its statement.
+_NAMES = select(Center.id, Center.name).where(Center.id.in_(bindparam("ids", expanding=True)))
+
+
 def center_names(connection: Connection, ids: Collection[int]) -> dict[int, str]:
     """The names of these centers, by id (to order equal distances)."""
-    return dict(connection.execute(select(Center.id, Center.name).where(Center.id.in_(list(ids)))).all())
+    return dict(connection.execute(_NAMES, {"ids": list(ids)}).all())
 
 
 def filter_conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
