@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from flask import Flask
@@ -24,6 +24,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import URL, Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session
+from werkzeug.routing import Rule
 
 from directory import create_app, schema
 from directory.accounts import passwords
@@ -149,14 +150,20 @@ def _migrated_sqlite_file() -> Path:
     return _migrated_sqlite[0]
 
 
+def sqlite_url(tmp_path: Path, name: str = "test") -> str:
+    """A SQLite database for one test on either pass, for tests whose subject is not the database:
+    a copy of the migrated file (kept if the test made it already)."""
+    path = tmp_path / (name + ".sqlite3")
+    if not path.exists():
+        shutil.copyfile(_migrated_sqlite_file(), path)
+    return f"sqlite:///{path}"
+
+
 def database_url(tmp_path: Path, name: str = "test", template: str | None = None, *, empty: bool = False) -> str:
     """A fresh database for one test: a SQLite file, or a new PostgreSQL database (from a
     template; by default a copy of an empty migrated one, and with `empty` a blank one)."""
     if not TEST_DATABASE_URL:
-        path = tmp_path / (name + ".sqlite3")
-        if not empty and not path.exists():
-            shutil.copyfile(_migrated_sqlite_file(), path)
-        return f"sqlite:///{path}"
+        return f"sqlite:///{tmp_path / (name + '.sqlite3')}" if empty else sqlite_url(tmp_path, name)
     name = _create_database(template) if template or empty else _fresh_migrated_database()
     return _server_url(name).render_as_string(hide_password=False)
 
@@ -237,6 +244,22 @@ class _CompiledTemplates(BytecodeCache):
 
 
 _COMPILED_TEMPLATES = _CompiledTemplates()
+
+_compile_builder = Rule._compile_builder
+_compiled_builders: dict[tuple[Any, ...], Any] = {}
+
+
+def _shared_compile_builder(self: Rule, append_unknown: bool = True) -> Any:
+    """Werkzeug compiles Python code to build each URL rule's addresses, for every app: about
+    0.1 s an app here, and each test builds its own. The code takes the rule as an argument and
+    depends only on its text, host, defaults and converters, so the tests' apps share it."""
+    key = (self.rule, self.host, self.subdomain, repr(self.defaults), tuple(self._trace), append_unknown)
+    if key not in _compiled_builders:
+        _compiled_builders[key] = _compile_builder(self, append_unknown)
+    return _compiled_builders[key]
+
+
+Rule._compile_builder = _shared_compile_builder  # type: ignore[method-assign]
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ from flask import Flask
 from directory.extensions import db
 from directory.models import User
 from tests.auth.helpers import signed_in_as
-from tests.conftest import make_app
+from tests.conftest import make_app, sqlite_url
 from tests.factories import PASSWORD, make_user
 
 
 @pytest.fixture
 def csrf_app(tmp_path) -> Iterator[Flask]:
-    app = make_app(f"sqlite:///{tmp_path / 'csrf.sqlite3'}", WTF_CSRF_ENABLED=True, MAIL_OUTBOX=str(tmp_path))
+    app = make_app(sqlite_url(tmp_path, "csrf"), WTF_CSRF_ENABLED=True, MAIL_OUTBOX=str(tmp_path))
     yield app
     with app.app_context():
         db.engine.dispose()

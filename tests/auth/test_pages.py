@@ -6,7 +6,7 @@ import pytest
 
 from directory.accounts.service import create_invitation, start_password_reset
 from directory.models import ListingClaim
-from tests.conftest import make_app
+from tests.conftest import make_app, sqlite_url
 from tests.factories import PASSWORD, add_centers, center_record, make_user
 from tests.public.pages import Page
 
@@ -31,7 +31,7 @@ def pages(tmp_path):
     """An app with CSRF on (as in production), an admin signed in on one client, anonymous on another."""
     from directory.extensions import db
 
-    app = make_app(f"sqlite:///{tmp_path / 'pages.sqlite3'}", WTF_CSRF_ENABLED=True, MAIL_OUTBOX=str(tmp_path))
+    app = make_app(sqlite_url(tmp_path, "pages"), WTF_CSRF_ENABLED=True, MAIL_OUTBOX=str(tmp_path))
     with app.app_context():
         add_centers(db.session, center_record(name="Test Center Page"))
         make_user(db.session, "admin", email="admin@example.org")

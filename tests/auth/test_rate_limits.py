@@ -11,14 +11,14 @@ import pytest
 from flask import Flask
 
 from directory.extensions import db, limiter
-from tests.conftest import make_app
+from tests.conftest import make_app, sqlite_url
 from tests.factories import PASSWORD, login, make_user
 
 
 @pytest.fixture
 def limited_app(tmp_path) -> Iterator[Flask]:
     """An app with rate limits on (the limiter is shared, so reset its counts)."""
-    app = make_app(f"sqlite:///{tmp_path / 'limits.sqlite3'}", RATELIMIT_ENABLED=True, MAIL_OUTBOX=str(tmp_path))
+    app = make_app(sqlite_url(tmp_path, "limits"), RATELIMIT_ENABLED=True, MAIL_OUTBOX=str(tmp_path))
     limiter.reset()
     yield app
     limiter.reset()
@@ -96,9 +96,9 @@ def test_invitation_and_reset_posts_are_limited(limited_app):
 
 def test_guessing_bearer_tokens_is_rate_limited(tmp_path):
     from directory.extensions import limiter
-    from tests.conftest import make_app
+    from tests.conftest import make_app, sqlite_url
 
-    app = make_app(f"sqlite:///{tmp_path / 'limits.sqlite3'}", RATELIMIT_ENABLED=True)
+    app = make_app(sqlite_url(tmp_path, "limits"), RATELIMIT_ENABLED=True)
     limiter.reset()
     client = app.test_client()
     answers = [

@@ -9,13 +9,13 @@ import logging
 import pytest
 
 from directory.ops.logging import configure_logging, request_id_from
-from tests.conftest import make_app
+from tests.conftest import make_app, sqlite_url
 from tests.factories import add_centers, center_record
 
 
 @pytest.fixture
 def app(tmp_path):
-    return make_app(f"sqlite:///{tmp_path / 'test.sqlite3'}", LOG_FORMAT="json")
+    return make_app(sqlite_url(tmp_path, "test"), LOG_FORMAT="json")
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_a_search_is_logged_without_its_query_string(app, client, log_lines):
 
 def test_an_unknown_log_format_is_refused(tmp_path):
     with pytest.raises(ValueError, match="LOG_FORMAT must be one of text, json"):
-        make_app(f"sqlite:///{tmp_path / 'x.sqlite3'}", LOG_FORMAT="xml")
+        make_app(sqlite_url(tmp_path, "x"), LOG_FORMAT="xml")
 
 
 def test_text_lines_carry_the_request_id_too(client):

@@ -13,7 +13,7 @@ from directory.models.base import utcnow
 from directory.referrals.intake import validate_intake
 from directory.referrals.service import cancel_referral, route_referral, submit_referral
 from directory.search.geocoding import OfflineGeocoder
-from tests.conftest import make_app
+from tests.conftest import make_app, sqlite_url
 from tests.factories import add_centers, center_record, make_user
 from tests.ops.helpers import sample, sign_in
 
@@ -31,7 +31,7 @@ METRIC_NAMES = [
 @pytest.fixture
 def app(tmp_path):
     # No embedded sweep: it would send the outbox and expire offers while a test scrapes.
-    return make_app(f"sqlite:///{tmp_path / 'test.sqlite3'}", MAIL_OUTBOX=str(tmp_path / "outbox"),
+    return make_app(sqlite_url(tmp_path, "test"), MAIL_OUTBOX=str(tmp_path / "outbox"),
                     METRICS_TOKEN=TOKEN, EMBEDDED_SWEEP_SECONDS=10**12)  # fmt: skip
 
 
@@ -74,7 +74,7 @@ def test_an_admin_sees_the_metrics(client, session):
 
 
 def test_without_a_configured_token_only_admins_get_in(tmp_path):
-    app = make_app(f"sqlite:///{tmp_path / 'other.sqlite3'}", METRICS_TOKEN=None)
+    app = make_app(sqlite_url(tmp_path, "other"), METRICS_TOKEN=None)
     client = app.test_client()
     for header in ("Bearer ", "Bearer None", "Bearer null"):
         assert client.get("/metrics", headers={"Authorization": header}).status_code == 404
@@ -161,7 +161,7 @@ def test_empty_database_gauges_are_zero(client):
 
 def test_each_app_has_its_own_registry(tmp_path, client):
     client.get("/healthz")
-    other = make_app(f"sqlite:///{tmp_path / 'other.sqlite3'}", METRICS_TOKEN=TOKEN).test_client()
+    other = make_app(sqlite_url(tmp_path, "other"), METRICS_TOKEN=TOKEN).test_client()
     body = scrape(other)
     assert sample(body, "directory_http_request_duration_seconds_count", endpoint="ops.healthz",
                   method="GET", status="200") is None  # fmt: skip

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from directory import create_app
-from tests.conftest import make_app
+from tests.conftest import make_app, sqlite_url
 from tests.ops.helpers import closed_port
 
 
@@ -50,7 +50,7 @@ def test_readyz_reports_an_unreachable_database(tmp_path):
 
 def test_readyz_reports_an_unreachable_broker_without_naming_it(tmp_path):
     port = closed_port()
-    app = make_app(f"sqlite:///{tmp_path / 'test.sqlite3'}", REDIS_URL=f"redis://:hunter2@127.0.0.1:{port}/0")
+    app = make_app(sqlite_url(tmp_path, "test"), REDIS_URL=f"redis://:hunter2@127.0.0.1:{port}/0")
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json == {

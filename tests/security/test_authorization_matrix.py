@@ -28,7 +28,7 @@ from directory.models.base import utcnow
 from directory.referrals.intake import validate_intake
 from directory.referrals.presenters import ADMITTING_OFFER_FIELDS, CLOSED_OFFER_FIELDS, SHARED_OFFER_FIELDS
 from directory.referrals.service import route_referral, submit_referral
-from tests.conftest import make_app
+from tests.conftest import make_app, sqlite_url
 from tests.factories import PASSWORD, add_centers, center_record, hsds_id_for
 
 ROLES = ("anonymous", "referral_staff", "staff_a", "staff_b", "admin")
@@ -200,7 +200,7 @@ class World:
 
 @pytest.fixture
 def world(tmp_path) -> World:
-    app = make_app(f"sqlite:///{tmp_path / 'matrix.sqlite3'}", MAIL_OUTBOX=str(tmp_path / "outbox"))
+    app = make_app(sqlite_url(tmp_path, "matrix"), MAIL_OUTBOX=str(tmp_path / "outbox"))
     with app.app_context():
         session = db.session
         detox = {"levels_of_care": ["medical_detox"], "payment_options": ["medicaid"]}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import make_app
+from tests.conftest import make_app, sqlite_url
 from tests.factories import add_centers, center_record, make_user
 
 
@@ -44,7 +44,7 @@ def test_bearer_requests_are_not_cached(client, session):
 
 
 def test_session_cookie_flags(tmp_path):
-    app = make_app(f"sqlite:///{tmp_path / 'c.sqlite3'}", SESSION_COOKIE_SECURE=True)
+    app = make_app(sqlite_url(tmp_path, "c"), SESSION_COOKIE_SECURE=True)
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     client = app.test_client()
