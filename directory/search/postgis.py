@@ -18,17 +18,14 @@ from sqlalchemy.orm import Session
 
 from directory import schema
 from directory.search.geodesy import METERS_PER_MILE
-from directory.search.listing import load_listings
 from directory.search.query import (
     SearchFilters,
-    SearchHit,
     SearchQuery,
     SearchResult,
     candidate_columns,
-    center_names,
     confirmed_since,
     filter_conditions,
-    rank,
+    page_of_matches,
 )
 
 SPHERE_WIDENING = 1.01
@@ -44,9 +41,7 @@ def find_centers_near(session: Session, query: SearchQuery, now: datetime) -> Se
     }
     connection = session.connection()
     candidates = connection.execute(_candidates(query.filters, query.sort), parameters).all()
-    total, page = rank(query, candidates, lambda ids: center_names(connection, ids))
-    listings = load_listings(connection, [center_id for center_id, _ in page])
-    return SearchResult(query, total, [SearchHit(listings[center_id], miles) for center_id, miles in page])
+    return page_of_matches(connection, query, candidates)
 
 
 @lru_cache(maxsize=256)

@@ -1,13 +1,14 @@
 """What a radius search asks and answers, the filters' SQL, and the exact ranking of candidates.
 
 Both database paths (sqlite.py, postgis.py) narrow the centers to candidates with a spatial
-index and the filters in SQL, then hand them to `rank`: the exact WGS-84 distance decides who
-is inside the circle and in what order (distance, then name, then id).
+index and the filters in SQL, then hand them to `page_of_matches`: in `rank` the exact WGS-84
+distance decides who is inside the circle and in what order (distance, then name, then id), and
+the page's listings are loaded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from directory.models import Center, CenterAttribute
 from directory.models.centers import VERIFICATION_VALID_DAYS
 from directory.search.geocoding import Place
 from directory.search.geodesy import bounding_box, distance_bounds, geodesic_miles_to, in_box
-from directory.search.listing import CenterListing
+from directory.search.listing import CenterListing, load_listings
 from directory.translatable import N_
 from directory.vocabulary import expand_medication_filter
 
@@ -161,8 +162,16 @@ def _has_any(kind: str, codes: Sequence[str]) -> ColumnElement[bool]:
     )
 
 
+def page_of_matches(connection: Connection, query: SearchQuery, candidates: Sequence[Sequence[Any]]) -> SearchResult:
+    """The search's answer from its candidates (rows of `candidate_columns`): how many match, and
+    its page of them in order, each with its listing."""
+    total, page = rank(connection, query, candidates)
+    listings = load_listings(connection, [center_id for center_id, _ in page])
+    return SearchResult(query, total, [SearchHit(listings[center_id], miles) for center_id, miles in page])
+
+
 def rank(
-    query: SearchQuery, candidates: Sequence[Sequence[Any]], names_of: Callable[[Collection[int]], Mapping[int, str]]
+    connection: Connection, query: SearchQuery, candidates: Sequence[Sequence[Any]]
 ) -> tuple[int, list[tuple[int, float]]]:
     """How many candidates lie within the radius, and the (id, miles) of those on the query's page.
 
@@ -170,7 +179,7 @@ def rank(
     passing the filters near the circle). Distance bounds settle most of them; only those near
     the circle's edge, and those that may be among the nearest enough to fill the page, are
     measured exactly. With sort "confirmed_first" the confirmed group comes first. Equal
-    distances are ordered by name (`names_of` the ids), then id.
+    distances are ordered by name (read on `connection`), then id.
     """
     if not candidates:
         return 0, []
@@ -207,16 +216,14 @@ def rank(
             group = group[lower[group] <= within]
         measure(group)
         order = group[np.lexsort((ids[group], miles[group]))].tolist()
-        ranked += _names_break_ties(order, miles, ids, names_of)[:need]
+        ranked += _names_break_ties(connection, order, miles, ids)[:need]
     return len(inside), [(int(ids[k]), float(miles[k])) for k in ranked[window]]
 
 
-def _names_break_ties(
-    ordered: list[int], miles: np.ndarray, ids: np.ndarray, names_of: Callable[[Collection[int]], Mapping[int, str]]
-) -> list[int]:
+def _names_break_ties(connection: Connection, ordered: list[int], miles: np.ndarray, ids: np.ndarray) -> list[int]:
     """`ordered` (by distance, then id) with equal distances put in order of name, then id."""
     tied = {int(ids[k]) for a, b in zip(ordered, ordered[1:], strict=False) if miles[a] == miles[b] for k in (a, b)}
     if not tied:
         return ordered
-    names = names_of(tied)
+    names = center_names(connection, tied)
     return sorted(ordered, key=lambda k: (miles[k], names.get(int(ids[k]), ""), ids[k]))

@@ -17,17 +17,14 @@ from sqlalchemy.orm import Session
 
 from directory.models import Center
 from directory.search.geodesy import bounding_box
-from directory.search.listing import load_listings
 from directory.search.query import (
     SearchFilters,
-    SearchHit,
     SearchQuery,
     SearchResult,
     candidate_columns,
-    center_names,
     confirmed_since,
     filter_conditions,
-    rank,
+    page_of_matches,
 )
 
 center_locations = Table(
@@ -50,9 +47,7 @@ def find_centers_near(session: Session, query: SearchQuery, now: datetime) -> Se
     connection = session.connection()
     statement = _candidates(query.filters, query.sort, len(box.longitude_ranges))
     candidates = connection.execute(statement, parameters).all()
-    total, page = rank(query, candidates, lambda ids: center_names(connection, ids))
-    listings = load_listings(connection, [center_id for center_id, _ in page])
-    return SearchResult(query, total, [SearchHit(listings[center_id], miles) for center_id, miles in page])
+    return page_of_matches(connection, query, candidates)
 
 
 @lru_cache(maxsize=256)
@@ -60,19 +55,14 @@ def _candidates(filters: SearchFilters, sort: str, longitude_ranges: int) -> Sel
     """The candidates in a box (`south`, `north`, and `west0`, `east0`, ... for each of its
     longitude ranges) that pass the filters: the centers `rank` is given."""
     loc = center_locations.c
+    ranges = [
+        and_(loc.max_lon >= bindparam(f"west{i}"), loc.min_lon <= bindparam(f"east{i}"))
+        for i in range(longitude_ranges)
+    ]
     return (
         select(*candidate_columns(sort))
         .select_from(center_locations)
         .join(Center, Center.id == loc.id)
-        .where(
-            loc.max_lat >= bindparam("south"),
-            loc.min_lat <= bindparam("north"),
-            or_(
-                *(
-                    and_(loc.max_lon >= bindparam(f"west{i}"), loc.min_lon <= bindparam(f"east{i}"))
-                    for i in range(longitude_ranges)
-                )
-            ),
-            *filter_conditions(filters),
-        )
+        .where(loc.max_lat >= bindparam("south"), loc.min_lat <= bindparam("north"), or_(*ranges))
+        .where(*filter_conditions(filters))
     )
