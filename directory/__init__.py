@@ -182,7 +182,7 @@ def _connection_settings(dbapi_connection: Any, _record: Any) -> None:
     """Settings of every new database connection.
 
     SQLite: enforce foreign keys; write-ahead log, so readers never wait for the writer;
-    `synchronous=NORMAL`, SQLite's advice for WAL: a commit no longer waits for a disk flush
+    `synchronous=NORMAL`, SQLite's advice for WAL: a commit does not wait for a disk flush
     (4-12 ms here, with the write lock held), and a crash of the app loses nothing, though a
     power cut can lose the last commits (never corrupt the file; production runs PostgreSQL,
     docs/deploying.md); and reads through memory-mapped I/O, up to 1 GiB of the file (no copy

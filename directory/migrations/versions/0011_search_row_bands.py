@@ -1,14 +1,14 @@
 """SQLite: each search row's latitude band, and an index that counts a search's matches band by band.
 
-The radius search on SQLite counts the centers certainly inside the circle without measuring
-them (directory/search/engine.py). It used to find them through the R*Tree (0001), which hands
-SQLite its entries one at a time through a virtual table and, with a filter, looks each one up
-in `center_search_rows` for its mask: about 0.3 microseconds per center, 10-15 ms for the
-largest searches at a million centers. This index holds what the count reads: each row's
-latitude band (a slice of 1/BANDS_PER_DEGREE of a degree), longitude, latitude and filter mask.
-A search seeks each band the circle crosses to the longitudes it may hold and reads the
-entries in order, never the table. The band is a generated column, so the triggers of 0007
-keep it in step. PostgreSQL has its GiST index (0009); nothing changes there.
+At this revision the radius search on SQLite (directory/search/engine.py; 0013 removes it and
+this index) counts the centers certainly inside the circle without measuring them. Through the
+R*Tree (0001), SQLite hands the count its entries one at a time through a virtual table and,
+with a filter, looks each one up in `center_search_rows` for its mask: about 0.3 microseconds
+per center, 10-15 ms for the largest searches at a million centers. This index holds what the
+count reads: each row's latitude band (a slice of 1/BANDS_PER_DEGREE of a degree), longitude,
+latitude and filter mask. A search seeks each band the circle crosses to the longitudes it may
+hold and reads the entries in order, never the table. The band is a generated column, so the
+triggers of 0007 keep it in step. PostgreSQL has its GiST index (0009); nothing changes there.
 
 Revision ID: 0011
 Revises: 0010
