@@ -133,6 +133,11 @@ def test_migration_0013_drops_the_search_copies_and_its_downgrade_rebuilds_them(
             assert connection.scalar(select(func.count()).select_from(Center)) == 2
 
 
+#: Reflecting `centers` on PostgreSQL meets PostGIS's column, whose type SQLAlchemy does not know
+#: (GeoAlchemy2 would teach it; the app names that column in SQL only), and warns.
+POSTGIS_TYPE_UNKNOWN = pytest.mark.filterwarnings("ignore:Did not recognize type 'geography'")
+
+
 def _kept_outside_the_models(obj, name, type_, reflected, compare_to) -> bool:
     """Made by migrations only: SQLite's R*Tree and its shadow tables; PostGIS's table, column and index."""
     outside = name and (
@@ -141,6 +146,7 @@ def _kept_outside_the_models(obj, name, type_, reflected, compare_to) -> bool:
     return not outside
 
 
+@POSTGIS_TYPE_UNKNOWN
 def test_the_models_match_the_migrations(tmp_path):
     """Alembic finds nothing to change between the migrated schema and the models."""
     app = bare_app(tmp_path)
@@ -189,6 +195,7 @@ def test_migration_0015_makes_unsaid_availability_unknown_and_keeps_everything_e
         assert find_centers_near(db.session, SearchQuery(origin=origin, radius_miles=5)).total == 2
 
 
+@POSTGIS_TYPE_UNKNOWN
 def test_migration_0017_adds_supersession_and_former_ids_and_its_downgrade_removes_them(tmp_path):
     app = bare_app(tmp_path)
     with app.app_context():
