@@ -4,8 +4,8 @@ A request's language is the one its `lang` query parameter names (the language s
 page and the `hreflang` alternates link with it), else the one the person chose before (the `lang`
 cookie, set whenever a page is asked for with `lang`), else the browser's best match among the
 site's languages (Accept-Language), else English. The JSON, HSDS and FHIR APIs answer in English.
-A signed-in person's pick is also kept as their account's language: the mail the worker sends
-them is written in it (`in_language`).
+Signed in, the switch is a form that also sets the account's language (`auth.change_language`),
+in which the mail the worker sends the person is written (`in_language`); a link never changes it.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, has_request_context, request
 from flask_babel import force_locale, format_decimal, format_number, get_locale, gettext
-from flask_login import current_user
 
-from directory.accounts import service
 from directory.errors import JSON_PREFIXES
-from directory.extensions import babel, db
+from directory.extensions import babel
 from directory.search.geocoding import coarse_point
 from directory.translatable import Message
 
@@ -51,7 +49,6 @@ def init_i18n(app: Flask) -> None:
         format_number=format_number,
         format_decimal=format_decimal,
     )
-    app.before_request(_remember_chosen_language)
     app.after_request(_keep_chosen_language)
 
 
@@ -120,16 +117,6 @@ def language_url(code: str | None, *, external: bool = False) -> str:
 def language_links(*, external: bool = False) -> list[tuple[str, str, str]]:
     """(code, name, address) of this page in each of the site's languages."""
     return [(code, name, language_url(code, external=external)) for code, name in LANGUAGES.items()]
-
-
-def _remember_chosen_language() -> None:
-    """A signed-in person's pick on the switch is their account's language too, for the mail the
-    worker sends them (written only when it changes)."""
-    code = chosen_language()
-    if code is None or request.path.startswith(ENGLISH_ONLY_PREFIXES) or not current_user.is_authenticated:
-        return
-    if service.set_language(db.session, current_user._get_current_object(), code):
-        db.session.commit()
 
 
 def _keep_chosen_language(response: Response) -> Response:

@@ -78,3 +78,5 @@ class LanguageForm(FlaskForm):
         ],
         description=_l("New referral offers, reminders and requests to confirm a listing reach you in this language."),
     )
+    #: The page to return to, in the language picked (the language switch's); else the account page.
+    next = HiddenField()

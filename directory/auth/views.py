@@ -218,7 +218,8 @@ def account_page(
 @bp.post("/account/language")
 @login_required
 def change_language() -> ResponseReturnValue:
-    """Set the language of your email; the account page follows in it."""
+    """Set the language of your email (the account page's form, and the language switch while signed
+    in); the page it returns to (`next`, else the account page) follows in it."""
     form = LanguageForm()
     if not form.validate_on_submit():
         return account_page(language_form=form, status=400)
@@ -227,7 +228,7 @@ def change_language() -> ResponseReturnValue:
         db.session.commit()
     with force_locale(LOCALES[code]):  # as the page it leads to
         flash(_("Email from the directory reaches you in %(language)s.", language=LANGUAGES[code]))
-    return redirect(url_for("auth.account", lang=code))
+    return redirect(safe_next_url(form.next.data, url_for("auth.account", lang=code)))
 
 
 @bp.post("/account/password")

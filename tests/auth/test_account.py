@@ -220,18 +220,36 @@ def language_changes(session, user_id: int) -> list[tuple[str | None, str | None
     return [(event.old_value, event.new_value) for event in session.scalars(events.order_by(AuditEvent.id))]
 
 
-def test_the_language_switch_signed_in_sets_the_account_s_language_once(client, session):
+def test_following_a_language_link_signed_in_changes_the_page_not_the_account(client, session):
     user = make_user(session, "referral_staff")
-    client.get("/?lang=es")  # not signed in yet: only the cookie keeps it
+    login(client, user.email)
+    response = client.get("/referrals/?lang=es")
+    assert response.status_code == 200 and '<html lang="es">' in response.text
     session.expire_all()
-    assert session.get(User, user.id).language is None
+    assert session.get(User, user.id).language is None  # a GET (a link, a prefetch) writes nothing
+    assert language_changes(session, user.id) == []
+
+
+def test_the_language_switch_signed_in_is_a_form_that_sets_the_account_s_language_once(client, session):
+    user = make_user(session, "referral_staff")
+    client.get("/?lang=es")  # not signed in yet: a link, and only the cookie keeps it
+    assert Page(client.get("/").data).nav("Idioma").links_to("/")
     login(client, user.email)
 
+    switch = Page(client.get("/referrals/?lang=en").data).nav("Language")
+    assert switch.find("form").attrs["action"] == "/account/language"
+    assert switch.find("input", name="next").attrs["value"] == "/referrals/?lang=es"
+    assert switch.find("button", name="language").attrs["value"] == "es"
+    assert not switch.links  # no link to follow
     for _ in range(2):  # the same pick again writes nothing
-        assert client.get("/referrals/?lang=es").status_code == 200
+        response = client.post("/account/language", data={"language": "es", "next": "/referrals/?lang=es"})
+        assert response.status_code == 302 and response.headers["Location"] == "/referrals/?lang=es"
+    assert "El correo electrónico del directorio le llegará en Español." in main_text(client.get("/referrals/?lang=es"))
     session.expire_all()
     assert session.get(User, user.id).language == "es"
-    client.get("/account?lang=en")
+
+    response = client.post("/account/language", data={"language": "en", "next": "https://elsewhere.example/?lang=en"})
+    assert response.headers["Location"] == "/account?lang=en"  # never off the site
     session.expire_all()
     assert session.get(User, user.id).language == "en"
     assert language_changes(session, user.id) == [(None, "es"), ("es", "en")]
@@ -257,9 +275,10 @@ def test_the_account_page_sets_the_language_of_your_email(client, session):
 def test_an_unknown_language_is_refused_and_changes_nothing(client, session):
     user = make_user(session, "referral_staff")
     login(client, user.email)
-    response = client.post("/account/language?lang=en", data={"language": "fr"})
+    client.post("/account/language", data={"language": "en"})
+    response = client.post("/account/language", data={"language": "fr", "next": "/referrals/?lang=fr"})
     assert response.status_code == 400
     assert "Choose English or Español." in main_text(response)
     session.expire_all()
-    assert session.get(User, user.id).language == "en"  # from the page's own ?lang=en, not the form
+    assert session.get(User, user.id).language == "en"
     assert language_changes(session, user.id) == [(None, "en")]

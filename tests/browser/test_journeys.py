@@ -12,7 +12,7 @@ from flask import Flask
 from selenium.webdriver.common.by import By
 from sqlalchemy import select
 
-from directory.models import Center
+from directory.models import Center, User
 from directory.models.base import utcnow
 from directory.routing.rules import earliest_naltrexone_start
 from tests.browser.browser import Browser
@@ -198,6 +198,23 @@ def test_the_intake_form_shows_the_opioid_questions_that_apply(browser: Browser,
     assert shown() == (True, False)
     browser.tick("Opioid use disorder")  # both: the opioid questions, not the 10-day one
     assert shown() == (False, True)
+
+
+def test_signed_in_the_language_switch_is_a_button_that_sets_the_language_of_your_email(
+    browser: Browser, people: People, site: Flask
+) -> None:
+    browser.open("/")
+    browser.sign_in(people.referrer)
+    browser.follow("Referrals", within=browser.nav)
+    switch = browser.driver.find_element(By.CSS_SELECTOR, "header nav.language-switch")
+    assert not switch.find_elements(By.TAG_NAME, "a")
+    browser.press("Español", within=switch)  # a form with its CSRF token, back to the same page
+    assert browser.path == "/referrals/?lang=es"
+    assert browser.driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es"
+    assert "El correo electrónico del directorio le llegará en Español." in browser.text
+    browser.check("referrals-es-signed-in")
+    with Store(site).session() as session:
+        assert session.scalar(select(User.language).where(User.email == people.referrer)) == "es"
 
 
 def test_a_person_switches_to_spanish_and_searches_opens_a_profile_and_reads_about_the_medications(
