@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
@@ -73,3 +74,9 @@ def hsds_id_for(endpoint: str, center_id: int) -> str:
     if kind in hsds.LISTING_KINDS:
         return hsds.listing_uuid(kind, center_id)
     return hsds.TAXONOMY_ID if kind == "taxonomy" else hsds.term_id("medications")
+
+
+def days_from_today(days: int) -> str:
+    """The date (UTC) this many days from today, as YYYY-MM-DD: an admission date or a consent's end
+    that the intake and the offers accept whenever the tests run."""
+    return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()

@@ -161,7 +161,7 @@ def openapi_document() -> dict[str, Any]:
                             "headers": {
                                 "X-Location-Source": {
                                     "description": "How the map point was decided: unchanged, explicit (latitude "
-                                    "and longitude sent) or geocoded (the changed address's ZIP code).",
+                                    "and longitude sent) or geocoded (the new ZIP code's point).",
                                     "schema": {"type": "string", "enum": ["unchanged", "explicit", "geocoded"]},
                                 }
                             },
@@ -390,7 +390,8 @@ def referral_paths() -> dict[str, Any]:
             "post": _offer_answer(
                 "acceptOffer",
                 "Accept an offer, with the admission date (of concurrent accepts, one wins)",
-                "Not a JSON object, or admission_date missing or not YYYY-MM-DD.",
+                "Not a JSON object, or admission_date missing, not YYYY-MM-DD, before the day before the offer "
+                "was made or more than 90 days ahead.",
                 requestBody=_request_body(OfferAccept, "When the person can be admitted."),
             ),
         },
@@ -398,7 +399,7 @@ def referral_paths() -> dict[str, Any]:
             "post": _offer_answer(
                 "declineOffer",
                 "Decline an offer, with a reason; the next center is asked",
-                "Not a JSON object, or reason missing or empty.",
+                "Not a JSON object, or reason missing, empty or longer than 2,000 characters.",
                 requestBody=_request_body(OfferDecline, "Why."),
             ),
         },

@@ -217,10 +217,13 @@ def _center_view(offer: Offer, now: datetime) -> dict[str, Any]:
 
 
 def _offer_answer(offer_id: int, answer: Any) -> ResponseReturnValue:
-    """Run an answer to an offer; a lost race, a closed offer or lapsed consent is 409. Answers with the
-    offer as its center sees it now."""
+    """Run an answer to an offer; a value out of bounds is 400, a lost race, a closed offer or lapsed
+    consent 409. Answers with the offer as its center sees it now."""
     try:
         outcome = answer()
+    except service.InvalidAnswer as error:
+        db.session.rollback()
+        return error_response(f"{error.field}: {error}", 400, {error.field: [str(error)]})
     except service.ReferralError as error:
         db.session.rollback()
         return error_response(str(error), 409)
@@ -246,9 +249,12 @@ def accept_offer(offer_id: int) -> ResponseReturnValue:
     body = _answer_body(offer_id)
     if not isinstance(body, dict):
         return body
-    message = "Required: the admission date, YYYY-MM-DD."
+    given = body.get("admission_date")
+    message = "Required: the admission date, YYYY-MM-DD." if given in (None, "") else "Is not a date: use YYYY-MM-DD."
     try:
-        admission = date.fromisoformat(str(body.get("admission_date") or ""))
+        if not isinstance(given, str) or len(given) != len("YYYY-MM-DD"):
+            raise ValueError
+        admission = date.fromisoformat(given)
     except ValueError:
         return error_response(f"admission_date: {message}", 400, {"admission_date": [message]})
     return _offer_answer(

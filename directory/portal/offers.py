@@ -179,6 +179,14 @@ def accept_offer(offer_id: int) -> ResponseReturnValue:
         return _not_answered(offer_id, _("The offer was not accepted."), *form_errors(form))
     try:
         service.accept_offer(db.session, found.id, _actor(), form.admission_date.data, offering=offering())
+    except service.InvalidAnswer as error:
+        db.session.rollback()
+        label = form[error.field].label.text
+        return _not_answered(
+            offer_id,
+            _("The offer was not accepted."),
+            _("%(field)s: %(message)s", field=label, message=translate(error.message)),
+        )
     except service.ReferralError as error:
         return _refused(offer_id, error)
     flash(_("Accepted: admission on %(day)s.", day=form.admission_date.data.isoformat()))

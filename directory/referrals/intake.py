@@ -43,14 +43,23 @@ FIELDS = (
     "interacting_medications", "alcohol_use_disorder", "language", "populations", "consent", "time_zone",
 )  # fmt: skip
 CONSENT_FIELDS = ("granted", "recipients", "purpose", "expires_on")
+#: The longest a consent to share a referral may run, in days from the intake: a year.
+MAX_CONSENT_DAYS = 365
 #: The time zone of an intake that names none: a last-use time without an offset is UTC.
 DEFAULT_TIME_ZONE = "UTC"
 
 
+#: Names in the time zone database that are not places: the server's own zone, and placeholders.
+NOT_PLACES = frozenset({"localtime", "Factory", "posixrules"})
+
+
 @functools.cache
 def time_zone_names() -> frozenset[str]:
-    """Every IANA time zone name this machine knows (the system's database, else the tzdata package)."""
-    return frozenset(available_timezones())
+    """Every IANA time zone name this machine knows (the system's database, else the tzdata package),
+    but the names that are not places and the `posix/` and `right/` copies."""
+    return frozenset(
+        name for name in available_timezones() if name not in NOT_PLACES and not name.startswith(("posix/", "right/"))
+    )
 
 
 class IntakeInvalid(ValueError):
@@ -151,6 +160,17 @@ def _datetime(value: Any, zone_name: str, errors: list[str]) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         errors.append(N_("Required: a date and time, e.g. 2026-03-01T14:30:00Z."))
         return None
+    if _is_date_alone(value.strip()):  # midnight would start the opioid-free window early
+        errors.append(
+            Message(
+                N_(
+                    "%(value)s has no time of day; give the date and time of the last use, or the latest time "
+                    "it may have been that day, e.g. %(value)sT23:59."
+                ),
+                value=value.strip(),
+            )
+        )
+        return None
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -167,6 +187,14 @@ def _datetime(value: Any, zone_name: str, errors: list[str]) -> datetime | None:
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         errors.append(Message(N_("%(value)s is out of range once converted to UTC."), value=repr(value)))
         return None
+
+
+def _is_date_alone(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _wall_clock(moment: datetime, zone: ZoneInfo, value: str, errors: list[str]) -> datetime | None:
@@ -356,6 +384,13 @@ def validate_intake(data: Mapping[str, Any], geocoder: Geocoder, now: datetime) 
             if expires_on < now.date():
                 consent_errors.append(
                     Message(N_("Consent expired on %(day)s; ask the person to renew it."), day=expires_on.isoformat())
+                )
+            elif expires_on > now.date() + timedelta(days=MAX_CONSENT_DAYS):
+                consent_errors.append(
+                    Message(
+                        N_("Consent may run at most a year, until %(day)s; the person can renew it then."),
+                        day=(now.date() + timedelta(days=MAX_CONSENT_DAYS)).isoformat(),
+                    )
                 )
         except ValueError:
             consent_errors.append(N_("Give the date the consent ends (expires_on, YYYY-MM-DD)."))

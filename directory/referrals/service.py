@@ -82,6 +82,36 @@ class ReferralError(ValueError):
         self.message = message
 
 
+class InvalidAnswer(ReferralError):
+    """An answer to an offer with a value out of bounds (`field`), whatever the offer's state."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+#: The longest reason for declining an offer that is kept.
+MAX_REASON_CHARS = 2000
+#: How far ahead an admission date may be, in days.
+ADMISSION_DAYS_AHEAD = 90
+
+
+def check_admission_date(admission: date, offered_at: datetime, now: datetime) -> None:
+    """Raise InvalidAnswer unless `admission` lies from the day before the offer was made (a day's
+    grace for time zones; a person may arrive before the center answers) to ADMISSION_DAYS_AHEAD
+    days from now: a date outside is a typo, and would plan the naltrexone step from it."""
+    first, last = offered_at.date() - timedelta(days=1), now.date() + timedelta(days=ADMISSION_DAYS_AHEAD)
+    if not first <= admission <= last:
+        message = N_("Give an admission date from %(first)s to %(last)s.")
+        raise InvalidAnswer("admission_date", Message(message, first=first.isoformat(), last=last.isoformat()))
+
+
+def check_reason(reason: str) -> None:
+    """Raise InvalidAnswer if a reason for declining is longer than is kept (nothing is cut)."""
+    if len(reason) > MAX_REASON_CHARS:
+        raise InvalidAnswer("reason", Message(N_("Keep the reason to %(n)s characters."), n=MAX_REASON_CHARS))
+
+
 #: Offer statuses that hold a step: accepted, and then admitted or completed.
 TAKEN = (OfferStatus.ACCEPTED.value, OfferStatus.ADMITTED.value, OfferStatus.COMPLETED.value)
 
@@ -660,7 +690,15 @@ def accept_offer(session: Session, offer_id: int, actor: User, admission_date: d
 
 def _accept(session: Session, offer_id: int, actor: User, admission_date: date, now: datetime, offering: Offering,
             by_phone: bool = False) -> OfferOutcome:  # fmt: skip
-    """Accept an open offer, its referral locked; the caller commits. Rolls back and raises if it is not open."""
+    """Accept an open offer, its referral locked; the caller commits. Rolls back and raises if it is not
+    open, or if the admission date is out of bounds."""
+    offer = session.get(Offer, offer_id)
+    if offer is not None:
+        try:
+            check_admission_date(admission_date, offer.created_at, now)
+        except InvalidAnswer:
+            session.rollback()
+            raise
     won = _transition(
         session, offer_id, (OfferStatus.OFFERED.value,), OfferStatus.ACCEPTED, now,
         responded_at=now, responded_by_id=actor.id, admission_date=admission_date,
@@ -730,6 +768,7 @@ def decline_offer(session: Session, offer_id: int, actor: User, reason: str, *, 
     reason = reason.strip()
     if not reason:
         raise ReferralError(N_("Give a reason for declining (it helps the referral staff find another place)."))
+    check_reason(reason)
     _lock_for_answer(session, offer_id, now)
     outcome = _decline(session, offer_id, actor, reason, now, offering)
     session.commit()
@@ -741,13 +780,13 @@ def _decline(session: Session, offer_id: int, actor: User, reason: str, now: dat
     """Decline an open offer, its referral locked, and offer the step on; the caller commits. Rolls back
     and raises if it is not open."""
     if not _transition(session, offer_id, (OfferStatus.OFFERED.value,), OfferStatus.DECLINED, now,
-                       responded_at=now, responded_by_id=actor.id, decline_reason=reason[:2000]):  # fmt: skip
+                       responded_at=now, responded_by_id=actor.id, decline_reason=reason):  # fmt: skip
         session.rollback()
         raise _no_longer_open(session, offer_id, "declined")
     session.expire_all()
     offer = session.get(Offer, offer_id)
     assert offer is not None
-    _timeline(session, offer.referral, f"offer:{offer.step}:declined", actor, reason[:2000], now)
+    _timeline(session, offer.referral, f"offer:{offer.step}:declined", actor, reason, now)
     offer_next(session, offer.referral, offer.step, now=now, offering=offering)
     return OfferOutcome(offer, offer.referral)
 
@@ -993,6 +1032,7 @@ def record_call(session: Session, referral_id: str, actor: User, outcome: str, *
         raise ReferralError(N_("Give the admission date the center gave."))
     if outcome == "declined" and not reason:
         raise ReferralError(N_("Give the reason the center gave for declining."))
+    check_reason(reason)
     referral = _lock_referral(session, referral_id)
     if referral is None:
         raise ReferralError(N_("No such referral."))
@@ -1036,7 +1076,7 @@ def record_call(session: Session, referral_id: str, actor: User, outcome: str, *
         assert admission_date is not None
         _accept(session, target.offer_id, actor, admission_date, now, offering, by_phone=True)
     else:
-        _decline(session, target.offer_id, actor, f"{reason[:1980]} (by phone)", now, offering)
+        _decline(session, target.offer_id, actor, f"{reason} (by phone)", now, offering)
     session.commit()
     return referral
 

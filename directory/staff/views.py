@@ -358,6 +358,10 @@ def record_call(referral_id: str) -> ResponseReturnValue:
             center_id=int(number) if kind == "center" else None,
             admission_date=form.admission_date.data, reason=form.reason.data or "", offering=offering(),
         )  # fmt: skip
+    except service.InvalidAnswer as error:
+        db.session.rollback()
+        form[error.field].errors = [*form[error.field].errors, translate(error.message)]
+        return _call_page(db.session.get(Referral, referral_id), form, 400)  # type: ignore[arg-type]
     except service.ReferralError as error:
         db.session.rollback()
         flash(translate(error.message), "error")

@@ -164,6 +164,34 @@ def test_invalid_intakes_get_400_naming_the_field_and_save_nothing(client, store
     assert referral_count(store) == 0
 
 
+def test_a_last_use_without_a_time_of_day_gets_400_rather_than_midnight(client, store, people):
+    day = (utcnow() - timedelta(days=3)).date().isoformat()
+    response = client.post("/api/v1/referrals", json=intake(last_opioid_use=day), headers=people.tokens["sender"])
+    assert response.status_code == 400
+    assert response.get_json()["fields"]["last_opioid_use"] == [
+        f"{day} has no time of day; give the date and time of the last use, or the latest time it may have "
+        f"been that day, e.g. {day}T23:59."
+    ]
+    assert referral_count(store) == 0
+
+
+def test_consent_may_run_at_most_a_year(client, store, people):
+    today = utcnow().date()
+    consent = intake()["consent"] | {"expires_on": (today + timedelta(days=366)).isoformat()}
+    response = client.post("/api/v1/referrals", json=intake(consent=consent), headers=people.tokens["sender"])
+    assert response.status_code == 400
+    last = (today + timedelta(days=365)).isoformat()
+    assert response.get_json()["fields"]["consent"] == [
+        f"Consent may run at most a year, until {last}; the person can renew it then."
+    ]
+    assert referral_count(store) == 0
+    consent["expires_on"] = last
+    assert (
+        client.post("/api/v1/referrals", json=intake(consent=consent), headers=people.tokens["sender"]).status_code
+        == 202
+    )
+
+
 @pytest.mark.parametrize(
     ("last_use", "zone", "stored_utc", "earliest"),
     [
@@ -190,6 +218,8 @@ def test_the_api_reads_the_last_use_with_its_offset_or_in_the_time_zone(
     [
         ({"time_zone": "Eastern"}, "Unknown time zone 'Eastern'"),
         ({"time_zone": 5}, "Unknown time zone 5"),
+        ({"time_zone": "localtime"}, "Unknown time zone 'localtime'"),  # the server's, whatever it is
+        ({"time_zone": "Factory"}, "Unknown time zone 'Factory'"),
         (
             {"time_zone": "America/New_York", "last_opioid_use": "2026-03-08T02:30"},
             "did not happen in America/New_York",
@@ -316,6 +346,47 @@ def test_accept_offers_naltrexone_with_a_target_start(client, store, people, ope
     again = client.post(url, json={"admission_date": admission.isoformat()}, headers=people.tokens["admin"])
     assert again.status_code == 409
     assert "no longer be accepted" in again.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("days", "given", "message"),
+    [
+        (-2, None, "Give an admission date from"),  # before the offer was made
+        (91, None, "Give an admission date from"),  # beyond 90 days ahead
+        (None, "9999-12-31", "Give an admission date from"),  # planning naltrexone from it overflowed once
+        (None, 20261210, "Is not a date: use YYYY-MM-DD."),
+        (None, "2026-12-10T10:00", "Is not a date: use YYYY-MM-DD."),
+    ],
+)
+def test_an_admission_date_out_of_bounds_gets_400_and_the_offer_stays_open(client, store, people, days, given, message):
+    referral_id = submit(client, people)
+    [offer_id] = offer_ids(store, referral_id)
+    admission = given if days is None else (utcnow() + timedelta(days=days)).date().isoformat()
+    url = f"/api/v1/offers/{offer_id}/accept"
+    response = client.post(url, json={"admission_date": admission}, headers=people.tokens["near_staff"])
+    assert response.status_code == 400
+    assert message in " ".join(response.get_json()["fields"]["admission_date"])
+    with store.session() as session:
+        assert session.get(Offer, offer_id).status == "offered"
+        assert session.get(Offer, offer_id).admission_date is None
+    first_day = (utcnow() - timedelta(days=1)).date().isoformat()  # the bounds are inclusive
+    response = client.post(url, json={"admission_date": first_day}, headers=people.tokens["near_staff"])
+    assert response.status_code == 200 and response.get_json()["status"] == "accepted"
+
+
+def test_a_reason_longer_than_is_kept_gets_400_and_nothing_is_cut(client, store, people):
+    referral_id = submit(client, people)
+    [offer_id] = offer_ids(store, referral_id)
+    url = f"/api/v1/offers/{offer_id}/decline"
+    response = client.post(url, json={"reason": "x" * 2001}, headers=people.tokens["near_staff"])
+    assert response.status_code == 400
+    assert response.get_json()["fields"]["reason"] == ["Keep the reason to 2000 characters."]
+    with store.session() as session:
+        assert session.get(Offer, offer_id).status == "offered"
+    response = client.post(url, json={"reason": "x" * 2000}, headers=people.tokens["near_staff"])
+    assert response.status_code == 200
+    with store.session() as session:
+        assert session.get(Offer, offer_id).decline_reason == "x" * 2000
 
 
 def test_only_the_offers_center_may_answer(client, store, people):

@@ -23,7 +23,7 @@ from directory.models import (
     User,
 )
 from tests.conftest import make_app
-from tests.factories import PASSWORD, hsds_id_for
+from tests.factories import PASSWORD, days_from_today, hsds_id_for
 from tests.hostile.conftest import World, intake
 
 #: A request body for each route that takes one, so an unchecked request would really do something.
@@ -39,7 +39,7 @@ FORM_DATA: dict[str, dict[str, Any]] = {
     "portal.new_claim": {"message": "I run this center."},
     "portal.edit_center": {"name": "Renamed Center", "city": "Chicago", "state": "IL", "zip": "60601"},
     "portal.update_capacity": {"accepting_referrals": "false", "beds_available": "3"},
-    "portal.accept_offer": {"admission_date": "2099-01-01"},
+    "portal.accept_offer": {"admission_date": days_from_today(3)},
     "portal.decline_offer": {"reason": "No beds tonight"},
     "portal.resolve_report": {"outcome": "fixed"},
     "admin.resolve_report": {"outcome": "fixed"},
@@ -51,12 +51,12 @@ FORM_DATA: dict[str, dict[str, Any]] = {
         "consent_granted": "y",
         "consent_recipients": "Centers",
         "consent_purpose": "Referral",
-        "consent_expires_on": "2099-01-01",
+        "consent_expires_on": days_from_today(180),
     },
 }
 JSON_BODY: dict[str, Any] = {
     "api.submit_referral": intake(),
-    "api.accept_offer": {"admission_date": "2099-01-01"},
+    "api.accept_offer": {"admission_date": days_from_today(3)},
     "api.decline_offer": {"reason": "No beds tonight"},
     "api.cancel_referral": {"reason": "Placed elsewhere"},
     "api.edit_center": {"name": "Renamed Center"},

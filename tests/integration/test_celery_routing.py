@@ -29,6 +29,7 @@ from directory.referrals.notifications import OFFER_SUBJECT, STATUS_SUBJECT
 from directory.referrals.service import submit_referral
 from directory.routing.ranking import DETOX_CODES, NALTREXONE_CODES
 from tests.conftest import copy_of_seeded, make_app
+from tests.factories import days_from_today
 from tests.integration.services import Worker, start_redis, wait_for
 
 pytestmark = pytest.mark.integration
@@ -53,7 +54,7 @@ def intake(n: int) -> dict:
             "granted": True,
             "recipients": "Treatment centers",
             "purpose": "Referral",
-            "expires_on": "2099-01-01",
+            "expires_on": days_from_today(180),
         },
     }
 

@@ -48,7 +48,7 @@ from directory.referrals.service import (
     submit_referral,
 )
 from tests.conftest import copy_of_seeded, make_app
-from tests.factories import add_centers, center_record, make_user
+from tests.factories import add_centers, center_record, days_from_today, make_user
 from tests.integration.services import Beat, RedisServer, Worker, start_redis, wait_for
 
 pytestmark = pytest.mark.fault
@@ -76,7 +76,7 @@ def intake(n: int) -> dict:
         "on_opioid_pain_therapy": n % 13 == 0,
         "interacting_medications": [],
         "consent": {"granted": True, "recipients": "Treatment centers", "purpose": "Referral",
-                    "expires_on": "2099-01-01"},
+                    "expires_on": days_from_today(180)},
     }  # fmt: skip
 
 

@@ -132,6 +132,19 @@ def test_accept_needs_an_admission_date(client, store, scene, referral):
     assert detox_offer(store, referral).status == OfferStatus.OFFERED
 
 
+def test_an_admission_date_out_of_bounds_is_refused_saying_which_dates_are_accepted(client, store, scene, referral):
+    offer = detox_offer(store, referral)
+    sign_in(client, scene.detox_staff)
+    too_late = (utcnow() + timedelta(days=91)).date().isoformat()
+    response = client.post(f"/portal/offers/{offer.id}/accept", data={"admission_date": too_late})
+    assert (response.status_code, response.headers["Location"]) == (302, f"/portal/offers/{offer.id}")
+    shown = Page(client.get(response.headers["Location"]).data).main()
+    first, last = (utcnow() - timedelta(days=1)).date(), (utcnow() + timedelta(days=90)).date()
+    expected = f"The offer was not accepted. Admission date: Give an admission date from {first} to {last}."
+    assert expected in shown.text
+    assert detox_offer(store, referral).status == OfferStatus.OFFERED
+
+
 def test_accept_offers_the_naltrexone_program(app, client, store, scene, referral):
     offer = detox_offer(store, referral)
     sign_in(client, scene.detox_staff)

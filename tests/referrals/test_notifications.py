@@ -17,7 +17,7 @@ from directory.models import Offer, OutboxMessage, Referral, User
 from directory.models.base import utcnow
 from directory.referrals import dispatch, notifications, service
 from tests.api.test_referrals_api import intake, offer_ids, people, store, submit  # noqa: F401  (shared fixtures)
-from tests.factories import make_user
+from tests.factories import days_from_today, make_user
 
 PERSONAL = ("CASE-1042", "555-0199", "heroin", "alcohol", "liver", "medicaid")
 
@@ -75,7 +75,9 @@ def test_accept_mails_the_sender_and_the_naltrexone_program(app, client, store, 
     [offer_id] = offer_ids(store, referral_id)
     clear(app)
     client.post(
-        f"/api/v1/offers/{offer_id}/accept", json={"admission_date": "2030-01-02"}, headers=people.tokens["near_staff"]
+        f"/api/v1/offers/{offer_id}/accept",
+        json={"admission_date": days_from_today(3)},
+        headers=people.tokens["near_staff"],
     )
     messages = mail(app)
     assert sorted(to for to, _, _ in messages) == sorted([people.emails["sender"], people.emails["naltrexone_staff"]])

@@ -22,6 +22,7 @@ from directory.mail import OutboxMailer, SmtpMailer
 from directory.models import OutboxMessage
 from directory.referrals import dispatch, notifications, service
 from tests.api.test_referrals_api import offer_ids, people, store, submit  # noqa: F401  (shared fixtures)
+from tests.factories import days_from_today
 from tests.integration.services import SilentServer, start_redis
 from tests.referrals.test_notifications import assert_no_personal_data, clear, mail
 
@@ -39,7 +40,9 @@ def notice_rows(app) -> list[tuple[str, str, int | None, bool]]:
 
 def accept(client, people, offer_id: int) -> None:  # noqa: F811
     response = client.post(
-        f"/api/v1/offers/{offer_id}/accept", json={"admission_date": "2030-01-02"}, headers=people.tokens["near_staff"]
+        f"/api/v1/offers/{offer_id}/accept",
+        json={"admission_date": days_from_today(3)},
+        headers=people.tokens["near_staff"],
     )
     assert response.status_code == 200, response.get_json()
 

@@ -29,7 +29,7 @@ from directory.referrals.intake import validate_intake
 from directory.referrals.presenters import ADMITTING_OFFER_FIELDS, CLOSED_OFFER_FIELDS, SHARED_OFFER_FIELDS
 from directory.referrals.service import route_referral, submit_referral
 from tests.conftest import make_app, sqlite_url
-from tests.factories import PASSWORD, add_centers, center_record, hsds_id_for
+from tests.factories import PASSWORD, add_centers, center_record, days_from_today, hsds_id_for
 
 ROLES = ("anonymous", "referral_staff", "staff_a", "staff_b", "admin")
 ALLOWED, LOGIN, FORBIDDEN, NOT_FOUND = "allowed", "login", "forbidden", "not found"
@@ -157,12 +157,12 @@ INTAKE = {
     "last_opioid_use": "2026-11-19T22:00:00Z",
     "liver_disease": "no",
     "on_opioid_pain_therapy": False,
-    "consent": {"granted": True, "recipients": "Centers", "purpose": "Referral", "expires_on": "2099-01-01"},
+    "consent": {"granted": True, "recipients": "Centers", "purpose": "Referral", "expires_on": days_from_today(180)},
 }
 
 #: Minimal request bodies, so an allowed request does something real.
 FORM_DATA = {
-    "portal.accept_offer": {"admission_date": "2026-11-24"},
+    "portal.accept_offer": {"admission_date": days_from_today(3)},
     "portal.decline_offer": {"reason": "No beds tonight"},
     "staff.cancel": {"reason": "Placed elsewhere"},
     "portal.update_capacity": {"accepting_referrals": "y", "beds_available": "3"},
@@ -174,7 +174,7 @@ FORM_DATA = {
 }
 JSON_BODY = {
     "api.submit_referral": INTAKE,
-    "api.accept_offer": {"admission_date": "2026-11-24"},
+    "api.accept_offer": {"admission_date": days_from_today(3)},
     "api.decline_offer": {"reason": "No beds tonight"},
     "api.cancel_referral": {"reason": "Placed elsewhere"},
     "api.edit_center": {"phone": "(312) 555-0111"},

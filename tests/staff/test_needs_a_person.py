@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from directory.models import AuditEvent, Referral, User
 from directory.models.base import utcnow
 from directory.referrals import service
-from tests.factories import login, make_user
+from tests.factories import days_from_today, login, make_user
 from tests.referrals.test_parallel_offers import (  # noqa: F401  (shared fixtures)
     THREE,
     app,
@@ -137,7 +137,10 @@ def test_no_answer_is_only_noted_on_the_timeline(client, session, directory, wai
     [
         ({"outcome": "accepted"}, "Give the admission date"),
         ({"outcome": "accepted", "admission_date": "tomorrow"}, "Not a valid date value"),
+        ({"outcome": "accepted", "admission_date": days_from_today(91)}, "Give an admission date from"),
+        ({"outcome": "accepted", "admission_date": "9999-12-31"}, "Give an admission date from"),
         ({"outcome": "declined"}, "Give the reason the center gave for declining"),
+        ({"outcome": "declined", "reason": "x" * 1901}, "Keep the reason to 1900 characters"),
         ({"outcome": "maybe"}, "Choose what the center said"),
         ({"outcome": "no_answer", "target": "center:99999"}, "Not a valid choice"),
     ],

@@ -10,6 +10,7 @@ import re
 from directory.models import Center, Referral
 from directory.referrals.presenters import referral_view
 from directory.referrals.service import PLAN_MESSAGES
+from tests.factories import days_from_today
 from tests.portal.conftest import edit_data, sign_in
 from tests.public.pages import Page
 from tests.staff.scenario import intake_form, offers, submit
@@ -88,7 +89,7 @@ def test_the_portal_offer_page_shows_the_reasons_in_spanish(app, client, store, 
         assert "acepta: Medicaid" in shown and "2 camas disponibles según el centro" in shown, url
         assert any(re.fullmatch(r"a \d+\.\d millas", reason) for reason in shown), shown
 
-    admission = {"admission_date": "2099-01-01"}
+    admission = {"admission_date": days_from_today(3)}
     center_client.post(f"/portal/offers/{detox_offer.id}/accept", data=admission)
     response = center_client.post(f"/portal/offers/{detox_offer.id}/accept", data=admission)
     page = spanish_page(center_client.get(response.headers["Location"]))
@@ -96,7 +97,7 @@ def test_the_portal_offer_page_shows_the_reasons_in_spanish(app, client, store, 
 
     page = spanish_page(client.get(f"/referrals/{referral.id}?lang=es")).main()
     assert "Lakeside Detox aceptó la derivación a desintoxicación." in page.text
-    assert "Admisión el 2099-01-01." in page.text
+    assert f"Admisión el {admission['admission_date']}." in page.text
 
 
 def test_a_partial_match_says_what_it_misses_in_spanish(client, store, scene):
