@@ -8,12 +8,16 @@ import smtplib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
+from email import policy
 from email.charset import QP, Charset
 from email.header import Header
+from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.mime.text import MIMEText
 from pathlib import Path
 from typing import Protocol
+
+import idna
 
 from directory.accounts.tokens import new_token
 from directory.instance import write_private_file
@@ -46,24 +50,47 @@ def _message(sender: str, to: str, subject: str, body: str) -> Message:
 
     Built with the compat32 `MIMEText` (about a fifth of the CPU time of an `EmailMessage`, which
     parses each header through the header registry); a subject that is not ASCII is encoded as an
-    RFC 2047 word. Addresses that are not ASCII (a display name in the sender, say) take the
-    `EmailMessage` way, which encodes them as before, and so do headers holding a line break,
+    RFC 2047 word. Addresses that are not ASCII (a display name in the sender, a domain with
+    accents) take the `EmailMessage` way (`_email_message`), and so do headers holding a line break,
     which `EmailMessage` refuses (compat32 would write them out: a header injection).
     """
     if not (sender.isascii() and to.isascii()) or _LINE_BREAKS.search(sender + to + subject):
         return _email_message(sender, to, subject, body)
-    plain = body.isascii() and all(len(line) <= _MAX_LINE for line in body.splitlines())
-    message = MIMEText(body, "plain", _UTF8_7BIT if plain else _UTF8_QP)
+    message = MIMEText(body, "plain", _UTF8_7BIT if _is_plain(body) else _UTF8_QP)
     message["From"], message["To"] = sender, to
     message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8", header_name="Subject").encode()
     return message
 
 
 def _email_message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
+    """A display name that is not ASCII as an RFC 2047 word, a domain as IDNA ("xn--exmple-cua.org"):
+    7-bit headers any mail server takes. A mailbox name that is not ASCII ("ünicode@", which
+    accounts are not given) has no such form: the headers are then UTF-8 (RFC 6532), which goes only
+    to an SMTP server offering SMTPUTF8 (smtplib refuses others: the send fails)."""
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, to, subject
-    message.set_content(body)
+    try:
+        for name in ("From", "To"):
+            message.replace_header(name, [_ascii_address(address) for address in message[name].addresses])
+    except UnicodeError:
+        message.policy = policy.default.clone(utf8=True)
+        message.set_content(body)
+    else:
+        message.set_content(body, cte=None if _is_plain(body) else "quoted-printable")
     return message
+
+
+def _is_plain(body: str) -> bool:
+    """Whether the body can be sent as it is in 7 bits: ASCII in short lines."""
+    return body.isascii() and all(len(line) <= _MAX_LINE for line in body.splitlines())
+
+
+def _ascii_address(address: Address) -> Address:
+    """The address with its domain in IDNA; raises UnicodeError if it has none (the part before the @
+    is not ASCII)."""
+    address.username.encode("ascii")
+    domain = address.domain if address.domain.isascii() else idna.encode(address.domain, uts46=True).decode("ascii")
+    return Address(address.display_name, address.username, domain)
 
 
 class OutboxMailer:

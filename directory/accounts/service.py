@@ -43,6 +43,20 @@ def normalize_email(email: str) -> str:
         raise AccountError(f"Not a valid email address: {error}", "email") from error
 
 
+def normalize_new_email(email: str) -> str:
+    """The canonical form of an address given to a new account or invitation, which the app must be
+    able to mail: ASCII before the @, as every mail server takes (a domain with accents is mailed in
+    its ASCII form, IDNA); raises AccountError if it is not."""
+    address = normalize_email(email)
+    if not address.rpartition("@")[0].isascii():
+        raise AccountError(
+            f"Not every mail server can deliver to {email.strip()}: before the @, use only unaccented letters "
+            "(a-z), digits and punctuation such as . _ + - (after the @, accents are fine, e.g. maria@exämple.org).",
+            "email",
+        )
+    return address
+
+
 def parse_role(role: str) -> Role:
     try:
         return Role(role)
@@ -83,7 +97,7 @@ def create_user(
     actor: User | None = None,
 ) -> User:
     """A new account; without a password it can only be entered through an invitation."""
-    address, parsed = normalize_email(email), parse_role(role)
+    address, parsed = normalize_new_email(email), parse_role(role)
     if session.scalar(select(User.id).where(User.email == address)) is not None:
         raise AccountError(f"There is already an account for {address}.", "email")
     if password is not None and (problem := password_problem(password)):
@@ -107,7 +121,7 @@ def create_invitation(
     now: datetime | None = None,
 ) -> tuple[Invitation, str]:
     """An invitation and its one-time token (to be mailed, never stored in clear)."""
-    address, parsed = normalize_email(email), parse_role(role)
+    address, parsed = normalize_new_email(email), parse_role(role)
     existing = session.scalar(select(User).where(User.email == address))
     if existing is not None and existing.password_hash is not None:
         raise AccountError(f"{address} already has an account.", "email")

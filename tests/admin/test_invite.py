@@ -75,6 +75,9 @@ def test_invited_referral_staff_need_no_centers(app, client, admin):
         ({"email": "x@example.org", "role": "referral_staff", "centers": "1"}, "centers",
          "Only center staff belong to centers."),
         ({"email": "not an address", "role": "admin", "centers": ""}, "email", "Not a valid email address"),
+        ({"email": "ÜNICODE@exämple.org", "role": "admin", "centers": ""}, "email",
+         "Not every mail server can deliver to ÜNICODE@exämple.org: before the @, use only unaccented letters (a-z), "
+         "digits and punctuation such as . _ + - (after the @, accents are fine, e.g. maria@exämple.org)."),
         ({"email": "", "role": "admin", "centers": ""}, "email", "Enter the address"),
         ({"email": "admin@example.org", "role": "admin", "centers": ""}, "email", "already has an account"),
         ({"email": "x@example.org", "role": "superuser", "centers": ""}, "role", "Not a valid choice"),
@@ -87,6 +90,17 @@ def test_the_form_says_what_is_wrong_beside_the_field(app, client, session, admi
     assert message in Page(response.data).text_of(f"{field}-error")
     assert outbox(app) == []
     assert session.scalars(select(Invitation)).all() == []
+
+
+def test_an_invitation_to_a_domain_with_accents_is_mailed_to_its_idna_form(app, client, session, admin):
+    client.post("/admin/invitations/new", data={"email": "Staff@Exämple.org", "role": "referral_staff", "centers": ""})
+
+    [mail] = outbox(app)
+    assert mail["To"] == "staff@xn--exmple-cua.org"
+    assert session.scalars(select(Invitation.email)).one() == "staff@exämple.org"
+    invitee = app.test_client()
+    invitee.post(link_in_mail(mail), data={"password": PASSWORD, "confirm": PASSWORD})
+    assert signed_in_as(invitee) == "staff@exämple.org"
 
 
 def test_the_form_names_the_centers_it_found(client, admin):

@@ -55,3 +55,21 @@ def test_the_outbox_writes_a_message_that_parses_back(tmp_path):
 def test_a_header_with_a_line_break_is_refused_not_written(to, subject):
     with pytest.raises(ValueError, match="linefeed or carriage return"):
         bytes(_message("no-reply@example.org", to, subject, "Body\n"))
+
+
+@pytest.mark.parametrize("sender", ["no-reply@example.org", "Répertoire <no-reply@example.org>"])
+@pytest.mark.parametrize("body", ["Sign in: https://x.org/i/1\n", "Connectez-vous : référence\n"])
+def test_a_domain_with_accents_is_written_in_idna(sender, body):
+    raw = bytes(_message(sender, "staff@exämple.org", "Invitation", body))
+    assert raw.isascii()
+    assert b"\nTo: staff@xn--exmple-cua.org\n" in raw
+    message = message_from_bytes(raw, policy=policy.default)
+    assert (message["To"], str(message["From"]), message.get_content()) == ("staff@xn--exmple-cua.org", sender, body)
+
+
+def test_a_mailbox_name_with_accents_is_written_in_utf8_not_as_encoded_words():
+    raw = bytes(_message("no-reply@example.org", "ünicode@exämple.org", "Invitation", "Body\n"))
+    assert "\nTo: ünicode@exämple.org\n".encode() in raw  # RFC 6532, for a server offering SMTPUTF8
+    assert b"=?" not in raw
+    message = message_from_bytes(raw, policy=policy.default)
+    assert (message["To"], message.get_content()) == ("ünicode@exämple.org", "Body\n")

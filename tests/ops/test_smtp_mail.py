@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import smtplib
 from email import message_from_bytes, policy
 
 import pytest
@@ -101,3 +102,31 @@ def test_a_message_that_is_not_ascii_arrives_as_it_was_written(smtp_server):
     assert message["Subject"] == "Nouvelle offre — référence"
     assert message["From"].addresses[0].display_name == "Répertoire"
     assert message.get_content().replace("\r\n", "\n") == "Connectez-vous : https://exemple.org/portail\n"  # SMTP: CRLF
+
+
+def test_a_domain_with_accents_is_sent_to_its_idna_form(smtp_server):
+    controller, recorder = smtp_server
+    SmtpMailer(controller.hostname, controller.port, "no-reply@example.org", tls=False).send(
+        "staff@exämple.org", "Invitation", "Body"
+    )
+    assert [to for to, _, _ in recorder.messages] == [["staff@xn--exmple-cua.org"]]
+    assert recorder.parsed[0]["To"] == "staff@xn--exmple-cua.org"
+
+
+@pytest.mark.parametrize("smtputf8", [True, False])
+def test_a_mailbox_name_with_accents_goes_only_to_a_server_offering_smtputf8(smtputf8):
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=smtputf8)
+    controller.start()
+    try:
+        mailer = SmtpMailer(controller.hostname, controller.port, "no-reply@example.org", tls=False)
+        if smtputf8:
+            mailer.send("ünicode@exämple.org", "Invitation", "Body")
+            assert [to for to, _, _ in recorder.messages] == [["ünicode@exämple.org"]]
+            assert recorder.parsed[0]["To"] == "ünicode@exämple.org"
+        else:
+            with pytest.raises(smtplib.SMTPNotSupportedError):  # an OSError: the caller reports it unsent
+                mailer.send("ünicode@exämple.org", "Invitation", "Body")
+            assert recorder.messages == []
+    finally:
+        controller.stop()
