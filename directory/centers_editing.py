@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from directory.accounts import audit
 from directory.models import AuditEvent, Center, ClaimStatus, ListingClaim, Role, User
 from directory.models.centers import VERIFICATION_VALID_DAYS
-from directory.search.geocoding import Geocoder, PlaceNotFound
+from directory.search.geocoding import Geocoder, PlaceNotFound, miles_to_town, town_key, zip_towns
 from directory.sources.records import MULTI_VALUED, RowChecker, format_timestamp
 from directory.translatable import N_, Message
+from directory.vocabulary import STATES
 
 #: What each editable field is called on the portal's form and in messages (marked for the catalogue:
 #: the portal shows them in the person's language).
@@ -57,9 +58,18 @@ EDITABLE_FIELDS = (
     *MULTI_VALUED, "detox_stay_days",
 )  # fmt: skip
 
-#: Address fields whose change moves the center's point on the map. A suite or floor
-#: (street2) does not move the building, so changing it keeps the point.
-LOCATING_FIELDS = ("street1", "city", "state", "zip")
+#: Address fields whose change moves the center's point on the map (to the new ZIP code's point,
+#: unless coordinates are given). The geocoder places a listing by its ZIP code alone, so a new
+#: street or city within the same ZIP code keeps the point, which is closer to the building.
+LOCATING_FIELDS = ("state", "zip")
+
+#: The fields that must agree with each other: the ZIP code's state, and one of its towns.
+ADDRESS_FIELDS = ("city", "state", "zip")
+
+#: A city that is not one of its ZIP code's names is accepted if a ZIP code of that town lies this
+#: close (a center naming its own town, its mail going through the next town's post office). In the
+#: seed directory, the farthest such listing is 6 miles from its ZIP code.
+NEIGHBOURING_TOWN_MILES = 10.0
 
 CAPACITY_FIELDS = ("accepting_referrals", "beds_available")
 MAX_BEDS = 10000
@@ -192,9 +202,14 @@ class CenterEdit:
     """What an edit changed: {field: (old, new)}, and how the map point was decided."""
 
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    #: "unchanged", "explicit" (coordinates given) or "geocoded" (placed at the address's ZIP).
+    #: "unchanged", "explicit" (coordinates given) or "geocoded" (placed at the new ZIP code's point).
     location: str = "unchanged"
     place_label: str | None = None
+
+    @property
+    def kept_point(self) -> bool:
+        """The street or city changed within the same ZIP code, and the map point stayed."""
+        return self.location == "unchanged" and any(name in self.changes for name in ("street1", "city"))
 
 
 def _current(center: Center, name: str) -> Any:
@@ -207,10 +222,15 @@ def apply_center_edit(
 ) -> CenterEdit:  # fmt: skip
     """Save checked values (from `check_center_edit`): only changed fields, each audited.
 
-    A changed street, city, state or ZIP places the center at its ZIP's point, unless latitude
-    and longitude are given. Raises ListingError, changing nothing, if that ZIP cannot be located.
+    A changed city, state or ZIP code must agree with the others (`address_problems`). A changed
+    state or ZIP code places the center at its ZIP code's point, unless latitude and longitude are
+    given; any other change keeps the point. Raises ListingError, changing nothing, if the address
+    does not agree or its ZIP code cannot be located.
     """
     wanted = dict(values)
+    problems = address_problems(center, wanted)
+    if problems:
+        raise _invalid(problems)
     edit = CenterEdit()
     moved = any(name in wanted and wanted[name] != getattr(center, name) for name in LOCATING_FIELDS)
     if "latitude" in wanted:
@@ -240,6 +260,56 @@ def apply_center_edit(
     if edit.changes:
         _mark_edited(session, center, actor, now, "center.edit", edit.changes)
     return edit
+
+
+def address_problems(center: Center, values: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Messages, by field, if a changed city, state or ZIP code does not agree with the others.
+
+    The ZIP code must be in the state, and the city one of the ZIP code's towns: a name the Postal
+    Service accepts for it or uses locally, or a town with a ZIP code within NEIGHBOURING_TOWN_MILES.
+    A ZIP code the offline tables do not know is not checked (a new one; locating it asks for
+    coordinates). A listing whose address is left as it is is never checked.
+    """
+    changed = [name for name in ADDRESS_FIELDS if name in values and values[name] != getattr(center, name)]
+    if not changed:
+        return {}
+    city, state, zip_code = (values.get(name, getattr(center, name)) for name in ADDRESS_FIELDS)
+    towns = zip_towns(zip_code)
+    if towns is None:
+        return {}
+    if towns.state != state:
+        message = Message(
+            N_(
+                "ZIP code %(zip)s is in %(place)s, not in %(state)s. Enter the ZIP code of the center's "
+                "address, or the state it is in."
+            ),
+            zip=zip_code,
+            place=f"{towns.names[0]}, {towns.state}",
+            state=STATES.get(state, state),
+        )
+        return {"zip" if "zip" in changed else "state": [message]}
+    if town_key(city) in {town_key(name) for name in (*towns.names, *towns.local_names)}:
+        return {}
+    miles = miles_to_town(zip_code, city, state)
+    if miles is not None and miles <= NEIGHBOURING_TOWN_MILES:
+        return {}
+    town, *accepted = towns.names
+    others: dict[str, str] = {}  # the other accepted names, one spelling of each
+    for name in accepted:
+        if town_key(name) != town_key(town):
+            others.setdefault(town_key(name), name)
+    if others:
+        template = N_(
+            "ZIP code %(zip)s is in %(town)s, %(state)s, not in %(city)s. Enter %(town)s as the city (or "
+            "another name the Postal Service accepts for it: %(others)s), or the ZIP code of the address in %(city)s."
+        )
+    else:
+        template = N_(
+            "ZIP code %(zip)s is in %(town)s, %(state)s, not in %(city)s. Enter %(town)s as the city, "
+            "or the ZIP code of the address in %(city)s."
+        )
+    message = Message(template, zip=zip_code, town=town, state=state, city=city, others=", ".join(others.values()))
+    return {"city" if "city" in changed else "zip": [message]}
 
 
 def _mark_edited(

@@ -168,7 +168,7 @@ def center(center_id: int) -> ResponseReturnValue:
 @bp.route("/centers/<int:center_id>/edit", methods=["GET", "POST"])
 @roles_required(*PORTAL_ROLES)
 def edit_center(center_id: int) -> ResponseReturnValue:
-    """Edit the listing's profile; a changed address moves the map point to its ZIP code."""
+    """Edit the listing's profile; a changed ZIP code moves the map point to that ZIP code's point."""
     managed = managed_center_or_404(center_id)
     if request.method == "GET":
         return render_template("portal/edit.html", center=managed, form=CenterEditForm.for_center(managed))
@@ -203,13 +203,20 @@ def _flash_edit(edit: listings.CenterEdit) -> None:
     if edit.location == "geocoded":
         flash(
             _(
-                "The address changed, so the center's map point moved to ZIP code %(zip)s. "
+                "The ZIP code changed, so the center's map point moved to ZIP code %(zip)s. "
                 "To place it exactly, enter its latitude and longitude.",
                 zip=edit.place_label,
             )
         )
     elif edit.location == "explicit":
         flash(_("The center's map point is now at the latitude and longitude you entered."))
+    elif edit.kept_point:
+        flash(
+            _(
+                "The ZIP code did not change, so the center's map point stayed where it was. "
+                "If the center moved, enter its latitude and longitude to place it."
+            )
+        )
 
 
 @bp.post("/centers/<int:center_id>/capacity")

@@ -13,6 +13,7 @@ import difflib
 import logging
 import math
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,6 +87,10 @@ _LETTER = re.compile(r"[^\W\d_]")
 _STATE_NAMES = {name.casefold(): code for code, name in STATES.items()}
 #: Words that towns spell both ways ("St. Louis" / "Saint Louis"), folded to one form.
 _ABBREVIATIONS = {"st": "saint", "ste": "sainte", "ft": "fort", "mt": "mount", "pt": "point"}
+#: Apostrophes: straight, curly and the modifier letter. The ZIP tables write one as a space
+#: ("O Fallon"), except before a possessive's ("Lees Summit").
+_APOSTROPHES = "'\u2019\u2018\u02bc"
+_POSSESSIVE = re.compile(f"[{_APOSTROPHES}](?=s\\b)")
 
 
 def parse_place(text: str) -> PlaceQuery:
@@ -163,9 +168,44 @@ def _split_town_state(text: str) -> tuple[str, str]:
 
 
 def normalize_town(name: str) -> str:
-    """Fold a town name for matching: case, punctuation, and St./Ft./Mt. abbreviations."""
-    words = re.sub(r"[^a-z0-9 ]+", " ", name.casefold().replace("'", "")).split()
+    """Fold a town name for matching, as the ZIP tables spell towns: case, accents ("Bayamón":
+    "bayamon"), punctuation and apostrophes ("Coeur d'Alene": "coeur d alene"; a possessive's is
+    kept whole, "Lee's Summit": "lees summit"), and St./Ft./Mt. abbreviations."""
+    words = re.sub(r"[^a-z0-9]+", " ", _POSSESSIVE.sub("", _fold_letters(name))).split()
     return " ".join(_ABBREVIATIONS.get(w, w) for w in words)
+
+
+def _fold_letters(text: str) -> str:
+    """The text in lower case without accents ("Mayagüez": "mayaguez")."""
+    decomposed = unicodedata.normalize("NFKD", text).casefold()
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _as_typed(place: Place, typed: str) -> Place:
+    """A town from the tables, which spell names without accents or apostrophes ("Bayamon, PR",
+    "Coeur D Alene, ID"), named with those the person typed ("bayamón": "Bayamón, PR"; "Coeur
+    d'Alene": "Coeur D'Alene, ID") when the two are the same name letter for letter."""
+    name, _, state = place.label.rpartition(", ")
+    letters: list[str] = []  # the letters and digits typed
+    apostrophes: dict[int, str] = {}  # letter index -> the apostrophe typed just before it
+    for char in typed:
+        if char in _APOSTROPHES:
+            apostrophes[len(letters)] = char
+        elif char.isalnum():
+            letters.append(char)
+    if [_fold_letters(char) for char in letters] != [char.casefold() for char in name if char.isalnum()]:
+        return place
+    spelled, index = "", 0
+    for char in name:
+        if char.isalnum():
+            if index in apostrophes and (spelled[-1:] == " " or spelled[-1:].isalnum()):
+                spelled = spelled.removesuffix(" ") + apostrophes[index]
+            typed_char = letters[index]
+            if unicodedata.normalize("NFD", typed_char) != typed_char:  # accented: keep it, in the tables' case
+                char = typed_char.upper() if char.isupper() else typed_char.lower()
+            index += 1
+        spelled += char
+    return Place(f"{spelled}, {state}", place.latitude, place.longitude)
 
 
 class OfflineGeocoder:
@@ -199,7 +239,7 @@ class OfflineGeocoder:
                     "Check the spelling, or enter a 5-digit ZIP code."
                 )
             raise PlaceNotFound(Message(message, town=query.town, state=STATES[state], towns=_either(close)), close)
-        return place
+        return _as_typed(place, query.town)
 
 
 #: A point is named after the town of the nearest ZIP code within this distance ("use my location").
@@ -278,7 +318,7 @@ def state_of_town(town: str) -> str:
         raise PlaceNotFound(Message(message, town=town, towns=_either(close), examples=EXAMPLES), close)
     if len(named) == 1 or named[0].zip_codes >= CLEAR_LEAD * named[1].zip_codes:
         return named[0].state
-    choices = [entry.place.label for entry in named[:MAX_SUGGESTIONS]]
+    choices = [_as_typed(entry.place, town).label for entry in named[:MAX_SUGGESTIONS]]
     if len(named) <= 3:
         message = N_(
             'There are towns called "%(town)s" in %(count)s states: %(towns)s. '
@@ -305,7 +345,7 @@ def other_towns(text: str) -> list[str]:
     except PlaceNotFound:
         return []
     named = _tables().by_name.get(normalize_town(query.town), [])
-    return [entry.place.label for entry in named if entry.state != chosen][:MAX_SUGGESTIONS]
+    return [_as_typed(entry.place, query.town).label for entry in named if entry.state != chosen][:MAX_SUGGESTIONS]
 
 
 def similar_towns(town: str, state: str = "") -> list[str]:
@@ -444,3 +484,60 @@ def make_geocoder(kind: str, *, user_agent: str = "treatment-directory", domain:
     if kind == "nominatim":
         return NominatimGeocoder(user_agent, domain or "nominatim.openstreetmap.org")
     raise ValueError(f"GEOCODER must be 'offline' or 'nominatim', not {kind!r}")
+
+
+@dataclass(frozen=True)
+class ZipTowns:
+    """A ZIP code's state and towns in the `zipcodes` tables (territories included).
+
+    `names`: the Postal Service's name for its town, then the other names it accepts for mail;
+    `local_names`: names it does not accept for mail but people use there (neighbourhoods,
+    villages); `point`: None for the few codes without one.
+    """
+
+    state: str
+    names: tuple[str, ...]
+    local_names: tuple[str, ...]
+    point: tuple[float, float] | None
+
+
+def zip_towns(zip_code: str) -> ZipTowns | None:
+    """The state and towns of a 5-digit ZIP code, or None if the tables do not know it."""
+    return _zip_towns()[0].get(zip_code)
+
+
+def town_key(name: str) -> str:
+    """A town name as compared with a ZIP code's names: normalised, spaces left out (the tables
+    write "Mc Lean" and "Mclean")."""
+    return normalize_town(name).replace(" ", "")
+
+
+def miles_to_town(zip_code: str, town: str, state: str) -> float | None:
+    """Miles from a ZIP code's point to the nearest point of a ZIP code that names `town` (any of
+    its names) in `state`; None if either has no point in the tables."""
+    areas, points = _zip_towns()
+    area = areas.get(zip_code)
+    towns = points.get((town_key(town), state))
+    if area is None or area.point is None or not towns:
+        return None
+    return min(geodesic_miles(*area.point, *point) for point in towns)
+
+
+@cache
+def _zip_towns() -> tuple[dict[str, ZipTowns], dict[tuple[str, str], list[tuple[float, float]]]]:
+    """ZIP code -> its ZipTowns; (town_key, state) -> the points of the ZIP codes naming that town."""
+    areas: dict[str, ZipTowns] = {}
+    points: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for row in zipcodes.list_all():
+        if row["state"] not in STATES:
+            continue  # military APO/FPO codes
+        lat, lon = float(row["lat"]), float(row["long"])
+        point = None if (lat, lon) == (0.0, 0.0) else (lat, lon)
+        area = ZipTowns(
+            row["state"], (row["city"], *row["acceptable_cities"]), tuple(row["unacceptable_cities"]), point
+        )
+        areas[row["zip_code"]] = area
+        if point is not None:
+            for name in {town_key(name) for name in (*area.names, *area.local_names)}:
+                points[(name, area.state)].append(point)
+    return areas, dict(points)

@@ -194,6 +194,79 @@ def test_normalize_town_folds_case_punctuation_and_abbreviations():
     assert normalize_town("Winston-Salem") == "winston salem"
 
 
+@pytest.mark.parametrize(
+    ("typed", "tables"),
+    [
+        ("Bayamón", "Bayamon"),
+        ("MAYAGÜEZ", "Mayaguez"),
+        ("Cañon City", "Canon City"),
+        ("Coeur d'Alene", "Coeur D Alene"),
+        ("Coeur d’Alene", "Coeur D Alene"),
+        ("O'Fallon", "O Fallon"),
+        ("Land O’Lakes", "Land O Lakes"),
+        ("Lee's Summit", "Lees Summit"),  # the tables write a possessive's without a space
+        ("Lee’s Summit", "Lees Summit"),
+    ],
+)
+def test_normalize_town_folds_accents_and_apostrophes_as_the_tables_spell_them(typed, tables):
+    assert normalize_town(typed) == normalize_town(tables)
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Bayamón, PR", "Bayamón, PR"),
+        ("Bayamón", "Bayamón, PR"),
+        ("bayamón pr", "Bayamón, PR"),
+        ("Mayagüez, PR", "Mayagüez, PR"),
+        ("Mayagüez", "Mayagüez, PR"),
+        ("Cataño, PR", "Cataño, PR"),
+        ("Cataño", "Cataño, PR"),
+        ("Añasco, PR", "Añasco, PR"),
+        ("Añasco", "Añasco, PR"),
+        ("Río Piedras, PR", "Río Piedras, PR"),
+        ("Río Piedras", "Río Piedras, PR"),
+        ("Española, NM", "Española, NM"),  # Española alone is in two states: asked below
+        ("Cañon City, CO", "Cañon City, CO"),
+        ("Cañon City", "Cañon City, CO"),
+        ("Coeur d'Alene, ID", "Coeur D'Alene, ID"),
+        ("Coeur d'Alene", "Coeur D'Alene, ID"),
+        ("Coeur d’Alene Idaho", "Coeur D’Alene, ID"),
+        ("O'Fallon, MO", "O'Fallon, MO"),
+        ("O’Fallon, IL", "O’Fallon, IL"),
+        ("Lee's Summit, MO", "Lee's Summit, MO"),
+        ("Mayaguez, PR", "Mayaguez, PR"),  # typed without the accent: as the tables spell it
+        ("Coeur D Alene, ID", "Coeur D Alene, ID"),
+        ("St. Mary's, PA", "Saint Marys, PA"),  # spelled otherwise than typed: as the tables spell it
+    ],
+)
+def test_towns_with_accents_and_apostrophes_are_found_and_named_as_typed(text, label):
+    place = geocoder.locate(text)
+    assert place.label == label
+    town, _, state = label.rpartition(", ")
+    as_in_the_tables = geocoder.locate(f"{normalize_town(town)}, {state}")
+    assert (place.latitude, place.longitude) == (as_in_the_tables.latitude, as_in_the_tables.longitude)
+
+
+def test_a_town_with_an_accent_in_several_states_is_asked_about_as_typed():
+    with pytest.raises(PlaceNotFound, match='"Española" in 2 states: Española, NM and Española, WA') as caught:
+        geocoder.locate("Española")
+    assert caught.value.suggestions == ("Española, NM", "Española, WA")
+    with pytest.raises(PlaceNotFound, match="\"O'Fallon\" in 2 states: O'Fallon, MO and O'Fallon, IL"):
+        geocoder.locate("O'Fallon")
+    with pytest.raises(PlaceNotFound, match='"Bayamónn" in Puerto Rico. Did you mean Bayamon, PR\\?'):
+        geocoder.locate("Bayamónn, PR")
+
+
+def test_a_town_with_an_accent_is_searched_on_the_page_and_by_the_api(client):
+    api = client.get("/api/v1/centers/search", query_string={"near": "Bayamón, PR"})
+    assert api.status_code == 200, api.json
+    assert api.json["origin"]["label"] == "Bayamón, PR"
+    page = client.get("/search", query_string={"near": "Coeur d’Alene, ID"})
+    assert page.status_code == 200
+    assert "Coeur D’Alene, ID" in page.get_data(as_text=True)
+
+
 class FakeNominatim:
     """Stands in for the online service only: answers like geopy's Nominatim client."""
 
