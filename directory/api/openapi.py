@@ -295,6 +295,11 @@ def referral_paths() -> dict[str, Any]:
                         "headers": {"Location": {"description": "The referral's URL.", "schema": {"type": "string"}}},
                     },
                     "400": _json(Error, "Not a JSON object, or invalid fields (named in `fields`); nothing saved."),
+                    "409": _json(
+                        Error,
+                        "The caller has a referral in progress with the same client_reference (see allow_duplicate); "
+                        "nothing saved.",
+                    ),
                 },
                 None,
                 requestBody=_request_body(

@@ -80,16 +80,26 @@ def _offer_or_denied(offer_id: int) -> Offer | None:
 @bp.post("/referrals")
 @roles_required(*REFERRAL_ROLES)
 def submit_referral() -> ResponseReturnValue:
-    """Check the intake, save the referral and start routing it; 202 with its id and status."""
+    """Check the intake, save the referral and start routing it; 202 with its id and status. 409 if the
+    caller has a referral in progress with the same client reference, unless `allow_duplicate`."""
     body = _body()
     if body is None:
         return error_response(NOT_A_JSON_OBJECT, 400)
+    allow_duplicate = body.pop("allow_duplicate", False)
+    if not isinstance(allow_duplicate, bool):
+        message = "Must be true or false."
+        return error_response(f"allow_duplicate: {message}", 400, {"allow_duplicate": [message]})
     try:
         intake = validate_intake(body, current_app.extensions["geocoder"], utcnow())
     except IntakeInvalid as invalid:
         summary = " ".join(f"{name}: {messages[0]}" for name, messages in invalid.fields.items())
         return error_response(f"Invalid referral. {summary}", 400, invalid.fields)
-    referral = dispatch.submit_and_send(intake, current_user)
+    try:
+        referral = dispatch.submit_and_send(intake, current_user, allow_duplicate=allow_duplicate)
+    except service.DuplicateReferral as duplicate:
+        other = f"/api/v1/referrals/{duplicate.existing_id}"
+        message = f"{duplicate} To send it anyway, add allow_duplicate: true. The referral in progress: {other}"
+        return error_response(message, 409, {"client_reference": [str(duplicate)]})
     response = jsonify({"id": referral.id, "status": referral.status})
     response.status_code = 202
     response.headers["Location"] = f"/api/v1/referrals/{referral.id}"

@@ -103,8 +103,9 @@ _CODES = "Vocabulary codes (see the search parameter of the same kind); the whol
 
 class CenterEdit(BaseModel):
     """The editable fields of a listing; send only those to change. Values are checked with the
-    same rules as imports. A changed street, city, state or ZIP moves the center to its ZIP
-    code's point, unless latitude and longitude are sent (together)."""
+    same rules as imports, and a changed city, state or ZIP must agree (the ZIP in the state, the
+    city one of its towns). A changed state or ZIP moves the center to its ZIP code's point, unless
+    latitude and longitude are sent (together); a new street or city keeps the point."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
@@ -282,7 +283,7 @@ class Consent(BaseModel):
     granted: bool = Field(description="Must be true.")
     recipients: str = Field(description="Who may receive the referral.")
     purpose: str = Field(description="For what purpose it may be shared.")
-    expires_on: str = Field(description="The date the consent ends, YYYY-MM-DD; not in the past.")
+    expires_on: str = Field(description="The date the consent ends, YYYY-MM-DD; not in the past, at most a year ahead.")
 
 
 class ReferralIntake(BaseModel):
@@ -311,7 +312,8 @@ class ReferralIntake(BaseModel):
     last_opioid_use: str | None = Field(
         None,
         description="Required when the referral is for opioids. ISO 8601 date and time with its offset, e.g. "
-        "2026-03-01T14:30:00Z or 2026-03-01T09:30:00-05:00; not in the future. Without an offset it is read in "
+        "2026-03-01T14:30:00Z or 2026-03-01T09:30:00-05:00; not in the future, not a date alone. Without an offset "
+        "it is read in "
         "`time_zone`. For alcohol alone, optional: when `recent_opioid_use` is yes or unknown, the opioid-free "
         "window counts from it; without it the plan is flagged confirm_opioid_free_before_naltrexone.",
     )
@@ -338,6 +340,11 @@ class ReferralIntake(BaseModel):
     language: str | None = Field(None, description="A languages code, if not English.")
     populations: list[str] = Field(default_factory=list, description="populations codes.")
     consent: Consent
+    allow_duplicate: bool = Field(
+        False,
+        description="Send it although the caller has a referral in progress with the same `client_reference` "
+        "(another person, or a new episode of care); otherwise that is a 409 and nothing is saved.",
+    )
 
 
 class ReferralAccepted(BaseModel):

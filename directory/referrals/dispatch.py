@@ -239,7 +239,7 @@ def init_embedded_sweep(app: Flask) -> None:
             confirmations.request_confirmations(db.session)
 
 
-def submit_and_send(intake: Intake, actor: User | None) -> Referral:
+def submit_and_send(intake: Intake, actor: User | None, *, allow_duplicate: bool = False) -> Referral:
     """Write the referral (with its outbox row) and then, after commit, try to send the routing task.
 
     Answers without waiting on the broker's availability: if it is down, the outbox keeps the
@@ -247,8 +247,9 @@ def submit_and_send(intake: Intake, actor: User | None) -> Referral:
     and marked unsent again if the broker did not take it (one commit, not two, when all is well); a
     process that dies between the commit and the send leaves a row that looks sent while its
     referral waits, which the re-send of stale rows picks up (ROUTING_REDISPATCH_SECONDS).
+    Raises service.DuplicateReferral as `service.submit_referral` does.
     """
-    referral = service.submit_referral(db.session, intake, actor, sending=True)
+    referral = service.submit_referral(db.session, intake, actor, sending=True, allow_duplicate=allow_duplicate)
     referral_id = inspect(referral).identity[0]  # the commit expired `referral.id`: no reload to send
     if not send(ROUTE_REFERRAL, referral_id):
         service.mark_unsent(db.session, [service.routing_message_id(db.session, referral_id)])

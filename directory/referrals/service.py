@@ -170,15 +170,45 @@ def _set_status(session: Session, referral: Referral, status: ReferralStatus, ac
     _timeline(session, referral, f"referral:{status.value}", actor, reason, now, entries)
 
 
+#: A referral still being worked on: its sender would not send another for the same person.
+ACTIVE_REFERRAL_STATUSES = (
+    *(status.value for status in OPEN_REFERRAL_STATUSES),
+    ReferralStatus.ACCEPTED.value,
+    ReferralStatus.IN_PROGRESS.value,
+    ReferralStatus.NEEDS_REVIEW.value,
+)
+
+
+class DuplicateReferral(ReferralError):
+    """The sender has an active referral with the same client reference (`existing_id`): most
+    likely the same person sent twice, which would hold a place at two centers."""
+
+    def __init__(self, existing_id: str, reference: str, sent_on: date) -> None:
+        message = N_(
+            "You already have a referral in progress with the reference %(reference)s, sent on %(day)s. "
+            "If this one is for another person or a new episode of care, send it anyway."
+        )
+        super().__init__(Message(message, reference=reference, day=sent_on.isoformat()))
+        self.existing_id = existing_id
+
+
 def submit_referral(session: Session, intake: Intake, actor: User | None, now: datetime | None = None, *,
-                    sending: bool = False) -> Referral:  # fmt: skip
+                    sending: bool = False, allow_duplicate: bool = False) -> Referral:  # fmt: skip
     """Write the referral, its routing outbox row and its audit event ("referral.create") in one
     transaction (commits; never waits on the broker).
+
+    Unless `allow_duplicate`, raises DuplicateReferral (writing nothing) if the sender has an active
+    referral with the same client reference. The sender's row is locked first (where the database
+    can; SQLite has one writer at a time) and the check runs after the new row is written, so two
+    submissions at once (a double click) cannot both pass it.
 
     With `sending`, the caller sends the routing task right after this commit, so the row is written
     as sent (one commit instead of two); if the broker does not take it, the caller calls `mark_unsent`.
     """
     now = now or utcnow()
+    checking = actor is not None and not allow_duplicate
+    if checking and session.get_bind().dialect.name != "sqlite":
+        session.execute(select(User.id).where(User.id == actor.id).with_for_update())
     referral = Referral(
         created_by_id=actor.id if actor else None,
         client_reference=intake.client_reference,
@@ -208,6 +238,8 @@ def submit_referral(session: Session, intake: Intake, actor: User | None, now: d
     )
     session.add(referral)
     session.flush()
+    if checking:
+        _refuse_duplicate(session, referral)
     # The timeline entry, the outbox row and the audit event as plain INSERTs, in the same
     # transaction: as ORM objects, the unit of work's bookkeeping for them cost more than writing them.
     entries: list[dict[str, Any]] = []
@@ -222,6 +254,26 @@ def submit_referral(session: Session, intake: Intake, actor: User | None, now: d
     session.execute(insert(AuditEvent), [{**created, "at": now}])
     session.commit()
     return referral
+
+
+def _refuse_duplicate(session: Session, referral: Referral) -> None:
+    """Roll back and raise DuplicateReferral if the sender has another active referral with this
+    referral's client reference."""
+    other = session.execute(
+        select(Referral.id, Referral.created_at)
+        .where(
+            Referral.created_by_id == referral.created_by_id,
+            Referral.client_reference == referral.client_reference,
+            Referral.status.in_(ACTIVE_REFERRAL_STATUSES),
+            Referral.id != referral.id,
+        )
+        .order_by(Referral.created_at.desc())
+        .limit(1)
+    ).first()
+    if other is not None:
+        reference = referral.client_reference
+        session.rollback()
+        raise DuplicateReferral(other.id, reference, other.created_at.date())
 
 
 # Consent ----------------------------------------------------------------------------------

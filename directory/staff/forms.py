@@ -165,6 +165,8 @@ class IntakeForm(FlaskForm):
     consent_recipients = TextAreaField(_l("Who may receive it"))
     consent_purpose = TextAreaField(_l("For what purpose"))
     consent_expires_on = StringField(_l("Consent ends on"), description=_l("The last day the person's consent covers."))
+    #: Shown once the referral turned out to share its client reference with one in progress.
+    send_anyway = BooleanField(_l("Send it anyway: it is for another person, or a new episode of care"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

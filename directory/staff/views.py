@@ -182,16 +182,20 @@ def new_referral() -> ResponseReturnValue:
     if request.method == "GET":
         return render_template("staff/new.html", form=IntakeForm.blank(now.date()))
     form = IntakeForm()
+    duplicate_of = None
     if form.validate():
         try:
             intake = validate_intake(form.intake_data(), current_app.extensions["geocoder"], now)
+            referral = submit_and_send(intake, _actor(), allow_duplicate=bool(form.send_anyway.data))
         except IntakeInvalid as error:
             form.attach(error)
+        except service.DuplicateReferral as duplicate:
+            form.client_reference.errors = [*form.client_reference.errors, translate(duplicate.message)]
+            duplicate_of = duplicate.existing_id
         else:
-            referral = submit_and_send(intake, _actor())
             flash(_("Referral %(reference)s received.", reference=referral.client_reference))
             return redirect(url_for("staff.referral", referral_id=referral.id))
-    return render_template("staff/new.html", form=form), 400
+    return render_template("staff/new.html", form=form, duplicate_of=duplicate_of), 400
 
 
 @bp.get("/")

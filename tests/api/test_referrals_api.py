@@ -164,6 +164,28 @@ def test_invalid_intakes_get_400_naming_the_field_and_save_nothing(client, store
     assert referral_count(store) == 0
 
 
+def test_a_reference_in_progress_gets_409_naming_the_referral_unless_sent_anyway(client, store, people, openapi):
+    first = submit(client, people)
+    response = client.post("/api/v1/referrals", json=intake(), headers=people.tokens["sender"])
+    assert response.status_code == 409
+    conforms(openapi, response.get_json(), "Error")
+    sent_on = utcnow().date().isoformat()
+    assert response.get_json()["fields"]["client_reference"] == [
+        f"You already have a referral in progress with the reference CASE-1042, sent on {sent_on}. If this one "
+        "is for another person or a new episode of care, send it anyway."
+    ]
+    assert (
+        f"add allow_duplicate: true. The referral in progress: /api/v1/referrals/{first}"
+        in (response.get_json()["error"])
+    )
+    assert referral_count(store) == 1
+    bad = client.post("/api/v1/referrals", json=intake(allow_duplicate="yes"), headers=people.tokens["sender"])
+    assert bad.status_code == 400 and bad.get_json()["fields"] == {"allow_duplicate": ["Must be true or false."]}
+    anyway = client.post("/api/v1/referrals", json=intake(allow_duplicate=True), headers=people.tokens["sender"])
+    assert anyway.status_code == 202 and anyway.get_json()["id"] != first
+    assert referral_count(store) == 2
+
+
 def test_a_last_use_without_a_time_of_day_gets_400_rather_than_midnight(client, store, people):
     day = (utcnow() - timedelta(days=3)).date().isoformat()
     response = client.post("/api/v1/referrals", json=intake(last_opioid_use=day), headers=people.tokens["sender"])

@@ -103,12 +103,23 @@ def store_everywhere(world: World) -> dict[str, Any]:
     a, b = world.centers["a"], world.centers["b"]
     staff_a, staff_b, sender, admin = (world.client(w) for w in ("staff_a", "staff_b", "referral_staff", "admin"))
 
+    # An edit's city must be a town of its ZIP code: a payload there is refused, its message escaped.
     profile = {"name": ALL, "alt_name": ALL, "street1": ALL, "street2": ALL_REVERSED, "city": XSS_ONLY,
                "state": "IL", "zip": "60601", "phone": "(312) 555-0100", "website": HOSTILE_WEBSITE}  # fmt: skip
-    ok(staff_a.post(f"/portal/centers/{a}/edit", data=profile), 302, "portal edit")
+    ok(staff_a.post(f"/portal/centers/{a}/edit", data=profile), 400, "portal edit, a city not of the ZIP code")
+    ok(staff_a.post(f"/portal/centers/{a}/edit", data={**profile, "city": "Chicago"}), 302, "portal edit")
     api_profile = {"name": ALL_REVERSED, "alt_name": ALL, "street1": ALL_REVERSED, "street2": ALL,
                    "city": " ".join(SQLI)}  # fmt: skip
+    _json_ok(staff_b.patch(f"/api/v1/centers/{b}", json=api_profile, headers=world.bearer("staff_b")), 400,
+             "API edit, a city not of the ZIP code")  # fmt: skip
+    api_profile["city"] = "Chicago"
     _json_ok(staff_b.patch(f"/api/v1/centers/{b}", json=api_profile, headers=world.bearer("staff_b")), 200, "API edit")
+    # An import stores any city, so the pages must still escape one.
+    with world.app.app_context():
+        db.session.get(Center, a).city = XSS_ONLY
+        db.session.get(Center, b).city = " ".join(SQLI)
+        db.session.commit()
+    api_profile["city"] = " ".join(SQLI)
     ok(staff_a.post(f"/portal/claims/new?center={b}", data={"message": ALL}), 302, "claim")
 
     referral_ids = []
@@ -117,8 +128,13 @@ def store_everywhere(world: World) -> dict[str, Any]:
         answer = _json_ok(sender.post("/api/v1/referrals", json=body, headers=world.bearer("referral_staff")), 202,
                           f"intake {payload!r}")  # fmt: skip
         referral_ids.append(answer["id"])
-    form = {**FORM_DATA["staff.new_referral"], "client_reference": XSS[1], "consent_recipients": ALL,
-            "consent_purpose": ALL}  # fmt: skip
+    form = {
+        **FORM_DATA["staff.new_referral"],
+        "client_reference": XSS[1],
+        "consent_recipients": ALL,
+        "consent_purpose": ALL,
+        "send_anyway": "y",
+    }  # fmt: skip  (the API loop sent this reference too)
     ok(sender.post("/referrals/new", data=form), 302, "intake form")
 
     bearer_a = world.bearer("staff_a")

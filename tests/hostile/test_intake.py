@@ -161,14 +161,20 @@ def _stored(world) -> tuple[int, int]:
 @HOSTILE
 @given(st.one_of(intakes, json_values, st.binary(max_size=40)))
 @regressions
-def test_the_api_answers_202_or_400_and_writes_nothing_on_400(world, body):
+def test_the_api_answers_202_400_or_409_and_writes_nothing_on_400_or_409(world, body):
+    """202, or 400 for an invalid intake, or 409 for a valid one whose client reference is already
+    in progress (the examples share one sender)."""
     before = _stored(world)
     kwargs = {"data": body, "content_type": "application/json"} if isinstance(body, bytes) else {"json": body}
     response = world.client().post("/api/v1/referrals", headers=world.bearer("referral_staff"), **kwargs)
-    assert response.status_code in (202, 400), (body, response.status_code, response.get_data(as_text=True))
+    assert response.status_code in (202, 400, 409), (body, response.status_code, response.get_data(as_text=True))
     assert response.mimetype == "application/json"
     answer = response.get_json()
-    if response.status_code == 400:
+    if response.status_code == 409:
+        assert "already have a referral in progress" in answer["error"]
+        assert _stored(world) == before
+        assert isinstance(check_outcome(body), Intake)
+    elif response.status_code == 400:
         assert answer["error"].strip()
         assert _stored(world) == before
         expected = check_outcome(body) if isinstance(body, dict) else None

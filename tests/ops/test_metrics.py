@@ -132,10 +132,11 @@ def test_referral_and_outbox_gauges_match_the_database(client, session):
     # Routed 3.5 hours ago: its offer (4-hour TTL) expires within the hour.
     offered = submit_referral(session, _intake(now), staff, now=now - timedelta(hours=4))
     assert route_referral(session, offered.id, now=now - timedelta(hours=3, minutes=30)) == "offered"
-    review = submit_referral(session, _intake(now, on_opioid_pain_therapy=True), staff, now=now - timedelta(hours=1))
+    review = submit_referral(session, _intake(now, on_opioid_pain_therapy=True, client_reference="CASE-8"), staff,
+                             now=now - timedelta(hours=1))  # fmt: skip
     assert route_referral(session, review.id, now=now) == "needs_review"
-    submit_referral(session, _intake(now), staff, now=now)
-    cancelled = submit_referral(session, _intake(now), staff, now=now)
+    submit_referral(session, _intake(now, client_reference="CASE-9"), staff, now=now)
+    cancelled = submit_referral(session, _intake(now, client_reference="CASE-10"), staff, now=now)
     cancel_referral(session, cancelled.id, staff, "Placed elsewhere")
 
     body = scrape(client)

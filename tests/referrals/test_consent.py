@@ -129,7 +129,7 @@ def test_routing_after_consent_expired_stops_for_review(session, staff, centers)
 
 
 def test_the_sweep_stops_only_referrals_whose_consent_lapsed(session, referral, staff, centers):  # noqa: F811
-    lasting = submit(session, staff)  # consent until 2027
+    lasting = submit(session, staff, client_reference="CASE-2001")  # consent until 2027
     route_referral(session, lasting.id, now=NOW)
     assert stop_lapsed_consents(session, now=NOW) == 0
     assert stop_lapsed_consents(session, now=LATER) == 1

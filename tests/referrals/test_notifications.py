@@ -194,7 +194,7 @@ class Recording:
 def test_notices_are_read_in_one_query_each_and_mailed_in_order(app, client, store, own_session, people):  # noqa: F811
     from sqlalchemy import event
 
-    first, second = submit(client, people), submit(client, people)
+    first, second = submit(client, people), submit(client, people, client_reference="CASE-2001")
     offers = offer_ids(store, first) + offer_ids(store, second)
     ids = notices(own_session, offers, [second, first])
     statements = []
@@ -211,7 +211,7 @@ def test_notices_are_read_in_one_query_each_and_mailed_in_order(app, client, sto
 
 
 def test_a_mail_failure_midway_leaves_only_what_was_not_mailed(app, client, store, own_session, people):  # noqa: F811
-    referrals = [submit(client, people) for _ in range(3)]
+    referrals = [submit(client, people, client_reference=f"CASE-{n}") for n in range(3)]
     ids = notices(own_session, referrals=referrals)
     with pytest.raises(OSError):
         notifications.deliver(own_session, ids, Recording(fail_at=2), "http://x")

@@ -97,4 +97,6 @@ def test_migration_0018_goes_down_and_up_again(app, client, store, scene):
         assert schema.is_current(engine)
         with engine.connect() as connection:
             assert connection.scalar(text("SELECT time_zone FROM referrals")) == "UTC"  # as entered before
-    assert submit(client, store, time_zone="America/Chicago").time_zone == "America/Chicago"
+    assert (
+        submit(client, store, client_reference="CASE-2001", time_zone="America/Chicago").time_zone == "America/Chicago"
+    )

@@ -113,6 +113,23 @@ def test_invalid_form_is_refused_with_messages_and_nothing_saved(client, store, 
     assert referrals(store) == []
 
 
+def test_a_reference_in_progress_is_refused_with_a_link_to_it_and_can_be_sent_anyway(client, store, scene):
+    sign_in(client, scene.referrer)
+    first = submit(client, store)
+    response = client.post("/referrals/new", data=intake_form())
+    assert response.status_code == 400
+    shown = Page(response.data).main()
+    assert "You already have a referral in progress with the reference CASE-1042" in shown.text
+    assert shown.link("Open the referral in progress").href == f"/referrals/{first.id}"
+    assert shown.find("input", name="send_anyway").attrs["type"] == "checkbox"
+    assert shown.find("input", name="client_reference").attrs["aria-invalid"] == "true"
+    assert [r.id for r in referrals(store)] == [first.id]
+
+    second = submit(client, store, send_anyway="y")
+    assert [r.id for r in referrals(store)] == [first.id, second.id]
+    assert "send_anyway" not in page(client.get("/referrals/new"))  # only once a reference is in progress
+
+
 def test_the_empty_form_s_summary_names_each_field_and_links_to_it(client, store, scene):
     sign_in(client, scene.referrer)
     blank = {"max_distance_miles": "50", "consent_recipients": "", "consent_purpose": "", "consent_expires_on": ""}
