@@ -7,6 +7,7 @@ manage that center (others get a 404, and the attempt is logged by `managed_cent
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -101,6 +102,10 @@ CLAIM_STATUS_WORDS = {
 def index() -> ResponseReturnValue:
     """The offers waiting for an answer (they expire), your centers with their listing status, open
     problem reports and capacity, your claims, and a search for listings."""
+    return _index_page()
+
+
+def _index_page() -> str:
     search = ListingSearchForm(formdata=request.args if request.args else None)
     found: list[Center] | None = None
     if request.args and search.validate():
@@ -160,7 +165,10 @@ def new_claim() -> ResponseReturnValue:
 @roles_required(*PORTAL_ROLES)
 def center(center_id: int) -> ResponseReturnValue:
     """One managed center: listing status, capacity, confirmation and links to edit and history."""
-    managed = managed_center_or_404(center_id)
+    return _center_page(managed_center_or_404(center_id))
+
+
+def _center_page(managed: Center) -> str:
     open_reports = reports.open_report_counts(db.session, [managed.id]).get(managed.id, 0)
     return render_template("portal/center.html", center=managed, now=utcnow(), open_reports=open_reports)
 
@@ -222,15 +230,15 @@ def _flash_edit(edit: listings.CenterEdit) -> None:
 @bp.post("/centers/<int:center_id>/capacity")
 @roles_required(*PORTAL_ROLES)
 def update_capacity(center_id: int) -> ResponseReturnValue:
-    """Accepting referrals yes or no, and beds available; back to the page the form was on (post/redirect/get),
-    which says what was wrong if the update was refused."""
+    """Accepting referrals yes or no, and beds available; back to the page the form was on (post/redirect/get).
+    A refused update shows that page again (400), saying what was wrong."""
     managed = managed_center_or_404(center_id)
     form = CapacityForm()
     if not form.validate():
         flash(_("The capacity of %(center)s was not updated.", center=managed.name), "error")
         for message in form_errors(form):
             flash(message, "error")
-        return redirect(_back_to(managed))
+        return _page_the_form_was_on(managed), 400
     changes = listings.update_capacity(db.session, managed, form.accepting, form.beds, actor=current_user, now=utcnow())
     db.session.commit()
     if changes:
@@ -286,6 +294,13 @@ def center_history(center_id: int) -> ResponseReturnValue:
 def _back_to(center: Center) -> str:
     """Where a one-click form returns: the page it was on (this site only), or the center's page."""
     return safe_next_url(request.form.get("next"), url_for("portal.center", center_id=center.id))
+
+
+def _page_the_form_was_on(center: Center) -> str:
+    """The page a refused one-click form renders again: the portal home, or else the center's page."""
+    if urlsplit(_back_to(center)).path == url_for("portal.index"):
+        return _index_page()
+    return _center_page(center)
 
 
 @bp.get("/centers/<int:center_id>/reports")
