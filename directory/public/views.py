@@ -119,8 +119,13 @@ def _too_many_reports(limit: RequestLimit) -> Response:
     return make_response(render_template("error.html", status=429, message=message), 429)
 
 
+def _report_accepted(response: Response) -> bool:
+    """The report form's answer to a report it filed (a redirect): only these count toward the limit."""
+    return response.status_code == 302
+
+
 @bp.route("/centers/<slug>/report", methods=["GET", "POST"])
-@limiter.limit(REPORTS_PER_ADDRESS, methods=["POST"], on_breach=_too_many_reports)
+@limiter.limit(REPORTS_PER_ADDRESS, methods=["POST"], on_breach=_too_many_reports, deduct_when=_report_accepted)
 def report_listing(slug: str) -> ResponseReturnValue:
     """Tell the center and the directory's administrators what is out of date on a listing; no account needed."""
     center = _center_or_404(slug)

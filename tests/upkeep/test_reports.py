@@ -191,3 +191,14 @@ def test_the_sixth_report_in_an_hour_from_one_address_gets_a_page_saying_when_to
     other = client.post(path, data={"reason": "closed", "csrf_token": token}, environ_base={"REMOTE_ADDR": "10.9.9.9"})
     assert other.status_code == 302
     assert client.get(path).status_code == 200
+
+
+def test_only_accepted_reports_count_toward_the_limit(protected_app):
+    client = protected_app.test_client()
+    path = "/centers/gamma-clinic-chicago-il/report"
+    token = _csrf(client, path)
+    refused = [client.post(path, data={"reason": "lost", "csrf_token": token}).status_code for _ in range(6)]
+    assert refused == [400] * 6
+    statuses = [client.post(path, data={"reason": "closed", "csrf_token": token}).status_code for _ in range(6)]
+    assert statuses == [302] * 5 + [429]
+    assert _count(protected_app) == 5
