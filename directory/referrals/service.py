@@ -57,7 +57,8 @@ from directory.translatable import N_, Message
 #: The search filter of each attribute kind of `STEP_CODES`.
 STEP_FILTERS = {"levels_of_care": "level_of_care", "medications": "medication"}
 
-ROUTER = "router"
+#: Who the timeline names for what the router does by itself (stored in English; pages translate it).
+ROUTER = N_("router")
 DEFAULT_OFFER_TTL = timedelta(hours=4)
 PLAN_DISCLAIMER = N_(
     "This plan is a proposal for the receiving clinicians, not medical advice. "

@@ -4,6 +4,7 @@ referral's plan, the portal's offer page and the mail a page sends are in Spanis
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -104,6 +105,19 @@ def test_the_referral_page_shows_the_plan_in_spanish(client, store, scene):
     assert "Último consumo de opioides" in page.text and "(opioide de acción corta)" in page.text
     assert "Historial" in page.text and "Cancelar esta derivación" in page.text
     assert "Baseline liver tests" not in page.text and "Why this center" not in page.text
+
+
+def test_the_timeline_names_the_router_in_spanish(client, store, scene):
+    sign_in(client, scene.referrer)
+    choose_spanish(client)
+    referral = submit(client, store)
+
+    page = spanish_page(client.get(f"/referrals/{referral.id}"))
+    timeline = re.search(r'aria-label="Historial"[^>]*>(.*?)</table>', page.html, re.S)
+    assert timeline, "no timeline"
+    rows = re.findall(r"<tr>(.*?)</tr>", timeline.group(1), re.S)[1:]
+    by = {Page(re.findall(r"<td>(.*?)</td>", row, re.S)[2]).text for row in rows}
+    assert by == {"sistema automático", scene.referrer.email}  # a person is named by their address
 
 
 def test_the_portal_offer_page_is_in_spanish(app, client, store, scene):
