@@ -33,6 +33,7 @@ class CenterSummary(BaseModel):
     slug: str
     name: str
     street1: str | None
+    street2: str | None = Field(description="Suite, floor or building, or null.")
     city: str
     state: str
     zip: str
@@ -172,6 +173,7 @@ def center_summary(center: Center | CenterListing, distance_miles: float) -> dic
         "slug": center.slug,
         "name": center.name,
         "street1": center.street1,
+        "street2": center.street2,
         "city": center.city,
         "state": center.state,
         "zip": center.zip,

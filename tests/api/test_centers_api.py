@@ -104,6 +104,14 @@ def test_search_results_carry_the_intake_line_and_beds_like_the_center_itself(cl
     assert (detail["intake_phone"], detail["beds_available"]) == ("(312) 555-0199", 4)
 
 
+def test_search_results_carry_the_second_address_line_and_every_field_the_schema_names(client, session, openapi):
+    add_centers(session, center_record(name="Upstairs", street1="12 Main St", street2="Suite 300"))
+    [result] = client.get("/api/v1/centers/search?near=60601").get_json()["results"]
+    assert (result["street1"], result["street2"]) == ("12 Main St", "Suite 300")
+    summary = openapi["components"]["schemas"]["CenterSummary"]
+    assert set(result) == set(summary["properties"]) == set(summary["required"])
+
+
 def test_filters_accept_repeated_and_comma_separated_values(client, session):
     add_centers(
         session,
