@@ -198,6 +198,21 @@ def test_a_withdrawn_offer_cannot_be_accepted_and_shows_no_details(app, client, 
     assert scene.detox_staff.id not in [e.actor_id for e in store.events("referral.view")]
 
 
+def test_a_withdrawn_offer_shows_when_it_was_withdrawn_not_an_answer(app, client, store, scene, referral):
+    offer = detox_offer(store, referral)
+    referrer = app.test_client()
+    sign_in(referrer, scene.referrer)
+    referrer.post(f"/referrals/{referral.id}/cancel", data={"reason": "Person moved away."})
+
+    sign_in(client, scene.detox_staff)
+    facts = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", page(client.get(f"/portal/offers/{offer.id}"))))
+    assert "Answered" not in facts
+    assert facts["Status"] == "Withdrawn" and facts["Withdrawn"]
+    answered = Page(client.get("/portal/offers").data)
+    [row] = re.findall(rf'<tr>\s*<td><a href="/portal/offers/{offer.id}">.*?</tr>', answered.html, re.S)
+    assert [Page(cell).text for cell in re.findall(r"<td>(.*?)</td>", row, re.S)][2:] == ["Withdrawn", ""]
+
+
 def test_an_expired_offer_cannot_be_accepted(client, store, scene, referral):
     offer = detox_offer(store, referral)
     with store.session() as session:
