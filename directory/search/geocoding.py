@@ -81,6 +81,8 @@ class Geocoder(Protocol):
 
 _POINT = re.compile(r"^\s*([-+]?\d{1,2}(?:\.\d+)?)\s*[,\s]\s*([-+]?\d{1,3}(?:\.\d+)?)\s*$")
 _ZIP = re.compile(r"^\s*(\d{5})(?:-\d{4})?\s*$")
+#: A ZIP code without its leading zeros, as spreadsheets write them ("2139" for 02139).
+_UNPADDED_ZIP = re.compile(r"^(\d{3,4})$")
 _TRAILING_ZIP = re.compile(r"[^\W\d_][.,]?\s+(\d{5})(?:-\d{4})?\s*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -111,6 +113,9 @@ def parse_place(text: str) -> PlaceQuery:
         )
     if match := _ZIP.match(text):
         return PlaceQuery("zip", zip=match.group(1))
+    if (match := _UNPADDED_ZIP.match(text)) and (padded := _tables().zips.get(match.group(1).zfill(5))):
+        message = N_('"%(text)s" is too short for a ZIP code, which has 5 digits. Did you mean %(zip)s?')
+        raise PlaceNotFound(Message(message, text=text, zip=padded.label), [match.group(1).zfill(5)])
     if match := _POINT.match(text):
         lat, lon = float(match.group(1)), float(match.group(2))
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):

@@ -121,6 +121,16 @@ def test_a_misspelled_town_offers_the_close_spellings(client):
     assert offered.params["near"] == ["Chicago, IL"]
 
 
+def test_a_zip_code_without_its_leading_zero_offers_the_5_digit_one(client):
+    response = client.get("/search", query_string={"near": "2139", "medication": "naltrexone"})
+    page = Page(response.data)
+
+    assert response.status_code == 400
+    assert "Did you mean 02139 (Cambridge, MA)?" in page.text_of("near-error")
+    [offered] = [link for link in page.links_to("/search") if link.text == "02139"]
+    assert offered.params["near"] == ["02139"] and offered.params["medication"] == ["naltrexone"]
+
+
 def test_a_town_without_its_state_is_searched_when_it_is_clear_which_offering_the_others(client):
     response = client.get("/search", query_string={"near": "Boston", "medication": "naltrexone"})
     page = Page(response.data)

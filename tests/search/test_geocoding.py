@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from geopy.exc import GeocoderRateLimited, GeocoderTimedOut, GeocoderUnavailable
 
@@ -169,6 +171,23 @@ def test_close_spellings_are_suggested_in_the_state_or_anywhere():
     assert caught.value.suggestions[0] == "Chicago, IL"
     with pytest.raises(PlaceNotFound, match='could not find a town called "Xqzzy". Check the spelling') as caught:
         geocoder.locate("Xqzzy")
+    assert caught.value.suggestions == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [("2139", "02139 (Cambridge, MA)"), (" 1604 ", "01604 (Worcester, MA)"), ("601", "00601 (Adjuntas, PR)")],
+)
+def test_a_zip_code_without_its_leading_zeros_suggests_the_5_digit_one(text, meant):
+    with pytest.raises(PlaceNotFound, match=f"which has 5 digits. Did you mean {re.escape(meant)}\\?") as caught:
+        geocoder.locate(text)
+    assert caught.value.suggestions == (meant[:5],)
+    assert geocoder.locate(meant[:5]).label == meant
+
+
+def test_a_short_number_that_no_zip_code_pads_to_is_not_understood():
+    with pytest.raises(PlaceNotFound, match='We could not understand "9999". Enter a 5-digit ZIP code') as caught:
+        geocoder.locate("9999")
     assert caught.value.suggestions == ()
 
 
