@@ -87,8 +87,9 @@ _TRAILING_ZIP = re.compile(r"[^\W\d_][.,]?\s+(\d{5})(?:-\d{4})?\s*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LETTER = re.compile(r"[^\W\d_]")
 _STATE_NAMES = {name.casefold(): code for code, name in STATES.items()}
-#: Words that towns spell both ways ("St. Louis" / "Saint Louis"), folded to one form.
-_ABBREVIATIONS = {"st": "saint", "ste": "sainte", "ft": "fort", "mt": "mount", "pt": "point"}
+#: Words that towns are written both ways ("St. Louis" / "Saint Louis", "NYC" / "New York"), folded to
+#: one form: the ZIP tables list "Nyc" among New York's other names, and a town is labelled by its own name.
+_ABBREVIATIONS = {"st": "saint", "ste": "sainte", "ft": "fort", "mt": "mount", "pt": "point", "nyc": "new york"}
 #: Apostrophes: straight, curly and the modifier letter. The ZIP tables write one as a space
 #: ("O Fallon"), except before a possessive's ("Lees Summit").
 _APOSTROPHES = "'\u2019\u2018\u02bc"

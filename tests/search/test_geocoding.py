@@ -208,6 +208,11 @@ def test_a_state_alone_is_not_taken_for_a_town():
     assert geocoder.locate("New York").label == "New York, NY"  # a state, and a town too
 
 
+@pytest.mark.parametrize("text", ["NYC", "nyc", "NYC, NY", "Nyc New York"])
+def test_nyc_is_new_york(text):
+    assert geocoder.locate(text) == geocoder.locate("New York, NY")
+
+
 def test_normalize_town_folds_case_punctuation_and_abbreviations():
     assert normalize_town("St. Mary's") == normalize_town("SAINT MARYS") == "saint marys"
     assert normalize_town("Winston-Salem") == "winston salem"
