@@ -20,7 +20,7 @@ from sqlalchemy import select
 from directory.accounts import audit
 from directory.extensions import db
 from directory.i18n import translate
-from directory.models import Center, Referral, Role, User
+from directory.models import Center, Referral, ReferralStatus, Role, User
 from directory.models.base import utcnow
 from directory.referrals import outcomes, service
 from directory.referrals.dispatch import escalate_after, offering, submit_and_send
@@ -85,6 +85,9 @@ NEXT_STEPS = {
     "cancelled": N_("None."),
 }
 
+#: The next step of an unplaced referral whose plan lists no partial match to call.
+UNPLACED_WITHOUT_MATCHES = N_("No center comes close within this distance: refer again with a wider distance.")
+
 STEP_WORDS = {"detox": N_("Medical detox"), "naltrexone": N_("Naltrexone program")}
 
 ESCALATION_WORDS = {
@@ -92,6 +95,15 @@ ESCALATION_WORDS = {
     "unplaced": N_("Not placed"),
     "needs_review": N_("Needs review"),
 }
+
+
+@bp.app_template_global()
+def next_step(referral: Referral) -> str:
+    """What the sender does next about the referral, in the page's language (the partial matches to call,
+    only when its plan lists some)."""
+    if referral.status == ReferralStatus.UNPLACED and not (referral.plan or {}).get("partial_matches"):
+        return _(UNPLACED_WITHOUT_MATCHES)
+    return _(NEXT_STEPS[referral.status]) if referral.status in NEXT_STEPS else ""
 
 
 @bp.app_template_global()
@@ -205,9 +217,7 @@ def referrals() -> ResponseReturnValue:
     stmt = select(Referral).order_by(Referral.created_at.desc(), Referral.id)
     if not current_user.has_role(Role.ADMIN):
         stmt = stmt.where(Referral.created_by_id == current_user.id)
-    return render_template(
-        "staff/referrals.html", referrals=list(db.session.scalars(stmt.limit(500))), next_steps=NEXT_STEPS
-    )
+    return render_template("staff/referrals.html", referrals=list(db.session.scalars(stmt.limit(500))))
 
 
 def _referral_or_404(referral_id: str) -> Referral:
@@ -246,7 +256,6 @@ def _referral_page(referral: Referral, status: int = 200, **forms: Any) -> Respo
         earliest_start_explained=earliest,
         plan_messages=plan_messages(referral),
         profile_slugs=_profile_slugs(view),
-        next_step=NEXT_STEPS.get(referral.status, ""),
         cancel_form=forms.get("cancel_form") or CancelForm(formdata=None),
         revoke_form=RevokeConsentForm(formdata=None),
         open_statuses=("received", "routing", "offered", "accepted", "in_progress", "unplaced", "needs_review"),

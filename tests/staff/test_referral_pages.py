@@ -258,10 +258,22 @@ def test_unplaced_referral_shows_partial_matches(client, store, scene):
     referral = submit(client, store, payment="private_insurance")
     text = page(client.get(f"/referrals/{referral.id}"))
     assert "Not placed" in text and "Partial matches" in text and "Lakeside Detox" in text
+    assert "<dt>Next step</dt><dd>Call the partial matches, or refer again with a wider distance.</dd>" in text
     # No naltrexone program planned: when naltrexone could start is still on the page.
     earliest = earliest_naltrexone_start(referral.last_opioid_use, "heroin")
     assert "No center planned for this step." in text
     assert f"<dt>Earliest naltrexone start</dt><dd>{earliest.isoformat()}<br>" in text
+
+
+def test_an_unplaced_referral_without_partial_matches_is_not_told_to_call_them(client, store, scene):
+    sign_in(client, scene.referrer)
+    referral = submit(client, store, location="99950", max_distance_miles="10")
+    text = page(client.get(f"/referrals/{referral.id}"))
+    assert "Not placed" in text and "Partial matches" not in text
+    step = "No center comes close within this distance: refer again with a wider distance."
+    assert f"<dt>Next step</dt><dd>{step}</dd>" in text
+    listed = Page(client.get("/referrals/").data).main()
+    assert step in listed.text and "Call the partial matches" not in listed.text
 
 
 def test_the_form_needs_its_csrf_token(app, client, store, scene):
