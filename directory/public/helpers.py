@@ -338,9 +338,12 @@ def active_filters(form: SearchForm) -> list[ActiveFilter]:
 
 
 @bp.app_template_global()
-def wider_radii(radius_miles: float) -> list[int]:
-    """Up to two larger radii worth trying when a search finds nothing."""
-    return [r for r in WIDER_RADII if radius_miles < r <= MAX_RADIUS_MILES][:2]
+def wider_radii(radius_miles: float, nearest_miles: float | None) -> list[int]:
+    """Up to two larger radii worth trying when a search finds nothing: those that reach the nearest
+    matching center (`nearest_miles` away; None: there is none within the largest radius)."""
+    if nearest_miles is None:
+        return []
+    return [r for r in WIDER_RADII if radius_miles < r <= MAX_RADIUS_MILES and r >= nearest_miles][:2]
 
 
 @bp.app_template_global()

@@ -30,7 +30,7 @@ from directory.public import bp
 from directory.public.forms import ReportForm, SearchForm
 from directory.public.helpers import MEDICATION_SECTIONS, found_by, searched_place
 from directory.search.query import confirmed_since
-from directory.search.service import find_centers_near
+from directory.search.service import MAX_RADIUS_MILES, find_centers_near, nearest_match
 from directory.sources.provenance import directory_currency
 from directory.upkeep import exposure, reports
 
@@ -66,8 +66,17 @@ def search() -> ResponseReturnValue:
         return render_template("public/home.html", form=form), 400
     now = utcnow()
     result = find_centers_near(db.session, form.to_query(), now=now)
+    nearest = nearest_match(db.session, result.query, now=now) if result.total == 0 else None
     reported = reports.reported_since(db.session, [hit.center.id for hit in result.hits])
-    return render_template("public/results.html", form=form, result=result, now=now, reported=reported)
+    return render_template(
+        "public/results.html",
+        form=form,
+        result=result,
+        now=now,
+        reported=reported,
+        nearest=nearest,
+        widest_miles=MAX_RADIUS_MILES,
+    )
 
 
 @bp.get("/centers/<slug>")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -33,6 +34,7 @@ __all__ = [
     "SearchQuery",
     "SearchResult",
     "find_centers_near",
+    "nearest_match",
 ]
 
 #: The search path of each supported database, by SQLAlchemy dialect name.
@@ -46,3 +48,11 @@ def find_centers_near(session: Session, query: SearchQuery, *, now: datetime | N
     if dialect not in BACKENDS:
         raise RuntimeError(f"radius search supports {' and '.join(BACKENDS)} databases, not {dialect}")
     return BACKENDS[dialect](session, query, now or utcnow())
+
+
+def nearest_match(session: Session, query: SearchQuery, *, now: datetime | None = None) -> SearchHit | None:
+    """The center nearest the query's origin that passes its filters, within the largest radius
+    (whatever the query's own): how far a search that found nothing would have to reach."""
+    widest = replace(query, radius_miles=MAX_RADIUS_MILES, page=1, per_page=1, sort=DEFAULT_SORT)
+    hits = find_centers_near(session, widest, now=now).hits
+    return hits[0] if hits else None

@@ -181,7 +181,13 @@ def test_results_name_the_active_filters_with_a_link_to_remove_each(client, sess
 def test_an_empty_result_suggests_a_wider_radius_and_dropping_each_filter(client, session):
     add_centers(
         session,
-        center_record(name="Forty Miles North", languages=["es"], medications=["methadone"], **north_of_60601(40)),
+        center_record(
+            name="Forty Miles North",
+            languages=["es"],
+            medications=["naltrexone_oral"],
+            last_verified_at=utcnow() - timedelta(days=1),
+            **north_of_60601(40),
+        ),
     )
     params = {"near": "60601", "radius_miles": "25", "language": "es", "medication": "naltrexone", "verified_only": "y"}
 
@@ -190,6 +196,9 @@ def test_an_empty_result_suggests_a_wider_radius_and_dropping_each_filter(client
     assert page.results() == []
     assert "0 centers within 25 miles of 60601 (Chicago, IL)" in page.text
     assert "No centers found" in page.text
+    assert re.fullmatch(
+        r"The nearest matching center is 40\.\d miles away\. Try one of these:", page.text_of("nearest-match")
+    )
     wider = [link for link in page.links if link.text.startswith("Search within")]
     assert [link.params["radius_miles"] for link in wider] == [["50"], ["100"]]
     for link in wider:
@@ -208,6 +217,37 @@ def test_an_empty_result_suggests_a_wider_radius_and_dropping_each_filter(client
     # Following the suggestions finds the center once the radius and filters allow it.
     relaxed = search(client, near="60601", radius_miles="50", language="es")
     assert relaxed.result_names() == ["Forty Miles North"]
+
+
+def test_only_the_radii_that_reach_the_nearest_match_are_suggested(client, session):
+    add_centers(
+        session,
+        center_record(name="Far North", medications=["naltrexone_oral"], **north_of_60601(312)),
+        center_record(name="Near, without naltrexone", **north_of_60601(30)),
+    )
+
+    page = search(client, near="60601", radius_miles="25", medication="naltrexone")
+
+    assert page.results() == []
+    assert re.fullmatch(
+        r"The nearest matching center is 31\d\.\d miles away\. Try one of these:", page.text_of("nearest-match")
+    )
+    wider = [link for link in page.links if link.text.startswith("Search within")]
+    assert [link.params["radius_miles"] for link in wider] == [["500"]]
+    assert search(client, near="60601", radius_miles="500", medication="naltrexone").result_names() == ["Far North"]
+
+
+def test_no_radius_is_suggested_when_no_center_within_the_largest_matches(client, session):
+    add_centers(session, center_record(name="Near, without naltrexone", **north_of_60601(30)))
+
+    page = search(client, near="60601", radius_miles="10", medication="naltrexone")
+
+    assert page.results() == []
+    assert page.text_of("nearest-match") == (
+        "No center in the directory within 500 miles matches this search. Try one of these:"
+    )
+    assert not [link for link in page.links if link.text.startswith("Search within")]
+    assert "Search without “Medication: Naltrexone (oral or injection)”" in page.text
 
 
 def test_no_wider_radius_is_suggested_beyond_the_largest(client):
