@@ -183,11 +183,17 @@ def test_decline_sends_the_referral_to_the_next_center(client, store, scene, ref
     assert "Declined" in page(client.get("/portal/offers"))
 
 
-def test_a_withdrawn_offer_cannot_be_accepted_and_shows_no_details(app, client, store, scene, referral):
+def withdrawn_by_cancelling(app, store, scene, referral) -> Offer:
+    """The referral's detox offer, withdrawn by its referrer cancelling the referral."""
     offer = detox_offer(store, referral)
     referrer = app.test_client()
     sign_in(referrer, scene.referrer)
     referrer.post(f"/referrals/{referral.id}/cancel", data={"reason": "Person moved away."})
+    return offer
+
+
+def test_a_withdrawn_offer_cannot_be_accepted_and_shows_no_details(app, client, store, scene, referral):
+    offer = withdrawn_by_cancelling(app, store, scene, referral)
 
     sign_in(client, scene.detox_staff)
     response = client.post(f"/portal/offers/{offer.id}/accept", data={"admission_date": tomorrow()})
@@ -199,10 +205,7 @@ def test_a_withdrawn_offer_cannot_be_accepted_and_shows_no_details(app, client, 
 
 
 def test_a_withdrawn_offer_shows_when_it_was_withdrawn_not_an_answer(app, client, store, scene, referral):
-    offer = detox_offer(store, referral)
-    referrer = app.test_client()
-    sign_in(referrer, scene.referrer)
-    referrer.post(f"/referrals/{referral.id}/cancel", data={"reason": "Person moved away."})
+    offer = withdrawn_by_cancelling(app, store, scene, referral)
 
     sign_in(client, scene.detox_staff)
     facts = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", page(client.get(f"/portal/offers/{offer.id}"))))
