@@ -123,7 +123,10 @@ class Referral(Base):
     offers: Mapped[list[Offer]] = relationship(back_populates="referral", order_by="Offer.id")
     timeline: Mapped[list[TimelineEntry]] = relationship(order_by="TimelineEntry.id")
 
-    __table_args__ = (Index("ix_referrals_status", "status"),)
+    __table_args__ = (
+        Index("ix_referrals_status", "status"),
+        Index("ix_referrals_created_by_id_client_reference", "created_by_id", "client_reference"),
+    )
 
     @property
     def use_disorders(self) -> list[str]:

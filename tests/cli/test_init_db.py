@@ -303,3 +303,17 @@ def test_migration_0021_adds_the_account_language_and_its_downgrade_removes_it(t
         assert schema.is_current(engine)
         with engine.connect() as connection:
             assert connection.execute(text("SELECT email, language FROM users")).all() == [("es@example.org", None)]
+
+
+def test_migration_0022_adds_the_referrals_sender_and_reference_index_and_its_downgrade_removes_it(tmp_path):
+    app = bare_app(tmp_path)
+    with app.app_context():
+        engine = db.engine
+        schema.upgrade(engine)
+        index = "ix_referrals_created_by_id_client_reference"
+        assert index in {i["name"] for i in inspect(engine).get_indexes("referrals")}
+        schema.downgrade(engine, "0021")
+        assert index not in {i["name"] for i in inspect(engine).get_indexes("referrals")}
+        schema.upgrade(engine)
+        assert schema.is_current(engine)
+        assert index in {i["name"] for i in inspect(engine).get_indexes("referrals")}
